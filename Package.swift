@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Durable",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Durable", targets: ["Durable"]),
+        .executable(name: "durable", targets: ["DurableCLI"]),
+        .executable(name: "durable-example", targets: ["DurableExample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+    ],
+    targets: [
+        // Turns migrations/*.sql into Swift string literals at build time, so the
+        // schema travels inside every binary that links Durable.
+        .executableTarget(name: "MigrationEmbedder", swiftSettings: strict),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"]
+        ),
+        .target(
+            name: "Durable",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            plugins: ["EmbedMigrations"]
+        ),
+        .executableTarget(
+            name: "DurableCLI",
+            dependencies: [
+                "Durable",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DurableExample",
+            dependencies: [
+                "Durable",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // A worker process that crash tests start, kill with SIGKILL and restart.
+        .executableTarget(
+            name: "DurableTestWorker",
+            dependencies: [
+                "Durable",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/DurableTestWorker",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DurableTests",
+            dependencies: [
+                "Durable",
+                "DurableTestWorker",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,62 @@
+/// An error from the engine itself (not from a job): a database it cannot use, an
+/// unknown task, a call in the wrong state. The message names the file, task or
+/// job concerned.
+///
+/// ```swift
+/// do { _ = try TaskEngine(path: "old.sqlite") }
+/// catch let error as DurableError where error.code == .schemaTooNew { print(error) }
+/// ```
+public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, for programs to match on.
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The file's schema was written by a newer Durable; nothing was changed.
+        public static let schemaTooNew = Code(rawValue: "schema_too_new")
+        /// The file is an SQLite database, but not one of Durable's.
+        public static let notADurableDatabase = Code(rawValue: "not_a_durable_database")
+        /// The file is not an SQLite database, or is damaged.
+        public static let corruptDatabase = Code(rawValue: "corrupt_database")
+        /// The file (or its folder, which holds the WAL) cannot be written.
+        public static let readOnlyDatabase = Code(rawValue: "read_only_database")
+        /// The file cannot be opened or created.
+        public static let cannotOpen = Code(rawValue: "cannot_open")
+        /// Another connection held the write lock for longer than the lock timeout.
+        public static let databaseLocked = Code(rawValue: "database_locked")
+        /// The disk is full.
+        public static let diskFull = Code(rawValue: "disk_full")
+        /// Any other storage error; the message has SQLite's words.
+        public static let storage = Code(rawValue: "storage")
+        /// No task has this id.
+        public static let unknownTask = Code(rawValue: "unknown_task")
+        /// The task belongs to a different job than the one asked for.
+        public static let jobMismatch = Code(rawValue: "job_mismatch")
+        /// The task is not in a state that allows the call (`result()` before done).
+        public static let invalidState = Code(rawValue: "invalid_state")
+        /// An argument is not acceptable (empty task list, bad option).
+        public static let invalidArgument = Code(rawValue: "invalid_argument")
+        /// An idempotency key is reused for a different job or input.
+        public static let keyConflict = Code(rawValue: "key_conflict")
+        /// A task group is not open for new tasks.
+        public static let groupNotOpen = Code(rawValue: "group_not_open")
+        /// A value could not be encoded or decoded as JSON.
+        public static let coding = Code(rawValue: "coding")
+        /// The engine is already running a worker in this process.
+        public static let alreadyRunning = Code(rawValue: "already_running")
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// A sentence naming the file, task or job concerned.
+    public var message: String
+
+    /// Creates an engine error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

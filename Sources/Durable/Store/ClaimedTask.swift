@@ -1,0 +1,14 @@
+/// A task a worker claimed: `running`, owned by the worker, fenced by `attempt`.
+struct ClaimedTask: Sendable {
+    var id: TaskID
+    var job: String
+    var name: String
+    var input: String
+    var context: [String: String]
+    var attempt: Int
+    var startedAt: Int64
+    var parentID: TaskID?
+    var groupID: GroupID?
+    var callbackOf: TaskID?
+    var deadline: Int64?
+}

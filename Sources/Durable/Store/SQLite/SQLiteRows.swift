@@ -1,0 +1,83 @@
+import GRDB
+
+/// Reading store records out of `tasks` rows.
+enum SQLiteRows {
+    /// The columns `task(_:)` reads.
+    static let taskColumns = """
+        id, job, name, status, input, context, result, error, key, priority, run_at, deadline, parent_id,
+        group_id, callback_of, owner, attempt, lease_expires_at, cancel_requested_at, cancel_message,
+        created_at, started_at, finished_at, completion_seq
+        """
+
+    /// The columns `outcome(_:)` reads.
+    static let outcomeColumns = "id, status, result, error, cancel_message, completion_seq"
+
+    static func task(_ row: Row) -> TaskRecord {
+        let status: String = row["status"]
+        return TaskRecord(
+            id: TaskID(row["id"] as Int64),
+            job: row["job"] as String,
+            name: row["name"] as String,
+            status: TaskStatus(rawValue: status) ?? .failed,
+            input: row["input"] as String,
+            context: StoredJSON.decodeContext(row["context"] as String?),
+            result: row["result"] as String?,
+            error: StoredJSON.decodeError(row["error"] as String?),
+            key: row["key"] as String?,
+            priority: row["priority"] as Int,
+            runAt: row["run_at"] as Int64,
+            deadline: row["deadline"] as Int64?,
+            parentID: taskID(row, "parent_id"),
+            groupID: (row["group_id"] as Int64?).map { GroupID(rawValue: $0) },
+            callbackOf: taskID(row, "callback_of"),
+            owner: row["owner"] as String?,
+            attempt: row["attempt"] as Int,
+            leaseExpiresAt: row["lease_expires_at"] as Int64?,
+            cancelRequestedAt: row["cancel_requested_at"] as Int64?,
+            cancelMessage: row["cancel_message"] as String?,
+            createdAt: row["created_at"] as Int64,
+            startedAt: row["started_at"] as Int64?,
+            finishedAt: row["finished_at"] as Int64?,
+            completionSequence: row["completion_seq"] as Int64?)
+    }
+
+    static func taskID(_ row: Row, _ column: String) -> TaskID? {
+        (row[column] as Int64?).map { TaskID($0) }
+    }
+
+    /// The outcome of a finished task's row; `nil` while it is not finished.
+    static func outcome(_ row: Row) -> TaskOutcome? {
+        guard let status = TaskStatus(rawValue: row["status"] as String), status.isTerminal,
+            let sequence: Int64 = row["completion_seq"]
+        else { return nil }
+        return TaskOutcome(
+            id: TaskID(row["id"] as Int64), status: status, result: row["result"] as String?,
+            error: StoredJSON.decodeError(row["error"] as String?), cancelMessage: row["cancel_message"] as String?,
+            completionSequence: sequence)
+    }
+
+    static func claimed(_ row: Row) -> ClaimedTask {
+        ClaimedTask(
+            id: TaskID(row["id"] as Int64),
+            job: row["job"] as String,
+            name: row["name"] as String,
+            input: row["input"] as String,
+            context: StoredJSON.decodeContext(row["context"] as String?),
+            attempt: row["attempt"] as Int,
+            startedAt: row["started_at"] as Int64,
+            parentID: taskID(row, "parent_id"),
+            groupID: (row["group_id"] as Int64?).map { GroupID(rawValue: $0) },
+            callbackOf: taskID(row, "callback_of"),
+            deadline: row["deadline"] as Int64?)
+    }
+
+    static func group(_ row: Row, existed: Bool) -> GroupRecord {
+        GroupRecord(
+            id: GroupID(rawValue: row["id"] as Int64),
+            name: row["name"] as String,
+            key: row["key"] as String?,
+            state: GroupRecord.State(rawValue: row["state"] as String) ?? .finished,
+            failedTaskID: taskID(row, "failed_task_id"),
+            existed: existed)
+    }
+}

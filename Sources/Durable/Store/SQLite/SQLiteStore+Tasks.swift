@@ -1,0 +1,209 @@
+import GRDB
+
+// Submitting, reading, cancelling, callbacks and groups.
+extension SQLiteStore {
+    func createTasks(_ tasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
+        guard !tasks.isEmpty else { return [] }
+        return try await write("create \(tasks.count) task(s)") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            return try transitions.insert(tasks)
+        }
+    }
+
+    func setName(of id: TaskID, to name: String) async throws {
+        try await write("rename task \(id)") { db in
+            try db.execute(sql: "UPDATE tasks SET name = ? WHERE id = ?", arguments: [name, id.rawValue])
+            guard db.changesCount > 0 else { throw DurableError(.unknownTask, "no task has id \(id)") }
+        }
+    }
+
+    func task(_ id: TaskID) async throws -> TaskRecord? {
+        try await read("read task \(id)") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(SQLiteRows.taskColumns) FROM tasks WHERE id = ?", arguments: [id.rawValue]
+            ).map(SQLiteRows.task)
+        }
+    }
+
+    func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome] {
+        guard !ids.isEmpty else { return [] }
+        return try await read("read the outcomes of \(ids.count) task(s)") { db in
+            var outcomes: [TaskOutcome] = []
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT \(SQLiteRows.outcomeColumns) FROM tasks
+                    WHERE id IN (SELECT value FROM json_each(?)) AND completion_seq IS NOT NULL
+                    """)
+            var start = ids.startIndex
+            while start < ids.endIndex {
+                let end = ids.index(start, offsetBy: 5000, limitedBy: ids.endIndex) ?? ids.endIndex
+                let list = "[" + ids[start..<end].map { String($0.rawValue) }.joined(separator: ",") + "]"
+                let rows = try Row.fetchCursor(statement, arguments: [list])
+                while let row = try rows.next() {
+                    if let outcome = SQLiteRows.outcome(row) { outcomes.append(outcome) }
+                }
+                start = end
+            }
+            outcomes.sort { $0.completionSequence < $1.completionSequence }
+            return outcomes
+        }
+    }
+
+    func completions(after sequence: Int64, limit: Int) async throws -> [TaskOutcome] {
+        try await read("read completions") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(SQLiteRows.outcomeColumns) FROM tasks
+                    WHERE completion_seq > ? ORDER BY completion_seq LIMIT ?
+                    """,
+                arguments: [sequence, limit]
+            ).compactMap(SQLiteRows.outcome)
+        }
+    }
+
+    func latestCompletionSequence() async throws -> Int64 {
+        try await read("read the completion counter") { db in
+            try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+        }
+    }
+
+    func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool {
+        try await read("look for due tasks") { db in
+            if let jobs {
+                return try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'pending' AND run_at <= ?
+                                       AND job IN (SELECT value FROM json_each(?)))
+                        """,
+                    arguments: [now, try StoredJSON.encode(jobs)]) ?? false
+            }
+            return try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'pending' AND run_at <= ?)",
+                arguments: [now]) ?? false
+        }
+    }
+
+    func nextRunAt(jobs: [String]?) async throws -> Int64? {
+        try await read("look for the next due task") { db in
+            if let jobs {
+                return try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT min(run_at) FROM tasks WHERE status = 'pending'
+                        AND job IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [try StoredJSON.encode(jobs)])
+            }
+            return try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending'")
+        }
+    }
+
+    func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int] {
+        try await read("count pending tasks of unknown jobs") { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT job, count(*) FROM tasks WHERE status = 'pending'
+                    AND job NOT IN (SELECT value FROM json_each(?)) GROUP BY job
+                    """,
+                arguments: [try StoredJSON.encode(jobs)])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as Int) })
+        }
+    }
+
+    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, [TaskOutcome]) {
+        try await write("cancel task \(id)") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            let result = try transitions.requestCancel(of: id, message: message)
+            try transitions.saveSequence()
+            return (result, transitions.finished)
+        }
+    }
+
+    func addDoneCallback(to id: TaskID, job: String, input: String, now: Int64) async throws {
+        try await write("add a done callback to task \(id)") { db in
+            guard let status = try String.fetchOne(db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            else { throw DurableError(.unknownTask, "no task has id \(id)") }
+            try db.execute(
+                sql: "INSERT INTO task_callbacks (task_id, job, input, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [id.rawValue, job, input, now])
+            let callbackID = db.lastInsertedRowID
+            if TaskStatus(rawValue: status)?.isTerminal == true {
+                // Added to a finished task: it runs at once.
+                let context = try String.fetchOne(
+                    db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
+                var transitions = SQLiteTransitions(db: db, now: now)
+                let created = try transitions.insert([
+                    NewTask(
+                        job: job, input: input, name: nil, context: context, key: nil, priority: 0, runAt: now,
+                        deadline: nil, parentID: nil, groupID: nil, callbackOf: id)
+                ])
+                try db.execute(
+                    sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",
+                    arguments: [created[0].id.rawValue, callbackID])
+            } else {
+                try db.execute(sql: "UPDATE tasks SET has_callbacks = 1 WHERE id = ?", arguments: [id.rawValue])
+            }
+        }
+    }
+
+    func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int {
+        try await write("remove done callbacks from task \(id)") { db in
+            try db.execute(
+                sql: "DELETE FROM task_callbacks WHERE task_id = ? AND job = ? AND callback_task_id IS NULL",
+                arguments: [id.rawValue, job])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Groups
+
+    func createGroup(name: String, key: String?, now: Int64) async throws -> GroupRecord {
+        try await write("create task group \(name)") { db in
+            if let key,
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE key = ?", arguments: [key])
+            {
+                return SQLiteRows.group(row, existed: true)
+            }
+            try db.execute(
+                sql: "INSERT INTO task_groups (name, key, created_at) VALUES (?, ?, ?)",
+                arguments: [name, key, now])
+            return GroupRecord(
+                id: GroupID(rawValue: db.lastInsertedRowID), name: name, key: key, state: .open, failedTaskID: nil,
+                existed: false)
+        }
+    }
+
+    func group(_ id: GroupID) async throws -> GroupRecord? {
+        try await read("read task group \(id)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE id = ?", arguments: [id.rawValue])
+                .map { SQLiteRows.group($0, existed: true) }
+        }
+    }
+
+    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> [TaskOutcome] {
+        try await write("shut down task group \(id)") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            try transitions.shutDownGroup(id, failedTask: nil, message: message ?? "task group \(id) is shutting down")
+            try transitions.saveSequence()
+            return transitions.finished
+        }
+    }
+
+    func finishGroup(_ id: GroupID, now: Int64) async throws {
+        try await write("finish task group \(id)") { db in
+            try db.execute(
+                sql: "UPDATE task_groups SET state = 'finished', finished_at = coalesce(finished_at, ?) WHERE id = ?",
+                arguments: [now, id.rawValue])
+        }
+    }
+
+    func groupTasks(_ id: GroupID) async throws -> [TaskID] {
+        try await read("list the tasks of group \(id)") { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM tasks WHERE group_id = ? ORDER BY id", arguments: [id.rawValue])
+                .map { TaskID($0) }
+        }
+    }
+}

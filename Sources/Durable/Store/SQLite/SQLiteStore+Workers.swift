@@ -1,0 +1,194 @@
+import GRDB
+
+// Workers: registration, the claim/complete cycle, leases and recovery.
+extension SQLiteStore {
+    func registerWorker(_ worker: WorkerInfo, now: Int64, leaseUntil: Int64) async throws {
+        try await write("register worker \(worker.id)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO workers (id, host, boot_id, pid, process_start, concurrency, jobs, started_at, heartbeat_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    worker.id, worker.host, worker.bootID, worker.pid, worker.processStart, worker.concurrency,
+                    try StoredJSON.encode(worker.jobs), now, now,
+                ])
+        }
+    }
+
+    func stopWorker(_ id: String, now: Int64) async throws {
+        try await write("stop worker \(id)") { db in
+            try db.execute(sql: "UPDATE workers SET stopped_at = ? WHERE id = ?", arguments: [now, id])
+        }
+    }
+
+    func activeWorkers() async throws -> [WorkerInfo] {
+        try await read("list workers") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, host, boot_id, pid, process_start, concurrency, jobs FROM workers
+                    WHERE stopped_at IS NULL
+                    """
+            ).map { row in
+                WorkerInfo(
+                    id: row["id"] as String, host: row["host"] as String, bootID: row["boot_id"] as String,
+                    pid: row["pid"] as Int32, processStart: row["process_start"] as String,
+                    concurrency: row["concurrency"] as Int,
+                    jobs: (try? StoredJSON.decode([String].self, from: row["jobs"] as String)) ?? [])
+            }
+        }
+    }
+
+    func recoverTasks(deadOwners: [String], now: Int64) async throws -> Recovery {
+        try await write("recover abandoned tasks") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            var recovery = Recovery()
+            let dead = try StoredJSON.encode(deadOwners)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, owner, attempt, started_at, lease_expires_at, cancel_requested_at, cancel_message
+                    FROM tasks
+                    WHERE status = 'running'
+                      AND (owner IN (SELECT value FROM json_each(?)) OR lease_expires_at < ?)
+                    ORDER BY id
+                    """,
+                arguments: [dead, now])
+            for row in rows {
+                let id = TaskID(row["id"] as Int64)
+                let owner: String = row["owner"] ?? "unknown"
+                let leaseExpired = (row["lease_expires_at"] as Int64? ?? 0) < now
+                    && !deadOwners.contains(owner)
+                let reason = leaseExpired
+                    ? "the lease of worker \(owner) expired" : "worker \(owner) is no longer running"
+                let error = StoredError(kind: .interrupted, type: "Durable.Recovery", message: reason)
+                try transitions.recordAttempt(
+                    id, attempt: row["attempt"] as Int, owner: owner, startedAt: row["started_at"] as Int64? ?? now,
+                    outcome: "abandoned", error: try StoredJSON.encode(error))
+                if row["cancel_requested_at"] as Int64? != nil {
+                    let message: String? = row["cancel_message"]
+                    try transitions.finishUnowned(
+                        id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+                } else {
+                    try db.execute(
+                        sql: "UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL WHERE id = ?",
+                        arguments: [id.rawValue])
+                    recovery.requeued.append(id)
+                }
+            }
+            if !deadOwners.isEmpty {
+                try db.execute(
+                    sql: """
+                        UPDATE workers SET stopped_at = ?
+                        WHERE stopped_at IS NULL AND id IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [now, dead])
+            }
+            try transitions.saveSequence()
+            recovery.finished = transitions.finished
+            return recovery
+        }
+    }
+
+    func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
+        -> CycleResult
+    {
+        try await write("commit \(completions.count) completion(s) and claim") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            var result = CycleResult()
+            for completion in completions {
+                if try !Self.apply(completion, with: &transitions) {
+                    result.stale.append(completion.id)
+                }
+            }
+            try transitions.saveSequence()
+            result.finished = transitions.finished
+            if let claim, claim.limit > 0 {
+                result.claimed = try Self.claim(claim, db: db, now: now)
+            }
+            return result
+        }
+    }
+
+    /// Applies one fenced completion; `false` when the task moved on.
+    private static func apply(_ completion: TaskCompletion, with transitions: inout SQLiteTransitions) throws -> Bool {
+        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
+        switch completion.ending {
+        case .succeeded(let result):
+            return try transitions.finishRun(
+                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .succeeded, result: result, error: nil)
+        case .failed(let error):
+            return try transitions.finishRun(
+                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .failed, result: nil, error: error)
+        case .cancelled(let error):
+            return try transitions.finishRun(
+                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil, error: error)
+        case .released(let error):
+            let db = transitions.db
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
+                    """)
+            try statement.execute(arguments: [id.rawValue, owner, attempt])
+            if db.changesCount > 0 {
+                try transitions.recordAttempt(
+                    id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: "interrupted",
+                    error: try StoredJSON.encode(error))
+                return true
+            }
+            // A cancel was requested meanwhile: the interrupted run ends the task cancelled.
+            let message = try String.fetchOne(
+                db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            return try transitions.finishRun(
+                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
+                error: .cancellation(message))
+        }
+    }
+
+    private static func claim(_ request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
+        let jobFilter = request.jobs == nil ? "" : "AND job IN (SELECT value FROM json_each(?))"
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?,
+                                 lease_expires_at = ?
+                WHERE id IN (
+                    SELECT id FROM tasks
+                    WHERE status = 'pending' AND run_at <= ? \(jobFilter)
+                    ORDER BY priority DESC, run_at, id
+                    LIMIT ?)
+                RETURNING id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline
+                """)
+        var arguments: StatementArguments = [request.owner, now, request.leaseUntil, now]
+        if let jobs = request.jobs { _ = arguments.append(contentsOf: [try StoredJSON.encode(jobs)]) }
+        _ = arguments.append(contentsOf: [request.limit])
+        var claimed = try Row.fetchAll(statement, arguments: arguments).map(SQLiteRows.claimed)
+        claimed.sort { $0.id < $1.id }
+        return claimed
+    }
+
+    func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {
+        try await write("renew the leases of worker \(owner)") { db in
+            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
+            let ids = try Int64.fetchAll(
+                db,
+                sql: "UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id",
+                arguments: [leaseUntil, owner])
+            return Set(ids.map { TaskID($0) })
+        }
+    }
+
+    func cancelRequests(owner: String) async throws -> [TaskID: String?] {
+        try await read("read cancel requests") { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, cancel_message FROM tasks
+                    WHERE owner = ? AND status = 'running' AND cancel_requested_at IS NOT NULL
+                    """,
+                arguments: [owner])
+            return Dictionary(uniqueKeysWithValues: rows.map { (TaskID($0["id"] as Int64), $0["cancel_message"] as String?) })
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The SQLite conformance of ``TaskStore``, on GRDB.
+///
+/// One file in WAL mode; writes in `BEGIN IMMEDIATE` transactions on GRDB's single
+/// writer connection, reads on a pool of reader connections, and one more read-only
+/// connection whose `PRAGMA data_version` tells when another connection committed.
+/// Waits for the write lock are absorbed (SQLite's busy timeout, then retries) up to
+/// the configured lock timeout; only then does a ``DurableError/Code/databaseLocked``
+/// error name the file.
+final class SQLiteStore: TaskStore {
+    let pool: DatabasePool
+    /// A dedicated connection for `PRAGMA data_version`, which counts the commits
+    /// of *other* connections as seen by this one.
+    private let changeConnection: DatabaseQueue
+    let location: String
+    private let lockTimeout: Duration
+
+    /// Opens (or creates) the database at `path` and applies missing migrations.
+    ///
+    /// A file that is not an SQLite database, is another program's database, or
+    /// has a newer schema is refused with a ``DurableError`` before anything in it
+    /// is changed.
+    init(path: String, durability: Durability, lockTimeout: Duration, now: Int64) throws {
+        location = path
+        self.lockTimeout = lockTimeout
+        let busySeconds = Double(lockTimeout.components.seconds)
+            + Double(lockTimeout.components.attoseconds) / 1e18
+        do {
+            try Self.inspectExistingFile(at: path, busySeconds: busySeconds)
+            var configuration = Configuration()
+            configuration.label = "Durable"
+            configuration.busyMode = .timeout(busySeconds)
+            configuration.maximumReaderCount = 4
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try SchemaMigrator.migrate(db, path: path, now: now) }
+
+            var watcherConfiguration = Configuration()
+            watcherConfiguration.label = "Durable.changes"
+            watcherConfiguration.readonly = true
+            watcherConfiguration.busyMode = .timeout(busySeconds)
+            changeConnection = try DatabaseQueue(path: path, configuration: watcherConfiguration)
+        } catch {
+            throw Self.describe(error, path: path, operation: "open")
+        }
+    }
+
+    /// Looks at an existing file through a read-only connection, so that a foreign
+    /// or newer database is refused before the pool switches it to WAL.
+    private static func inspectExistingFile(at path: String, busySeconds: Double) throws {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let size = attributes?[.size] as? Int, size > 0 else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busySeconds)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.read { db in try SchemaMigrator.check(db, path: path) }
+        try queue.close()
+    }
+
+    // MARK: Running statements
+
+    /// Runs `body` in an immediate write transaction, retrying while the database
+    /// is locked by another process, up to the lock timeout.
+    func write<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: lockTimeout)
+        var pause = Duration.milliseconds(1)
+        while true {
+            do {
+                return try await pool.write(body)
+            } catch let error as DatabaseError
+                where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+            {
+                guard clock.now < deadline else { throw Self.describe(error, path: location, operation: operation) }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(50))
+            } catch {
+                throw Self.describe(error, path: location, operation: operation)
+            }
+        }
+    }
+
+    /// Runs `body` on a reader connection, in a read transaction.
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.describe(error, path: location, operation: operation)
+        }
+    }
+
+    func changeToken() async throws -> Int64 {
+        do {
+            return try changeConnection.inDatabase { db in
+                try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+            }
+        } catch {
+            throw Self.describe(error, path: location, operation: "watch for changes")
+        }
+    }
+
+    func appliedMigrations() async throws -> [AppliedMigration] {
+        try await read("read the schema version") { db in try SchemaMigrator.applied(db) }
+    }
+
+    /// Turns a GRDB error into a ``DurableError`` that names the file and says what
+    /// was being done. Durable's own errors pass through.
+    static func describe(_ error: any Error, path: String, operation: String) -> any Error {
+        if error is DurableError || error is CancellationError { return error }
+        guard let error = error as? DatabaseError else { return error }
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return DurableError(
+                .corruptDatabase,
+                "\(path) is not an SQLite database or is damaged (could not \(operation): \(detail))")
+        case .SQLITE_READONLY:
+            return DurableError(
+                .readOnlyDatabase,
+                "\(path) cannot be written (could not \(operation): \(detail)); "
+                    + "check the permissions of the file and of its folder, which holds the -wal and -shm files")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return DurableError(.cannotOpen, "cannot open \(path) (could not \(operation): \(detail))")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return DurableError(
+                .databaseLocked,
+                "\(path) stayed locked by another connection for longer than the lock timeout "
+                    + "(could not \(operation))")
+        case .SQLITE_FULL:
+            return DurableError(.diskFull, "the disk holding \(path) is full (could not \(operation))")
+        default:
+            return DurableError(.storage, "could not \(operation) in \(path): \(detail)")
+        }
+    }
+}

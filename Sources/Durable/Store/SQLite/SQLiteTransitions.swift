@@ -1,0 +1,263 @@
+import GRDB
+
+/// The transitions that several store calls share, run inside one write
+/// transaction: inserting tasks, finishing a task (with its attempt row, durable
+/// callbacks and group failure), and cancelling.
+///
+/// Everything a finishing task causes happens in the same transaction as the
+/// finish itself: callback tasks are created, and the first failure in a group
+/// moves it to shutting down and cancels its siblings. `finished` collects the
+/// outcome of every task that reached a terminal state, for waking waiters.
+struct SQLiteTransitions {
+    let db: Database
+    let now: Int64
+    private(set) var finished: [TaskOutcome] = []
+    private var lastSequence: Int64?
+    private var lastTaskID: Int64?
+
+    init(db: Database, now: Int64) {
+        self.db = db
+        self.now = now
+    }
+
+    // MARK: Inserting
+
+    mutating func insert(_ tasks: [NewTask]) throws -> [CreatedTask] {
+        var created: [CreatedTask] = []
+        created.reserveCapacity(tasks.count)
+        var openGroups: Set<GroupID> = []
+        for task in tasks {
+            if let key = task.key, let existing = try existingTask(forKey: key, matching: task) {
+                created.append(existing)
+                continue
+            }
+            if let group = task.groupID, !openGroups.contains(group) {
+                try requireOpen(group)
+                openGroups.insert(group)
+            }
+            let id = try nextTaskID()
+            let name = task.name ?? "Task-\(id)"
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline,
+                                       parent_id, group_id, callback_of, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            try statement.execute(arguments: [
+                id, task.job, name, task.input, task.context, task.key, task.priority, task.runAt,
+                task.deadline, task.parentID?.rawValue, task.groupID?.rawValue, task.callbackOf?.rawValue, now,
+            ])
+            created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
+        }
+        return created
+    }
+
+    /// Ids come from `sqlite_sequence`, so they (and `Task-<id>` names) never repeat,
+    /// also after rows are deleted.
+    private mutating func nextTaskID() throws -> Int64 {
+        let last = try lastTaskID
+            ?? Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'tasks'") ?? 0
+        lastTaskID = last + 1
+        return last + 1
+    }
+
+    private func existingTask(forKey key: String, matching task: NewTask) throws -> CreatedTask? {
+        let statement = try db.cachedStatement(sql: "SELECT id, name, job, input FROM tasks WHERE key = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [key]) else { return nil }
+        let job: String = row["job"]
+        let input: String = row["input"]
+        guard job == task.job, input == task.input else {
+            throw DurableError(
+                .keyConflict,
+                "key \"\(key)\" already names task \(row["id"] as Int64) of job \(job) with input \(input); "
+                    + "it cannot be reused for job \(task.job) with input \(task.input)")
+        }
+        return CreatedTask(id: TaskID(row["id"] as Int64), name: row["name"] as String, job: job, existed: true)
+    }
+
+    private func requireOpen(_ group: GroupID) throws {
+        let row = try Row.fetchOne(db, sql: "SELECT name, state FROM task_groups WHERE id = ?", arguments: [group.rawValue])
+        guard let row else { throw DurableError(.groupNotOpen, "task group \(group) does not exist") }
+        let state: String = row["state"]
+        guard state == GroupRecord.State.open.rawValue else {
+            let reason = state == GroupRecord.State.finished.rawValue ? "is finished" : "is shutting down"
+            throw DurableError(.groupNotOpen, "task group \(group) (\(row["name"] as String)) \(reason); no task was created")
+        }
+    }
+
+    // MARK: Finishing
+
+    /// The completion number the next finish will take.
+    private mutating func candidateSequence() throws -> Int64 {
+        if lastSequence == nil {
+            lastSequence = try Int64.fetchOne(
+                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+        }
+        return (lastSequence ?? 0) + 1
+    }
+
+    /// Writes the completion counter back; call once before the transaction commits.
+    func saveSequence() throws {
+        guard let lastSequence else { return }
+        try db.execute(
+            sql: "UPDATE durable_counters SET value = ? WHERE name = 'completion_seq'", arguments: [lastSequence])
+    }
+
+    /// Finishes a run fenced by owner and attempt. Returns `false` (and changes
+    /// nothing) when the task is no longer running under that owner and attempt.
+    mutating func finishRun(
+        _ id: TaskID, owner: String, attempt: Int, startedAt: Int64,
+        status: TaskStatus, result: String?, error: StoredError?
+    ) throws -> Bool {
+        let sequence = try candidateSequence()
+        let errorText = try error.map(StoredJSON.encode)
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, completion_seq = ?,
+                                 owner = NULL, lease_expires_at = NULL
+                WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
+                RETURNING group_id, has_callbacks, cancel_message
+                """)
+        guard
+            let row = try Row.fetchOne(
+                statement,
+                arguments: [status.rawValue, result, errorText, now, sequence, id.rawValue, owner, attempt])
+        else { return false }
+        try recordAttempt(id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: status.rawValue, error: errorText)
+        try afterFinish(id, row: row, sequence: sequence, status: status, result: result, error: error)
+        return true
+    }
+
+    /// Finishes a task that no live worker runs (pending, or running for a dead
+    /// owner), recording a cancel request when `cancelMessage` is given.
+    @discardableResult
+    mutating func finishUnowned(
+        _ id: TaskID, status: TaskStatus, error: StoredError, cancelling: Bool, cancelMessage: String?
+    ) throws -> Bool {
+        let sequence = try candidateSequence()
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET status = ?, error = ?, finished_at = ?, completion_seq = ?,
+                                 owner = NULL, lease_expires_at = NULL,
+                                 cancel_requested_at = CASE WHEN ? THEN coalesce(cancel_requested_at, ?) ELSE cancel_requested_at END,
+                                 cancel_message = coalesce(?, cancel_message)
+                WHERE id = ? AND status IN ('pending', 'running')
+                RETURNING group_id, has_callbacks, cancel_message
+                """)
+        guard
+            let row = try Row.fetchOne(
+                statement,
+                arguments: [
+                    status.rawValue, try StoredJSON.encode(error), now, sequence, cancelling, now, cancelMessage,
+                    id.rawValue,
+                ])
+        else { return false }
+        try afterFinish(id, row: row, sequence: sequence, status: status, result: nil, error: error)
+        return true
+    }
+
+    private mutating func afterFinish(
+        _ id: TaskID, row: Row, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
+    ) throws {
+        lastSequence = sequence
+        finished.append(
+            TaskOutcome(
+                id: id, status: status, result: result, error: error, cancelMessage: row["cancel_message"] as String?,
+                completionSequence: sequence))
+        if row["has_callbacks"] as Bool {
+            try createCallbackTasks(of: id)
+        }
+        if status == .failed, let group: Int64 = row["group_id"] {
+            try failGroup(GroupID(rawValue: group), failedTask: id)
+        }
+    }
+
+    func recordAttempt(
+        _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: String, error: String?
+    ) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        try statement.execute(arguments: [id.rawValue, attempt, owner, startedAt, now, outcome, error])
+    }
+
+    /// Creates one task per stored callback of a task that just finished, in the
+    /// order the callbacks were added; each inherits the task's context.
+    private mutating func createCallbackTasks(of id: TaskID) throws {
+        let callbacks = try Row.fetchAll(
+            db,
+            sql: "SELECT id, job, input FROM task_callbacks WHERE task_id = ? AND callback_task_id IS NULL ORDER BY id",
+            arguments: [id.rawValue])
+        guard !callbacks.isEmpty else { return }
+        let context = try String.fetchOne(db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        for callback in callbacks {
+            let task = NewTask(
+                job: callback["job"] as String, input: callback["input"] as String, name: nil, context: context, key: nil, priority: 0,
+                runAt: now, deadline: nil, parentID: nil, groupID: nil, callbackOf: id)
+            let created = try insert([task])
+            try db.execute(
+                sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",
+                arguments: [created[0].id.rawValue, callback["id"] as Int64])
+        }
+    }
+
+    // MARK: Cancelling
+
+    /// Cancels a pending task at once (it will never start), or stores the request
+    /// for a running one. Throws ``DurableError/Code/unknownTask``.
+    mutating func requestCancel(of id: TaskID, message: String?) throws -> CancelResult {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT status, owner FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        guard let row else { throw DurableError(.unknownTask, "no task has id \(id)") }
+        let status = TaskStatus(rawValue: row["status"] as String) ?? .failed
+        switch status {
+        case .succeeded, .failed, .cancelled:
+            return .alreadyFinished
+        case .pending:
+            try finishUnowned(id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+            return .cancelledPending
+        case .running:
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET cancel_requested_at = coalesce(cancel_requested_at, ?),
+                                     cancel_message = coalesce(?, cancel_message)
+                    WHERE id = ?
+                    """,
+                arguments: [now, message, id.rawValue])
+            return .requested(owner: row["owner"] as String?)
+        }
+    }
+
+    /// Moves an open group to shutting down and cancels its unfinished tasks.
+    /// Returns `false` when the group was not open.
+    @discardableResult
+    mutating func shutDownGroup(_ group: GroupID, failedTask: TaskID?, message: String) throws -> Bool {
+        try db.execute(
+            sql: "UPDATE task_groups SET state = 'shutting_down', failed_task_id = ? WHERE id = ? AND state = 'open'",
+            arguments: [failedTask?.rawValue, group.rawValue])
+        guard db.changesCount > 0 else { return false }
+        let unfinished = try Int64.fetchAll(
+            db,
+            sql: "SELECT id FROM tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
+            arguments: [group.rawValue])
+        for id in unfinished {
+            _ = try requestCancel(of: TaskID(id), message: message)
+        }
+        return true
+    }
+
+    private mutating func failGroup(_ group: GroupID, failedTask: TaskID) throws {
+        try shutDownGroup(
+            group, failedTask: failedTask,
+            message: "task group \(group) is shutting down: task \(failedTask) failed")
+    }
+}
+
+extension StoredError {
+    /// The error stored for a cancelled task.
+    static func cancellation(_ message: String?) -> StoredError {
+        StoredError(kind: .cancelled, type: String(reflecting: CancelledError.self), message: message ?? "cancelled")
+    }
+}

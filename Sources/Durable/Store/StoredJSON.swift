@@ -1,0 +1,36 @@
+import Foundation
+
+/// The JSON spelling of everything Durable stores as TEXT: inputs, results,
+/// contexts and errors. Keys are sorted, so equal values give equal text (which is
+/// how an idempotency key's input is compared).
+enum StoredJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// Encodes context values, or `nil` for none.
+    static func encodeContext(_ values: [String: String]) throws -> String? {
+        values.isEmpty ? nil : try encode(values)
+    }
+
+    /// Decodes stored context values; a missing or unreadable column gives none.
+    static func decodeContext(_ text: String?) -> [String: String] {
+        guard let text, let values = try? decode([String: String].self, from: text) else { return [:] }
+        return values
+    }
+
+    /// Decodes a stored error column; text that is not a Durable error is kept as
+    /// its message, so nothing a person edited in is lost from view.
+    static func decodeError(_ text: String?) -> StoredError? {
+        guard let text else { return nil }
+        if let error = try? decode(StoredError.self, from: text) { return error }
+        return StoredError(kind: .failed, type: "unknown", message: text)
+    }
+}

@@ -1,0 +1,140 @@
+/// Every state transition and query the runtime needs, one call each.
+///
+/// The runtime and the API depend on this protocol only; ``SQLiteStore`` is the
+/// SQLite conformance, and a PostgreSQL store for fleets of machines can be added
+/// without touching `API/` or `Runtime/`. Writes that finish tasks return the
+/// ``TaskOutcome`` of each task they finished, so the caller can wake waiters in
+/// this process at once.
+protocol TaskStore: Sendable {
+    /// Where the store lives, for messages.
+    var location: String { get }
+
+    /// The schema migrations recorded in the database, oldest first.
+    func appliedMigrations() async throws -> [AppliedMigration]
+
+    // MARK: Submitting and naming
+
+    /// Inserts tasks in one transaction. A task whose key already exists returns the
+    /// existing task instead (an error if that task has a different job or input).
+    func createTasks(_ tasks: [NewTask], now: Int64) async throws -> [CreatedTask]
+
+    /// Stores a new name. Throws ``DurableError/Code/unknownTask``.
+    func setName(of id: TaskID, to name: String) async throws
+
+    // MARK: Reading
+
+    /// The task row, or `nil`.
+    func task(_ id: TaskID) async throws -> TaskRecord?
+
+    /// The outcomes of those of `ids` that are finished, in stored completion order.
+    func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome]
+
+    /// The tasks finished after completion number `sequence`, in completion order.
+    func completions(after sequence: Int64, limit: Int) async throws -> [TaskOutcome]
+
+    /// The highest completion number stored so far.
+    func latestCompletionSequence() async throws -> Int64
+
+    /// A value that changes whenever another connection commits, cheap to read.
+    func changeToken() async throws -> Int64
+
+    /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
+    func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool
+
+    /// The earliest `run_at` of the pending tasks of `jobs` (any job when `nil`).
+    func nextRunAt(jobs: [String]?) async throws -> Int64?
+
+    /// Pending-task counts of the jobs not in `jobs`.
+    func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int]
+
+    // MARK: Running
+
+    /// Records a worker process.
+    func registerWorker(_ worker: WorkerInfo, now: Int64, leaseUntil: Int64) async throws
+
+    /// Marks a worker stopped; it owns no task any more.
+    func stopWorker(_ id: String, now: Int64) async throws
+
+    /// Workers not marked stopped.
+    func activeWorkers() async throws -> [WorkerInfo]
+
+    /// Hands back the running tasks of `deadOwners` and those whose lease expired
+    /// before `now`: pending again, or cancelled if a cancel was requested meanwhile.
+    /// Each run ended this way gets an `abandoned` attempt row.
+    func recoverTasks(deadOwners: [String], now: Int64) async throws -> Recovery
+
+    /// One commit of the worker's cycle: applies `completions` (fenced by owner and
+    /// attempt), then claims up to `claim.limit` due tasks.
+    func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
+        -> CycleResult
+
+    /// Extends the leases of the tasks `owner` still runs; returns their ids.
+    func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID>
+
+    /// Running tasks of `owner` with a stored cancel request, and their messages.
+    func cancelRequests(owner: String) async throws -> [TaskID: String?]
+
+    // MARK: Cancelling and callbacks
+
+    /// Cancels a pending task at once, or stores the request for a running one.
+    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, [TaskOutcome])
+
+    /// Stores a durable done callback; for a finished task, creates its task at once.
+    func addDoneCallback(to id: TaskID, job: String, input: String, now: Int64) async throws
+
+    /// Removes the callbacks of `job` not yet run; returns how many.
+    func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int
+
+    // MARK: Groups
+
+    /// Creates a group, or returns the one stored under `key`.
+    func createGroup(name: String, key: String?, now: Int64) async throws -> GroupRecord
+
+    /// The group row, or `nil`.
+    func group(_ id: GroupID) async throws -> GroupRecord?
+
+    /// Moves an open group to shutting down and cancels its unfinished tasks, in one
+    /// transaction.
+    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> [TaskOutcome]
+
+    /// Marks a group finished: it accepts no more tasks.
+    func finishGroup(_ id: GroupID, now: Int64) async throws
+
+    /// The ids of the group's tasks, in creation order.
+    func groupTasks(_ id: GroupID) async throws -> [TaskID]
+}
+
+/// What a worker asks of a claim.
+struct ClaimRequest: Sendable {
+    var owner: String
+    var limit: Int
+    /// Registered job names; `nil` claims tasks of any job.
+    var jobs: [String]?
+    var leaseUntil: Int64
+}
+
+/// What one worker cycle committed.
+struct CycleResult: Sendable {
+    /// Tasks that reached a terminal state in this commit (completions, and the
+    /// callbacks or group cancellations they caused).
+    var finished: [TaskOutcome] = []
+    /// Completions refused because the task had moved on (another owner or attempt).
+    var stale: [TaskID] = []
+    var claimed: [ClaimedTask] = []
+}
+
+/// What `recoverTasks` handed back.
+struct Recovery: Sendable {
+    var requeued: [TaskID] = []
+    var finished: [TaskOutcome] = []
+}
+
+/// A schema migration recorded in the database.
+public struct AppliedMigration: Sendable, Hashable {
+    /// The number at the start of the migration file's name.
+    public var version: Int
+    /// The rest of the file name, without `.sql`.
+    public var name: String
+    /// Unix milliseconds.
+    public var appliedAt: Int64
+}

@@ -1,0 +1,162 @@
+-- Durable schema, version 1.
+-- Times are integer Unix milliseconds; JSON is stored as TEXT (json_extract works).
+-- Statuses are the words a person types: pending, running, succeeded, failed, cancelled.
+
+-- Small named counters; 'completion_seq' orders completions (asCompleted, watchers).
+CREATE TABLE durable_counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO durable_counters (name, value) VALUES ('completion_seq', 0);
+
+-- Task groups (engine.withTaskGroup): open, then shutting_down after the first
+-- child failure or a cancelled body, then finished.
+CREATE TABLE task_groups (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    name           TEXT NOT NULL,
+    key            TEXT UNIQUE,
+    state          TEXT NOT NULL DEFAULT 'open'
+                   CHECK (state IN ('open', 'shutting_down', 'finished')),
+    failed_task_id INTEGER,
+    created_at     INTEGER NOT NULL,
+    finished_at    INTEGER
+) STRICT;
+
+CREATE TABLE tasks (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    job                 TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    status              TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+    input               TEXT NOT NULL,                -- JSON
+    context             TEXT,                         -- JSON object of strings, or NULL
+    result              TEXT,                         -- JSON, once succeeded
+    error               TEXT,                         -- JSON {kind, type, message}, once failed or cancelled
+    key                 TEXT UNIQUE,                  -- idempotency key
+    priority            INTEGER NOT NULL DEFAULT 0,   -- higher first
+    run_at              INTEGER NOT NULL,             -- not claimed before
+    deadline            INTEGER,
+    parent_id           INTEGER,
+    group_id            INTEGER REFERENCES task_groups (id),
+    callback_of         INTEGER,                      -- set on a done-callback task: the task that finished
+    owner               TEXT,                         -- worker id while running
+    attempt             INTEGER NOT NULL DEFAULT 0,   -- fencing token with owner
+    lease_expires_at    INTEGER,
+    cancel_requested_at INTEGER,
+    cancel_message      TEXT,
+    has_callbacks       INTEGER NOT NULL DEFAULT 0,
+    created_at          INTEGER NOT NULL,
+    started_at          INTEGER,
+    finished_at         INTEGER,
+    completion_seq      INTEGER UNIQUE                -- stored completion order
+) STRICT;
+
+-- Claim order: priority, then due time, then creation.
+CREATE INDEX tasks_claim ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
+-- Leases, heartbeats, cancel delivery and recovery look at running tasks by owner.
+CREATE INDEX tasks_running ON tasks (owner) WHERE status = 'running';
+CREATE INDEX tasks_group ON tasks (group_id) WHERE group_id IS NOT NULL;
+CREATE INDEX tasks_parent ON tasks (parent_id) WHERE parent_id IS NOT NULL;
+
+-- One row per run of a task, written when the run ends (or is found abandoned).
+CREATE TABLE task_attempts (
+    task_id     INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    owner       TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'interrupted', 'abandoned')),
+    error       TEXT,                                 -- JSON, as tasks.error
+    PRIMARY KEY (task_id, attempt)
+) STRICT, WITHOUT ROWID;
+
+-- Durable done callbacks: a registered job run once when task_id finishes.
+CREATE TABLE task_callbacks (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id          INTEGER NOT NULL,
+    job              TEXT NOT NULL,
+    input            TEXT NOT NULL,                   -- JSON
+    created_at       INTEGER NOT NULL,
+    callback_task_id INTEGER                          -- the task created at completion
+) STRICT;
+
+CREATE INDEX task_callbacks_task ON task_callbacks (task_id, id);
+
+-- Processes that run tasks. A worker on this host whose process is gone is dead
+-- at once; any other worker is dead when its leases expire.
+CREATE TABLE workers (
+    id            TEXT PRIMARY KEY,
+    host          TEXT NOT NULL,
+    boot_id       TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    process_start TEXT NOT NULL,                      -- tells a reused pid apart
+    concurrency   INTEGER NOT NULL,
+    jobs          TEXT NOT NULL,                      -- JSON array of job names
+    started_at    INTEGER NOT NULL,
+    heartbeat_at  INTEGER NOT NULL,
+    stopped_at    INTEGER
+) STRICT, WITHOUT ROWID;
+
+-- Human-readable views: sqlite3 durable.sqlite 'select * from task_history'
+CREATE VIEW task_history AS
+SELECT
+    t.id,
+    t.name,
+    t.job,
+    t.status,
+    t.attempt,
+    strftime('%Y-%m-%d %H:%M:%f', t.created_at / 1000.0, 'unixepoch')  AS created,
+    strftime('%Y-%m-%d %H:%M:%f', t.started_at / 1000.0, 'unixepoch')  AS started,
+    strftime('%Y-%m-%d %H:%M:%f', t.finished_at / 1000.0, 'unixepoch') AS finished,
+    CASE WHEN t.finished_at IS NOT NULL AND t.started_at IS NOT NULL
+         THEN printf('%.3f s', (t.finished_at - t.started_at) / 1000.0) END AS duration,
+    json_extract(t.error, '$.message') AS error,
+    t.cancel_message,
+    t.owner
+FROM tasks AS t
+ORDER BY t.id;
+
+CREATE VIEW attempt_history AS
+SELECT
+    a.task_id,
+    t.name,
+    t.job,
+    a.attempt,
+    a.outcome,
+    a.owner,
+    strftime('%Y-%m-%d %H:%M:%f', a.started_at / 1000.0, 'unixepoch')  AS started,
+    strftime('%Y-%m-%d %H:%M:%f', a.finished_at / 1000.0, 'unixepoch') AS finished,
+    printf('%.3f s', (a.finished_at - a.started_at) / 1000.0)           AS duration,
+    json_extract(a.error, '$.message') AS error
+FROM task_attempts AS a
+JOIN tasks AS t ON t.id = a.task_id
+ORDER BY a.task_id, a.attempt;
+
+CREATE VIEW queue_stats AS
+SELECT
+    job,
+    count(*)                                              AS total,
+    sum(status = 'pending')                               AS pending,
+    sum(status = 'running')                               AS running,
+    sum(status = 'succeeded')                             AS succeeded,
+    sum(status = 'failed')                                AS failed,
+    sum(status = 'cancelled')                             AS cancelled,
+    strftime('%Y-%m-%d %H:%M:%f', max(finished_at) / 1000.0, 'unixepoch') AS last_finished
+FROM tasks
+GROUP BY job
+ORDER BY job;
+
+CREATE VIEW worker_status AS
+SELECT
+    id,
+    host,
+    pid,
+    concurrency,
+    strftime('%Y-%m-%d %H:%M:%f', started_at / 1000.0, 'unixepoch')   AS started,
+    strftime('%Y-%m-%d %H:%M:%f', heartbeat_at / 1000.0, 'unixepoch') AS last_heartbeat,
+    strftime('%Y-%m-%d %H:%M:%f', stopped_at / 1000.0, 'unixepoch')   AS stopped,
+    (SELECT count(*) FROM tasks WHERE tasks.owner = workers.id AND tasks.status = 'running') AS running
+FROM workers
+ORDER BY started_at;
