@@ -29,8 +29,9 @@ protocol TaskStore: Sendable {
     /// The outcomes of those of `ids` that are finished, in stored completion order.
     func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome]
 
-    /// The tasks finished after completion number `sequence`, in completion order.
-    func completions(after sequence: Int64, limit: Int) async throws -> [TaskOutcome]
+    /// The tasks finished after completion number `sequence`, in completion order,
+    /// at most `limit`, and the completion number through which the page is complete.
+    func completions(after sequence: Int64, limit: Int) async throws -> CompletionPage
 
     /// The highest completion number stored so far.
     func latestCompletionSequence() async throws -> Int64
@@ -121,6 +122,14 @@ struct CycleResult: Sendable {
     /// Completions refused because the task had moved on (another owner or attempt).
     var stale: [TaskID] = []
     var claimed: [ClaimedTask] = []
+}
+
+/// A page of completions read in one snapshot.
+struct CompletionPage: Sendable {
+    var outcomes: [TaskOutcome]
+    /// Every completion up to this number is in this page or an earlier one; a
+    /// number missing below it belongs to a deleted task.
+    var coveredThrough: Int64
 }
 
 /// What `recoverTasks` handed back.

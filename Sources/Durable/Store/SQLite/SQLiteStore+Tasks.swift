@@ -49,9 +49,11 @@ extension SQLiteStore {
         }
     }
 
-    func completions(after sequence: Int64, limit: Int) async throws -> [TaskOutcome] {
+    func completions(after sequence: Int64, limit: Int) async throws -> CompletionPage {
         try await read("read completions") { db in
-            try Row.fetchAll(
+            let latest = try Int64.fetchOne(
+                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+            let outcomes = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT \(SQLiteRows.outcomeColumns) FROM tasks
@@ -59,6 +61,8 @@ extension SQLiteStore {
                     """,
                 arguments: [sequence, limit]
             ).compactMap(SQLiteRows.outcome)
+            let covered = outcomes.count == limit ? (outcomes.last?.completionSequence ?? latest) : latest
+            return CompletionPage(outcomes: outcomes, coveredThrough: max(covered, sequence))
         }
     }
 

@@ -107,6 +107,17 @@ final class SQLiteStore: TaskStore {
         }
     }
 
+    /// The completion counter, read synchronously (at engine start).
+    func currentCompletionSequence() throws -> Int64 {
+        do {
+            return try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+            }
+        } catch {
+            throw Self.describe(error, path: location, operation: "read the completion counter")
+        }
+    }
+
     func appliedMigrations() async throws -> [AppliedMigration] {
         try await read("read the schema version") { db in try SchemaMigrator.applied(db) }
     }

@@ -1,0 +1,54 @@
+/// How an engine stores and runs tasks. Every field has a default.
+///
+/// ```swift
+/// var configuration = EngineConfiguration()
+/// configuration.maxConcurrentTasks = 16
+/// configuration.durability = .processCrashSafe
+/// let engine = try TaskEngine(path: "jobs.sqlite", configuration: configuration)
+/// ```
+public struct EngineConfiguration: Sendable {
+    /// What a commit survives. Default ``Durability/powerLossSafe``.
+    public var durability: Durability = .powerLossSafe
+    /// How many tasks this process runs at once. Default 64.
+    public var maxConcurrentTasks: Int = 64
+    /// How long a claim holds without a heartbeat before another process may take
+    /// the task back. Default 30 s.
+    public var leaseDuration: Duration = .seconds(30)
+    /// How often running tasks' leases are renewed. Default a third of the lease.
+    public var heartbeatInterval: Duration?
+    /// How often abandoned tasks (dead owners, expired leases) are looked for,
+    /// besides at start. Default 5 s.
+    public var recoveryInterval: Duration = .seconds(5)
+    /// How long a graceful shutdown lets running tasks finish before cancelling
+    /// them and handing them back as pending. Default 30 s.
+    public var gracefulShutdownTimeout: Duration = .seconds(30)
+    /// What to do with tasks whose job is not registered here. Default
+    /// ``UnknownJobPolicy/leavePending``.
+    public var unknownJobPolicy: UnknownJobPolicy = .leavePending
+    /// How long to wait for another process's write lock before failing with
+    /// ``DurableError/Code/databaseLocked``. Default 60 s.
+    public var lockTimeout: Duration = .seconds(60)
+    /// How often the file is checked for commits of other processes (a cheap
+    /// `PRAGMA data_version`) while anything waits on it. Default 2 ms.
+    public var changePollInterval: Duration = .milliseconds(2)
+    /// The time source. Default the system clock.
+    public var clock: any TaskClock = SystemClock()
+
+    /// Creates a configuration with the defaults.
+    public init() {}
+
+    /// Creates a configuration with a clock, for tests.
+    public init(clock: any TaskClock) {
+        self.clock = clock
+    }
+
+    var effectiveHeartbeatInterval: Duration { heartbeatInterval ?? leaseDuration / 3 }
+}
+
+/// What a worker does with a task whose job name it does not know.
+public enum UnknownJobPolicy: Sendable, Hashable {
+    /// Leave it pending for a process that registers the job (logged at start).
+    case leavePending
+    /// Fail it with an error naming the job.
+    case fail
+}

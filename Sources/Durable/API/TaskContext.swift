@@ -1,0 +1,34 @@
+public import Logging
+
+/// What a running job knows about its task: identity, stored context values, the
+/// engine, and a logger with the task's metadata.
+///
+/// ```swift
+/// func run(_ input: Order, context: TaskContext) async throws -> Receipt {
+///     context.logger.info("charging", metadata: ["tenant": "\(context.values["tenant"] ?? "-")"])
+///     ...
+/// }
+/// ```
+public struct TaskContext: Sendable {
+    /// The running task.
+    public let taskID: TaskID
+    /// The task's stored name (as it was when this run started).
+    public let name: String
+    /// The job's stored name.
+    public let job: String
+    /// The context values stored with the task: given at creation, or a copy of
+    /// the creating task's values. The same after any number of restarts.
+    public let values: [String: String]
+    /// Which run of the task this is, from 1.
+    public let attempt: Int
+    /// For a done-callback task, the task whose completion started it.
+    public let completedTaskID: TaskID?
+    /// The engine running the task, to create or await other tasks.
+    public let engine: TaskEngine
+    /// A logger carrying `task-id`, `task-name` and `job` metadata.
+    public let logger: Logger
+
+    /// The context of the job running in the current Swift task, if any. Tasks
+    /// created from inside a job without a context inherit a copy of its values.
+    @TaskLocal public static var current: TaskContext?
+}

@@ -1,0 +1,251 @@
+public import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A durable task engine on one SQLite file: the analogue of asyncio's event loop,
+/// except that every task, name, context, callback and result is stored.
+///
+/// Opening the file resumes its pending set: run a worker with ``run()`` (or
+/// ``run(_:)``, the `asyncio.run(main())` analogue) and stored tasks are claimed
+/// and run; the awaiting functions answer from the stored state, so results
+/// computed before a crash are returned, not recomputed.
+///
+/// ```swift
+/// let engine = try TaskEngine(path: "jobs.sqlite")
+/// engine.register(Resize())
+/// try await engine.run { engine in
+///     let task = try await engine.createTask(Resize.self, photo, name: "cover")
+///     let thumbnail = try await task.value
+/// }
+/// ```
+///
+/// Several processes may open the same file; each claims tasks with a lease, and
+/// a task whose process died is taken over (at once on the same host).
+public final class TaskEngine: Sendable {
+    /// The database file.
+    public let path: String
+    /// How the engine stores and runs tasks.
+    public let configuration: EngineConfiguration
+    let logger: Logger
+    let store: any TaskStore
+    let registry = JobRegistry()
+    let hub: CompletionHub
+    let watcher: ChangeWatcher
+    let localCallbacks = LocalCallbacks()
+    private let activeWorker = Mutex<Worker?>(nil)
+
+    /// Opens (or creates) the database at `path` and applies missing migrations.
+    ///
+    /// - Throws: ``DurableError`` naming the file when it is not an SQLite database,
+    ///   is another program's database, was written by a newer Durable, or cannot
+    ///   be read or written. Nothing stored in it is changed then.
+    public init(
+        path: String, configuration: EngineConfiguration = EngineConfiguration(),
+        logger: Logger = Logger(label: "Durable")
+    ) throws {
+        guard configuration.maxConcurrentTasks > 0 else {
+            throw DurableError(.invalidArgument, "maxConcurrentTasks must be at least 1")
+        }
+        let store = try SQLiteStore(
+            path: path, durability: configuration.durability, lockTimeout: configuration.lockTimeout,
+            now: configuration.clock.now())
+        self.path = path
+        self.configuration = configuration
+        self.logger = logger
+        self.store = store
+        hub = CompletionHub(after: try store.currentCompletionSequence())
+        watcher = ChangeWatcher(store: store, hub: hub, interval: configuration.changePollInterval, logger: logger)
+    }
+
+    var clock: any TaskClock { configuration.clock }
+
+    /// The worker running in this process, if any.
+    var currentWorker: Worker? { activeWorker.withLock { $0 } }
+
+    /// Makes `job` runnable by this engine's worker under `J.name`. Register every
+    /// job whose tasks the database may hold before calling ``run()``.
+    public func register<J: Job>(_ job: J) {
+        registry.register(job)
+    }
+
+    /// The schema migrations applied to the file, oldest first.
+    public func appliedMigrations() async throws -> [AppliedMigration] {
+        try await store.appliedMigrations()
+    }
+
+    /// The stored row of a task, for inspection.
+    public func record(of id: TaskID) async throws -> TaskRecord {
+        guard let record = try await store.task(id) else { throw DurableError(.unknownTask, "no task has id \(id)") }
+        return record
+    }
+
+    // MARK: Creating tasks
+
+    /// Stores a new task and returns it; it runs on whichever worker claims it.
+    ///
+    /// The row is committed before this returns, so the task survives any crash
+    /// after that. With a `key`, creating again returns the stored task (an error
+    /// if it has another job or input), which makes re-running a submitting
+    /// program safe.
+    ///
+    /// ```swift
+    /// let task = try await engine.createTask(Resize.self, photo, name: "cover", key: "resize:\(photo.id)")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - job: The job to run.
+    ///   - input: Its input, stored as JSON.
+    ///   - name: The task's name; `nil` gives `Task-<id>`.
+    ///   - context: Values the job reads as `context.values`; `nil` copies those of
+    ///     the job calling this, if any.
+    ///   - key: An idempotency key.
+    ///   - options: Scheduling options.
+    @discardableResult
+    public func createTask<J: Job>(
+        _ job: J.Type, _ input: J.Input, name: String? = nil, context: [String: String]? = nil,
+        key: String? = nil, options: TaskOptions = TaskOptions()
+    ) async throws -> DurableTask<J.Output> {
+        let tasks = try await createTasks(
+            job, [TaskRequest(input, name: name, context: context, key: key, options: options)])
+        return tasks[0]
+    }
+
+    /// Stores many tasks in one transaction: all or none are created.
+    @discardableResult
+    public func createTasks<J: Job>(_ job: J.Type, _ requests: [TaskRequest<J.Input>]) async throws
+        -> [DurableTask<J.Output>]
+    {
+        try await createTasks(job, requests, groupID: nil)
+    }
+
+    /// Stores one task per input in one transaction, with the same options.
+    @discardableResult
+    public func createTasks<J: Job>(_ job: J.Type, inputs: [J.Input], options: TaskOptions = TaskOptions())
+        async throws -> [DurableTask<J.Output>]
+    {
+        try await createTasks(job, inputs.map { TaskRequest($0, options: options) })
+    }
+
+    func createTasks<J: Job>(_ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?) async throws
+        -> [DurableTask<J.Output>]
+    {
+        let now = clock.now()
+        let inherited = TaskContext.current?.values
+        let newTasks = try requests.map { request in
+            let input: String
+            do {
+                input = try StoredJSON.encode(request.input)
+            } catch {
+                throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
+            }
+            return NewTask(
+                job: J.name, input: input, name: request.name,
+                context: try StoredJSON.encodeContext(request.context ?? inherited ?? [:]), key: request.key,
+                priority: request.options.priority, runAt: now, deadline: nil, parentID: nil, groupID: groupID,
+                callbackOf: nil)
+        }
+        let created = try await store.createTasks(newTasks, now: now)
+        if created.contains(where: { !$0.existed }) { noteNewWork() }
+        return created.map { DurableTask(id: $0.id, engine: self) }
+    }
+
+    /// Reattaches to a stored task, for instance after a restart.
+    ///
+    /// - Throws: ``DurableError/Code/unknownTask`` when no task has the id, and
+    ///   ``DurableError/Code/jobMismatch`` when it belongs to another job.
+    public func task<J: Job>(id: TaskID, as job: J.Type) async throws -> DurableTask<J.Output> {
+        let record = try await record(of: id)
+        guard record.job == J.name else {
+            throw DurableError(.jobMismatch, "task \(id) (\(record.name)) is a \(record.job) task, not a \(J.name) task")
+        }
+        return DurableTask(id: id, engine: self)
+    }
+
+    // MARK: Cancelling
+
+    func cancel(_ id: TaskID, message: String?) async throws -> Bool {
+        let (result, finished) = try await store.requestCancel(of: id, message: message, now: clock.now())
+        hub.publish(finished)
+        switch result {
+        case .alreadyFinished:
+            return false
+        case .cancelledPending:
+            return true
+        case .requested(let owner):
+            // Another process's worker notices the stored request through its watcher.
+            if let worker = activeWorker.withLock({ $0 }), worker.id == owner {
+                worker.deliverCancel(of: id, message: message)
+            }
+            return true
+        }
+    }
+
+    // MARK: Running
+
+    /// Works as a worker until cancelled or shut down gracefully: claims stored
+    /// tasks and runs them, at most `maxConcurrentTasks` at once.
+    ///
+    /// A graceful shutdown (ServiceLifecycle) stops claiming, lets running tasks
+    /// finish within `gracefulShutdownTimeout`, then cancels them and hands them
+    /// back as pending; cancelling the calling task does the same without the
+    /// grace period. Either way, every finished run is stored before this returns.
+    public func run() async throws {
+        try await withWorker { worker in
+            let loop = Task { try await worker.run() }
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await loop.value
+                } onCancel: {
+                    worker.beginShutdown(immediately: true)
+                }
+            } onGracefulShutdown: {
+                worker.beginShutdown(immediately: false)
+            }
+        }
+    }
+
+    /// Runs a worker while `body` runs, then shuts it down gracefully: the
+    /// `asyncio.run(main())` analogue. Tasks still running when `body` returns
+    /// get the grace period, then are handed back as pending for the next run.
+    ///
+    /// ```swift
+    /// let total = try await engine.run { engine in
+    ///     let tasks = try await engine.createTasks(Count.self, inputs: Array(1...100))
+    ///     return try await engine.gather(tasks).reduce(0, +)
+    /// }
+    /// ```
+    public func run<T: Sendable>(_ body: (TaskEngine) async throws -> T) async throws -> T {
+        try await withWorker { worker in
+            // The worker loop is not a child of the caller, so that cancelling the
+            // caller cannot interrupt its commits; it ends after draining.
+            let loop = Task { try await worker.run() }
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(self))
+            } catch {
+                result = .failure(error)
+            }
+            worker.beginShutdown(immediately: Task.isCancelled)
+            try await loop.value
+            return try result.get()
+        }
+    }
+
+    private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
+        let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
+        try activeWorker.withLock { active in
+            guard active == nil else {
+                throw DurableError(.alreadyRunning, "a worker is already running on this engine (\(path))")
+            }
+            active = worker
+        }
+        let listener = watcher.addListener { [weak worker] in worker?.noteExternalChange() }
+        watcher.subscribe()
+        defer {
+            watcher.removeListener(listener)
+            watcher.unsubscribe()
+            activeWorker.withLock { $0 = nil }
+        }
+        return try await body(worker)
+    }
+}

@@ -1,0 +1,99 @@
+import Synchronization
+
+/// Routes finished tasks' outcomes to the watches waiting for them, in stored
+/// completion order.
+///
+/// Outcomes arrive from this process's commits (at once) and from the change
+/// watcher (for other processes' commits). While anyone watches, an outcome whose
+/// completion number leaves a gap is held until the watcher has read the gap, so
+/// every watch sees completions in the order they were stored.
+final class CompletionHub: Sendable {
+    private struct State {
+        var watches: [TaskID: [CompletionWatch]] = [:]
+        var watchCount = 0
+        /// Completions up to this number have been routed.
+        var published: Int64
+        var held: [Int64: TaskOutcome] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    /// Starts routing after completion number `sequence`.
+    init(after sequence: Int64) {
+        state = Mutex(State(published: sequence))
+    }
+
+    func register(_ watch: CompletionWatch) {
+        state.withLock { state in
+            state.watchCount += 1
+            for id in watch.ids { state.watches[id, default: []].append(watch) }
+        }
+    }
+
+    func unregister(_ watch: CompletionWatch) {
+        state.withLock { state in
+            state.watchCount -= 1
+            for id in watch.ids {
+                guard var list = state.watches[id] else { continue }
+                list.removeAll { $0 === watch }
+                state.watches[id] = list.isEmpty ? nil : list
+            }
+            if state.watchCount == 0 { state.held.removeAll() }
+        }
+    }
+
+    /// Whether anyone waits for outcomes (the change watcher then reads other
+    /// processes' completions).
+    var hasWatches: Bool { state.withLock { $0.watchCount > 0 } }
+
+    /// The completion number up to which outcomes have been routed.
+    var publishedSequence: Int64 { state.withLock { $0.published } }
+
+    /// Routes outcomes. `coveredThrough` is given by a store read that saw every
+    /// completion up to that number: any number missing below it was deleted.
+    func publish(_ outcomes: [TaskOutcome], coveredThrough: Int64? = nil) {
+        guard !outcomes.isEmpty || coveredThrough != nil else { return }
+        let deliveries = state.withLock { state -> [(CompletionWatch, [TaskOutcome])] in
+            let newest = max(outcomes.map(\.completionSequence).max() ?? 0, coveredThrough ?? 0)
+            guard state.watchCount > 0 else {
+                // Nobody waits: a later watch reads what it needs from the store.
+                state.published = max(state.published, newest)
+                return []
+            }
+            for outcome in outcomes where outcome.completionSequence > state.published {
+                state.held[outcome.completionSequence] = outcome
+            }
+            var released: [TaskOutcome] = []
+            while let next = state.held.removeValue(forKey: state.published + 1) {
+                released.append(next)
+                state.published += 1
+            }
+            if let coveredThrough, coveredThrough > state.published {
+                let known = state.held.keys.filter { $0 <= coveredThrough }.sorted()
+                for sequence in known {
+                    if let outcome = state.held.removeValue(forKey: sequence) { released.append(outcome) }
+                }
+                state.published = coveredThrough
+            }
+            return Self.route(released, in: &state)
+        }
+        for (watch, batch) in deliveries { watch.deliver(batch) }
+    }
+
+    private static func route(_ outcomes: [TaskOutcome], in state: inout State) -> [(CompletionWatch, [TaskOutcome])] {
+        var byWatch: [ObjectIdentifier: (CompletionWatch, [TaskOutcome])] = [:]
+        var order: [ObjectIdentifier] = []
+        for outcome in outcomes {
+            guard let watches = state.watches.removeValue(forKey: outcome.id) else { continue }
+            for watch in watches {
+                let key = ObjectIdentifier(watch)
+                if byWatch[key] == nil {
+                    byWatch[key] = (watch, [])
+                    order.append(key)
+                }
+                byWatch[key]?.1.append(outcome)
+            }
+        }
+        return order.compactMap { byWatch[$0] }
+    }
+}

@@ -1,0 +1,127 @@
+import Synchronization
+
+/// Waits for a set of tasks to finish: receives each one's outcome once, in
+/// stored completion order, whether it finished before the watch began (read
+/// from the store) or while it waited (published by this process's commits or by
+/// the change watcher for other processes' commits).
+final class CompletionWatch: Sendable {
+    /// What `next()` returns.
+    enum WatchEvent: Sendable {
+        /// Outcomes received since the last call, in completion order.
+        case outcomes([TaskOutcome])
+        /// Every watched task's outcome has been returned.
+        case finished
+        /// `expire()` was called and nothing received is left.
+        case timedOut
+    }
+
+    private struct State {
+        var remaining: Set<TaskID>
+        var buffer: [TaskOutcome] = []
+        /// Until the stored outcomes are read, published ones are only buffered,
+        /// so that they come out merged in completion order.
+        var initializing = true
+        var expired = false
+        var waiter: CheckedContinuation<WatchEvent, any Error>?
+    }
+
+    /// The distinct ids watched.
+    let ids: [TaskID]
+    private let state: Mutex<State>
+
+    init(ids: [TaskID]) {
+        var seen = Set<TaskID>()
+        self.ids = ids.filter { seen.insert($0).inserted }
+        state = Mutex(State(remaining: seen))
+    }
+
+    /// Takes outcomes of watched tasks not yet received; others are ignored.
+    func deliver(_ outcomes: [TaskOutcome]) {
+        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, [TaskOutcome])? in
+            for outcome in outcomes where state.remaining.remove(outcome.id) != nil {
+                state.buffer.append(outcome)
+            }
+            return Self.takeReady(&state)
+        }
+        if let (waiter, batch) = resume { waiter.resume(returning: .outcomes(batch)) }
+    }
+
+    /// Hands over the outcomes read from the store and starts delivering.
+    func finishInitialization(with stored: [TaskOutcome]) {
+        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+            for outcome in stored where state.remaining.remove(outcome.id) != nil {
+                state.buffer.append(outcome)
+            }
+            state.initializing = false
+            return Self.takeEvent(&state)
+        }
+        if let (waiter, event) = resume { waiter.resume(returning: event) }
+    }
+
+    /// Ends the wait: once the outcomes already received are taken, `next()`
+    /// returns ``WatchEvent/timedOut``.
+    func expire() {
+        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+            state.expired = true
+            return Self.takeEvent(&state)
+        }
+        if let (waiter, event) = resume { waiter.resume(returning: event) }
+    }
+
+    /// The event a parked waiter should get now, if any.
+    private static func takeEvent(_ state: inout State) -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? {
+        guard let waiter = state.waiter, let event = readyEvent(&state) else { return nil }
+        state.waiter = nil
+        return (waiter, event)
+    }
+
+    private static func readyEvent(_ state: inout State) -> WatchEvent? {
+        guard !state.initializing else { return state.expired ? .timedOut : nil }
+        if !state.buffer.isEmpty { return .outcomes(takeBuffer(&state)) }
+        if state.remaining.isEmpty { return .finished }
+        return state.expired ? .timedOut : nil
+    }
+
+    private static func takeReady(_ state: inout State)
+        -> (CheckedContinuation<WatchEvent, any Error>, [TaskOutcome])?
+    {
+        guard !state.initializing, !state.buffer.isEmpty, let waiter = state.waiter else { return nil }
+        state.waiter = nil
+        return (waiter, takeBuffer(&state))
+    }
+
+    private static func takeBuffer(_ state: inout State) -> [TaskOutcome] {
+        var batch = state.buffer
+        state.buffer = []
+        batch.sort { $0.completionSequence < $1.completionSequence }
+        return batch
+    }
+
+    /// Whether every watched task's outcome has been taken by `next()`.
+    var isFinished: Bool {
+        state.withLock { !$0.initializing && $0.remaining.isEmpty && $0.buffer.isEmpty }
+    }
+
+    /// The outcomes that arrived since the last call, in completion order; waits
+    /// if there are none yet. Throws `CancellationError` when the calling task is
+    /// cancelled.
+    func next() async throws -> WatchEvent {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<WatchEvent, any Error>) in
+                let result = state.withLock { state -> Result<WatchEvent, any Error>? in
+                    if let event = Self.readyEvent(&state) { return .success(event) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<WatchEvent, any Error>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

@@ -1,0 +1,82 @@
+// Waiting for stored outcomes: the primitive every awaiting function builds on.
+extension TaskEngine {
+    /// Runs `body` with a watch on `ids`: outcomes of tasks already finished come
+    /// first (read from the store), then those finishing while it waits, all in
+    /// stored completion order.
+    func withCompletionWatch<T>(
+        _ ids: [TaskID], timeout: Duration? = nil, _ body: (CompletionWatch) async throws -> T
+    ) async throws -> T {
+        let watch = CompletionWatch(ids: ids)
+        hub.register(watch)
+        watcher.subscribe()
+        let timer = timeout.map { timeout in
+            Task { [clock] in
+                do {
+                    try await clock.sleep(for: timeout)
+                    watch.expire()
+                } catch {}
+            }
+        }
+        defer {
+            timer?.cancel()
+            hub.unregister(watch)
+            watcher.unsubscribe()
+        }
+        watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
+        return try await body(watch)
+    }
+
+    /// Waits for one task's stored outcome.
+    func outcome(of id: TaskID) async throws -> TaskOutcome {
+        try await withCompletionWatch([id]) { watch in
+            while true {
+                switch try await watch.next() {
+                case .outcomes(let outcomes):
+                    if let outcome = outcomes.first { return outcome }
+                case .finished, .timedOut:
+                    throw DurableError(.unknownTask, "task \(id) finished without a readable outcome")
+                }
+            }
+        }
+    }
+
+    /// The stored outcome if the task is finished, without waiting.
+    func storedOutcome(of id: TaskID) async throws -> TaskOutcome? {
+        try await record(of: id).outcome
+    }
+
+    /// A job awaiting its own task would wait forever: asyncio raises, so do we.
+    func refuseSelfAwait(_ id: TaskID) throws {
+        if let current = TaskContext.current, current.taskID == id, current.engine === self {
+            throw DurableError(.invalidState, "task \(id) (\(current.name)) cannot await itself")
+        }
+    }
+
+    func refuseSelfAwait(_ ids: [TaskID]) throws {
+        guard let current = TaskContext.current, current.engine === self else { return }
+        for id in ids { try refuseSelfAwait(id) }
+    }
+
+    /// Tells this process's worker that new tasks were stored.
+    func noteNewWork() {
+        currentWorker?.noteNewWork()
+    }
+
+    /// Runs `operation` in a task of its own, so that it completes (and stores what
+    /// it must) even when the calling task is cancelled.
+    func shielded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await operation() }.value
+    }
+
+    /// Stores cancel requests for each of `ids` not yet finished, even when the
+    /// calling task is cancelled.
+    func cancelUnfinished(_ ids: [TaskID], message: String?) async {
+        do {
+            try await shielded {
+                for id in ids { _ = try await self.cancel(id, message: message) }
+            }
+        } catch {
+            logger.warning("could not store the cancellation of tasks \(ids): \(error)")
+        }
+    }
+}

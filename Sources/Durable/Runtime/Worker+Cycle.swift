@@ -1,0 +1,196 @@
+import Logging
+
+// The commit cycle: completions in, claims out, jobs started.
+extension Worker {
+    private enum Step {
+        case commit(completions: [TaskCompletion], claimLimit: Int, generation: UInt64)
+        case checkOutside(cancels: Bool, work: Bool)
+        case sleep
+        case finish
+    }
+
+    func cycleLoop() async {
+        var failures = 0
+        while true {
+            switch nextStep() {
+            case .finish:
+                return
+            case .sleep:
+                await wake.wait()
+            case .checkOutside(let cancels, let work):
+                await checkOutside(cancels: cancels, work: work)
+            case .commit(let completions, let claimLimit, let generation):
+                if await commit(completions, claimLimit: claimLimit, generation: generation) {
+                    failures = 0
+                } else {
+                    failures += 1
+                    // The store is failing (disk full, locked for too long): keep the
+                    // completions and try again, slower each time.
+                    let pause = Duration.milliseconds(min(5000, 50 << min(failures, 7)))
+                    try? await Task.sleep(for: pause)
+                    if failures >= 20, state.withLock({ $0.draining }) {
+                        dropCompletionsAfterFailures()
+                    }
+                }
+            }
+        }
+    }
+
+    private func nextStep() -> Step {
+        let claimingJobs = configuration.unknownJobPolicy == .fail || !registry.names.isEmpty
+        return state.withLock { state -> Step in
+            let completions = state.completions
+            state.completions = []
+            var claimLimit = 0
+            if !state.draining, claimingJobs, state.workGeneration != state.claimedGeneration {
+                claimLimit = max(0, configuration.maxConcurrentTasks - state.running.count)
+            }
+            if !completions.isEmpty || claimLimit > 0 {
+                return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
+            }
+            if state.externalChange {
+                state.externalChange = false
+                let free = !state.draining && claimingJobs && state.running.count < configuration.maxConcurrentTasks
+                return .checkOutside(cancels: !state.running.isEmpty, work: free)
+            }
+            if state.draining && state.running.isEmpty { return .finish }
+            return .sleep
+        }
+    }
+
+    /// One store commit. Returns `false` when the store failed (the completions are
+    /// put back for the next try).
+    private func commit(_ completions: [TaskCompletion], claimLimit: Int, generation: UInt64) async -> Bool {
+        let now = clock.now()
+        let claim = claimLimit > 0
+            ? ClaimRequest(
+                owner: id, limit: claimLimit,
+                jobs: configuration.unknownJobPolicy == .fail ? nil : registry.names,
+                leaseUntil: now + configuration.leaseDuration.milliseconds)
+            : nil
+        let result: CycleResult
+        do {
+            result = try await store.completeAndClaim(completions, claim: claim, now: now)
+        } catch {
+            logger.error("could not commit \(completions.count) completion(s): \(error)")
+            state.withLock { $0.completions.insert(contentsOf: completions, at: 0) }
+            return false
+        }
+        hub.publish(result.finished)
+        for id in result.stale {
+            logger.notice("task \(id) was taken over by another worker; this run's result was not stored")
+        }
+        state.withLock { state in
+            if result.claimed.count < claimLimit { state.claimedGeneration = generation }
+        }
+        for task in result.claimed { start(task) }
+        return true
+    }
+
+    private func dropCompletionsAfterFailures() {
+        let dropped = state.withLock { state -> [TaskCompletion] in
+            defer { state.completions = [] }
+            return state.completions
+        }
+        guard !dropped.isEmpty else { return }
+        logger.error(
+            """
+            giving up on storing \(dropped.count) completion(s) at shutdown; their tasks stay running in \
+            the store and run again once this worker's lease expires
+            """,
+            metadata: ["tasks": "\(dropped.map(\.id.rawValue))"])
+    }
+
+    /// After another connection committed: deliver stored cancel requests for our
+    /// tasks, and look (with a read) for due work before claiming.
+    private func checkOutside(cancels: Bool, work: Bool) async {
+        do {
+            if cancels {
+                for (id, message) in try await store.cancelRequests(owner: id) {
+                    deliverCancel(of: id, message: message)
+                }
+            }
+            if work, try await store.hasClaimableTask(jobs: claimJobs, now: clock.now()) {
+                noteNewWork()
+            }
+        } catch {
+            logger.warning("could not read changes made by other processes: \(error)")
+        }
+    }
+
+    var claimJobs: [String]? {
+        configuration.unknownJobPolicy == .fail ? nil : registry.names
+    }
+
+    // MARK: Running one task
+
+    private func start(_ task: ClaimedTask) {
+        var taskLogger = logger
+        taskLogger[metadataKey: "task-id"] = "\(task.id)"
+        taskLogger[metadataKey: "task-name"] = "\(task.name)"
+        taskLogger[metadataKey: "job"] = "\(task.job)"
+        let context = TaskContext(
+            taskID: task.id, name: task.name, job: task.job, values: task.context, attempt: task.attempt,
+            completedTaskID: task.callbackOf, engine: engine, logger: taskLogger)
+        guard let runner = registry.runner(named: task.job) else {
+            let error = StoredError(
+                kind: .unknownJob, type: "Durable.UnknownJob",
+                message: "task \(task.id) (\(task.name)) names job \"\(task.job)\", which is not registered in this process")
+            taskLogger.error("\(error.message)")
+            state.withLock { state in
+                state.completions.append(
+                    TaskCompletion(
+                        id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: .failed(error)))
+            }
+            wake.signal()
+            return
+        }
+        state.withLock { state in
+            var running = RunningTask(attempt: task.attempt, startedAt: task.startedAt)
+            running.handle = Task {
+                let ending = await runner.run(task, context)
+                self.finish(task, ending: ending)
+            }
+            state.running[task.id] = running
+        }
+    }
+
+    /// Turns how the job ended, and why it was stopped, into what to store.
+    private func finish(_ task: ClaimedTask, ending: JobRunner.Ending) {
+        state.withLock { state in
+            guard let running = state.running.removeValue(forKey: task.id) else { return }
+            let stored: TaskCompletion.Ending
+            switch ending {
+            case .returned(let json):
+                stored = .succeeded(result: json)
+            case .codingFailed(let error):
+                stored = .failed(error)
+            case .threw(let error):
+                switch running.stopReason {
+                case .cancelRequested(let message):
+                    stored = .cancelled(.cancellation(message))
+                case .shutdown:
+                    stored = .released(
+                        StoredError(
+                            kind: .interrupted, type: "Durable.Shutdown",
+                            message: "worker \(id) shut down before the task finished"))
+                case .leaseLost:
+                    stored = .released(
+                        StoredError(kind: .interrupted, type: "Durable.LeaseLost", message: "worker \(id) lost its lease"))
+                case nil:
+                    if let cancelled = error as? CancelledError {
+                        stored = .cancelled(.cancellation(cancelled.message))
+                    } else if error is CancellationError {
+                        stored = .cancelled(.cancellation(nil))
+                    } else {
+                        stored = .failed(StoredError(failure: error))
+                    }
+                }
+            }
+            state.completions.append(
+                TaskCompletion(
+                    id: task.id, owner: id, attempt: running.attempt, startedAt: running.startedAt, ending: stored))
+        }
+        wake.signal()
+    }
+}

@@ -1,0 +1,80 @@
+import Logging
+
+// Leases, heartbeats and recovery of abandoned tasks.
+extension Worker {
+    /// Renews the leases of running tasks; a task whose lease was lost (another
+    /// worker recovered it) is stopped here.
+    func heartbeatLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: configuration.effectiveHeartbeatInterval)
+                let now = clock.now()
+                let owned = try await store.heartbeat(
+                    owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
+                let candidates = state.withLock { state in
+                    state.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.attempt) }
+                }
+                for (task, attempt) in candidates {
+                    // Claimed after the heartbeat read? Then the store still shows us.
+                    let record = try await store.task(task)
+                    if record?.status != .running || record?.owner != id || record?.attempt != attempt {
+                        logger.warning("lost the lease of task \(task); stopping this run")
+                        stop(task, reason: .leaseLost)
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("could not renew leases: \(error)")
+            }
+        }
+    }
+
+    /// Looks for abandoned tasks every recovery interval, and nudges the cycle to
+    /// look for due work (a safety net for missed signals).
+    func recoveryLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: configuration.recoveryInterval)
+            } catch {
+                return
+            }
+            await recoverAbandonedTasks()
+            noteExternalChange()
+        }
+    }
+
+    /// Hands back the tasks of provably dead workers (same host, process gone)
+    /// at once, and of any worker whose lease expired.
+    func recoverAbandonedTasks() async {
+        do {
+            let identity = ProcessIdentity.current
+            let dead = try await store.activeWorkers()
+                .filter { $0.id != id && identity.provesDead($0) }
+                .map(\.id)
+            let recovery = try await store.recoverTasks(deadOwners: dead, now: clock.now())
+            hub.publish(recovery.finished)
+            if !recovery.requeued.isEmpty || !recovery.finished.isEmpty {
+                logger.notice(
+                    "recovered \(recovery.requeued.count) abandoned task(s) as pending, \(recovery.finished.count) as cancelled",
+                    metadata: ["dead-workers": "\(dead)"])
+            }
+            if !recovery.requeued.isEmpty { noteNewWork() }
+        } catch {
+            logger.warning("could not recover abandoned tasks: \(error)")
+        }
+    }
+
+    /// Logs the pending tasks that this process cannot run, once at start.
+    func reportUnknownJobs(registered: [String]) async {
+        guard configuration.unknownJobPolicy == .leavePending else { return }
+        do {
+            for (job, count) in try await store.pendingTasksOfOtherJobs(than: registered).sorted(by: { $0.key < $1.key }) {
+                logger.warning(
+                    "\(count) pending task(s) of job \"\(job)\" stay pending: the job is not registered in this process")
+            }
+        } catch {
+            logger.warning("could not count tasks of unknown jobs: \(error)")
+        }
+    }
+}

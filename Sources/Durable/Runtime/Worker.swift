@@ -1,0 +1,171 @@
+import Logging
+import Synchronization
+
+/// Runs claimed tasks for one `engine.run()`: the worker cycle.
+///
+/// Each cycle is one store commit that applies the completions gathered since the
+/// previous commit (group commit) and claims up to the free slots. Jobs run as
+/// Swift tasks; when one ends, its completion is queued and the cycle woken.
+///
+/// States of a running task, and who changes them (all under `state`'s lock):
+/// - claimed → running: the cycle, after its commit returns the claim;
+/// - running → stopping (a stop reason is set and the Swift task cancelled): a
+///   cancel request (from this process or read from the store), the shutdown
+///   grace timer, or a heartbeat that finds the lease lost;
+/// - running/stopping → completion queued: the task's own Swift task when the job
+///   returns or throws; the cycle then commits it, fenced by owner and attempt.
+///
+/// The worker phases go running → draining (no more claims; set by shutdown) →
+/// done (nothing running, nothing left to commit).
+final class Worker: Sendable {
+    enum StopReason: Sendable, Equatable {
+        case cancelRequested(String?)
+        case shutdown
+        case leaseLost
+    }
+
+    struct RunningTask {
+        var attempt: Int
+        var startedAt: Int64
+        var handle: Task<Void, Never>?
+        var stopReason: StopReason?
+    }
+
+    struct State {
+        var running: [TaskID: RunningTask] = [:]
+        var completions: [TaskCompletion] = []
+        /// Raised when new work may be due; a claim that came back short records
+        /// the generation it saw, so a raise during that claim is not lost.
+        var workGeneration: UInt64 = 1
+        var claimedGeneration: UInt64 = 0
+        /// Another connection committed: maybe new work (checked by a read first),
+        /// maybe cancel requests for our tasks.
+        var externalChange = false
+        var draining = false
+        var graceTimer: Task<Void, Never>?
+    }
+
+    let id: String
+    let store: any TaskStore
+    let registry: JobRegistry
+    let hub: CompletionHub
+    let configuration: EngineConfiguration
+    let logger: Logger
+    let engine: TaskEngine
+    let wake = AsyncSignal()
+    let state = Mutex(State())
+
+    init(engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, logger: Logger) {
+        let identity = ProcessIdentity.current
+        let suffix = UInt32.random(in: 0...UInt32.max)
+        self.id = "\(identity.host):\(identity.pid):\(String(suffix, radix: 16))"
+        self.engine = engine
+        self.store = store
+        self.registry = registry
+        self.hub = hub
+        self.configuration = engine.configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(id)"
+        self.logger = logger
+    }
+
+    var clock: any TaskClock { configuration.clock }
+
+    /// Runs until shut down and drained. Store errors are logged and retried.
+    func run() async throws {
+        let identity = ProcessIdentity.current
+        let jobs = registry.names
+        let now = clock.now()
+        try await store.registerWorker(
+            WorkerInfo(
+                id: id, host: identity.host, bootID: identity.bootID, pid: identity.pid,
+                processStart: identity.processStart, concurrency: configuration.maxConcurrentTasks, jobs: jobs),
+            now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
+        logger.info("worker started", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
+        await recoverAbandonedTasks()
+        await reportUnknownJobs(registered: jobs)
+
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.recoveryLoop() }
+            await cycleLoop()
+            group.cancelAll()
+        }
+        state.withLock { $0.graceTimer?.cancel() }
+        do {
+            try await store.stopWorker(id, now: clock.now())
+        } catch {
+            logger.warning("could not mark the worker stopped: \(error)")
+        }
+        logger.info("worker stopped")
+    }
+
+    // MARK: Signals from outside
+
+    /// New tasks were committed by this process.
+    func noteNewWork() {
+        state.withLock { $0.workGeneration &+= 1 }
+        wake.signal()
+    }
+
+    /// Another connection committed something.
+    func noteExternalChange() {
+        state.withLock { $0.externalChange = true }
+        wake.signal()
+    }
+
+    /// Delivers a cancel request to a task running here; `false` if it is not.
+    @discardableResult
+    func deliverCancel(of id: TaskID, message: String?) -> Bool {
+        stop(id, reason: .cancelRequested(message))
+    }
+
+    /// Stops claiming; running tasks get the grace period (none when `immediately`),
+    /// then are cancelled and handed back as pending.
+    func beginShutdown(immediately: Bool) {
+        let startTimer = state.withLock { state -> Bool in
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if immediately {
+            interruptRunningTasks()
+        } else if startTimer {
+            let grace = configuration.gracefulShutdownTimeout
+            let timer = Task { [self] in
+                do {
+                    try await clock.sleep(for: grace)
+                    interruptRunningTasks()
+                } catch {}
+            }
+            state.withLock { $0.graceTimer = timer }
+        }
+        wake.signal()
+    }
+
+    private func interruptRunningTasks() {
+        let ids = state.withLock { Array($0.running.keys) }
+        if !ids.isEmpty {
+            logger.info("handing back \(ids.count) running task(s) at shutdown")
+        }
+        for id in ids { stop(id, reason: .shutdown) }
+    }
+
+    /// Sets the stop reason of a running task (the first reason wins, but a cancel
+    /// request replaces a shutdown) and cancels its Swift task.
+    @discardableResult
+    func stop(_ id: TaskID, reason: StopReason) -> Bool {
+        let handle = state.withLock { state -> Task<Void, Never>?? in
+            guard var task = state.running[id] else { return .none }
+            switch (task.stopReason, reason) {
+            case (nil, _), (.shutdown?, .cancelRequested): task.stopReason = reason
+            default: return .some(nil)
+            }
+            state.running[id] = task
+            return .some(task.handle)
+        }
+        guard let handle else { return false }
+        handle?.cancel()
+        return true
+    }
+}

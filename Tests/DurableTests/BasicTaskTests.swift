@@ -1,0 +1,21 @@
+import Durable
+import Testing
+
+@Suite("Creating tasks and reading their state")
+struct BasicTaskTests {
+    @Test("a created task runs, and its stored result answers value, result and done")
+    func createRunResult() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        try await engine.run { engine in
+            let task = try await engine.createTask(Double.self, 21)
+            #expect(try await task.value == 42)
+            #expect(try await task.done())
+            #expect(try await !task.cancelled())
+            #expect(try await task.result() == 42)
+            #expect(try await task.exception() == nil)
+            #expect(try await task.status() == .succeeded)
+            #expect(try await task.cancel() == false)
+        }
+    }
+}
