@@ -164,19 +164,19 @@ public final class TaskEngine: Sendable {
     // MARK: Cancelling
 
     func cancel(_ id: TaskID, message: String?) async throws -> Bool {
-        let (result, finished) = try await store.requestCancel(of: id, message: message, now: clock.now())
-        hub.publish(finished)
-        switch result {
-        case .alreadyFinished:
-            return false
-        case .cancelledPending:
-            return true
-        case .requested(let owner):
-            // Another process's worker notices the stored request through its watcher.
-            if let worker = activeWorker.withLock({ $0 }), worker.id == owner {
-                worker.deliverCancel(of: id, message: message)
-            }
-            return true
+        let (result, effects) = try await store.requestCancel(of: id, message: message, now: clock.now())
+        apply(effects)
+        return result != .alreadyFinished
+    }
+
+    /// Wakes this process's waiters for the tasks a write finished, and delivers
+    /// the cancel requests it stored for tasks running here. Other processes
+    /// notice both through their change watchers.
+    func apply(_ effects: TransitionEffects) {
+        hub.publish(effects.finished)
+        guard !effects.cancelRequests.isEmpty, let worker = currentWorker else { return }
+        for request in effects.cancelRequests where request.owner == worker.id {
+            worker.deliverCancel(of: request.id, message: request.message)
         }
     }
 

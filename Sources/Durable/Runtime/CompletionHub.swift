@@ -24,16 +24,25 @@ final class CompletionHub: Sendable {
     }
 
     func register(_ watch: CompletionWatch) {
+        let ids = watch.ids
         state.withLock { state in
             state.watchCount += 1
-            for id in watch.ids { state.watches[id, default: []].append(watch) }
+            for id in ids { state.watches[id, default: []].append(watch) }
+        }
+    }
+
+    /// Routes outcomes of more tasks to a registered watch.
+    func extend(_ watch: CompletionWatch, with ids: [TaskID]) {
+        state.withLock { state in
+            for id in ids { state.watches[id, default: []].append(watch) }
         }
     }
 
     func unregister(_ watch: CompletionWatch) {
+        let ids = watch.ids
         state.withLock { state in
             state.watchCount -= 1
-            for id in watch.ids {
+            for id in ids {
                 guard var list = state.watches[id] else { continue }
                 list.removeAll { $0 === watch }
                 state.watches[id] = list.isEmpty ? nil : list

@@ -16,7 +16,11 @@ final class CompletionWatch: Sendable {
     }
 
     private struct State {
+        var watched: [TaskID]
         var remaining: Set<TaskID>
+        /// An open-ended watch (a task group's) never reports `.finished` by itself:
+        /// more tasks may be added until it is closed.
+        var openEnded: Bool
         var buffer: [TaskOutcome] = []
         /// Until the stored outcomes are read, published ones are only buffered,
         /// so that they come out merged in completion order.
@@ -25,14 +29,38 @@ final class CompletionWatch: Sendable {
         var waiter: CheckedContinuation<WatchEvent, any Error>?
     }
 
-    /// The distinct ids watched.
-    let ids: [TaskID]
     private let state: Mutex<State>
 
-    init(ids: [TaskID]) {
+    init(ids: [TaskID], openEnded: Bool = false) {
         var seen = Set<TaskID>()
-        self.ids = ids.filter { seen.insert($0).inserted }
-        state = Mutex(State(remaining: seen))
+        let unique = ids.filter { seen.insert($0).inserted }
+        state = Mutex(State(watched: unique, remaining: seen, openEnded: openEnded))
+    }
+
+    /// The distinct ids watched, in the order first given.
+    var ids: [TaskID] { state.withLock { $0.watched } }
+
+    /// Watches more tasks; returns those not watched before.
+    func add(_ ids: [TaskID]) -> [TaskID] {
+        state.withLock { state in
+            let known = Set(state.watched)
+            var added: [TaskID] = []
+            for id in ids where !known.contains(id) && !added.contains(id) {
+                added.append(id)
+                state.remaining.insert(id)
+            }
+            state.watched += added
+            return added
+        }
+    }
+
+    /// Ends an open-ended watch: `.finished` once every watched task is returned.
+    func close() {
+        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+            state.openEnded = false
+            return Self.takeEvent(&state)
+        }
+        if let (waiter, event) = resume { waiter.resume(returning: event) }
     }
 
     /// Takes outcomes of watched tasks not yet received; others are ignored.
@@ -78,7 +106,7 @@ final class CompletionWatch: Sendable {
     private static func readyEvent(_ state: inout State) -> WatchEvent? {
         guard !state.initializing else { return state.expired ? .timedOut : nil }
         if !state.buffer.isEmpty { return .outcomes(takeBuffer(&state)) }
-        if state.remaining.isEmpty { return .finished }
+        if state.remaining.isEmpty && !state.openEnded { return .finished }
         return state.expired ? .timedOut : nil
     }
 
@@ -95,11 +123,6 @@ final class CompletionWatch: Sendable {
         state.buffer = []
         batch.sort { $0.completionSequence < $1.completionSequence }
         return batch
-    }
-
-    /// Whether every watched task's outcome has been taken by `next()`.
-    var isFinished: Bool {
-        state.withLock { !$0.initializing && $0.remaining.isEmpty && $0.buffer.isEmpty }
     }
 
     /// The outcomes that arrived since the last call, in completion order; waits

@@ -76,7 +76,7 @@ extension Worker {
             state.withLock { $0.completions.insert(contentsOf: completions, at: 0) }
             return false
         }
-        hub.publish(result.finished)
+        engine.apply(result.effects)
         for id in result.stale {
             logger.notice("task \(id) was taken over by another worker; this run's result was not stored")
         }

@@ -53,10 +53,11 @@ extension Worker {
                 .filter { $0.id != id && identity.provesDead($0) }
                 .map(\.id)
             let recovery = try await store.recoverTasks(deadOwners: dead, now: clock.now())
-            hub.publish(recovery.finished)
-            if !recovery.requeued.isEmpty || !recovery.finished.isEmpty {
+            engine.apply(recovery.effects)
+            let cancelled = recovery.effects.finished.count
+            if !recovery.requeued.isEmpty || cancelled > 0 {
                 logger.notice(
-                    "recovered \(recovery.requeued.count) abandoned task(s) as pending, \(recovery.finished.count) as cancelled",
+                    "recovered \(recovery.requeued.count) abandoned task(s) as pending, \(cancelled) as cancelled",
                     metadata: ["dead-workers": "\(dead)"])
             }
             if !recovery.requeued.isEmpty { noteNewWork() }

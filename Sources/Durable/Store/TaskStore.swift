@@ -4,7 +4,7 @@
 /// SQLite conformance, and a PostgreSQL store for fleets of machines can be added
 /// without touching `API/` or `Runtime/`. Writes that finish tasks return the
 /// ``TaskOutcome`` of each task they finished, so the caller can wake waiters in
-/// this process at once.
+/// this process at once (``TransitionEffects``).
 protocol TaskStore: Sendable {
     /// Where the store lives, for messages.
     var location: String { get }
@@ -78,7 +78,7 @@ protocol TaskStore: Sendable {
     // MARK: Cancelling and callbacks
 
     /// Cancels a pending task at once, or stores the request for a running one.
-    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, [TaskOutcome])
+    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, TransitionEffects)
 
     /// Stores a durable done callback; for a finished task, creates its task at once.
     func addDoneCallback(to id: TaskID, job: String, input: String, now: Int64) async throws
@@ -88,15 +88,16 @@ protocol TaskStore: Sendable {
 
     // MARK: Groups
 
-    /// Creates a group, or returns the one stored under `key`.
-    func createGroup(name: String, key: String?, now: Int64) async throws -> GroupRecord
+    /// Creates a group (named `TaskGroup-<id>` when `name` is `nil`), or returns
+    /// the one stored under `key`.
+    func createGroup(name: String?, key: String?, now: Int64) async throws -> GroupRecord
 
     /// The group row, or `nil`.
     func group(_ id: GroupID) async throws -> GroupRecord?
 
     /// Moves an open group to shutting down and cancels its unfinished tasks, in one
     /// transaction.
-    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> [TaskOutcome]
+    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> TransitionEffects
 
     /// Marks a group finished: it accepts no more tasks.
     func finishGroup(_ id: GroupID, now: Int64) async throws
@@ -114,11 +115,24 @@ struct ClaimRequest: Sendable {
     var leaseUntil: Int64
 }
 
+/// What a write did besides its main change: tasks it finished (completions,
+/// cancelled pending tasks, group siblings), and cancel requests it stored for
+/// running tasks, which their owners must deliver.
+struct TransitionEffects: Sendable {
+    var finished: [TaskOutcome] = []
+    var cancelRequests: [RequestedCancel] = []
+}
+
+/// A cancel request stored for a running task.
+struct RequestedCancel: Sendable, Equatable {
+    var id: TaskID
+    var owner: String?
+    var message: String?
+}
+
 /// What one worker cycle committed.
 struct CycleResult: Sendable {
-    /// Tasks that reached a terminal state in this commit (completions, and the
-    /// callbacks or group cancellations they caused).
-    var finished: [TaskOutcome] = []
+    var effects = TransitionEffects()
     /// Completions refused because the task had moved on (another owner or attempt).
     var stale: [TaskID] = []
     var claimed: [ClaimedTask] = []
@@ -135,7 +149,7 @@ struct CompletionPage: Sendable {
 /// What `recoverTasks` handed back.
 struct Recovery: Sendable {
     var requeued: [TaskID] = []
-    var finished: [TaskOutcome] = []
+    var effects = TransitionEffects()
 }
 
 /// A schema migration recorded in the database.

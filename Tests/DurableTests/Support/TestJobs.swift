@@ -23,17 +23,16 @@ final class Gates: Sendable {
 
     /// Waits until the gate opens; throws CancellationError when cancelled.
     func pass(_ name: String) async throws {
-        let id = UUID()
-        _ = id
         arrive(name)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let passNow = state.withLock { state -> Bool in
-                    if state.open.contains(name) { return true }
+                let passNow = state.withLock { state -> Result<Void, any Error>? in
+                    if state.open.contains(name) { return .success(()) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
                     state.waiters[name, default: []].append(continuation)
-                    return false
+                    return nil
                 }
-                if passNow { continuation.resume() }
+                if let passNow { continuation.resume(with: passNow) }
             }
         } onCancel: {
             let waiters = state.withLock { $0.waiters.removeValue(forKey: name) ?? [] }

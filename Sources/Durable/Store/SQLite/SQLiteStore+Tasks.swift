@@ -117,12 +117,12 @@ extension SQLiteStore {
         }
     }
 
-    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, [TaskOutcome]) {
+    func requestCancel(of id: TaskID, message: String?, now: Int64) async throws -> (CancelResult, TransitionEffects) {
         try await write("cancel task \(id)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let result = try transitions.requestCancel(of: id, message: message)
             try transitions.saveSequence()
-            return (result, transitions.finished)
+            return (result, transitions.effects)
         }
     }
 
@@ -164,19 +164,23 @@ extension SQLiteStore {
 
     // MARK: Groups
 
-    func createGroup(name: String, key: String?, now: Int64) async throws -> GroupRecord {
-        try await write("create task group \(name)") { db in
+    func createGroup(name: String?, key: String?, now: Int64) async throws -> GroupRecord {
+        try await write("create a task group") { db in
             if let key,
                 let row = try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE key = ?", arguments: [key])
             {
                 return SQLiteRows.group(row, existed: true)
             }
             try db.execute(
-                sql: "INSERT INTO task_groups (name, key, created_at) VALUES (?, ?, ?)",
+                sql: "INSERT INTO task_groups (name, key, created_at) VALUES (coalesce(?, ''), ?, ?)",
                 arguments: [name, key, now])
+            let id = db.lastInsertedRowID
+            let stored = name ?? "TaskGroup-\(id)"
+            if name == nil {
+                try db.execute(sql: "UPDATE task_groups SET name = ? WHERE id = ?", arguments: [stored, id])
+            }
             return GroupRecord(
-                id: GroupID(rawValue: db.lastInsertedRowID), name: name, key: key, state: .open, failedTaskID: nil,
-                existed: false)
+                id: GroupID(rawValue: id), name: stored, key: key, state: .open, failedTaskID: nil, existed: false)
         }
     }
 
@@ -187,12 +191,12 @@ extension SQLiteStore {
         }
     }
 
-    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> [TaskOutcome] {
+    func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> TransitionEffects {
         try await write("shut down task group \(id)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             try transitions.shutDownGroup(id, failedTask: nil, message: message ?? "task group \(id) is shutting down")
             try transitions.saveSequence()
-            return transitions.finished
+            return transitions.effects
         }
     }
 

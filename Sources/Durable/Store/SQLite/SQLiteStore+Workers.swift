@@ -86,7 +86,7 @@ extension SQLiteStore {
                     arguments: [now, dead])
             }
             try transitions.saveSequence()
-            recovery.finished = transitions.finished
+            recovery.effects = transitions.effects
             return recovery
         }
     }
@@ -103,7 +103,7 @@ extension SQLiteStore {
                 }
             }
             try transitions.saveSequence()
-            result.finished = transitions.finished
+            result.effects = transitions.effects
             if let claim, claim.limit > 0 {
                 result.claimed = try Self.claim(claim, db: db, now: now)
             }

@@ -6,12 +6,13 @@ import GRDB
 ///
 /// Everything a finishing task causes happens in the same transaction as the
 /// finish itself: callback tasks are created, and the first failure in a group
-/// moves it to shutting down and cancels its siblings. `finished` collects the
-/// outcome of every task that reached a terminal state, for waking waiters.
+/// moves it to shutting down and cancels its siblings. `effects` collects the
+/// outcome of every task that reached a terminal state and every cancel request
+/// stored for a running task, for waking waiters and delivering cancellations.
 struct SQLiteTransitions {
     let db: Database
     let now: Int64
-    private(set) var finished: [TaskOutcome] = []
+    private(set) var effects = TransitionEffects()
     private var lastSequence: Int64?
     private var lastTaskID: Int64?
 
@@ -160,7 +161,7 @@ struct SQLiteTransitions {
         _ id: TaskID, row: Row, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
     ) throws {
         lastSequence = sequence
-        finished.append(
+        effects.finished.append(
             TaskOutcome(
                 id: id, status: status, result: result, error: error, cancelMessage: row["cancel_message"] as String?,
                 completionSequence: sequence))
@@ -226,7 +227,9 @@ struct SQLiteTransitions {
                     WHERE id = ?
                     """,
                 arguments: [now, message, id.rawValue])
-            return .requested(owner: row["owner"] as String?)
+            let owner: String? = row["owner"]
+            effects.cancelRequests.append(RequestedCancel(id: id, owner: owner, message: message))
+            return .requested(owner: owner)
         }
     }
 
