@@ -63,6 +63,26 @@ final class SQLiteStore: TaskStore {
         try queue.close()
     }
 
+    /// The migrations applied to the file at `path`, read through a read-only
+    /// connection; an error names the file if it is missing or not Durable's.
+    static func readApplied(path: String) throws -> [AppliedMigration] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DurableError(.cannotOpen, "no database at \(path)")
+        }
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                try SchemaMigrator.check(db, path: path)
+                return try SchemaMigrator.applied(db)
+            }
+        } catch {
+            throw describe(error, path: path, operation: "read the schema")
+        }
+    }
+
     // MARK: Running statements
 
     /// Runs `body` in an immediate write transaction, retrying while the database
