@@ -32,13 +32,13 @@ let testLogger: Logger = {
 /// An engine on a new file, with the test jobs registered.
 func makeEngine(
     in directory: TemporaryDirectory, file: String = "test.sqlite", gates: Gates = Gates(),
-    counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog(),
+    counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog(), logger: Logger = testLogger,
     configure: (inout EngineConfiguration) -> Void = { _ in }
 ) throws -> TaskEngine {
     var configuration = EngineConfiguration()
     configuration.gracefulShutdownTimeout = .zero
     configure(&configuration)
-    let engine = try TaskEngine(path: directory.file(file), configuration: configuration, logger: testLogger)
+    let engine = try TaskEngine(path: directory.file(file), configuration: configuration, logger: logger)
     registerTestJobs(on: engine, gates: gates, counter: counter, log: log)
     return engine
 }
