@@ -52,8 +52,10 @@ CREATE TABLE tasks (
     completion_seq      INTEGER UNIQUE                -- stored completion order
 ) STRICT;
 
--- Claim order: priority, then due time, then creation.
-CREATE INDEX tasks_claim ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
+-- Claims look up each registered job's due tasks in claim order: priority, then
+-- due time, then creation. Leading with the job keeps a backlog of other jobs'
+-- tasks (which this process cannot run) out of the scan.
+CREATE INDEX tasks_claim ON tasks (job, priority DESC, run_at, id) WHERE status = 'pending';
 -- Leases, heartbeats, cancel delivery and recovery look at running tasks by owner.
 CREATE INDEX tasks_running ON tasks (owner) WHERE status = 'running';
 CREATE INDEX tasks_group ON tasks (group_id) WHERE group_id IS NOT NULL;

@@ -36,7 +36,8 @@ struct Schema: ParsableCommand {
         for migration in report.applied {
             let date = Date(timeIntervalSince1970: Double(migration.appliedAt) / 1000)
             let name = migration.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-            print(String(format: "%7d", migration.version) + "  " + name + "  " + formatter.string(from: date))
+            let newer = migration.version > report.latestKnownVersion ? "  (newer than this build)" : ""
+            print(String(format: "%7d", migration.version) + "  " + name + "  " + formatter.string(from: date) + newer)
         }
         for migration in report.pending {
             let name = migration.name.padding(toLength: 20, withPad: " ", startingAt: 0)

@@ -106,6 +106,30 @@ struct BadInputTests {
         #expect(try await engine.record(of: bad.id).input == "{not json")
     }
 
+    @Test("a context edited into something that is not a JSON object of strings fails the task clearly")
+    func badContext() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let task = try await engine.createTask(ReadContext.self, "x", context: ["a": "b"])
+        try edit(directory.file("test.sqlite"), "UPDATE tasks SET context = '[1, 2]' WHERE id = ?", [task.id.rawValue])
+        try await engine.run { _ in
+            let error = await #expect(throws: StoredError.self) { try await task.value }
+            #expect(error?.message.contains("stored context") == true)
+            #expect(error?.message.contains("task \(task.id)") == true)
+        }
+    }
+
+    @Test("SchemaReport reads a newer file's migrations without refusing or changing it")
+    func schemaReportOfNewerFile() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("test.sqlite")
+        _ = try makeEngine(in: directory)
+        try edit(path, "INSERT INTO durable_migrations (version, name, applied_at) VALUES (9999, 'future', 0)")
+        let report = try SchemaReport(path: path)
+        #expect(report.applied.last?.version == 9999)
+        #expect(report.latestKnownVersion < 9999)
+    }
+
     @Test("an output that cannot be encoded fails the task with a clear error")
     func unencodableOutput() async throws {
         struct NotANumber: Job {

@@ -79,20 +79,23 @@ struct MultiProcessTests {
         let probe = try DatabaseProbe(path: database)
         let common = [
             database, "run", "--concurrency", "8", "--log", executionLog, "--delay-ms", "2",
-            "--wait-ids", "1-\(count)", "--recovery-interval-ms", "100",
+            "--recovery-interval-ms", "100",
         ]
-        // Only the victim stalls (on its own stall file), so the kill certainly
-        // catches some of its runs in flight.
+        // Only the victim stalls (on its own stall file, there from the start), so
+        // the batch cannot finish without taking its tasks over, and the kill
+        // certainly catches its runs in flight. The victim runs until killed.
+        #expect(FileManager.default.createFile(atPath: victimStall, contents: nil))
         let victim = try ChildProcess(
             "victim", arguments: common + ["--stall-file", victimStall, "--stalled-log", victimStalled], in: directory)
-        let survivors = try (1...2).map { try ChildProcess("survivor-\($0)", arguments: common, in: directory) }
+        let survivors = try (1...2).map {
+            try ChildProcess("survivor-\($0)", arguments: common + ["--wait-ids", "1-\(count)"], in: directory)
+        }
         try await poll("three workers are registered", child: victim) {
             try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 3
         }
         try await poll("a third of the batch succeeded", child: victim) {
             try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") >= count / 3
         }
-        #expect(FileManager.default.createFile(atPath: victimStall, contents: nil))
         try await poll("one of the victim's runs stalls", child: victim) { try !lines(of: victimStalled).isEmpty }
         try await victim.sigkill()
         // Read in this order: a task succeeded now has all its runs logged already.

@@ -181,6 +181,25 @@ struct TaskGroupTests {
         #expect(counter.total == 2)
     }
 
+    @Test("a body that gathers its children reports a failing child's error once, as a child error")
+    func gatheringBodyReportsOnce() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        try await engine.run { engine in
+            for _ in 0..<5 {
+                let error = await #expect(throws: TaskGroupError.self) {
+                    try await engine.withTaskGroup { group in
+                        let ok = try await group.createTask(Echo.self, "fine")
+                        let bad = try await group.createTask(Fail.self, "boom")
+                        return try await engine.gather([ok, bad])
+                    }
+                }
+                #expect(error?.bodyError == nil)
+                #expect(error?.childErrors.map(\.error.message) == ["test failure: boom"])
+            }
+        }
+    }
+
     // 83, 85, 86, 90-93 are about Python's KeyboardInterrupt/BaseException
     // groups, entering a group twice and the cancelling() counter; Swift's scoped
     // closure makes a group impossible to enter twice or use before entry, and

@@ -82,6 +82,8 @@ struct TaskIdentityTests {
             let childView = try await parent.value
             #expect(childView["tenant"] == "acme")
             #expect(childView["_id"] != "\(parent.id)")
+            let child = try await engine.record(of: TaskID(Int64(childView["_id"] ?? "") ?? 0))
+            #expect(child.parentID == parent.id)
         }
     }
 

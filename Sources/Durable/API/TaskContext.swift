@@ -25,8 +25,17 @@ public struct TaskContext: Sendable {
     public let completedTaskID: TaskID?
     /// The engine running the task, to create or await other tasks.
     public let engine: TaskEngine
-    /// A logger carrying `task-id`, `task-name` and `job` metadata.
-    public let logger: Logger
+    let baseLogger: Logger
+
+    /// A logger carrying `task-id`, `task-name` and `job` metadata (built when
+    /// asked for, so jobs that do not log pay nothing).
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "task-id"] = "\(taskID)"
+        logger[metadataKey: "task-name"] = "\(name)"
+        logger[metadataKey: "job"] = "\(job)"
+        return logger
+    }
 
     /// The context of the job running in the current Swift task, if any. Tasks
     /// created from inside a job without a context inherit a copy of its values.

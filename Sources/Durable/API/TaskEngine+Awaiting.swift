@@ -31,14 +31,15 @@ extension TaskEngine {
             }
         } catch is CancellationError {
             // The caller was cancelled: so is the task; wait until it has ended.
-            await cancelUnfinished([task.id], message: "the task awaiting it in waitFor was cancelled")
-            _ = try? await shielded { try await self.outcome(of: task.id) }
+            if await cancelUnfinished([task.id], message: "the task awaiting it in waitFor was cancelled") {
+                _ = try? await shielded { try await self.outcome(of: task.id) }
+            }
             throw CancellationError()
         }
         if let ended { return try task.decode(ended) }
 
         let limit = timeout.map { "\($0)" } ?? "0"
-        await cancelUnfinished([task.id], message: "waitFor timed out after \(limit)")
+        _ = try await shielded { try await self.cancel(task.id, message: "waitFor timed out after \(limit)") }
         let final = try await shielded { try await self.outcome(of: task.id) }
         if final.status == .cancelled {
             throw TimeoutError(taskID: task.id, message: "not finished within \(limit); the task was cancelled")

@@ -104,17 +104,34 @@ extension TaskEngine {
             }
             apply(effects)
         }
-        // Exit waits for every stored child, including any added while waiting.
+        // Exit waits for every stored child, including any added while waiting:
+        // the group is marked finished in the transaction that finds none unfinished.
         group.markFinished()
-        let outcomes = try await shielded { try await self.outcomesOfAllChildren(of: record.id) }
-        try await shielded { try await self.store.finishGroup(record.id, now: self.clock.now()) }
+        while true {
+            let unfinished = try await shielded { try await self.store.finishGroup(record.id, now: self.clock.now()) }
+            if unfinished.isEmpty { break }
+            _ = try await shielded { try await self.waitUntilFinished(unfinished) }
+        }
+        let outcomes = try await shielded {
+            try await self.store.outcomes(of: try await self.store.groupTasks(record.id))
+        }
 
         let childErrors = outcomes.filter { $0.status == .failed }.map {
-            TaskGroupError.ChildError(taskID: $0.id, error: $0.error ?? StoredError(kind: .failed, type: "unknown", message: "failed"))
+            TaskGroupError.ChildError(
+                taskID: $0.id, error: $0.error ?? StoredError(kind: .failed, type: "unknown", message: "failed"))
         }
-        if callerCancelled && childErrors.isEmpty && bodyError == nil { throw CancellationError() }
-        if !childErrors.isEmpty || bodyError != nil {
-            throw TaskGroupError(groupID: record.id, groupName: record.name, bodyError: bodyError, childErrors: childErrors)
+        // A body awaiting the children (gather, value) may have thrown a child's
+        // error before the failure cancelled it: that error is already a child error.
+        let children = Set(outcomes.map(\.id))
+        let ownError = bodyError.flatMap { error -> (any Error)? in
+            guard !childErrors.isEmpty else { return error }
+            if let stored = error as? StoredError, childErrors.contains(where: { $0.error == stored }) { return nil }
+            if let cancelled = error as? CancelledError, let id = cancelled.taskID, children.contains(id) { return nil }
+            return error
+        }
+        if callerCancelled && childErrors.isEmpty && ownError == nil { throw CancellationError() }
+        if !childErrors.isEmpty || ownError != nil {
+            throw TaskGroupError(groupID: record.id, groupName: record.name, bodyError: ownError, childErrors: childErrors)
         }
         guard case .success(let value) = bodyResult else {
             throw DurableError(.invalidState, "task group \(record.id) (\(record.name)) was re-entered after it failed")
@@ -122,28 +139,11 @@ extension TaskEngine {
         return value
     }
 
-    /// Waits until every task stored in the group has finished; returns their
-    /// outcomes in completion order.
-    private func outcomesOfAllChildren(of group: GroupID) async throws -> [TaskOutcome] {
-        var outcomes: [TaskID: TaskOutcome] = [:]
-        while true {
-            let ids = try await store.groupTasks(group)
-            let missing = ids.filter { outcomes[$0] == nil }
-            if missing.isEmpty { break }
-            try await withCompletionWatch(missing) { watch in
-                while case .outcomes(let batch) = try await watch.next() {
-                    for outcome in batch { outcomes[outcome.id] = outcome }
-                }
-            }
+    /// Waits until every one of `ids` has finished.
+    private func waitUntilFinished(_ ids: [TaskID]) async throws {
+        try await withCompletionWatch(ids) { watch in
+            while case .outcomes = try await watch.next() {}
         }
-        return outcomes.values.sorted { $0.completionSequence < $1.completionSequence }
-    }
-}
-
-extension Result {
-    var isCancellation: Bool {
-        if case .failure(let error) = self { return error.isCancellation }
-        return false
     }
 }
 

@@ -130,6 +130,7 @@ public final class TaskEngine: Sendable {
         -> [DurableTask<J.Output>]
     {
         let now = clock.now()
+        let creator = TaskContext.current.flatMap { $0.engine === self ? $0 : nil }
         let inherited = TaskContext.current?.values
         let newTasks = try requests.map { request in
             let input: String
@@ -141,7 +142,8 @@ public final class TaskEngine: Sendable {
             return NewTask(
                 job: J.name, input: input, name: request.name,
                 context: try StoredJSON.encodeContext(request.context ?? inherited ?? [:]), key: request.key,
-                priority: request.options.priority, runAt: now, deadline: nil, parentID: nil, groupID: groupID,
+                priority: request.options.priority, runAt: now, deadline: nil, parentID: creator?.taskID,
+                groupID: groupID,
                 callbackOf: nil)
         }
         let created = try await store.createTasks(newTasks, now: now)
@@ -169,12 +171,14 @@ public final class TaskEngine: Sendable {
         return result != .alreadyFinished
     }
 
-    /// Wakes this process's waiters for the tasks a write finished, and delivers
-    /// the cancel requests it stored for tasks running here. Other processes
+    /// Wakes this process's waiters for the tasks a write finished, delivers the
+    /// cancel requests it stored for tasks running here, and tells the worker about
+    /// tasks it created. Other processes
     /// notice both through their change watchers.
     func apply(_ effects: TransitionEffects) {
         hub.publish(effects.finished)
-        guard !effects.cancelRequests.isEmpty, let worker = currentWorker else { return }
+        guard let worker = currentWorker else { return }
+        if effects.createdTasks > 0 { worker.noteNewWork() }
         for request in effects.cancelRequests where request.owner == worker.id {
             worker.deliverCancel(of: request.id, message: request.message)
         }

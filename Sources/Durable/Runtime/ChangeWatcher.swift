@@ -61,6 +61,8 @@ final class ChangeWatcher: Sendable {
 
     private func poll() async {
         var token = (try? await store.changeToken()) ?? 0
+        // Whatever was committed before the first token was read is read now.
+        try? await readChanges()
         var failures = 0
         while true {
             let keepGoing = state.withLock { state -> Bool in

@@ -69,14 +69,17 @@ extension TaskEngine {
     }
 
     /// Stores cancel requests for each of `ids` not yet finished, even when the
-    /// calling task is cancelled.
-    func cancelUnfinished(_ ids: [TaskID], message: String?) async {
+    /// calling task is cancelled. Returns `false` (and logs) if the store failed.
+    @discardableResult
+    func cancelUnfinished(_ ids: [TaskID], message: String?) async -> Bool {
         do {
             try await shielded {
                 for id in ids { _ = try await self.cancel(id, message: message) }
             }
+            return true
         } catch {
             logger.warning("could not store the cancellation of tasks \(ids): \(error)")
+            return false
         }
     }
 }

@@ -84,6 +84,7 @@ extension Worker {
             if result.claimed.count < claimLimit { state.claimedGeneration = generation }
         }
         for task in result.claimed { start(task) }
+        state.withLock { $0.earlyStops.removeAll() }
         return true
     }
 
@@ -125,34 +126,52 @@ extension Worker {
     // MARK: Running one task
 
     private func start(_ task: ClaimedTask) {
-        var taskLogger = logger
-        taskLogger[metadataKey: "task-id"] = "\(task.id)"
-        taskLogger[metadataKey: "task-name"] = "\(task.name)"
-        taskLogger[metadataKey: "job"] = "\(task.job)"
-        let context = TaskContext(
-            taskID: task.id, name: task.name, job: task.job, values: task.context, attempt: task.attempt,
-            completedTaskID: task.callbackOf, engine: engine, logger: taskLogger)
-        guard let runner = registry.runner(named: task.job) else {
-            let error = StoredError(
-                kind: .unknownJob, type: "Durable.UnknownJob",
-                message: "task \(task.id) (\(task.name)) names job \"\(task.job)\", which is not registered in this process")
-            taskLogger.error("\(error.message)")
-            state.withLock { state in
-                state.completions.append(
-                    TaskCompletion(
-                        id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: .failed(error)))
-            }
-            wake.signal()
-            return
+        let context: [String: String]
+        do {
+            context = try task.context.map { try StoredJSON.decode([String: String].self, from: $0) } ?? [:]
+        } catch {
+            return refuse(
+                task,
+                StoredError(
+                    kind: .undecodableInput, type: String(reflecting: type(of: error)),
+                    message: "task \(task.id) (\(task.name)) of job \(task.job): the stored context is not a JSON "
+                        + "object of strings: \(error)"))
         }
-        state.withLock { state in
+        guard let runner = registry.runner(named: task.job) else {
+            return refuse(
+                task,
+                StoredError(
+                    kind: .unknownJob, type: "Durable.UnknownJob",
+                    message: "task \(task.id) (\(task.name)) names job \"\(task.job)\", which is not registered in this process"))
+        }
+        let taskContext = TaskContext(
+            taskID: task.id, name: task.name, job: task.job, values: context, attempt: task.attempt,
+            completedTaskID: task.callbackOf, engine: engine, baseLogger: logger)
+        let handle = state.withLock { state -> Task<Void, Never>? in
             var running = RunningTask(attempt: task.attempt, startedAt: task.startedAt)
-            running.handle = Task {
-                let ending = await runner.run(task, context)
+            // A stop that arrived while the claim was committing applies now.
+            running.stopReason = state.interrupting ? .shutdown : state.earlyStops[task.id]
+            let handle = Task {
+                let ending = await runner.run(task, taskContext)
                 self.finish(task, ending: ending)
             }
+            running.handle = handle
             state.running[task.id] = running
+            return running.stopReason == nil ? nil : handle
         }
+        handle?.cancel()
+    }
+
+    /// Ends a claimed task without running it: its job is unknown or its stored
+    /// context is unreadable.
+    private func refuse(_ task: ClaimedTask, _ error: StoredError) {
+        logger.error("\(error.message)")
+        state.withLock { state in
+            state.completions.append(
+                TaskCompletion(
+                    id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: .failed(error)))
+        }
+        wake.signal()
     }
 
     /// Turns how the job ended, and why it was stopped, into what to store.

@@ -42,6 +42,12 @@ final class Worker: Sendable {
         /// maybe cancel requests for our tasks.
         var externalChange = false
         var draining = false
+        /// Set once running tasks are being handed back: tasks whose claim commits
+        /// after this are stopped as soon as they start.
+        var interrupting = false
+        /// Stops for tasks not running yet (their claim may be committing); read
+        /// by `start` and cleared after each cycle.
+        var earlyStops: [TaskID: StopReason] = [:]
         var graceTimer: Task<Void, Never>?
     }
 
@@ -83,9 +89,9 @@ final class Worker: Sendable {
             now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
         logger.info("worker started", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
         await recoverAbandonedTasks()
-        await reportUnknownJobs(registered: jobs)
 
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.reportUnknownJobs(registered: jobs) }
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.recoveryLoop() }
             await cycleLoop()
@@ -144,7 +150,10 @@ final class Worker: Sendable {
     }
 
     private func interruptRunningTasks() {
-        let ids = state.withLock { Array($0.running.keys) }
+        let ids = state.withLock { state in
+            state.interrupting = true
+            return Array(state.running.keys)
+        }
         if !ids.isEmpty {
             logger.info("handing back \(ids.count) running task(s) at shutdown")
         }
@@ -156,7 +165,10 @@ final class Worker: Sendable {
     @discardableResult
     func stop(_ id: TaskID, reason: StopReason) -> Bool {
         let handle = state.withLock { state -> Task<Void, Never>?? in
-            guard var task = state.running[id] else { return .none }
+            guard var task = state.running[id] else {
+                if state.earlyStops[id] == nil { state.earlyStops[id] = reason }
+                return .none
+            }
             switch (task.stopReason, reason) {
             case (nil, _), (.shutdown?, .cancelRequested): task.stopReason = reason
             default: return .some(nil)

@@ -4,7 +4,8 @@ struct ClaimedTask: Sendable {
     var job: String
     var name: String
     var input: String
-    var context: [String: String]
+    /// The stored context JSON; decoded (and refused if bad) when the task starts.
+    var context: String?
     var attempt: Int
     var startedAt: Int64
     var parentID: TaskID?

@@ -42,10 +42,7 @@ protocol TaskStore: Sendable {
     /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
     func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool
 
-    /// The earliest `run_at` of the pending tasks of `jobs` (any job when `nil`).
-    func nextRunAt(jobs: [String]?) async throws -> Int64?
-
-    /// Pending-task counts of the jobs not in `jobs`.
+    /// Pending-task counts (at most 10001 each) of the jobs not in `jobs`.
     func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int]
 
     // MARK: Running
@@ -99,8 +96,9 @@ protocol TaskStore: Sendable {
     /// transaction.
     func shutDownGroup(_ id: GroupID, message: String?, now: Int64) async throws -> TransitionEffects
 
-    /// Marks a group finished: it accepts no more tasks.
-    func finishGroup(_ id: GroupID, now: Int64) async throws
+    /// Marks a group finished (it accepts no more tasks) if none of its tasks is
+    /// unfinished; otherwise changes nothing and returns the unfinished ones.
+    func finishGroup(_ id: GroupID, now: Int64) async throws -> [TaskID]
 
     /// The ids of the group's tasks, in creation order.
     func groupTasks(_ id: GroupID) async throws -> [TaskID]
@@ -116,11 +114,13 @@ struct ClaimRequest: Sendable {
 }
 
 /// What a write did besides its main change: tasks it finished (completions,
-/// cancelled pending tasks, group siblings), and cancel requests it stored for
-/// running tasks, which their owners must deliver.
+/// cancelled pending tasks, group siblings), cancel requests it stored for
+/// running tasks, which their owners must deliver, and tasks it created.
 struct TransitionEffects: Sendable {
     var finished: [TaskOutcome] = []
     var cancelRequests: [RequestedCancel] = []
+    /// How many tasks the write created (done callbacks), for waking the worker.
+    var createdTasks = 0
 }
 
 /// A cancel request stored for a running task.

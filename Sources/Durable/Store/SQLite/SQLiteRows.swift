@@ -9,6 +9,20 @@ enum SQLiteRows {
         created_at, started_at, finished_at, completion_seq
         """
 
+    /// The jobs that have pending tasks, found by walking the `tasks_claim` index
+    /// from one job to the next (a few lookups, whatever the backlog).
+    static let pendingJobs = """
+        WITH RECURSIVE pending_jobs(job) AS (
+            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending')
+            UNION ALL
+            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND job > pending_jobs.job)
+            FROM pending_jobs WHERE pending_jobs.job IS NOT NULL)
+        SELECT job FROM pending_jobs WHERE job IS NOT NULL
+        """
+
+    /// The columns `claimed(_:)` reads, in its order.
+    static let claimedColumns = "id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline"
+
     /// The columns `outcome(_:)` reads.
     static let outcomeColumns = "id, status, result, error, cancel_message, completion_seq"
 
@@ -56,19 +70,20 @@ enum SQLiteRows {
             completionSequence: sequence)
     }
 
+    /// Reads a row of ``claimedColumns`` by position (the claim is the hot path).
     static func claimed(_ row: Row) -> ClaimedTask {
         ClaimedTask(
-            id: TaskID(row["id"] as Int64),
-            job: row["job"] as String,
-            name: row["name"] as String,
-            input: row["input"] as String,
-            context: StoredJSON.decodeContext(row["context"] as String?),
-            attempt: row["attempt"] as Int,
-            startedAt: row["started_at"] as Int64,
-            parentID: taskID(row, "parent_id"),
-            groupID: (row["group_id"] as Int64?).map { GroupID(rawValue: $0) },
-            callbackOf: taskID(row, "callback_of"),
-            deadline: row["deadline"] as Int64?)
+            id: TaskID(row[0] as Int64),
+            job: row[1] as String,
+            name: row[2] as String,
+            input: row[3] as String,
+            context: row[4] as String?,
+            attempt: row[5] as Int,
+            startedAt: row[6] as Int64,
+            parentID: (row[7] as Int64?).map { TaskID($0) },
+            groupID: (row[8] as Int64?).map { GroupID(rawValue: $0) },
+            callbackOf: (row[9] as Int64?).map { TaskID($0) },
+            deadline: row[10] as Int64?)
     }
 
     static func group(_ row: Row, existed: Bool) -> GroupRecord {

@@ -74,46 +74,25 @@ extension SQLiteStore {
 
     func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool {
         try await read("look for due tasks") { db in
-            if let jobs {
-                return try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'pending' AND run_at <= ?
-                                       AND job IN (SELECT value FROM json_each(?)))
-                        """,
-                    arguments: [now, try StoredJSON.encode(jobs)]) ?? false
+            let statement = try db.cachedStatement(
+                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ? AND status = 'pending' AND run_at <= ?)")
+            for job in try jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs) {
+                if try Bool.fetchOne(statement, arguments: [job, now]) == true { return true }
             }
-            return try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'pending' AND run_at <= ?)",
-                arguments: [now]) ?? false
-        }
-    }
-
-    func nextRunAt(jobs: [String]?) async throws -> Int64? {
-        try await read("look for the next due task") { db in
-            if let jobs {
-                return try Int64.fetchOne(
-                    db,
-                    sql: """
-                        SELECT min(run_at) FROM tasks WHERE status = 'pending'
-                        AND job IN (SELECT value FROM json_each(?))
-                        """,
-                    arguments: [try StoredJSON.encode(jobs)])
-            }
-            return try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending'")
+            return false
         }
     }
 
     func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int] {
         try await read("count pending tasks of unknown jobs") { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT job, count(*) FROM tasks WHERE status = 'pending'
-                    AND job NOT IN (SELECT value FROM json_each(?)) GROUP BY job
-                    """,
-                arguments: [try StoredJSON.encode(jobs)])
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, $0[1] as Int) })
+            let known = Set(jobs)
+            let count = try db.cachedStatement(
+                sql: "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE job = ? AND status = 'pending' LIMIT 10001)")
+            var counts: [String: Int] = [:]
+            for job in try String.fetchAll(db, sql: SQLiteRows.pendingJobs) where !known.contains(job) {
+                counts[job] = try Int.fetchOne(count, arguments: [job]) ?? 0
+            }
+            return counts
         }
     }
 
@@ -200,11 +179,17 @@ extension SQLiteStore {
         }
     }
 
-    func finishGroup(_ id: GroupID, now: Int64) async throws {
+    func finishGroup(_ id: GroupID, now: Int64) async throws -> [TaskID] {
         try await write("finish task group \(id)") { db in
+            let unfinished = try Int64.fetchAll(
+                db,
+                sql: "SELECT id FROM tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
+                arguments: [id.rawValue])
+            guard unfinished.isEmpty else { return unfinished.map { TaskID($0) } }
             try db.execute(
                 sql: "UPDATE task_groups SET state = 'finished', finished_at = coalesce(finished_at, ?) WHERE id = ?",
                 arguments: [now, id.rawValue])
+            return []
         }
     }
 

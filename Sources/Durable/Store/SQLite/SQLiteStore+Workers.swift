@@ -147,23 +147,39 @@ extension SQLiteStore {
         }
     }
 
+    /// Claims in one statement the due tasks that come first in claim order
+    /// (priority, due time, creation) among the requested jobs. Each job's
+    /// candidates come from its own range of the `tasks_claim` index, so tasks of
+    /// jobs this worker cannot run are never scanned.
     private static func claim(_ request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
-        let jobFilter = request.jobs == nil ? "" : "AND job IN (SELECT value FROM json_each(?))"
+        let jobs = try request.jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs)
+        let candidatesStatement = try db.cachedStatement(
+            sql: """
+                SELECT priority, run_at, id FROM tasks
+                WHERE job = ? AND status = 'pending' AND run_at <= ?
+                ORDER BY priority DESC, run_at, id LIMIT ?
+                """)
+        var candidates: [(priority: Int, runAt: Int64, id: Int64)] = []
+        for job in jobs {
+            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, request.limit])
+            while let row = try rows.next() {
+                candidates.append((row[0], row[1], row[2]))
+            }
+        }
+        guard !candidates.isEmpty else { return [] }
+        if jobs.count > 1 {
+            candidates.sort { ($1.priority, $0.runAt, $0.id) < ($0.priority, $1.runAt, $1.id) }
+        }
+        let ids = "[" + candidates.prefix(request.limit).map { String($0.id) }.joined(separator: ",") + "]"
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE tasks SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?,
                                  lease_expires_at = ?
-                WHERE id IN (
-                    SELECT id FROM tasks
-                    WHERE status = 'pending' AND run_at <= ? \(jobFilter)
-                    ORDER BY priority DESC, run_at, id
-                    LIMIT ?)
-                RETURNING id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline
+                WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
+                RETURNING \(SQLiteRows.claimedColumns)
                 """)
-        var arguments: StatementArguments = [request.owner, now, request.leaseUntil, now]
-        if let jobs = request.jobs { _ = arguments.append(contentsOf: [try StoredJSON.encode(jobs)]) }
-        _ = arguments.append(contentsOf: [request.limit])
-        var claimed = try Row.fetchAll(statement, arguments: arguments).map(SQLiteRows.claimed)
+        var claimed = try Row.fetchAll(statement, arguments: [request.owner, now, request.leaseUntil, ids])
+            .map(SQLiteRows.claimed)
         claimed.sort { $0.id < $1.id }
         return claimed
     }

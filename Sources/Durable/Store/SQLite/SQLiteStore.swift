@@ -38,6 +38,11 @@ final class SQLiteStore: TaskStore {
                 try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets `synchronous = NORMAL` on the writer when it enables WAL,
+            // after `prepareDatabase`: set the chosen level on the writer last.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
+            }
             try pool.write { db in try SchemaMigrator.migrate(db, path: path, now: now) }
 
             var watcherConfiguration = Configuration()
@@ -75,7 +80,7 @@ final class SQLiteStore: TaskStore {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             defer { try? queue.close() }
             return try queue.read { db in
-                try SchemaMigrator.check(db, path: path)
+                try SchemaMigrator.checkIsDurable(db, path: path)
                 return try SchemaMigrator.applied(db)
             }
         } catch {
@@ -125,6 +130,11 @@ final class SQLiteStore: TaskStore {
         } catch {
             throw Self.describe(error, path: location, operation: "watch for changes")
         }
+    }
+
+    /// `PRAGMA synchronous` of the writer connection (2 is FULL, 1 NORMAL).
+    func writerSynchronousLevel() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// The completion counter, read synchronously (at engine start).

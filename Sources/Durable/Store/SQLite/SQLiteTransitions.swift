@@ -49,6 +49,7 @@ struct SQLiteTransitions {
                 task.deadline, task.parentID?.rawValue, task.groupID?.rawValue, task.callbackOf?.rawValue, now,
             ])
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
+            effects.createdTasks += 1
         }
         return created
     }

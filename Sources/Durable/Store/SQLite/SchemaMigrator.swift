@@ -18,6 +18,20 @@ enum SchemaMigrator {
     /// Checks, without writing, that the database can be migrated by this binary.
     /// Throws ``DurableError`` naming `path` when it cannot.
     static func check(_ db: Database, path: String) throws {
+        guard try checkIsDurable(db, path: path) else { return }
+        let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM durable_migrations") ?? 0
+        if newest > latestVersion {
+            throw DurableError(
+                .schemaTooNew,
+                "\(path) has schema version \(newest), newer than this build of Durable knows (\(latestVersion)); "
+                    + "use a newer Durable. Nothing was changed")
+        }
+    }
+
+    /// Throws when the file holds another program's tables. Returns whether it has
+    /// Durable's migration ledger (`false` for an empty file).
+    @discardableResult
+    static func checkIsDurable(_ db: Database, path: String) throws -> Bool {
         let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let hasLedger = try db.tableExists("durable_migrations")
         if !hasLedger {
@@ -28,15 +42,9 @@ enum SchemaMigrator {
                     .notADurableDatabase,
                     "\(path) is an SQLite database, but not a Durable one (it has other tables); nothing was changed")
             }
-            return
+            return false
         }
-        let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM durable_migrations") ?? 0
-        if newest > latestVersion {
-            throw DurableError(
-                .schemaTooNew,
-                "\(path) has schema version \(newest), newer than this build of Durable knows (\(latestVersion)); "
-                    + "use a newer Durable. Nothing was changed")
-        }
+        return true
     }
 
     /// Applies the missing migrations in the current (immediate) transaction.
