@@ -11,6 +11,13 @@ struct StoreTests {
         let normal = try makeEngine(in: directory, file: "normal.sqlite") { $0.durability = .processCrashSafe }
         #expect(try await (full.store as? SQLiteStore)?.writerSynchronousLevel() == 2)
         #expect(try await (normal.store as? SQLiteStore)?.writerSynchronousLevel() == 1)
+        // A claim-only commit is relaxed (not synced on its own); FULL is back after it.
+        _ = try await full.createTask(Double.self, 1)
+        let now = SystemClock().now() + 1_000
+        let cycle = try await full.store.completeAndClaim(
+            [], claim: ClaimRequest(owner: "w", limit: 1, jobs: ["double"], leaseUntil: now + 1_000), now: now)
+        #expect(cycle.claimed.count == 1)
+        #expect(try await (full.store as? SQLiteStore)?.writerSynchronousLevel() == 2)
     }
 
     @Test("a claim takes due tasks of the given jobs in priority, then creation order, and no others")

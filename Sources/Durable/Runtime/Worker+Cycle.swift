@@ -82,6 +82,8 @@ extension Worker {
         }
         state.withLock { state in
             if result.claimed.count < claimLimit { state.claimedGeneration = generation }
+            state.commits += 1
+            state.completed += completions.count
         }
         for task in result.claimed { start(task) }
         state.withLock { $0.earlyStops.removeAll() }

@@ -49,6 +49,9 @@ final class Worker: Sendable {
         /// by `start` and cleared after each cycle.
         var earlyStops: [TaskID: StopReason] = [:]
         var graceTimer: Task<Void, Never>?
+        /// For the log line at stop: commits made and completions they stored.
+        var commits = 0
+        var completed = 0
     }
 
     let id: String
@@ -103,7 +106,8 @@ final class Worker: Sendable {
         } catch {
             logger.warning("could not mark the worker stopped: \(error)")
         }
-        logger.info("worker stopped")
+        let (commits, completed) = state.withLock { ($0.commits, $0.completed) }
+        logger.info("worker stopped", metadata: ["commits": "\(commits)", "completions": "\(completed)"])
     }
 
     // MARK: Signals from outside

@@ -4,15 +4,21 @@ import Foundation
 /// contexts and errors. Keys are sorted, so equal values give equal text (which is
 /// how an idempotency key's input is compared).
 enum StoredJSON {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
+    // Foundation's coders keep their options behind a lock and make a fresh
+    // internal coder per call, so one shared instance serves every thread.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        return String(decoding: data, as: UTF8.self)
+        return encoder
+    }()
+    private static let decoder = JSONDecoder()
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+        try decoder.decode(type, from: Data(text.utf8))
     }
 
     /// Encodes context values, or `nil` for none.

@@ -17,6 +17,7 @@ final class SQLiteStore: TaskStore {
     private let changeConnection: DatabaseQueue
     let location: String
     private let lockTimeout: Duration
+    private let durability: Durability
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
     ///
@@ -26,6 +27,7 @@ final class SQLiteStore: TaskStore {
     init(path: String, durability: Durability, lockTimeout: Duration, now: Int64) throws {
         location = path
         self.lockTimeout = lockTimeout
+        self.durability = durability
         let busySeconds = Double(lockTimeout.components.seconds)
             + Double(lockTimeout.components.attoseconds) / 1e18
         do {
@@ -92,15 +94,31 @@ final class SQLiteStore: TaskStore {
 
     /// Runs `body` in an immediate write transaction, retrying while the database
     /// is locked by another process, up to the lock timeout.
+    ///
+    /// A `relaxed` write is not synced to disk on its own: for changes whose loss
+    /// in a power cut is harmless (a claim: the task is simply pending again). The
+    /// next synced commit makes it durable too, as WAL frames are synced in order.
     func write<T: Sendable>(
-        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+        _ operation: String, relaxed: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: lockTimeout)
         var pause = Duration.milliseconds(1)
+        let relax = relaxed && durability == .powerLossSafe
         while true {
             do {
-                return try await pool.write(body)
+                guard relax else { return try await pool.write(body) }
+                return try await pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                    defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                    var result: T?
+                    try db.inTransaction(.immediate) {
+                        result = try body(db)
+                        return .commit
+                    }
+                    guard let result else { throw DurableError(.storage, "could not \(operation) in \(self.location)") }
+                    return result
+                }
             } catch let error as DatabaseError
                 where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
             {
