@@ -1,0 +1,89 @@
+import Durable
+import Foundation
+import GRDB
+import ServiceLifecycle
+import Testing
+
+/// The built `durable` binary (for now `--version` and `schema`; the full tool is
+/// its own work), run as a user would.
+@Suite("The durable command")
+struct CommandLineToolTests {
+    struct Output {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    private func durable(_ arguments: String...) throws -> Output {
+        let process = Process()
+        process.executableURL = try ChildProcess.workerExecutable().deletingLastPathComponent()
+            .appendingPathComponent("durable")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, standardOutput: String(decoding: stdout, as: UTF8.self),
+            standardError: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test("--version names the build and the schema version")
+    func version() throws {
+        let output = try durable("--version")
+        #expect(output.status == 0)
+        #expect(output.standardOutput.contains("durable \(DurableVersion.current) (schema \(DurableVersion.schemaVersion))"))
+    }
+
+    @Test("schema prints the applied migrations of a database, and changes nothing")
+    func schema() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("test.sqlite")
+        _ = try makeEngine(in: directory)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let output = try durable("schema", "--db", path)
+        #expect(output.status == 0)
+        #expect(output.standardOutput.contains("1  initial"))
+        #expect(output.standardOutput.contains("schema version \(DurableVersion.schemaVersion)"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("schema on a missing or non-Durable file fails with one line naming it")
+    func schemaErrors() throws {
+        let directory = TemporaryDirectory()
+        let missing = try durable("schema", "--db", directory.file("absent.sqlite"))
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("absent.sqlite"))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("absent.sqlite")))
+
+        let notes = directory.file("notes.txt")
+        try Data(String(repeating: "plain text\n", count: 100).utf8).write(to: URL(fileURLWithPath: notes))
+        let garbage = try durable("schema", "--db", notes)
+        #expect(garbage.status != 0)
+        #expect(garbage.standardError.contains("notes.txt is not an SQLite database"))
+    }
+}
+
+/// The engine as a ServiceLifecycle service.
+@Suite("ServiceLifecycle")
+struct ServiceLifecycleTests {
+    @Test("a graceful shutdown of the service group stops the worker and hands a running task back")
+    func gracefulShutdown() async throws {
+        let directory = TemporaryDirectory()
+        let gates = Gates()
+        let engine = try makeEngine(in: directory, gates: gates)
+        let group = ServiceGroup(services: [engine], logger: testLogger)
+        let running = Task { try await group.run() }
+        let task = try await engine.createTask(WaitAtGate.self, "service")
+        await gates.waitForArrivals("service")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(try await task.status() == .pending)
+        #expect(try await engine.record(of: task.id).attempt == 1)
+    }
+}
