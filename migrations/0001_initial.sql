@@ -33,11 +33,15 @@ CREATE TABLE tasks (
     context             TEXT,                         -- JSON object of strings, or NULL
     result              TEXT,                         -- JSON, once succeeded
     error               TEXT,                         -- JSON {kind, type, message}, once failed or cancelled
-    key                 TEXT UNIQUE,                  -- idempotency key
+    key                 TEXT,                         -- idempotency key, unique per job
     priority            INTEGER NOT NULL DEFAULT 0,   -- higher first
-    run_at              INTEGER NOT NULL,             -- not claimed before
-    deadline            INTEGER,
+    run_at              INTEGER NOT NULL,             -- not claimed before (delays, retries, sleeps)
+    deadline            INTEGER,                      -- absolute, across attempts and restarts
+    timeout_ms          INTEGER,                      -- per attempt
+    retry               TEXT,                         -- JSON retry policy, NULL for one attempt
+    failures            INTEGER NOT NULL DEFAULT 0,   -- failed attempts so far (retries count these)
     parent_id           INTEGER,
+    detached            INTEGER NOT NULL DEFAULT 0,   -- a child not cancelled with its parent
     group_id            INTEGER REFERENCES task_groups (id),
     callback_of         INTEGER,                      -- set on a done-callback task: the task that finished
     owner               TEXT,                         -- worker id while running
@@ -52,10 +56,15 @@ CREATE TABLE tasks (
     completion_seq      INTEGER UNIQUE                -- stored completion order
 ) STRICT;
 
+CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL;
 -- Claims look up each registered job's due tasks in claim order: priority, then
 -- due time, then creation. Leading with the job keeps a backlog of other jobs'
 -- tasks (which this process cannot run) out of the scan.
 CREATE INDEX tasks_claim ON tasks (job, priority DESC, run_at, id) WHERE status = 'pending';
+-- When the next delayed, retried or sleeping task is due.
+CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';
+-- Tasks whose deadline can still pass.
+CREATE INDEX tasks_deadline ON tasks (deadline) WHERE deadline IS NOT NULL AND status IN ('pending', 'running');
 -- Leases, heartbeats, cancel delivery and recovery look at running tasks by owner.
 CREATE INDEX tasks_running ON tasks (owner) WHERE status = 'running';
 CREATE INDEX tasks_group ON tasks (group_id) WHERE group_id IS NOT NULL;
@@ -69,9 +78,25 @@ CREATE TABLE task_attempts (
     started_at  INTEGER NOT NULL,
     finished_at INTEGER NOT NULL,
     outcome     TEXT NOT NULL
-                CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'interrupted', 'abandoned')),
+                CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'interrupted', 'abandoned', 'suspended')),
     error       TEXT,                                 -- JSON, as tasks.error
     PRIMARY KEY (task_id, attempt)
+) STRICT, WITHOUT ROWID;
+
+-- Checkpoints inside a job: steps (memoized results), durable sleeps (wake-up
+-- times) and child tasks (their ids), by the position they were called at and
+-- their name. A re-run replays them instead of running them again.
+CREATE TABLE task_steps (
+    task_id    INTEGER NOT NULL,
+    position   INTEGER NOT NULL,                      -- call order within the task, from 0
+    name       TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('step', 'sleep', 'child', 'group')),
+    status     TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    result     TEXT,                                  -- JSON: the value, wake-up time or child id
+    error      TEXT,                                  -- JSON, for a step that failed for good
+    attempt    INTEGER NOT NULL,                      -- the run that stored it
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, position)
 ) STRICT, WITHOUT ROWID;
 
 -- Durable done callbacks: a registered job run once when task_id finishes.
@@ -116,6 +141,8 @@ SELECT
          THEN printf('%.3f s', (t.finished_at - t.started_at) / 1000.0) END AS duration,
     json_extract(t.error, '$.message') AS error,
     t.cancel_message,
+    CASE WHEN t.status = 'pending' THEN strftime('%Y-%m-%d %H:%M:%f', t.run_at / 1000.0, 'unixepoch') END
+        AS next_run,
     t.owner
 FROM tasks AS t
 ORDER BY t.id;
@@ -135,6 +162,22 @@ SELECT
 FROM task_attempts AS a
 JOIN tasks AS t ON t.id = a.task_id
 ORDER BY a.task_id, a.attempt;
+
+CREATE VIEW step_history AS
+SELECT
+    s.task_id,
+    t.name AS task_name,
+    s.position,
+    s.name,
+    s.kind,
+    s.status,
+    s.attempt,
+    strftime('%Y-%m-%d %H:%M:%f', s.created_at / 1000.0, 'unixepoch') AS stored,
+    s.result,
+    json_extract(s.error, '$.message') AS error
+FROM task_steps AS s
+JOIN tasks AS t ON t.id = s.task_id
+ORDER BY s.task_id, s.position;
 
 CREATE VIEW queue_stats AS
 SELECT

@@ -82,7 +82,7 @@ struct AsCompletedTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let tasks = try await engine.createTasks(Double.self, inputs: [1, 2])
+            let tasks = try await engine.createTasks(Doubler.self, inputs: [1, 2])
             var count = 0
             for try await _ in engine.asCompleted(tasks, timeout: .seconds(3600)) { count += 1 }
             #expect(count == 2)
@@ -94,8 +94,8 @@ struct AsCompletedTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let a = try await engine.createTask(Double.self, 1)
-            let b = try await engine.createTask(Double.self, 2)
+            let a = try await engine.createTask(Doubler.self, 1)
+            let b = try await engine.createTask(Doubler.self, 2)
             let iterator = engine.asCompleted([a, a, b]).makeAsyncIterator()
             let first = try await iterator.next()
             #expect(first != nil)

@@ -55,7 +55,7 @@ struct BadInputTests {
         let logs = InMemoryLogHandler()
         let worker = try makeEngine(in: directory, logger: Logger(label: "test") { _ in logs })
         try await worker.run { engine async throws -> Void in
-            #expect(try await engine.createTask(Double.self, 2).value == 4)
+            #expect(try await engine.createTask(Doubler.self, 2).value == 4)
         }
         #expect(try await orphan.status() == .pending)
         let messages = logs.entries.map { "\($0.message)" }
@@ -87,9 +87,9 @@ struct BadInputTests {
     func badJSONInput() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let bad = try await engine.createTask(Double.self, 1)
-        let wrongType = try await engine.createTask(Double.self, 2)
-        let good = try await engine.createTask(Double.self, 3)
+        let bad = try await engine.createTask(Doubler.self, 1)
+        let wrongType = try await engine.createTask(Doubler.self, 2)
+        let good = try await engine.createTask(Doubler.self, 3)
         try edit(directory.file("test.sqlite"), "UPDATE tasks SET input = '{not json' WHERE id = ?", [bad.id.rawValue])
         try edit(directory.file("test.sqlite"), "UPDATE tasks SET input = '\"two\"' WHERE id = ?", [wrongType.id.rawValue])
         try await engine.run { engine async throws -> Void in
@@ -153,7 +153,7 @@ struct BadInputTests {
         let path = directory.file("test.sqlite")
         do {
             let engine = try makeEngine(in: directory)
-            _ = try await engine.createTasks(Double.self, inputs: [1, 2, 3])
+            _ = try await engine.createTasks(Doubler.self, inputs: [1, 2, 3])
         }
         try edit(path, "INSERT INTO durable_migrations (version, name, applied_at) VALUES (9999, 'future', 0)")
         let before = try contents(path)
@@ -198,7 +198,7 @@ struct BadInputTests {
         let path = directory.file("test.sqlite")
         do {
             let engine = try makeEngine(in: directory)
-            _ = try await engine.createTasks(Double.self, inputs: [1, 2])
+            _ = try await engine.createTasks(Doubler.self, inputs: [1, 2])
         }
         // Fold the WAL into the file so that the file alone holds the tasks.
         try edit(path, "PRAGMA wal_checkpoint(TRUNCATE)")
@@ -207,7 +207,7 @@ struct BadInputTests {
         defer { _ = run("/usr/bin/chattr", "-i", path) }
         do {
             let engine = try makeEngine(in: directory)
-            _ = try await engine.createTask(Double.self, 3)
+            _ = try await engine.createTask(Doubler.self, 3)
             Issue.record("writing to an immutable file must fail")
         } catch let error as DurableError {
             #expect([.readOnlyDatabase, .cannotOpen].contains(error.code))

@@ -8,7 +8,7 @@ struct BasicTaskTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 21)
+            let task = try await engine.createTask(Doubler.self, 21)
             #expect(try await task.value == 42)
             #expect(try await task.done())
             #expect(try await !task.cancelled())

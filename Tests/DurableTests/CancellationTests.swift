@@ -60,12 +60,12 @@ struct CancellationTests {
         let id: TaskID
         do {
             let engine = try makeEngine(in: directory)
-            let task = try await engine.createTask(Double.self, 1)
+            let task = try await engine.createTask(Doubler.self, 1)
             _ = try await task.cancel(message: "kept")
             id = task.id
         }
         let reopened = try makeEngine(in: directory)
-        let task = try await reopened.task(id: id, as: Double.self)
+        let task = try await reopened.task(id: id, as: Doubler.self)
         let error = await #expect(throws: CancelledError.self) { try await task.value }
         #expect(error?.message == "kept")
     }

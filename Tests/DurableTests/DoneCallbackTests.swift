@@ -58,7 +58,7 @@ struct DoneCallbackTests {
         let log = CallbackLog()
         let engine = try makeEngine(in: directory, log: log)
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 2)
+            let task = try await engine.createTask(Doubler.self, 2)
             _ = try await task.value
             try await task.addDoneCallback(RecordCallback.self, "late")
             _ = try await engine.gather(try await callbackTasks(of: engine, for: task.id))
@@ -71,7 +71,7 @@ struct DoneCallbackTests {
         let directory = TemporaryDirectory()
         let log = CallbackLog()
         let engine = try makeEngine(in: directory, log: log)
-        let task = try await engine.createTask(Double.self, 2)
+        let task = try await engine.createTask(Doubler.self, 2)
         try await task.addDoneCallback(RecordCallback.self, "a")
         try await task.addDoneCallback(Echo.self, "kept")
         try await task.addDoneCallback(RecordCallback.self, "b")
@@ -94,7 +94,7 @@ struct DoneCallbackTests {
     func callbackCreatedWithCompletion() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let task = try await engine.createTask(Double.self, 2)
+        let task = try await engine.createTask(Doubler.self, 2)
         try await task.addDoneCallback(Echo.self, "cb")
         // Cancelling the pending task is a completion: the callback task exists at once.
         _ = try await task.cancel()
@@ -110,7 +110,7 @@ struct DoneCallbackTests {
         let engine = try makeEngine(in: directory)
         let order = Mutex<[String]>([])
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 3)
+            let task = try await engine.createTask(Doubler.self, 3)
             let done = AsyncCounter()
             task.onDone { _ in order.withLock { $0.append("one") }; done.increment() }
             task.onDone { finished in

@@ -110,7 +110,7 @@ struct GatherTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let number = try await engine.createTask(Double.self, 21)
+            let number = try await engine.createTask(Doubler.self, 21)
             let text = try await engine.createTask(Echo.self, "hi")
             let (n, s) = try await engine.gather(number, text)
             #expect(n == 42)

@@ -43,7 +43,7 @@ struct LeaseAndShutdownTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let engine = try makeEngine(in: directory) { $0.clock = clock }
-        let task = try await engine.createTask(Double.self, 21)
+        let task = try await engine.createTask(Doubler.self, 21)
         let owner = try await claimForForeignWorker(engine, now: clock.now())
 
         try await engine.run { engine async throws -> Void in
@@ -68,7 +68,7 @@ struct LeaseAndShutdownTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let engine = try makeEngine(in: directory) { $0.clock = clock }
-        let task = try await engine.createTask(Double.self, 5)
+        let task = try await engine.createTask(Doubler.self, 5)
         let me = ProcessIdentity.current
         let owner = "\(me.host):999999:dead"
         let now = clock.now()
@@ -118,7 +118,7 @@ struct LeaseAndShutdownTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         let store = engine.store
-        let task = try await engine.createTask(Double.self, 1)
+        let task = try await engine.createTask(Doubler.self, 1)
         let now = SystemClock().now() + 1_000
         let first = try await store.completeAndClaim(
             [], claim: ClaimRequest(owner: "A", limit: 1, jobs: nil, leaseUntil: now + 10), now: now)

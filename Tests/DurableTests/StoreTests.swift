@@ -12,7 +12,7 @@ struct StoreTests {
         #expect(try await (full.store as? SQLiteStore)?.writerSynchronousLevel() == 2)
         #expect(try await (normal.store as? SQLiteStore)?.writerSynchronousLevel() == 1)
         // A claim-only commit is relaxed (not synced on its own); FULL is back after it.
-        _ = try await full.createTask(Double.self, 1)
+        _ = try await full.createTask(Doubler.self, 1)
         let now = SystemClock().now() + 1_000
         let cycle = try await full.store.completeAndClaim(
             [], claim: ClaimRequest(owner: "w", limit: 1, jobs: ["double"], leaseUntil: now + 1_000), now: now)
@@ -24,10 +24,10 @@ struct StoreTests {
     func claimOrder() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let low = try await engine.createTask(Double.self, 1)
-        let high = try await engine.createTask(Double.self, 2, options: TaskOptions(priority: 5))
+        let low = try await engine.createTask(Doubler.self, 1)
+        let high = try await engine.createTask(Doubler.self, 2, options: TaskOptions(priority: 5))
         let other = try await engine.createTask(Echo.self, "not claimed")
-        let later = try await engine.createTask(Double.self, 3)
+        let later = try await engine.createTask(Doubler.self, 3)
         let now = SystemClock().now() + 1_000
         let cycle = try await engine.store.completeAndClaim(
             [], claim: ClaimRequest(owner: "w", limit: 2, jobs: ["double"], leaseUntil: now + 1_000), now: now)
@@ -42,7 +42,7 @@ struct StoreTests {
     func groupCommit() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let tasks = try await engine.createTasks(Double.self, inputs: Array(0..<200))
+        let tasks = try await engine.createTasks(Doubler.self, inputs: Array(0..<200))
         let now = SystemClock().now() + 1_000
         let claimed = try await engine.store.completeAndClaim(
             [], claim: ClaimRequest(owner: "w", limit: 500, jobs: ["double"], leaseUntil: now + 1_000), now: now

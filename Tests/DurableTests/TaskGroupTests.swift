@@ -11,7 +11,7 @@ struct TaskGroupTests {
         let engine = try makeEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let tasks = try await engine.withTaskGroup(name: "g") { group in
-                let first = try await group.createTask(Double.self, 1)
+                let first = try await group.createTask(Doubler.self, 1)
                 _ = try await first.value
                 let second = try await group.createTask(WaitAtGate.self, "late")
                 gates.open("late")
@@ -30,7 +30,7 @@ struct TaskGroupTests {
         try await engine.run { engine in
             let result = try await engine.withTaskGroup { group in
                 let doomed = try await group.createTask(WaitAtGate.self, "doomed")
-                let fine = try await group.createTask(Double.self, 4)
+                let fine = try await group.createTask(Doubler.self, 4)
                 _ = try await doomed.cancel()
                 return try await fine.value
             }
@@ -76,7 +76,7 @@ struct TaskGroupTests {
                     let failing = try await group.createTask(Fail.self, "x")
                     _ = try? await failing.value
                     do {
-                        _ = try await group.createTask(Double.self, 1)
+                        _ = try await group.createTask(Doubler.self, 1)
                         Issue.record("createTask after a failure must throw")
                     } catch let error as DurableError {
                         #expect(error.code == .groupNotOpen)
@@ -152,7 +152,7 @@ struct TaskGroupTests {
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
             let group = try await engine.withTaskGroup { group in group }
-            let error = await #expect(throws: DurableError.self) { try await group.createTask(Double.self, 1) }
+            let error = await #expect(throws: DurableError.self) { try await group.createTask(Doubler.self, 1) }
             #expect(error?.code == .groupNotOpen)
         }
     }

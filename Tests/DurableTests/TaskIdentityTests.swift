@@ -32,11 +32,11 @@ struct TaskIdentityTests {
         var names: [String] = []
         do {
             let engine = try makeEngine(in: directory)
-            let tasks = try await engine.createTasks(Double.self, inputs: [1, 2, 3])
+            let tasks = try await engine.createTasks(Doubler.self, inputs: [1, 2, 3])
             for task in tasks { names.append(try await task.name()) }
         }
         let reopened = try makeEngine(in: directory)
-        let later = try await reopened.createTask(Double.self, 4)
+        let later = try await reopened.createTask(Doubler.self, 4)
         names.append(try await later.name())
         let numbers = names.map { Int($0.dropFirst("Task-".count)) ?? -1 }
         #expect(names.allSatisfy { $0.hasPrefix("Task-") })
@@ -48,14 +48,14 @@ struct TaskIdentityTests {
     func setNameAnyValue() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let task = try await engine.createTask(Double.self, 1)
+        let task = try await engine.createTask(Doubler.self, 1)
         try await task.setName(123_456_789)
         #expect(try await task.name() == "123456789")
         try await task.setName("{6}")
         #expect(try await task.name() == "{6}")
         // Stored: another engine on the file sees it.
         let other = try makeEngine(in: directory)
-        #expect(try await other.task(id: task.id, as: Double.self).name() == "{6}")
+        #expect(try await other.task(id: task.id, as: Doubler.self).name() == "{6}")
     }
 
     // 5 (non-coroutine argument) and 7 (set_result from outside) cannot be written in
@@ -133,13 +133,13 @@ struct TaskIdentityTests {
     func idempotentKey() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let first = try await engine.createTask(Double.self, 5, key: "double-5")
-        let second = try await engine.createTask(Double.self, 5, key: "double-5")
+        let first = try await engine.createTask(Doubler.self, 5, key: "double-5")
+        let second = try await engine.createTask(Doubler.self, 5, key: "double-5")
         #expect(first == second)
         let reopened = try makeEngine(in: directory)
-        #expect(try await reopened.createTask(Double.self, 5, key: "double-5").id == first.id)
+        #expect(try await reopened.createTask(Doubler.self, 5, key: "double-5").id == first.id)
         let error = await #expect(throws: DurableError.self) {
-            try await reopened.createTask(Double.self, 6, key: "double-5")
+            try await reopened.createTask(Doubler.self, 6, key: "double-5")
         }
         #expect(error?.code == .keyConflict)
     }
@@ -148,12 +148,12 @@ struct TaskIdentityTests {
     func batchIsAtomic() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        try await engine.createTask(Double.self, 1, key: "taken")
+        try await engine.createTask(Doubler.self, 1, key: "taken")
         await #expect(throws: DurableError.self) {
             try await engine.createTasks(
-                Double.self, [TaskRequest(10, key: "new-1"), TaskRequest(11, key: "new-2"), TaskRequest(12, key: "taken")])
+                Doubler.self, [TaskRequest(10, key: "new-1"), TaskRequest(11, key: "new-2"), TaskRequest(12, key: "taken")])
         }
-        let retry = try await engine.createTasks(Double.self, [TaskRequest(10, key: "new-1")])
+        let retry = try await engine.createTasks(Doubler.self, [TaskRequest(10, key: "new-1")])
         #expect(retry[0].id.rawValue == 2)
     }
 }

@@ -8,7 +8,7 @@ struct TaskStateTests {
     func freshTask() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let task = try await engine.createTask(Double.self, 1)
+        let task = try await engine.createTask(Doubler.self, 1)
         #expect(try await task.status() == .pending)
         #expect(try await !task.done())
         #expect(try await !task.cancelled())
@@ -24,7 +24,7 @@ struct TaskStateTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         let task = try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 4)
+            let task = try await engine.createTask(Doubler.self, 4)
             _ = try await task.value
             return task
         }
@@ -64,7 +64,7 @@ struct TaskStateTests {
     func afterCancel() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let task = try await engine.createTask(Double.self, 1)
+        let task = try await engine.createTask(Doubler.self, 1)
         #expect(try await task.cancel(message: "not needed"))
         #expect(try await task.done())
         #expect(try await task.cancelled())
@@ -78,9 +78,9 @@ struct TaskStateTests {
     func reattach() async throws {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
-        let task = try await engine.createTask(Double.self, 1)
-        #expect(try await engine.task(id: task.id, as: Double.self) == task)
-        let unknown = await #expect(throws: DurableError.self) { try await engine.task(id: 999, as: Double.self) }
+        let task = try await engine.createTask(Doubler.self, 1)
+        #expect(try await engine.task(id: task.id, as: Doubler.self) == task)
+        let unknown = await #expect(throws: DurableError.self) { try await engine.task(id: 999, as: Doubler.self) }
         #expect(unknown?.code == .unknownTask)
         let mismatch = await #expect(throws: DurableError.self) { try await engine.task(id: task.id, as: Echo.self) }
         #expect(mismatch?.code == .jobMismatch)

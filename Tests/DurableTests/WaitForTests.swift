@@ -9,9 +9,9 @@ struct WaitForTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 5)
+            let task = try await engine.createTask(Doubler.self, 5)
             #expect(try await engine.waitFor(task, timeout: .seconds(3600)) == 10)
-            let other = try await engine.createTask(Double.self, 6)
+            let other = try await engine.createTask(Doubler.self, 6)
             #expect(try await engine.waitFor(other, timeout: nil) == 12)
         }
     }
@@ -42,7 +42,7 @@ struct WaitForTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 7)
+            let task = try await engine.createTask(Doubler.self, 7)
             _ = try await task.value
             #expect(try await engine.waitFor(task, timeout: .zero) == 14)
             #expect(try await engine.waitFor(task, timeout: .seconds(-1)) == 14)

@@ -9,7 +9,7 @@ struct WaitTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let tasks = try await engine.createTasks(Double.self, inputs: [1, 2, 3])
+            let tasks = try await engine.createTasks(Doubler.self, inputs: [1, 2, 3])
             let (done, pending) = try await engine.wait(tasks)
             #expect(done == Set(tasks))
             #expect(pending.isEmpty)
@@ -71,7 +71,7 @@ struct WaitTests {
             #expect(pending == [waiting])
             #expect(try await failing.exception() is StoredError)
 
-            let ok = try await engine.createTasks(Double.self, inputs: [1, 2])
+            let ok = try await engine.createTasks(Doubler.self, inputs: [1, 2])
             let allDone = try await engine.wait(ok, returnWhen: .firstException)
             #expect(allDone.done == Set(ok))
             gates.open("later")
@@ -116,7 +116,7 @@ struct WaitTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         try await engine.run { engine in
-            let task = try await engine.createTask(Double.self, 1)
+            let task = try await engine.createTask(Doubler.self, 1)
             let (done, _) = try await engine.wait([task, task, task])
             #expect(done.count == 1)
         }

@@ -26,6 +26,10 @@ public protocol Job: Sendable {
     /// to keep stored tasks runnable after renaming the type.
     static var name: String { get }
 
+    /// How tasks of this job are retried after an error, unless a task's options
+    /// say otherwise. Defaults to ``RetryPolicy/none``.
+    static var retryPolicy: RetryPolicy { get }
+
     /// Runs one task. Swift task cancellation means the task was cancelled (or the
     /// worker is shutting down and will hand the task back).
     func run(_ input: Input, context: TaskContext) async throws -> Output
@@ -33,4 +37,5 @@ public protocol Job: Sendable {
 
 extension Job {
     public static var name: String { String(describing: Self.self) }
+    public static var retryPolicy: RetryPolicy { .none }
 }

@@ -1,3 +1,4 @@
+public import Foundation
 public import Logging
 
 /// What a running job knows about its task: identity, stored context values, the
@@ -23,9 +24,16 @@ public struct TaskContext: Sendable {
     public let attempt: Int
     /// For a done-callback task, the task whose completion started it.
     public let completedTaskID: TaskID?
+    /// The task's deadline in Unix milliseconds (its own or inherited).
+    let deadlineMilliseconds: Int64?
     /// The engine running the task, to create or await other tasks.
     public let engine: TaskEngine
     let baseLogger: Logger
+
+    /// The time by which the task must finish, if it has a deadline.
+    public var deadline: Date? {
+        deadlineMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    }
 
     /// A logger carrying `task-id`, `task-name` and `job` metadata (built when
     /// asked for, so jobs that do not log pay nothing).

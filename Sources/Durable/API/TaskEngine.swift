@@ -126,9 +126,9 @@ public final class TaskEngine: Sendable {
         try await createTasks(job, inputs.map { TaskRequest($0, options: options) })
     }
 
-    func createTasks<J: Job>(_ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?) async throws
-        -> [DurableTask<J.Output>]
-    {
+    func createTasks<J: Job>(
+        _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?, detached: Bool = false
+    ) async throws -> [DurableTask<J.Output>] {
         let now = clock.now()
         let creator = TaskContext.current.flatMap { $0.engine === self ? $0 : nil }
         let inherited = TaskContext.current?.values
@@ -139,12 +139,18 @@ public final class TaskEngine: Sendable {
             } catch {
                 throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
             }
+            let options = request.options
+            let retry = options.retry ?? J.retryPolicy
+            // A child finishes by its parent's deadline at the latest.
+            let deadline = [options.deadline?.unixMilliseconds, creator?.deadlineMilliseconds].compactMap { $0 }.min()
             return NewTask(
                 job: J.name, input: input, name: request.name,
                 context: try StoredJSON.encodeContext(request.context ?? inherited ?? [:]), key: request.key,
-                priority: request.options.priority, runAt: now, deadline: nil, parentID: creator?.taskID,
-                groupID: groupID,
-                callbackOf: nil)
+                priority: options.priority,
+                runAt: options.runAt?.unixMilliseconds ?? (now + (options.delay?.milliseconds ?? 0)),
+                deadline: deadline, timeoutMilliseconds: options.timeout?.milliseconds,
+                retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil,
+                parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil)
         }
         let created = try await store.createTasks(newTasks, now: now)
         if created.contains(where: { !$0.existed }) { noteNewWork() }

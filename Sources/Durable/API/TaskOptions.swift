@@ -1,14 +1,45 @@
-/// How a task is scheduled, beyond its job and input.
+public import Foundation
+
+/// How a task is scheduled and limited, beyond its job and input. Every field
+/// is stored with the task.
 ///
 /// ```swift
-/// try await engine.createTask(Report.self, input, options: .init(priority: 10))
+/// try await engine.createTask(Report.self, input, options: .init(
+///     priority: 10, delay: .seconds(30), timeout: .seconds(60),
+///     retry: .exponentialJitter(maxAttempts: 3)))
 /// ```
 public struct TaskOptions: Sendable, Hashable {
     /// Higher runs first among due tasks. Default 0.
     public var priority: Int
+    /// Not started before this much time after creation.
+    public var delay: Duration?
+    /// Not started before this time (wins over `delay`).
+    public var runAt: Date?
+    /// The longest one attempt may run; then it is cancelled and ends with a
+    /// ``TimeoutError`` (retried if the retry policy allows).
+    public var timeout: Duration?
+    /// The time by which the task must be finished, across attempts and restarts:
+    /// then it is cancelled (or, not yet started, never starts) and fails with a
+    /// ``TimeoutError``. Child tasks inherit their parent's deadline.
+    public var deadline: Date?
+    /// Overrides the job's ``Job/retryPolicy``.
+    public var retry: RetryPolicy?
 
     /// Creates options.
-    public init(priority: Int = 0) {
+    public init(
+        priority: Int = 0, delay: Duration? = nil, runAt: Date? = nil, timeout: Duration? = nil,
+        deadline: Date? = nil, retry: RetryPolicy? = nil
+    ) {
         self.priority = priority
+        self.delay = delay
+        self.runAt = runAt
+        self.timeout = timeout
+        self.deadline = deadline
+        self.retry = retry
     }
+}
+
+extension Date {
+    /// Unix milliseconds.
+    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -80,11 +80,13 @@ extension Worker {
         for id in result.stale {
             logger.notice("task \(id) was taken over by another worker; this run's result was not stored")
         }
+        let drained = result.claimed.count < claimLimit
         state.withLock { state in
-            if result.claimed.count < claimLimit { state.claimedGeneration = generation }
+            if drained { state.claimedGeneration = generation }
             state.commits += 1
             state.completed += completions.count
         }
+        if drained { armDueTimer(after: now) }
         for task in result.claimed { start(task) }
         state.withLock { $0.earlyStops.removeAll() }
         return true
@@ -113,11 +115,32 @@ extension Worker {
                     deliverCancel(of: id, message: message)
                 }
             }
-            if work, try await store.hasClaimableTask(jobs: claimJobs, now: clock.now()) {
-                noteNewWork()
+            if work {
+                let now = clock.now()
+                if try await store.hasClaimableTask(jobs: claimJobs, now: now) {
+                    noteNewWork()
+                } else {
+                    armDueTimer(after: now)
+                }
             }
         } catch {
             logger.warning("could not read changes made by other processes: \(error)")
+        }
+    }
+
+    /// Wakes the cycle when the next pending task (delayed, retried, sleeping)
+    /// becomes due, so that it starts on time without polling.
+    func armDueTimer(after now: Int64) {
+        let timer = Task { [clock, store] in
+            do {
+                guard let due = try await store.nextDueTime(after: now) else { return }
+                try await clock.sleep(for: .milliseconds(max(0, due - clock.now())))
+                self.noteNewWork()
+            } catch {}
+        }
+        state.withLock { state in
+            state.dueTimer?.cancel()
+            state.dueTimer = timer
         }
     }
 
@@ -148,9 +171,11 @@ extension Worker {
         }
         let taskContext = TaskContext(
             taskID: task.id, name: task.name, job: task.job, values: context, attempt: task.attempt,
-            completedTaskID: task.callbackOf, engine: engine, baseLogger: logger)
+            completedTaskID: task.callbackOf, deadlineMilliseconds: task.deadline, engine: engine, baseLogger: logger)
+        let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let handle = state.withLock { state -> Task<Void, Never>? in
-            var running = RunningTask(attempt: task.attempt, startedAt: task.startedAt)
+            var running = RunningTask(task: task, retry: retry)
+            running.limitTimer = limitTimer(for: task)
             // A stop that arrived while the claim was committing applies now.
             running.stopReason = state.interrupting ? .shutdown : state.earlyStops[task.id]
             let handle = Task {
@@ -176,10 +201,32 @@ extension Worker {
         wake.signal()
     }
 
+    /// A timer that stops the task when its attempt timeout or its deadline
+    /// passes, whichever comes first; `nil` when it has neither.
+    private func limitTimer(for task: ClaimedTask) -> Task<Void, Never>? {
+        var limits: [(at: Int64, message: String, retryable: Bool)] = []
+        if let timeout = task.timeoutMilliseconds {
+            limits.append((task.startedAt + timeout, "attempt \(task.attempt) timed out after \(timeout) ms", true))
+        }
+        if let deadline = task.deadline {
+            limits.append((deadline, "the deadline passed before the task finished", false))
+        }
+        guard let first = limits.min(by: { $0.at < $1.at }) else { return nil }
+        let id = task.id
+        return Task { [clock] in
+            do {
+                try await clock.sleep(for: .milliseconds(max(0, first.at - clock.now())))
+                self.stop(id, reason: .timedOut(first.message, retryable: first.retryable))
+            } catch {}
+        }
+    }
+
     /// Turns how the job ended, and why it was stopped, into what to store.
     private func finish(_ task: ClaimedTask, ending: JobRunner.Ending) {
+        let now = clock.now()
         state.withLock { state in
             guard let running = state.running.removeValue(forKey: task.id) else { return }
+            running.limitTimer?.cancel()
             let stored: TaskCompletion.Ending
             switch ending {
             case .returned(let json):
@@ -198,20 +245,37 @@ extension Worker {
                 case .leaseLost:
                     stored = .released(
                         StoredError(kind: .interrupted, type: "Durable.LeaseLost", message: "worker \(id) lost its lease"))
+                case .timedOut(let message, let retryable):
+                    let timeout = StoredError(kind: .timeout, type: String(reflecting: TimeoutError.self), message: message)
+                    stored = failure(timeout, retryable: retryable, of: running, now: now)
                 case nil:
-                    if let cancelled = error as? CancelledError {
+                    if let suspension = error as? Suspension {
+                        stored = .suspended(runAt: suspension.until)
+                    } else if let cancelled = error as? CancelledError {
                         stored = .cancelled(.cancellation(cancelled.message))
                     } else if error is CancellationError {
                         stored = .cancelled(.cancellation(nil))
                     } else {
-                        stored = .failed(StoredError(failure: error))
+                        stored = failure(StoredError(failure: error), retryable: error.isRetryable, of: running, now: now)
                     }
                 }
             }
             state.completions.append(
                 TaskCompletion(
-                    id: task.id, owner: id, attempt: running.attempt, startedAt: running.startedAt, ending: stored))
+                    id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: stored))
         }
         wake.signal()
+    }
+
+    /// A failed attempt: retried at its backoff time if the error allows it, the
+    /// policy has attempts left and the deadline is not passed by then.
+    private func failure(_ error: StoredError, retryable: Bool, of running: RunningTask, now: Int64)
+        -> TaskCompletion.Ending
+    {
+        let failures = running.task.failures + 1
+        guard retryable, let policy = running.retry, failures < policy.maxAttempts else { return .failed(error) }
+        let runAt = now + policy.delayMilliseconds(afterFailure: failures, unit: Double.random(in: 0...1))
+        if let deadline = running.task.deadline, runAt >= deadline { return .failed(error) }
+        return .retry(error, runAt: runAt)
     }
 }

@@ -12,7 +12,7 @@ extension Worker {
                 let owned = try await store.heartbeat(
                     owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
                 let candidates = state.withLock { state in
-                    state.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.attempt) }
+                    state.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
                 }
                 for (task, attempt) in candidates {
                     // Claimed after the heartbeat read? Then the store still shows us.
@@ -54,6 +54,8 @@ extension Worker {
                 .map(\.id)
             let recovery = try await store.recoverTasks(deadOwners: dead, now: clock.now())
             engine.apply(recovery.effects)
+            // Deadlines that passed while nobody ran the tasks (also recovered ones).
+            engine.apply(try await store.expireDeadlines(now: clock.now()))
             let cancelled = recovery.effects.finished.count
             if !recovery.requeued.isEmpty || cancelled > 0 {
                 logger.notice(

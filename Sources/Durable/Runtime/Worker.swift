@@ -22,12 +22,16 @@ final class Worker: Sendable {
         case cancelRequested(String?)
         case shutdown
         case leaseLost
+        /// The attempt's timeout (retryable) or the task's deadline (not) passed.
+        case timedOut(String, retryable: Bool)
     }
 
     struct RunningTask {
-        var attempt: Int
-        var startedAt: Int64
+        var task: ClaimedTask
+        var retry: RetryPolicy?
         var handle: Task<Void, Never>?
+        /// Stops the task when its timeout or deadline passes.
+        var limitTimer: Task<Void, Never>?
         var stopReason: StopReason?
     }
 
@@ -49,6 +53,8 @@ final class Worker: Sendable {
         /// by `start` and cleared after each cycle.
         var earlyStops: [TaskID: StopReason] = [:]
         var graceTimer: Task<Void, Never>?
+        /// Wakes the cycle when the next delayed task is due.
+        var dueTimer: Task<Void, Never>?
         /// For the log line at stop: commits made and completions they stored.
         var commits = 0
         var completed = 0
@@ -100,7 +106,10 @@ final class Worker: Sendable {
             await cycleLoop()
             group.cancelAll()
         }
-        state.withLock { $0.graceTimer?.cancel() }
+        state.withLock { state in
+            state.graceTimer?.cancel()
+            state.dueTimer?.cancel()
+        }
         do {
             try await store.stopWorker(id, now: clock.now())
         } catch {
@@ -174,7 +183,7 @@ final class Worker: Sendable {
                 return .none
             }
             switch (task.stopReason, reason) {
-            case (nil, _), (.shutdown?, .cancelRequested): task.stopReason = reason
+            case (nil, _), (.shutdown?, .cancelRequested), (.timedOut?, .cancelRequested): task.stopReason = reason
             default: return .some(nil)
             }
             state.running[id] = task

@@ -12,4 +12,9 @@ struct ClaimedTask: Sendable {
     var groupID: GroupID?
     var callbackOf: TaskID?
     var deadline: Int64?
+    var timeoutMilliseconds: Int64?
+    /// The stored retry policy JSON, or `nil` for one attempt.
+    var retry: String?
+    /// Failed attempts before this one.
+    var failures: Int
 }

@@ -11,7 +11,11 @@ struct NewTask: Sendable {
     var priority: Int
     var runAt: Int64
     var deadline: Int64?
+    var timeoutMilliseconds: Int64? = nil
+    /// The retry policy as JSON, or `nil` for one attempt.
+    var retry: String? = nil
     var parentID: TaskID?
+    var detached = false
     var groupID: GroupID?
     var callbackOf: TaskID?
 }

@@ -10,6 +10,10 @@ struct TaskCompletion: Sendable {
         case cancelled(StoredError)
         /// The run was interrupted (shutdown, lost lease): hand the task back as pending.
         case released(StoredError)
+        /// The job failed and its retry policy runs it again at `runAt`.
+        case retry(StoredError, runAt: Int64)
+        /// The job suspended itself (a long durable sleep) until `runAt`.
+        case suspended(runAt: Int64)
     }
 
     var id: TaskID

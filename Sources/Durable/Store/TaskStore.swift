@@ -69,6 +69,13 @@ protocol TaskStore: Sendable {
     /// Extends the leases of the tasks `owner` still runs; returns their ids.
     func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID>
 
+    /// Fails the pending tasks whose deadline has passed, with a timeout error.
+    /// (Running ones are stopped by their worker, or recovered and then failed.)
+    func expireDeadlines(now: Int64) async throws -> TransitionEffects
+
+    /// The earliest `run_at` after `now` among pending tasks of any job.
+    func nextDueTime(after now: Int64) async throws -> Int64?
+
     /// Running tasks of `owner` with a stored cancel request, and their messages.
     func cancelRequests(owner: String) async throws -> [TaskID: String?]
 

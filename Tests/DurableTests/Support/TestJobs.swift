@@ -92,7 +92,7 @@ struct Echo: Job {
 }
 
 /// Doubles a number.
-struct Double: Job {
+struct Doubler: Job {
     static let name = "double"
     func run(_ input: Int, context: TaskContext) async throws -> Int { input * 2 }
 }
@@ -188,7 +188,7 @@ struct SpawnReader: Job {
 
 func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog()) {
     engine.register(Echo(counter: counter))
-    engine.register(Double())
+    engine.register(Doubler())
     engine.register(Fail())
     engine.register(WaitAtGate(gates: gates))
     engine.register(GateThenFail(gates: gates))
@@ -197,4 +197,29 @@ func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter =
     engine.register(RecordCallback(log: log))
     engine.register(AwaitSelf())
     engine.register(SpawnReader())
+    engine.register(Flaky(counter: counter))
+    engine.register(Refuses())
+}
+
+/// Fails (retryably) until it has run `failures + 1` times for its input, then
+/// returns the number of runs. The input is "<name>:<failures>".
+struct Flaky: Job {
+    static let name = "flaky"
+    let counter: RunCounter
+    func run(_ input: String, context: TaskContext) async throws -> Int {
+        counter.record(input)
+        let runs = counter.count(input)
+        let failures = Int(input.split(separator: ":").last ?? "0") ?? 0
+        if runs <= failures { throw TestFailure(reason: "\(input) run \(runs)") }
+        return runs
+    }
+}
+
+/// Throws a NonRetryableError.
+struct Refuses: Job {
+    static let name = "refuses"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 5, initialDelay: .seconds(1), jitter: 0)
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        throw NonRetryableError("refused \(input)")
+    }
 }

@@ -21,7 +21,10 @@ enum SQLiteRows {
         """
 
     /// The columns `claimed(_:)` reads, in its order.
-    static let claimedColumns = "id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline"
+    static let claimedColumns = """
+        id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
+        retry, failures
+        """
 
     /// The columns `outcome(_:)` reads.
     static let outcomeColumns = "id, status, result, error, cancel_message, completion_seq"
@@ -83,7 +86,10 @@ enum SQLiteRows {
             parentID: (row[7] as Int64?).map { TaskID($0) },
             groupID: (row[8] as Int64?).map { GroupID(rawValue: $0) },
             callbackOf: (row[9] as Int64?).map { TaskID($0) },
-            deadline: row[10] as Int64?)
+            deadline: row[10] as Int64?,
+            timeoutMilliseconds: row[11] as Int64?,
+            retry: row[12] as String?,
+            failures: row[13] as Int)
     }
 
     static func group(_ row: Row, existed: Bool) -> GroupRecord {

@@ -127,26 +127,44 @@ extension SQLiteStore {
             return try transitions.finishRun(
                 id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil, error: error)
         case .released(let error):
-            let db = transitions.db
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
-                    """)
-            try statement.execute(arguments: [id.rawValue, owner, attempt])
-            if db.changesCount > 0 {
-                try transitions.recordAttempt(
-                    id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: "interrupted",
-                    error: try StoredJSON.encode(error))
-                return true
-            }
-            // A cancel was requested meanwhile: the interrupted run ends the task cancelled.
-            let message = try String.fetchOne(
-                db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
-            return try transitions.finishRun(
-                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
-                error: .cancellation(message))
+            return try requeue(completion, runAt: nil, outcome: "interrupted", error: error, with: &transitions)
+        case .retry(let error, let runAt):
+            return try requeue(completion, runAt: runAt, outcome: "failed", error: error, with: &transitions)
+        case .suspended(let runAt):
+            return try requeue(completion, runAt: runAt, outcome: "suspended", error: nil, with: &transitions)
         }
+    }
+
+    /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
+    /// fenced by owner and attempt; a retry also stores the error and counts the
+    /// failure. If a cancel was requested meanwhile, the task ends cancelled instead.
+    private static func requeue(
+        _ completion: TaskCompletion, runAt: Int64?, outcome: String, error: StoredError?,
+        with transitions: inout SQLiteTransitions
+    ) throws -> Bool {
+        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
+        let db = transitions.db
+        let errorText = try error.map(StoredJSON.encode)
+        let isRetry = outcome == "failed"
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
+                                 run_at = coalesce(?, run_at), error = CASE WHEN ? THEN ? ELSE error END,
+                                 failures = failures + ?
+                WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
+                """)
+        try statement.execute(arguments: [runAt, isRetry, errorText, isRetry ? 1 : 0, id.rawValue, owner, attempt])
+        if db.changesCount > 0 {
+            try transitions.recordAttempt(
+                id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)
+            return true
+        }
+        // A cancel was requested meanwhile: the ended run ends the task cancelled.
+        let message = try String.fetchOne(
+            db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        return try transitions.finishRun(
+            id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
+            error: .cancellation(message))
     }
 
     /// Claims in one statement the due tasks that come first in claim order
@@ -158,12 +176,12 @@ extension SQLiteStore {
         let candidatesStatement = try db.cachedStatement(
             sql: """
                 SELECT priority, run_at, id FROM tasks
-                WHERE job = ? AND status = 'pending' AND run_at <= ?
+                WHERE job = ? AND status = 'pending' AND run_at <= ? AND (deadline IS NULL OR deadline > ?)
                 ORDER BY priority DESC, run_at, id LIMIT ?
                 """)
         var candidates: [(priority: Int, runAt: Int64, id: Int64)] = []
         for job in jobs {
-            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, request.limit])
+            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, now, request.limit])
             while let row = try rows.next() {
                 candidates.append((row[0], row[1], row[2]))
             }
@@ -194,6 +212,36 @@ extension SQLiteStore {
                 sql: "UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id",
                 arguments: [leaseUntil, owner])
             return Set(ids.map { TaskID($0) })
+        }
+    }
+
+    func expireDeadlines(now: Int64) async throws -> TransitionEffects {
+        try await write("fail tasks whose deadline passed") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            let expired = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM tasks
+                    WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND deadline <= ? AND status = 'pending'
+                    ORDER BY deadline, id
+                    """,
+                arguments: [now])
+            for id in expired {
+                try transitions.finishUnowned(
+                    TaskID(id), status: .failed,
+                    error: StoredError(
+                        kind: .timeout, type: String(reflecting: TimeoutError.self),
+                        message: "the deadline passed before the task finished"),
+                    cancelling: false, cancelMessage: nil)
+            }
+            try transitions.saveSequence()
+            return transitions.effects
+        }
+    }
+
+    func nextDueTime(after now: Int64) async throws -> Int64? {
+        try await read("look for the next due task") { db in
+            try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > ?", arguments: [now])
         }
     }
 

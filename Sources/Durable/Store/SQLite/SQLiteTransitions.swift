@@ -40,13 +40,14 @@ struct SQLiteTransitions {
             let name = task.name ?? "Task-\(id)"
             let statement = try db.cachedStatement(
                 sql: """
-                    INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline,
-                                       parent_id, group_id, callback_of, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+                                       retry, parent_id, detached, group_id, callback_of, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             try statement.execute(arguments: [
                 id, task.job, name, task.input, task.context, task.key, task.priority, task.runAt,
-                task.deadline, task.parentID?.rawValue, task.groupID?.rawValue, task.callbackOf?.rawValue, now,
+                task.deadline, task.timeoutMilliseconds, task.retry, task.parentID?.rawValue, task.detached,
+                task.groupID?.rawValue, task.callbackOf?.rawValue, now,
             ])
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
             effects.createdTasks += 1
@@ -64,17 +65,16 @@ struct SQLiteTransitions {
     }
 
     private func existingTask(forKey key: String, matching task: NewTask) throws -> CreatedTask? {
-        let statement = try db.cachedStatement(sql: "SELECT id, name, job, input FROM tasks WHERE key = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [key]) else { return nil }
-        let job: String = row["job"]
+        let statement = try db.cachedStatement(sql: "SELECT id, name, input FROM tasks WHERE job = ? AND key = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [task.job, key]) else { return nil }
         let input: String = row["input"]
-        guard job == task.job, input == task.input else {
+        guard input == task.input else {
             throw DurableError(
                 .keyConflict,
-                "key \"\(key)\" already names task \(row["id"] as Int64) of job \(job) with input \(input); "
-                    + "it cannot be reused for job \(task.job) with input \(task.input)")
+                "key \"\(key)\" of job \(task.job) already names task \(row["id"] as Int64), created with input "
+                    + "\(input); it cannot be reused with input \(task.input)")
         }
-        return CreatedTask(id: TaskID(row["id"] as Int64), name: row["name"] as String, job: job, existed: true)
+        return CreatedTask(id: TaskID(row["id"] as Int64), name: row["name"] as String, job: task.job, existed: true)
     }
 
     private func requireOpen(_ group: GroupID) throws {
