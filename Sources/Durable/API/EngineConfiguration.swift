@@ -31,6 +31,10 @@ public struct EngineConfiguration: Sendable {
     /// How often the file is checked for commits of other processes (a cheap
     /// `PRAGMA data_version`) while anything waits on it. Default 2 ms.
     public var changePollInterval: Duration = .milliseconds(2)
+    /// A durable sleep longer than this suspends the job: its slot is freed and the
+    /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
+    /// in place. Default 2 s.
+    public var sleepSuspendThreshold: Duration = .seconds(2)
     /// The time source. Default the system clock.
     public var clock: any TaskClock = SystemClock()
 

@@ -29,6 +29,8 @@ public struct TaskContext: Sendable {
     /// The engine running the task, to create or await other tasks.
     public let engine: TaskEngine
     let baseLogger: Logger
+    /// This run's checkpoints (steps, sleeps, children).
+    let journal: StepJournal
 
     /// The time by which the task must finish, if it has a deadline.
     public var deadline: Date? {

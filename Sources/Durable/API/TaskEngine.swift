@@ -127,11 +127,13 @@ public final class TaskEngine: Sendable {
     }
 
     func createTasks<J: Job>(
-        _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?, detached: Bool = false
+        _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?, detached: Bool = false,
+        creator explicitCreator: TaskContext? = nil
     ) async throws -> [DurableTask<J.Output>] {
         let now = clock.now()
-        let creator = TaskContext.current.flatMap { $0.engine === self ? $0 : nil }
-        let inherited = TaskContext.current?.values
+        let current = explicitCreator ?? TaskContext.current
+        let creator = current.flatMap { $0.engine === self ? $0 : nil }
+        let inherited = current?.values
         let newTasks = try requests.map { request in
             let input: String
             do {

@@ -171,7 +171,9 @@ extension Worker {
         }
         let taskContext = TaskContext(
             taskID: task.id, name: task.name, job: task.job, values: context, attempt: task.attempt,
-            completedTaskID: task.callbackOf, deadlineMilliseconds: task.deadline, engine: engine, baseLogger: logger)
+            completedTaskID: task.callbackOf, deadlineMilliseconds: task.deadline, engine: engine, baseLogger: logger,
+            journal: StepJournal(
+                taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let handle = state.withLock { state -> Task<Void, Never>? in
             var running = RunningTask(task: task, retry: retry)

@@ -79,6 +79,15 @@ protocol TaskStore: Sendable {
     /// Running tasks of `owner` with a stored cancel request, and their messages.
     func cancelRequests(owner: String) async throws -> [TaskID: String?]
 
+    // MARK: Steps
+
+    /// The checkpoints stored by the runs of a task, by position.
+    func steps(of id: TaskID) async throws -> [StoredStep]
+
+    /// Stores a checkpoint, fenced by owner and attempt: `false` (nothing stored)
+    /// when the run no longer owns the task.
+    func recordStep(_ step: StoredStep, of id: TaskID, owner: String, attempt: Int, now: Int64) async throws -> Bool
+
     // MARK: Cancelling and callbacks
 
     /// Cancels a pending task at once, or stores the request for a running one.

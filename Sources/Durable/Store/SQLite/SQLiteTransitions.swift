@@ -219,6 +219,7 @@ struct SQLiteTransitions {
             return .alreadyFinished
         case .pending:
             try finishUnowned(id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+            try cancelChildren(of: id, message: message)
             return .cancelledPending
         case .running:
             try db.execute(
@@ -230,7 +231,24 @@ struct SQLiteTransitions {
                 arguments: [now, message, id.rawValue])
             let owner: String? = row["owner"]
             effects.cancelRequests.append(RequestedCancel(id: id, owner: owner, message: message))
+            try cancelChildren(of: id, message: message)
             return .requested(owner: owner)
+        }
+    }
+
+    /// Cancels the unfinished children of a cancelled task (and theirs), except
+    /// detached ones, in the same transaction.
+    private mutating func cancelChildren(of id: TaskID, message: String?) throws {
+        let children = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM tasks
+                WHERE parent_id = ? AND detached = 0 AND status IN ('pending', 'running') ORDER BY id
+                """,
+            arguments: [id.rawValue])
+        let reason = "parent task \(id) was cancelled" + (message.map { ": \($0)" } ?? "")
+        for child in children {
+            _ = try requestCancel(of: TaskID(child), message: reason)
         }
     }
 

@@ -1,0 +1,157 @@
+public import Foundation
+
+// Durable execution inside a job: steps, durable sleeps and child tasks.
+extension TaskContext {
+    /// Runs `body` once and stores its result: when the job runs again after a
+    /// crash, a finished step returns the stored result without running `body`.
+    ///
+    /// ```swift
+    /// let page = try await context.step("fetch") { try await http.get(url) }
+    /// let rows = try await context.step("parse") { try parse(page) }
+    /// try await context.step("write") { try await db.insert(rows) }
+    /// ```
+    ///
+    /// Steps are found again by their name and how many steps of that name came
+    /// before in the run, so concurrent steps line up on every re-run if they have
+    /// distinct names. A step that throws a ``NonRetryable`` error stores the
+    /// failure and throws it again on every re-run; other errors are not stored
+    /// (the next attempt runs the step again). A step runs at least once: if the
+    /// process dies after `body` but before the result is stored, it runs again.
+    ///
+    /// - Throws: ``NonDeterministicReplay`` when a re-run asks for a different
+    ///   step than an earlier run stored at that position.
+    public func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        switch try await journal.begin(name, kind: .step) {
+        case .replay(let stored):
+            guard stored.status == .succeeded else {
+                throw stored.error ?? StoredError(kind: .failed, type: "unknown", message: "step \(name) failed")
+            }
+            do {
+                return try StoredJSON.decode(T.self, from: stored.result ?? "null")
+            } catch {
+                throw DurableError(
+                    .coding,
+                    "the stored result of step \"\(name)\" of task \(taskID) does not decode as "
+                        + "\(String(reflecting: T.self)): \(error)")
+            }
+        case .new(let position):
+            let value: T
+            do {
+                value = try await body()
+            } catch let error as any NonRetryable {
+                try await journal.record(
+                    StoredStep(
+                        position: position, name: name, kind: .step, status: .failed, result: nil,
+                        error: StoredError(failure: error)))
+                throw error
+            }
+            let json: String
+            do {
+                json = try StoredJSON.encode(value)
+            } catch {
+                throw NonRetryableError("the result of step \"\(name)\" of task \(taskID) cannot be encoded: \(error)")
+            }
+            try await journal.record(
+                StoredStep(position: position, name: name, kind: .step, status: .succeeded, result: json, error: nil))
+            return value
+        }
+    }
+
+    /// Sleeps durably: the wake-up time is stored, so a job that crashes in the
+    /// middle of the sleep does not start it over. A sleep longer than
+    /// `sleepSuspendThreshold` frees the task's slot: the task is handed back as
+    /// pending until then, and re-runs (replaying its steps) when it is due.
+    ///
+    /// ```swift
+    /// try await context.step("send reminder") { try await mail.send(reminder) }
+    /// try await context.sleep(for: .seconds(86_400))
+    /// try await context.step("send follow-up") { try await mail.send(followUp) }
+    /// ```
+    public func sleep(for duration: Duration, name: String = "sleep") async throws {
+        try await sleep(name: name) { $0 + duration.milliseconds }
+    }
+
+    /// Sleeps durably until `date`; see ``sleep(for:name:)``.
+    public func sleep(until date: Date, name: String = "sleep") async throws {
+        try await sleep(name: name) { _ in date.unixMilliseconds }
+    }
+
+    private func sleep(name: String, wakeTime: (Int64) -> Int64) async throws {
+        let clock = engine.clock
+        let wake: Int64
+        switch try await journal.begin(name, kind: .sleep) {
+        case .replay(let stored):
+            wake = Int64(stored.result ?? "") ?? clock.now()
+        case .new(let position):
+            wake = wakeTime(clock.now())
+            try await journal.record(
+                StoredStep(position: position, name: name, kind: .sleep, status: .succeeded, result: "\(wake)", error: nil))
+        }
+        let remaining = wake - clock.now()
+        guard remaining > 0 else { return }
+        if remaining <= engine.configuration.sleepSuspendThreshold.milliseconds {
+            try await clock.sleep(for: .milliseconds(remaining))
+        } else {
+            throw Suspension(until: wake)
+        }
+    }
+
+    /// Creates a child task. Its identity comes from this task, the job, the name
+    /// and how many such children came before in the run, so a re-run of this job
+    /// re-attaches to the children it already created instead of creating them
+    /// again. The child inherits a copy of this task's context values (unless
+    /// `context` is given) and its deadline; cancelling this task cancels the
+    /// child too, unless it is `detached`.
+    ///
+    /// ```swift
+    /// let parts = try await withThrowingTaskGroup { ... }   // or:
+    /// let children = try await urls.asyncMap { try await context.createTask(Fetch.self, $0) }
+    /// let pages = try await context.gather(children)
+    /// ```
+    @discardableResult
+    public func createTask<J: Job>(
+        _ job: J.Type, _ input: J.Input, name: String? = nil, context values: [String: String]? = nil,
+        options: TaskOptions = TaskOptions(), detached: Bool = false
+    ) async throws -> DurableTask<J.Output> {
+        let identity = "\(J.name)/\(name ?? "")"
+        let key = "child-of-\(taskID)/\(identity)#\(journal.nextChild(identity))"
+        let tasks = try await engine.createTasks(
+            job, [TaskRequest(input, name: name, context: values ?? self.values, key: key, options: options)],
+            groupID: nil, detached: detached, creator: self)
+        return tasks[0]
+    }
+
+    /// Runs a task group owned by this task; a re-run of the job re-enters it and
+    /// re-attaches to its children. See ``TaskEngine/withTaskGroup(name:key:_:)``.
+    public func withTaskGroup<T: Sendable>(
+        name: String, _ body: @escaping @Sendable (DurableTaskGroup) async throws -> T
+    ) async throws -> T {
+        let identity = "group/\(name)"
+        let key = "group-of-\(taskID)/\(name)#\(journal.nextChild(identity))"
+        return try await engine.withTaskGroup(name: name, key: key, body)
+    }
+
+    /// Waits for tasks and returns their results in order; see ``TaskEngine/gather(_:)``.
+    public func gather<Output>(_ tasks: [DurableTask<Output>]) async throws -> [Output] {
+        try await engine.gather(tasks)
+    }
+
+    /// Waits for tasks, returning each result or error; see ``TaskEngine/gatherResults(_:)``.
+    public func gatherResults<Output>(_ tasks: [DurableTask<Output>]) async throws -> [Result<Output, any Error>] {
+        try await engine.gatherResults(tasks)
+    }
+
+    /// Waits for tasks until a condition; see ``TaskEngine/wait(_:timeout:returnWhen:)``.
+    public func wait<Output>(
+        _ tasks: some Sequence<DurableTask<Output>>, timeout: Duration? = nil, returnWhen: ReturnWhen = .allCompleted
+    ) async throws -> (done: Set<DurableTask<Output>>, pending: Set<DurableTask<Output>>) {
+        try await engine.wait(tasks, timeout: timeout, returnWhen: returnWhen)
+    }
+
+    /// The tasks in stored completion order; see ``TaskEngine/asCompleted(_:timeout:)``.
+    public func asCompleted<Output>(_ tasks: [DurableTask<Output>], timeout: Duration? = nil)
+        -> AsCompletedSequence<Output>
+    {
+        engine.asCompleted(tasks, timeout: timeout)
+    }
+}
