@@ -199,6 +199,12 @@ func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter =
     engine.register(SpawnReader())
     engine.register(Flaky(counter: counter))
     engine.register(Refuses())
+    engine.register(ThreeSteps(counter: counter))
+    engine.register(ChangesItsSteps())
+    engine.register(StoredStepFailure(counter: counter))
+    engine.register(SleepBetween(counter: counter))
+    engine.register(ParentOfTwo())
+    engine.register(Tree(gates: gates))
 }
 
 /// Fails (retryably) until it has run `failures + 1` times for its input, then
@@ -221,5 +227,104 @@ struct Refuses: Job {
     static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 5, initialDelay: .seconds(1), jitter: 0)
     func run(_ input: String, context: TaskContext) async throws -> String {
         throw NonRetryableError("refused \(input)")
+    }
+}
+
+/// Three steps; step "b" fails (retryably) on the task's first attempt. Counts
+/// each step body's runs as "<input>/<step>".
+struct ThreeSteps: Job {
+    static let name = "three-steps"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
+    let counter: RunCounter
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        let a = try await context.step("a") { counter.record("\(input)/a"); return "A" }
+        let b = try await context.step("b") {
+            counter.record("\(input)/b")
+            if context.attempt == 1 { throw TestFailure(reason: "b fails once") }
+            return "B"
+        }
+        let c = try await context.step("c") { counter.record("\(input)/c"); return "C" }
+        return a + b + c
+    }
+}
+
+/// Asks for step "a" on its first attempt and step "x" on later ones.
+struct ChangesItsSteps: Job {
+    static let name = "changes-its-steps"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        let name = context.attempt == 1 ? "a" : "x"
+        _ = try await context.step(name) { 1 }
+        if context.attempt == 1 { throw TestFailure(reason: "fail after the first step") }
+        return "done"
+    }
+}
+
+/// A step that fails for good, caught by the job; a later failure makes the task
+/// run again, and the failed step must replay its failure without running.
+struct StoredStepFailure: Job {
+    static let name = "stored-step-failure"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    let counter: RunCounter
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        var seen = "none"
+        do {
+            _ = try await context.step("check") { () async throws -> Int in
+                counter.record("check")
+                throw NonRetryableError("invalid input \(input)")
+            }
+        } catch {
+            seen = "\(error)"
+        }
+        if context.attempt == 1 { throw TestFailure(reason: "retry once") }
+        return seen
+    }
+}
+
+/// Step, long durable sleep, step.
+struct SleepBetween: Job {
+    static let name = "sleep-between"
+    let counter: RunCounter
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        let before = try await context.step("before") { counter.record("before"); return "b" }
+        try await context.sleep(for: .seconds(3600))
+        let after = try await context.step("after") { counter.record("after"); return "a" }
+        return before + after
+    }
+}
+
+/// Creates two children and gathers them; fails once after creating them, so the
+/// re-run must re-attach to them.
+struct ParentOfTwo: Job {
+    static let name = "parent-of-two"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    func run(_ input: String, context: TaskContext) async throws -> [String] {
+        let first = try await context.createTask(Echo.self, "\(input)-1")
+        let second = try await context.createTask(ReadContext.self, "\(input)-2", name: "reader")
+        if context.attempt == 1 { throw TestFailure(reason: "parent fails after creating its children") }
+        let values = try await context.gather([first])
+        let view = try await second.value
+        return values + [view["tenant"] ?? "-"]
+    }
+}
+
+/// A three-level tree: the root creates a child, which creates a grandchild; all
+/// of them wait at their gates ("<input>", "<input>/child", "<input>/grandchild").
+/// With input ending in "+detached", the root also creates a detached child.
+struct Tree: Job {
+    static let name = "tree"
+    let gates: Gates
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        if input.hasSuffix("/grandchild") {
+            try await gates.pass(input)
+            return input
+        }
+        let next = input.hasSuffix("/child") ? "\(input)/grandchild" : "\(input)/child"
+        let child = try await context.createTask(Tree.self, next)
+        if input.hasSuffix("+detached") {
+            _ = try await context.createTask(WaitAtGate.self, "\(input)/detached", detached: true)
+        }
+        try await gates.pass(input)
+        return try await child.value
     }
 }
