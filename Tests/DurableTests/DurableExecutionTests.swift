@@ -100,6 +100,17 @@ struct DurableExecutionTests {
         }
     }
 
+    @Test("a parent awaiting its children gives up its slot: one slot runs a whole family")
+    func awaitingFreesTheSlot() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory) { $0.maxConcurrentTasks = 1 }
+        try await engine.run { engine async throws -> Void in
+            let parents = try await engine.createTasks(
+                ParentOfTwo.self, [TaskRequest("a", context: ["tenant": "t"]), TaskRequest("b", context: ["tenant": "t"])])
+            #expect(try await engine.gather(parents) == [["a-1", "t"], ["b-1", "t"]])
+        }
+    }
+
     @Test("cancelling the root of a three-level tree cancels every level in one transaction; detached children keep running")
     func cascadingCancel() async throws {
         let directory = TemporaryDirectory()

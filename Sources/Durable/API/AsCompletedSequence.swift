@@ -47,7 +47,7 @@ public struct AsCompletedSequence<Output: Codable & Sendable>: AsyncSequence, Se
             if ended || ids.isEmpty { return nil }
             let watch = try await startedWatch()
             while true {
-                switch try await watch.next() {
+                switch try await engine.whileAwaiting({ try await watch.next() }) {
                 case .outcomes(let outcomes):
                     ready = outcomes.compactMap { tasks[$0.id] }
                     if !ready.isEmpty { return ready.removeFirst() }

@@ -23,7 +23,17 @@ extension TaskEngine {
             watcher.unsubscribe()
         }
         watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
-        return try await body(watch)
+        return try await whileAwaiting { try await body(watch) }
+    }
+
+    /// Runs `body`, which waits for other tasks. Called from a job running here,
+    /// the job gives up its slot meanwhile, so that a parent never waits for
+    /// children that cannot start.
+    func whileAwaiting<T>(_ body: () async throws -> T) async rethrows -> T {
+        let worker = TaskContext.current?.engine === self ? currentWorker : nil
+        worker?.noteAwaiting(true)
+        defer { worker?.noteAwaiting(false) }
+        return try await body()
     }
 
     /// Waits for one task's stored outcome.

@@ -43,14 +43,15 @@ extension Worker {
             state.completions = []
             var claimLimit = 0
             if !state.draining, claimingJobs, state.workGeneration != state.claimedGeneration {
-                claimLimit = max(0, configuration.maxConcurrentTasks - state.running.count)
+                claimLimit = max(0, configuration.maxConcurrentTasks - state.running.count + state.waiting)
             }
             if !completions.isEmpty || claimLimit > 0 {
                 return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
             }
             if state.externalChange {
                 state.externalChange = false
-                let free = !state.draining && claimingJobs && state.running.count < configuration.maxConcurrentTasks
+                let free = !state.draining && claimingJobs
+                    && state.running.count - state.waiting < configuration.maxConcurrentTasks
                 return .checkOutside(cancels: !state.running.isEmpty, work: free)
             }
             if state.draining && state.running.isEmpty { return .finish }

@@ -46,6 +46,10 @@ final class Worker: Sendable {
         /// maybe cancel requests for our tasks.
         var externalChange = false
         var draining = false
+        /// Running tasks that are awaiting other tasks (their children, say): they
+        /// do not hold a slot meanwhile, so a parent never waits for children that
+        /// cannot start.
+        var waiting = 0
         /// Set once running tasks are being handed back: tasks whose claim commits
         /// after this are stopped as soon as they start.
         var interrupting = false
@@ -131,6 +135,12 @@ final class Worker: Sendable {
     func noteExternalChange() {
         state.withLock { $0.externalChange = true }
         wake.signal()
+    }
+
+    /// A job running here starts (`true`) or stops awaiting other tasks.
+    func noteAwaiting(_ awaiting: Bool) {
+        state.withLock { $0.waiting += awaiting ? 1 : -1 }
+        if awaiting { wake.signal() }
     }
 
     /// Delivers a cancel request to a task running here; `false` if it is not.
