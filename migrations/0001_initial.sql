@@ -83,16 +83,17 @@ CREATE TABLE task_attempts (
     PRIMARY KEY (task_id, attempt)
 ) STRICT, WITHOUT ROWID;
 
--- Checkpoints inside a job: steps (memoized results), durable sleeps (wake-up
--- times) and child tasks (their ids), by the position they were called at and
--- their name. A re-run replays them instead of running them again.
+-- Checkpoints inside a job: steps (memoized results) and durable sleeps (wake-up
+-- times), by the position they were called at and their name. A re-run replays
+-- them instead of running them again. (Child tasks need no row: their
+-- idempotency key is derived from the parent, the job, the name and the position.)
 CREATE TABLE task_steps (
     task_id    INTEGER NOT NULL,
     position   INTEGER NOT NULL,                      -- call order within the task, from 0
     name       TEXT NOT NULL,
-    kind       TEXT NOT NULL CHECK (kind IN ('step', 'sleep', 'child', 'group')),
+    kind       TEXT NOT NULL CHECK (kind IN ('step', 'sleep')),
     status     TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
-    result     TEXT,                                  -- JSON: the value, wake-up time or child id
+    result     TEXT,                                  -- JSON: the value, or the wake-up time
     error      TEXT,                                  -- JSON, for a step that failed for good
     attempt    INTEGER NOT NULL,                      -- the run that stored it
     created_at INTEGER NOT NULL,

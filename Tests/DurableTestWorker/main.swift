@@ -5,12 +5,20 @@
 //     DurableTestWorker <db-path> run [--concurrency N] [--log FILE] [--delay-ms N]
 //                                     [--stall-file FILE --stalled-log FILE]
 //                                     [--wait-ids FIRST-LAST] [--recovery-interval-ms N]
+//                                     [--stall-after N] [--sleep-suspend-ms N] [--nap-ms N]
+//                                     [--clock-offset-ms N]
 //     DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
 //
 // `run` registers the jobs below and runs a worker: until killed, or, with
 // `--wait-ids`, until every task with an id in FIRST...LAST is finished (tasks not
-// created yet are waited for). Jobs append one line per execution, "input\n", to
-// the `--log` file with a single O_APPEND write.
+// created yet are waited for). Jobs append one line per execution to the `--log`
+// file with a single O_APPEND write: "input\n" for `crash-work` and `sleeper`; for
+// the durable-execution jobs one line per step body or child run, as described at
+// `pipeline`, `leaf` and `napper`. With `--stall-after N`, the step bodies and
+// child runs of `pipeline` after the N-th this process started stall until it is
+// killed. `--sleep-suspend-ms` sets the engine's sleepSuspendThreshold, `--nap-ms`
+// the durable sleep of `napper` (default 1000), and `--clock-offset-ms` puts the
+// engine's clock that far ahead of the system clock (time travel for durable sleeps).
 //
 // `submit` creates `crash-work` tasks 0..<N one at a time with the idempotency key
 // "<prefix><i>", appending "i\n" to the `--ack` file after each creation returned,
@@ -19,6 +27,7 @@
 import Durable
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -83,6 +92,113 @@ struct Sleeper: Job {
     }
 }
 
+/// Durable execution under crashes: a multi-step, multi-child job. For input `n`:
+/// step "fetch" (returns n·1000), children "part" #0 and #1 (`leaf` n·10+0 and
+/// n·10+1), step "middle" (fetch + n), child "part" #2 (`leaf` n·10+2), gather, step
+/// "combine" (middle + the children's results), which is the task's result:
+/// 1211·n + 21. Each step body logs "step <name> <n>" as it starts, then works
+/// through `stalledWork`.
+struct Pipeline: Job {
+    static let name = "pipeline"
+    let log: String?
+    let delay: Duration
+    let stallAfter: Int?
+    let stalledLog: String?
+
+    func run(_ n: Int, context: TaskContext) async throws -> Int {
+        // Steps last one to three delays, so that parents spread over the stages.
+        let work = delay * (1 + n % 3)
+        func body(_ step: String) async throws {
+            try await stalledWork(
+                "step \(step) \(n)", log: log, delay: work, stallAfter: stallAfter, stalledLog: stalledLog)
+        }
+        let fetched = try await context.step("fetch") {
+            try await body("fetch")
+            return n * 1000
+        }
+        var parts: [DurableTask<Int>] = []
+        for k in 0..<2 { parts.append(try await context.createTask(Leaf.self, n * 10 + k, name: "part")) }
+        let middle = try await context.step("middle") {
+            try await body("middle")
+            return fetched + n
+        }
+        parts.append(try await context.createTask(Leaf.self, n * 10 + 2, name: "part"))
+        let values = try await context.gather(parts)
+        return try await context.step("combine") {
+            try await body("combine")
+            return middle + values.reduce(0, +)
+        }
+    }
+}
+
+/// A child of `pipeline`: for input m = n·10 + k, logs "child <k> of <n>" as it
+/// starts, works through `stalledWork`, and returns m·7.
+struct Leaf: Job {
+    static let name = "leaf"
+    let log: String?
+    let delay: Duration
+    let stallAfter: Int?
+    let stalledLog: String?
+
+    func run(_ m: Int, context: TaskContext) async throws -> Int {
+        try await stalledWork(
+            "child \(m % 10) of \(m / 10)", log: log, delay: delay * (1 + m % 4), stallAfter: stallAfter,
+            stalledLog: stalledLog)
+        return m * 7
+    }
+}
+
+/// Durable sleep under crashes: step "before" (logs "step before <n>", returns n),
+/// a durable sleep of `nap`, step "after" (logs "step after <n>", returns before·3),
+/// which is the task's result.
+struct Napper: Job {
+    static let name = "napper"
+    let log: String?
+    let nap: Duration
+
+    func run(_ n: Int, context: TaskContext) async throws -> Int {
+        let before = try await context.step("before") {
+            if let log { appendLine("step before \(n)", to: log) }
+            return n
+        }
+        try await context.sleep(for: nap)
+        return try await context.step("after") {
+            if let log { appendLine("step after \(n)", to: log) }
+            return before * 3
+        }
+    }
+}
+
+/// How many step bodies and child runs this process started.
+let startedBodies = Atomic<Int>(0)
+
+/// Logs `line` to `log`, then works for `delay`. A body started after the first
+/// `stallAfter` also logs `line` to `stalledLog` and stalls until the process is
+/// killed: the test kills it with this body certainly in progress, and a test that
+/// falls behind the worker finds it stopped instead of finished.
+func stalledWork(_ line: String, log: String?, delay: Duration, stallAfter: Int?, stalledLog: String?)
+    async throws
+{
+    if let log { appendLine(line, to: log) }
+    let started = startedBodies.add(1, ordering: .relaxed).newValue
+    if let stallAfter, started > stallAfter {
+        if let stalledLog { appendLine(line, to: stalledLog) }
+        while true { try await Task.sleep(for: .seconds(60)) }
+    }
+    if delay > .zero { try await Task.sleep(for: delay) }
+}
+
+/// The system clock moved `offset` milliseconds ahead.
+struct OffsetClock: TaskClock {
+    let offset: Int64
+
+    func now() -> Int64 { SystemClock().now() + offset }
+
+    func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
+
 // MARK: - Arguments
 
 struct Options {
@@ -95,6 +211,10 @@ struct Options {
     var stalledLog: String?
     var waitIDs: ClosedRange<Int64>?
     var recoveryIntervalMilliseconds: Int?
+    var stallAfter: Int?
+    var sleepSuspendMilliseconds: Int?
+    var napMilliseconds = 1000
+    var clockOffsetMilliseconds = 0
     var count = 0
     var ack: String?
     var keyPrefix = "submit-"
@@ -102,7 +222,8 @@ struct Options {
     static let usage = """
         usage: DurableTestWorker <db-path> run [--concurrency N] [--log FILE] [--delay-ms N]
                                               [--stall-file FILE --stalled-log FILE] [--wait-ids FIRST-LAST]
-                                              [--recovery-interval-ms N]
+                                              [--recovery-interval-ms N] [--stall-after N]
+                                              [--sleep-suspend-ms N] [--nap-ms N] [--clock-offset-ms N]
                DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
         """
 
@@ -133,6 +254,10 @@ struct Options {
             case "--ack": options.ack = value(flag)
             case "--key-prefix": options.keyPrefix = value(flag)
             case "--recovery-interval-ms": options.recoveryIntervalMilliseconds = number(flag)
+            case "--sleep-suspend-ms": options.sleepSuspendMilliseconds = number(flag)
+            case "--nap-ms": options.napMilliseconds = number(flag)
+            case "--stall-after": options.stallAfter = number(flag)
+            case "--clock-offset-ms": options.clockOffsetMilliseconds = number(flag)
             case "--wait-ids":
                 let text = value(flag)
                 let parts = text.split(separator: "-").compactMap { Int64($0) }
@@ -167,10 +292,16 @@ enum WorkerMain {
         let logger = Logger(label: "DurableTestWorker[\(getpid())]")
         do {
             var configuration = EngineConfiguration()
+            if options.clockOffsetMilliseconds > 0 {
+                configuration.clock = OffsetClock(offset: Int64(options.clockOffsetMilliseconds))
+            }
             configuration.maxConcurrentTasks = options.concurrency
             configuration.gracefulShutdownTimeout = .zero
             if let interval = options.recoveryIntervalMilliseconds {
                 configuration.recoveryInterval = .milliseconds(interval)
+            }
+            if let threshold = options.sleepSuspendMilliseconds {
+                configuration.sleepSuspendThreshold = .milliseconds(threshold)
             }
             let engine = try TaskEngine(path: options.database, configuration: configuration, logger: logger)
             switch options.mode {
@@ -188,6 +319,12 @@ enum WorkerMain {
                 log: options.log, delay: .milliseconds(options.delayMilliseconds), stallFile: options.stallFile,
                 stalledLog: options.stalledLog))
         engine.register(Sleeper(log: options.log))
+        let delay = Duration.milliseconds(options.delayMilliseconds)
+        engine.register(
+            Pipeline(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
+        engine.register(
+            Leaf(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
+        engine.register(Napper(log: options.log, nap: .milliseconds(options.napMilliseconds)))
         guard let ids = options.waitIDs else {
             try await engine.run()
             return
@@ -199,6 +336,15 @@ enum WorkerMain {
             let sleepers = records.filter { $0.job == Sleeper.name }.map(\.id)
             var workTasks: [DurableTask<Int>] = []
             for id in work { workTasks.append(try await engine.task(id: id, as: CrashWork.self)) }
+            // The durable-execution jobs return Int too: wait for them with the others.
+            for record in records {
+                switch record.job {
+                case Pipeline.name: workTasks.append(try await engine.task(id: record.id, as: Pipeline.self))
+                case Leaf.name: workTasks.append(try await engine.task(id: record.id, as: Leaf.self))
+                case Napper.name: workTasks.append(try await engine.task(id: record.id, as: Napper.self))
+                default: break
+                }
+            }
             var sleeperTasks: [DurableTask<String>] = []
             for id in sleepers { sleeperTasks.append(try await engine.task(id: id, as: Sleeper.self)) }
             if !workTasks.isEmpty { _ = try await engine.wait(workTasks) }

@@ -158,6 +158,30 @@ struct ChildSleeper: Job {
     }
 }
 
+/// A multi-step parent that creates three `leaf` children; see DurableTestWorker.
+struct ChildPipeline: Job {
+    static let name = "pipeline"
+    func run(_ input: Int, context: TaskContext) async throws -> Int {
+        throw TestFailure(reason: "pipeline runs only in DurableTestWorker")
+    }
+}
+
+/// A child of `pipeline`; see DurableTestWorker.
+struct ChildLeaf: Job {
+    static let name = "leaf"
+    func run(_ input: Int, context: TaskContext) async throws -> Int {
+        throw TestFailure(reason: "leaf runs only in DurableTestWorker")
+    }
+}
+
+/// A step, a durable sleep and a step; see DurableTestWorker.
+struct ChildNapper: Job {
+    static let name = "napper"
+    func run(_ input: Int, context: TaskContext) async throws -> Int {
+        throw TestFailure(reason: "napper runs only in DurableTestWorker")
+    }
+}
+
 // MARK: - Reading the file directly
 
 /// Plain SQL reads of a Durable file, on a connection of its own.
