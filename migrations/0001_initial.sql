@@ -100,6 +100,30 @@ CREATE TABLE task_steps (
     PRIMARY KEY (task_id, position)
 ) STRICT, WITHOUT ROWID;
 
+-- Lines appended to files by tasks (context.appendLine, the AppendLine job):
+-- each (task, sequence) appends once. A file's committed length is the end of
+-- its last recorded line; bytes past it are a crashed append's, cut off before
+-- the next append, so the file never holds a line twice or a partial line.
+CREATE TABLE file_appends (
+    task_id    INTEGER NOT NULL,
+    sequence   INTEGER NOT NULL,                      -- the task's n-th append, from 0
+    path       TEXT NOT NULL,                         -- absolute, symbolic links resolved
+    offset     INTEGER NOT NULL,
+    length     INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, sequence)
+) STRICT, WITHOUT ROWID;
+
+CREATE UNIQUE INDEX file_appends_path ON file_appends (path, offset);
+
+-- Files written through file_appends, and how long each was before Durable first
+-- appended to it: bytes before base_length are never cut off.
+CREATE TABLE appended_files (
+    path        TEXT PRIMARY KEY,
+    base_length INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- Durable done callbacks: a registered job run once when task_id finishes.
 CREATE TABLE task_callbacks (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

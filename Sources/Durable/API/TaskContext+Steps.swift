@@ -114,7 +114,7 @@ extension TaskContext {
         options: TaskOptions = TaskOptions(), detached: Bool = false
     ) async throws -> DurableTask<J.Output> {
         let identity = "\(J.name)/\(name ?? "")"
-        let key = "child-of-\(taskID)/\(identity)#\(journal.nextChild(identity))"
+        let key = "child-of-\(taskID)/\(identity)#\(journal.nextOccurrence(identity))"
         let tasks = try await engine.createTasks(
             job, [TaskRequest(input, name: name, context: values ?? self.values, key: key, options: options)],
             groupID: nil, detached: detached, creator: self)
@@ -127,7 +127,7 @@ extension TaskContext {
         name: String, _ body: @escaping @Sendable (DurableTaskGroup) async throws -> T
     ) async throws -> T {
         let identity = "group/\(name)"
-        let key = "group-of-\(taskID)/\(name)#\(journal.nextChild(identity))"
+        let key = "group-of-\(taskID)/\(name)#\(journal.nextOccurrence(identity))"
         return try await engine.withTaskGroup(name: name, key: key, body)
     }
 

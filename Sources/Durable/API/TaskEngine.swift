@@ -243,6 +243,20 @@ public final class TaskEngine: Sendable {
         }
     }
 
+    /// Asks this process's worker to stop: it claims no more tasks, lets running
+    /// ones finish within `gracePeriod` (`nil`: as long as they take), then cancels
+    /// them and hands them back as pending; ``run()`` returns once it is drained.
+    /// Calling again with a shorter period (`.zero`) stops the rest at once — the
+    /// second Ctrl-C of a command-line tool.
+    ///
+    /// - Returns: `false` when no worker runs in this process.
+    @discardableResult
+    public func beginShutdown(gracePeriod: Duration?) -> Bool {
+        guard let worker = currentWorker else { return false }
+        worker.beginShutdown(gracePeriod: gracePeriod)
+        return true
+    }
+
     private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
         let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
         try activeWorker.withLock { active in

@@ -111,8 +111,8 @@ final class StepJournal: Sendable {
         }
     }
 
-    /// The occurrence number of the next child created under `identity`.
-    func nextChild(_ identity: String) -> Int {
+    /// The occurrence number of the next child, group or append under `identity`.
+    func nextOccurrence(_ identity: String) -> Int {
         state.withLock { state in
             let occurrence = state.childOccurrences[identity, default: 0]
             state.childOccurrences[identity] = occurrence + 1

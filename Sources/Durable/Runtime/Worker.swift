@@ -152,22 +152,29 @@ final class Worker: Sendable {
     /// Stops claiming; running tasks get the grace period (none when `immediately`),
     /// then are cancelled and handed back as pending.
     func beginShutdown(immediately: Bool) {
-        let startTimer = state.withLock { state -> Bool in
-            guard !state.draining else { return false }
-            state.draining = true
-            return true
-        }
-        if immediately {
-            interruptRunningTasks()
-        } else if startTimer {
-            let grace = configuration.gracefulShutdownTimeout
-            let timer = Task { [self] in
-                do {
-                    try await clock.sleep(for: grace)
-                    interruptRunningTasks()
-                } catch {}
+        beginShutdown(gracePeriod: immediately ? .zero : configuration.gracefulShutdownTimeout)
+    }
+
+    /// Stops claiming; running tasks may finish within `gracePeriod` (`nil`: as long
+    /// as they take), then are cancelled and handed back as pending. Calling again
+    /// with a shorter period shortens the wait.
+    func beginShutdown(gracePeriod: Duration?) {
+        state.withLock { $0.draining = true }
+        if let gracePeriod {
+            if gracePeriod <= .zero {
+                interruptRunningTasks()
+            } else {
+                let timer = Task { [self] in
+                    do {
+                        try await clock.sleep(for: gracePeriod)
+                        interruptRunningTasks()
+                    } catch {}
+                }
+                state.withLock { state in
+                    state.graceTimer?.cancel()
+                    state.graceTimer = timer
+                }
             }
-            state.withLock { $0.graceTimer = timer }
         }
         wake.signal()
     }

@@ -88,6 +88,23 @@ protocol TaskStore: Sendable {
     /// when the run no longer owns the task.
     func recordStep(_ step: StoredStep, of id: TaskID, owner: String, attempt: Int, now: Int64) async throws -> Bool
 
+    // MARK: Appends to files
+
+    /// Where a task's `sequence`-th append went, if it was recorded.
+    func recordedAppend(of id: TaskID, sequence: Int) async throws -> FileAppend?
+
+    /// The end of the last recorded line of the file (or its length before Durable
+    /// first appended to it); `nil` when Durable never appended to it.
+    func committedLength(of path: String) async throws -> Int64?
+
+    /// Records that Durable appends to the file from now on, keeping its first
+    /// `baseLength` bytes; does nothing if it is already recorded.
+    func registerAppendedFile(_ path: String, baseLength: Int64, now: Int64) async throws
+
+    /// Records an append if the file's committed length is still `append.offset`;
+    /// `false` (nothing recorded) if another append came first.
+    func recordAppend(_ append: FileAppend, of id: TaskID, sequence: Int, now: Int64) async throws -> Bool
+
     // MARK: Cancelling and callbacks
 
     /// Cancels a pending task at once, or stores the request for a running one.

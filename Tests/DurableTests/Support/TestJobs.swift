@@ -328,3 +328,17 @@ struct Tree: Job {
         return try await child.value
     }
 }
+
+/// Appends two lines for its input, then fails once (retryably) so the re-run
+/// must not append them again.
+struct AppendsTwice: Job {
+    static let name = "appends-twice"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    let path: String
+    func run(_ input: String, context: TaskContext) async throws -> Int64 {
+        try await context.appendLine("\(input) first", to: path)
+        let second = try await context.appendLine("\(input) second", to: path)
+        if context.attempt == 1 { throw TestFailure(reason: "fail after appending") }
+        return second.offset
+    }
+}

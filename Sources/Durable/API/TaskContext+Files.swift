@@ -1,0 +1,69 @@
+// Writing results to files, exactly once.
+extension TaskContext {
+    /// Appends `line` and a newline to the file at `path`, exactly once for this
+    /// call of this task: re-runs after a crash do not append it again, and a crash
+    /// half-way through writing leaves no partial line (it is cut off before the
+    /// next append). Bytes the file held before Durable first appended to it are
+    /// kept. Lines from concurrent tasks (and processes) never interleave.
+    ///
+    /// ```swift
+    /// let page = try await context.step("fetch") { try await download(url) }
+    /// try await context.appendLine("\(url)\t\(page.count)", to: "sizes.tsv")
+    /// ```
+    ///
+    /// - Returns: Where the line is in the file.
+    @discardableResult
+    public func appendLine(_ line: String, to path: String) async throws -> FileAppend {
+        try await AppendedFile.append(
+            line, to: path, task: taskID, sequence: journal.nextOccurrence("append"), store: engine.store,
+            clock: engine.clock)
+    }
+}
+
+extension TaskEngine {
+    /// Cuts a file written with ``TaskContext/appendLine(_:to:)`` back to its last
+    /// recorded line, removing what an append that crashed before it was recorded
+    /// left behind. Call it before reading the file while no task appends to it.
+    ///
+    /// - Returns: How many bytes were removed.
+    @discardableResult
+    public func repairAppendedFile(at path: String) async throws -> Int64 {
+        try await AppendedFile.repair(path, store: store)
+    }
+
+    /// Where a task's lines went, in the order it appended them.
+    public func appends(of id: TaskID) async throws -> [FileAppend] {
+        var appends: [FileAppend] = []
+        while let next = try await store.recordedAppend(of: id, sequence: appends.count) { appends.append(next) }
+        return appends
+    }
+}
+
+/// A job that appends one line to a file, exactly once per task: for programs
+/// that write their results to files as tasks finish. Register it with
+/// `engine.register(AppendLine())`.
+///
+/// ```swift
+/// try await engine.createTask(AppendLine.self, .init(path: "out.tsv", line: "a\t1"), key: "out:a")
+/// ```
+public struct AppendLine: Job {
+    public static let name = "durable.append-line"
+
+    /// The file and the line (without its newline).
+    public struct Input: Codable, Sendable, Hashable {
+        public var path: String
+        public var line: String
+
+        public init(path: String, line: String) {
+            self.path = path
+            self.line = line
+        }
+    }
+
+    /// Creates the job.
+    public init() {}
+
+    public func run(_ input: Input, context: TaskContext) async throws -> FileAppend {
+        try await context.appendLine(input.line, to: input.path)
+    }
+}

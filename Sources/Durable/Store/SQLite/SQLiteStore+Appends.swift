@@ -1,0 +1,51 @@
+import GRDB
+
+// The ledger of lines appended to files exactly once.
+extension SQLiteStore {
+    func recordedAppend(of id: TaskID, sequence: Int) async throws -> FileAppend? {
+        try await read("read the appends of task \(id)") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT path, offset, length FROM file_appends WHERE task_id = ? AND sequence = ?",
+                arguments: [id.rawValue, sequence]
+            ).map { FileAppend(path: $0[0], offset: $0[1], length: $0[2]) }
+        }
+    }
+
+    func committedLength(of path: String) async throws -> Int64? {
+        try await read("read the committed length of \(path)") { db in
+            try Self.committedLength(of: path, in: db)
+        }
+    }
+
+    func registerAppendedFile(_ path: String, baseLength: Int64, now: Int64) async throws {
+        try await write("register \(path) for appends") { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO appended_files (path, base_length, created_at) VALUES (?, ?, ?)",
+                arguments: [path, baseLength, now])
+        }
+    }
+
+    func recordAppend(_ append: FileAppend, of id: TaskID, sequence: Int, now: Int64) async throws -> Bool {
+        try await write("record a line appended to \(append.path)") { db in
+            guard try Self.committedLength(of: append.path, in: db) == append.offset else { return false }
+            try db.execute(
+                sql: """
+                    INSERT INTO file_appends (task_id, sequence, path, offset, length, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id.rawValue, sequence, append.path, append.offset, append.length, now])
+            return true
+        }
+    }
+
+    private static func committedLength(of path: String, in db: Database) throws -> Int64? {
+        guard
+            let base = try Int64.fetchOne(
+                db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [path])
+        else { return nil }
+        let end = try Int64.fetchOne(
+            db, sql: "SELECT offset + length FROM file_appends WHERE path = ? ORDER BY offset DESC LIMIT 1",
+            arguments: [path])
+        return max(base, end ?? 0)
+    }
+}
