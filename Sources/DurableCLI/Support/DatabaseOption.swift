@@ -1,0 +1,40 @@
+import ArgumentParser
+import Durable
+import Foundation
+import Logging
+
+/// Where the database is: `--db`, else `$DURABLE_DB`, else `./durable.sqlite`.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "The database file (default: $DURABLE_DB, else ./durable.sqlite).")
+    var db: String?
+
+    var path: String {
+        db ?? ProcessInfo.processInfo.environment["DURABLE_DB"] ?? "durable.sqlite"
+    }
+
+    /// Opens the engine on the database; a file that cannot be used gives a
+    /// one-line error naming it (the engine's own message).
+    func openEngine(
+        configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning
+    ) throws -> TaskEngine {
+        var configuration = EngineConfiguration()
+        configure(&configuration)
+        var logger = Logger(label: "durable")
+        logger.logLevel = logLevel
+        return try TaskEngine(path: path, configuration: configuration, logger: logger)
+    }
+
+    /// Fails with a one-line error when the database file does not exist, for
+    /// commands that only read or change what is stored.
+    func requireExisting() throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError("no database at \(path) (use --db or $DURABLE_DB to name another)")
+        }
+    }
+}
+
+/// An error a command reports as one line on standard error, exiting with 1.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
