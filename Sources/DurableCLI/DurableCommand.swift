@@ -16,8 +16,10 @@ struct DurableCommand: AsyncParsableCommand {
         subcommands: [
             // run:
             // fetch:
+            FetchCommand.self,
             // inspection:
-            Schema.self,
+            List.self, Show.self, Stats.self, Watch.self, Cancel.self, Retry.self, Prune.self, Schema.self,
+            Migrate.self,
         ]
     )
 }

@@ -83,3 +83,22 @@ struct AppendLineTests {
         }
     }
 }
+
+extension AppendLineTests {
+    @Test("a file shortened outside Durable is refused instead of getting a hole")
+    func shortenedFileRefused() async throws {
+        let directory = TemporaryDirectory()
+        let output = directory.file("out.txt")
+        let engine = try makeEngine(in: directory)
+        engine.register(AppendLine())
+        try await engine.run { engine async throws -> Void in
+            _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "first line")).value
+            try Data().write(to: URL(fileURLWithPath: output))
+            let task = try await engine.createTask(AppendLine.self, .init(path: output, line: "second"))
+            let error = await #expect(throws: StoredError.self) { try await task.value }
+            #expect(error?.message.contains("truncated or replaced outside Durable") == true)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)).isEmpty)
+        await #expect(throws: (any Error).self) { try await engine.repairAppendedFile(at: output) }
+    }
+}

@@ -15,6 +15,8 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// The file's schema was written by a newer Durable; nothing was changed.
         public static let schemaTooNew = Code(rawValue: "schema_too_new")
+        /// The file's schema is older than this build and migrations were not to be applied.
+        public static let schemaTooOld = Code(rawValue: "schema_too_old")
         /// The file is an SQLite database, but not one of Durable's.
         public static let notADurableDatabase = Code(rawValue: "not_a_durable_database")
         /// The file is not an SQLite database, or is damaged.

@@ -35,6 +35,10 @@ public struct EngineConfiguration: Sendable {
     /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
     /// in place. Default 2 s.
     public var sleepSuspendThreshold: Duration = .seconds(2)
+    /// Whether opening a file applies the migrations it lacks. When `false`, a
+    /// file with an older schema is refused (``DurableError/Code/schemaTooOld``);
+    /// inspection tools use this so that only `durable migrate` changes a schema.
+    public var appliesMigrations = true
     /// The time source. Default the system clock.
     public var clock: any TaskClock = SystemClock()
 

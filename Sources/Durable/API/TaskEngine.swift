@@ -48,7 +48,7 @@ public final class TaskEngine: Sendable {
         }
         let store = try SQLiteStore(
             path: path, durability: configuration.durability, lockTimeout: configuration.lockTimeout,
-            now: configuration.clock.now())
+            now: configuration.clock.now(), appliesMigrations: configuration.appliesMigrations)
         self.path = path
         self.configuration = configuration
         self.logger = logger
@@ -173,7 +173,12 @@ public final class TaskEngine: Sendable {
 
     // MARK: Cancelling
 
-    func cancel(_ id: TaskID, message: String?) async throws -> Bool {
+    /// Cancels the task with this id, whatever its job: see ``DurableTask/cancel(message:)``.
+    ///
+    /// - Returns: `false` when the task had already finished.
+    /// - Throws: ``DurableError/Code/unknownTask`` when no task has the id.
+    @discardableResult
+    public func cancel(_ id: TaskID, message: String? = nil) async throws -> Bool {
         let (result, effects) = try await store.requestCancel(of: id, message: message, now: clock.now())
         apply(effects)
         return result != .alreadyFinished

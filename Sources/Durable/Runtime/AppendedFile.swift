@@ -53,6 +53,7 @@ enum AppendedFile {
             // Another attempt of this task (in another process) may have finished.
             if let recorded = try await store.recordedAppend(of: task, sequence: sequence) { return recorded }
             let offset = try await store.committedLength(of: path) ?? 0
+            try requireIntact(file, committed: offset)
             try file.write(bytes, at: offset)
             let append = FileAppend(path: path, offset: offset, length: Int64(bytes.count))
             if try await store.recordAppend(append, of: task, sequence: sequence, now: clock.now()) { return append }
@@ -71,11 +72,23 @@ enum AppendedFile {
             let file = try LockedFile(path: path, create: false)
             defer { file.close() }
             let committed = try await store.committedLength(of: path) ?? 0
+            try requireIntact(file, committed: committed)
             let size = try file.size()
             guard size > committed else { return 0 }
             try file.truncate(to: committed)
             return size - committed
         }
+    }
+}
+
+/// Refuses a file shorter than the lines recorded in it: it was truncated or
+/// replaced outside Durable, and appending would leave a hole of zero bytes.
+private func requireIntact(_ file: LockedFile, committed: Int64) throws {
+    let size = try file.size()
+    guard size >= committed else {
+        throw NonRetryableError(
+            "\(file.path) holds \(size) bytes, fewer than the \(committed) bytes of lines Durable appended to it: "
+                + "it was truncated or replaced outside Durable; restore it or append to another file")
     }
 }
 

@@ -63,6 +63,8 @@ extension Worker {
                     metadata: ["dead-workers": "\(dead)"])
             }
             if !recovery.requeued.isEmpty { noteNewWork() }
+        } catch is CancellationError {
+            return
         } catch {
             logger.warning("could not recover abandoned tasks: \(error)")
         }
@@ -76,6 +78,8 @@ extension Worker {
                 logger.warning(
                     "\(count) pending task(s) of job \"\(job)\" stay pending: the job is not registered in this process")
             }
+        } catch is CancellationError {
+            return
         } catch {
             logger.warning("could not count tasks of unknown jobs: \(error)")
         }

@@ -116,6 +116,35 @@ protocol TaskStore: Sendable {
     /// Removes the callbacks of `job` not yet run; returns how many.
     func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int
 
+    // MARK: Inspection and administration
+
+    /// Tasks matching the query, newest first.
+    func tasks(matching query: TaskQuery) async throws -> [TaskRecord]
+
+    /// The runs of a task, oldest first.
+    func attempts(of id: TaskID) async throws -> [AttemptRecord]
+
+    /// The durable done callbacks of a task, in the order added.
+    func callbacks(of id: TaskID) async throws -> [CallbackRecord]
+
+    /// Counts by job and status, and tasks finished since `minuteAgo` and `hourAgo`.
+    func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics
+
+    /// Cancels up to `limit` pending tasks (of `job`, if given) in one transaction.
+    func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects
+
+    /// Makes finished tasks pending again (`failed` and `cancelled` ones only):
+    /// errors, non-retryable step failures and cancel requests are cleared; stored
+    /// successful steps stay, so the re-run resumes. Returns the ids reset.
+    func retry(_ ids: [TaskID], now: Int64) async throws -> [TaskID]
+
+    /// The ids of up to `limit` failed tasks, oldest first.
+    func failedTaskIDs(limit: Int) async throws -> [TaskID]
+
+    /// Deletes up to `limit` finished tasks (of `statuses`) that finished before
+    /// `before`, with their attempts, steps and callbacks, in one short transaction.
+    func prune(finishedBefore before: Int64, statuses: Set<TaskStatus>, limit: Int) async throws -> Int
+
     // MARK: Groups
 
     /// Creates a group (named `TaskGroup-<id>` when `name` is `nil`), or returns

@@ -24,7 +24,7 @@ final class SQLiteStore: TaskStore {
     /// A file that is not an SQLite database, is another program's database, or
     /// has a newer schema is refused with a ``DurableError`` before anything in it
     /// is changed.
-    init(path: String, durability: Durability, lockTimeout: Duration, now: Int64) throws {
+    init(path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true) throws {
         location = path
         self.lockTimeout = lockTimeout
         self.durability = durability
@@ -45,7 +45,7 @@ final class SQLiteStore: TaskStore {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
             }
-            try pool.write { db in try SchemaMigrator.migrate(db, path: path, now: now) }
+            try pool.write { db in try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations) }
 
             var watcherConfiguration = Configuration()
             watcherConfiguration.label = "Durable.changes"

@@ -47,9 +47,20 @@ enum SchemaMigrator {
         return true
     }
 
-    /// Applies the missing migrations in the current (immediate) transaction.
-    static func migrate(_ db: Database, path: String, now: Int64) throws {
+    /// Applies the missing migrations in the current (immediate) transaction; with
+    /// `apply == false`, throws ``DurableError/Code/schemaTooOld`` if any is missing.
+    static func migrate(_ db: Database, path: String, now: Int64, apply: Bool = true) throws {
         try check(db, path: path)
+        if !apply {
+            let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM durable_migrations"))
+            let missing = migrations.filter { !applied.contains($0.version) }
+            if let first = missing.first, !applied.isEmpty {
+                throw DurableError(
+                    .schemaTooOld,
+                    "\(path) has schema version \(applied.max() ?? 0); this build needs \(latestVersion) "
+                        + "(migration \(first.version)_\(first.name) and later): run `durable migrate` first")
+            }
+        }
         if try !db.tableExists("durable_migrations") {
             try db.execute(
                 sql: """

@@ -1,0 +1,86 @@
+public import Foundation
+
+/// Which tasks ``TaskEngine/tasks(matching:)`` lists.
+///
+/// ```swift
+/// let failed = try await engine.tasks(matching: TaskQuery(statuses: [.failed], job: "fetch", limit: 20))
+/// ```
+public struct TaskQuery: Sendable, Hashable {
+    /// Only these statuses; empty for all.
+    public var statuses: Set<TaskStatus>
+    /// Only names matching this glob (`*` and `?`, as SQLite's GLOB).
+    public var nameGlob: String?
+    /// Only tasks of this job.
+    public var job: String?
+    /// Only tasks created at or after this time.
+    public var createdSince: Date?
+    /// Only children of this task.
+    public var parentID: TaskID?
+    /// At most this many, newest first.
+    public var limit: Int
+
+    /// Creates a query.
+    public init(
+        statuses: Set<TaskStatus> = [], nameGlob: String? = nil, job: String? = nil, createdSince: Date? = nil,
+        parentID: TaskID? = nil, limit: Int = 100
+    ) {
+        self.statuses = statuses
+        self.nameGlob = nameGlob
+        self.job = job
+        self.createdSince = createdSince
+        self.parentID = parentID
+        self.limit = limit
+    }
+}
+
+/// One run of a task, as stored in `task_attempts`.
+public struct AttemptRecord: Sendable, Hashable {
+    public var taskID: TaskID
+    public var attempt: Int
+    public var owner: String
+    public var startedAt: Int64
+    public var finishedAt: Int64
+    /// `succeeded`, `failed`, `cancelled`, `interrupted`, `abandoned` or `suspended`.
+    public var outcome: String
+    public var error: StoredError?
+}
+
+/// A checkpoint stored inside a task (`task_steps`).
+public struct StepRecord: Sendable, Hashable {
+    public var position: Int
+    public var name: String
+    /// `step` or `sleep`.
+    public var kind: String
+    public var status: TaskStatus
+    /// The step's value as JSON, or a sleep's wake-up time.
+    public var result: String?
+    public var error: StoredError?
+}
+
+/// A durable done callback (`task_callbacks`).
+public struct CallbackRecord: Sendable, Hashable {
+    public var id: Int64
+    public var job: String
+    /// The callback's input as JSON.
+    public var input: String
+    /// The task created when the watched task finished, once it has.
+    public var callbackTaskID: TaskID?
+}
+
+/// Counts of tasks by job and status, and recent throughput.
+public struct QueueStatistics: Sendable, Hashable {
+    /// Task counts per job, per status.
+    public var counts: [String: [TaskStatus: Int]]
+    /// Tasks finished in the last minute and the last hour.
+    public var finishedLastMinute: Int
+    public var finishedLastHour: Int
+
+    /// Task counts per status over all jobs.
+    public var totals: [TaskStatus: Int] {
+        var totals: [TaskStatus: Int] = [:]
+        for byStatus in counts.values {
+            for (status, count) in byStatus { totals[status, default: 0] += count }
+        }
+        return totals
+    }
+}

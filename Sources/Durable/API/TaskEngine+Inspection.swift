@@ -1,0 +1,93 @@
+public import Foundation
+
+// Looking at and administering what is stored: the `durable` tool's commands.
+extension TaskEngine {
+    /// Tasks matching `query`, newest first.
+    public func tasks(matching query: TaskQuery) async throws -> [TaskRecord] {
+        try await store.tasks(matching: query)
+    }
+
+    /// The runs of a task, oldest first.
+    public func attempts(of id: TaskID) async throws -> [AttemptRecord] {
+        try await store.attempts(of: id)
+    }
+
+    /// The steps and durable sleeps a task stored, by position.
+    public func steps(of id: TaskID) async throws -> [StepRecord] {
+        try await store.steps(of: id).map {
+            StepRecord(
+                position: $0.position, name: $0.name, kind: $0.kind.rawValue, status: $0.status, result: $0.result,
+                error: $0.error)
+        }
+    }
+
+    /// The durable done callbacks of a task, in the order added.
+    public func callbacks(of id: TaskID) async throws -> [CallbackRecord] {
+        try await store.callbacks(of: id)
+    }
+
+    /// Counts by job and status, and how many tasks finished in the last minute
+    /// and hour.
+    public func statistics() async throws -> QueueStatistics {
+        let now = clock.now()
+        return try await store.statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+    }
+
+    /// Cancels every pending task (of `job`, if given), in transactions of at most
+    /// `batchSize`; running tasks are left alone. Returns how many were cancelled.
+    @discardableResult
+    public func cancelPendingTasks(job: String? = nil, message: String? = nil, batchSize: Int = 1000) async throws
+        -> Int
+    {
+        var total = 0
+        while true {
+            let effects = try await store.cancelPending(
+                job: job, limit: max(1, batchSize), message: message, now: clock.now())
+            apply(effects)
+            let cancelled = effects.finished.count
+            total += cancelled
+            if cancelled == 0 { return total }
+        }
+    }
+
+    /// Runs failed or cancelled tasks again: each becomes pending with its error
+    /// cleared; steps it stored successfully are kept (the re-run resumes after
+    /// them), a failed step runs again. Others are left as they are.
+    ///
+    /// - Returns: The ids made pending.
+    @discardableResult
+    public func retry(_ ids: [TaskID]) async throws -> [TaskID] {
+        let reset = try await store.retry(ids, now: clock.now())
+        if !reset.isEmpty { noteNewWork() }
+        return reset
+    }
+
+    /// Runs every failed task again (see ``retry(_:)``). Returns how many.
+    @discardableResult
+    public func retryFailedTasks(batchSize: Int = 1000) async throws -> Int {
+        var total = 0
+        while true {
+            let ids = try await store.failedTaskIDs(limit: max(1, batchSize))
+            let reset = try await retry(ids)
+            total += reset.count
+            if ids.isEmpty || reset.isEmpty { return total }
+        }
+    }
+
+    /// Deletes finished tasks (of `statuses`; all finished ones when empty) that
+    /// finished before `date`, with their attempts, steps and callbacks. Works in
+    /// short transactions of at most `batchSize` tasks, so workers are never locked
+    /// out for long. Returns how many were deleted.
+    @discardableResult
+    public func prune(
+        finishedBefore date: Date, statuses: Set<TaskStatus> = [], batchSize: Int = 500
+    ) async throws -> Int {
+        let before = date.unixMilliseconds
+        var total = 0
+        while true {
+            let deleted = try await store.prune(finishedBefore: before, statuses: statuses, limit: max(1, batchSize))
+            total += deleted
+            if deleted == 0 { return total }
+        }
+    }
+}

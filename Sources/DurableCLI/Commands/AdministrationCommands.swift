@@ -1,0 +1,179 @@
+import ArgumentParser
+import Durable
+import Foundation
+
+/// `durable stats`: counts by status and job, and throughput.
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Count tasks by job and status, and show how many finished in the last minute and hour.",
+        discussion: "Same as: sqlite3 durable.sqlite 'select * from queue_stats'")
+
+    @OptionGroup var database: DatabaseOption
+    @Flag(name: .long, help: "One JSON object per line: one per job, then the totals.") var json = false
+
+    func run() async throws {
+        let statistics = try await openExisting(database).statistics()
+        let statuses = TaskStatus.allCases
+        if json {
+            for (job, counts) in statistics.counts.sorted(by: { $0.key < $1.key }) {
+                var object: [String: Any] = ["job": job]
+                for status in statuses { object[status.rawValue] = counts[status, default: 0] }
+                print(Formatting.jsonLine(object))
+            }
+            var totals: [String: Any] = [
+                "job": NSNull(), "finished_last_minute": statistics.finishedLastMinute,
+                "finished_last_hour": statistics.finishedLastHour,
+            ]
+            for status in statuses { totals[status.rawValue] = statistics.totals[status, default: 0] }
+            print(Formatting.jsonLine(totals))
+            return
+        }
+        var table = TextTable(columns: ["job"] + statuses.map(\.rawValue) + ["total"])
+        for (job, counts) in statistics.counts.sorted(by: { $0.key < $1.key }) {
+            table.add([job] + statuses.map { "\(counts[$0, default: 0])" } + ["\(counts.values.reduce(0, +))"])
+        }
+        let totals = statistics.totals
+        table.add(["(all)"] + statuses.map { "\(totals[$0, default: 0])" } + ["\(totals.values.reduce(0, +))"])
+        print(table.rendered(), terminator: "")
+        print(
+            "finished in the last minute: \(statistics.finishedLastMinute) "
+                + "(\(String(format: "%.1f", Double(statistics.finishedLastMinute) / 60))/s), "
+                + "last hour: \(statistics.finishedLastHour)")
+    }
+}
+
+/// `durable watch`: live counts until nothing is pending or running.
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show live task counts until nothing is pending or running.")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(name: .long, help: "How often to look (e.g. 500ms, 2s).") var interval = "1s"
+
+    func run() async throws {
+        let every = try DurationArgument(parsing: interval).duration
+        let engine = try openExisting(database)
+        let live = isatty(STDOUT_FILENO) == 1
+        while true {
+            let statistics = try await engine.statistics()
+            let totals = statistics.totals
+            let line = TaskStatus.allCases.map { "\($0.rawValue) \(totals[$0, default: 0])" }.joined(separator: ", ")
+                + ", \(statistics.finishedLastMinute) finished in the last minute"
+            FileHandle.standardOutput.write(Data((live ? "\r\u{1B}[K" + line : line + "\n").utf8))
+            if totals[.pending, default: 0] + totals[.running, default: 0] == 0 {
+                if live { print("") }
+                return
+            }
+            try await Task.sleep(for: every)
+        }
+    }
+}
+
+/// `durable cancel`: cancel tasks by id, or every pending one.
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel tasks: pending ones never start, running ones are cancelled wherever they run.")
+
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "Task ids.") var ids: [Int64] = []
+    @Option(name: .long, help: "Cancel every task with this status (only 'pending').") var status: String?
+    @Option(name: .long, help: "With --status: only tasks of this job.") var job: String?
+    @Option(name: .long, help: "The cancel message stored with the tasks.") var message = "cancelled with durable cancel"
+
+    func validate() throws {
+        guard ids.isEmpty != (status == nil) else { throw ValidationError("give task ids or --status pending") }
+        if let status, status != "pending" { throw ValidationError("--status takes only 'pending'") }
+    }
+
+    func run() async throws {
+        let engine = try openExisting(database)
+        if status != nil {
+            let count = try await engine.cancelPendingTasks(job: job, message: message)
+            print("cancelled \(count) pending task(s)")
+            return
+        }
+        var unknown: [Int64] = []
+        for id in ids {
+            do {
+                let record = try await engine.record(of: TaskID(id))
+                let cancelled = try await engine.cancel(TaskID(id), message: message)
+                print("\(id): " + (cancelled ? (record.status == .running ? "cancel requested (running)" : "cancelled") : "already finished (\(record.status))"))
+            } catch let error as DurableError where error.code == .unknownTask {
+                unknown.append(id)
+            }
+        }
+        if !unknown.isEmpty {
+            throw CommandError("no task has id \(unknown.map(String.init).joined(separator: ", ")) in \(database.path)")
+        }
+    }
+}
+
+/// `durable retry`: run failed or cancelled tasks again.
+struct Retry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run failed or cancelled tasks again (stored steps are kept; failed steps run again).")
+
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "Task ids.") var ids: [Int64] = []
+    @Flag(name: .long, help: "Retry every failed task.") var failed = false
+
+    func validate() throws {
+        guard ids.isEmpty != !failed else { throw ValidationError("give task ids or --failed") }
+    }
+
+    func run() async throws {
+        let engine = try openExisting(database)
+        if failed {
+            print("\(try await engine.retryFailedTasks()) failed task(s) are pending again")
+            return
+        }
+        var unknown: [Int64] = []
+        for id in ids where (try? await engine.record(of: TaskID(id))) == nil { unknown.append(id) }
+        if !unknown.isEmpty {
+            throw CommandError("no task has id \(unknown.map(String.init).joined(separator: ", ")) in \(database.path)")
+        }
+        let reset = Set(try await engine.retry(ids.map { TaskID($0) }))
+        for id in ids {
+            print("\(id): " + (reset.contains(TaskID(id)) ? "pending again" : "not failed or cancelled; left as it is"))
+        }
+    }
+}
+
+/// `durable prune`: delete old finished tasks.
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete finished tasks older than a duration, in short batches that never lock out workers for long.")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(name: .long, help: "Delete tasks finished more than this long ago (e.g. 7d, 12h).") var finishedBefore: String
+    @Option(name: .long, help: "Only this status (succeeded, failed, cancelled); repeatable.") var status: [String] = []
+
+    func run() async throws {
+        let age = try DurationArgument(parsing: finishedBefore)
+        let statuses = try Set(status.map(parseStatus))
+        if let open = statuses.first(where: { !$0.isTerminal }) {
+            throw CommandError("--status \(open) is not a finished status (use succeeded, failed or cancelled)")
+        }
+        let engine = try openExisting(database)
+        let deleted = try await engine.prune(
+            finishedBefore: Date(timeIntervalSinceNow: -Double(age.milliseconds) / 1000), statuses: statuses)
+        print("deleted \(deleted) finished task(s)")
+    }
+}
+
+/// `durable migrate`: apply the migrations this build has.
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the schema migrations this build has and the database lacks (creating it if needed).")
+
+    @OptionGroup var database: DatabaseOption
+
+    func run() throws {
+        let before = (try? SchemaReport(path: database.path))?.applied.count ?? 0
+        _ = try database.openEngine()
+        let report = try SchemaReport(path: database.path)
+        print(
+            "\(database.path): schema version \(report.applied.last?.version ?? 0) "
+                + "(\(report.applied.count - before) migration(s) applied now)")
+    }
+}

@@ -1,0 +1,281 @@
+import ArgumentParser
+import Durable
+import Foundation
+
+/// `durable fetch URLS --out FILE`: GETs every listed URL as a durable task and
+/// appends one `url<TAB>status<TAB>bytes<TAB>sha256` line per URL to FILE,
+/// exactly once across crashes and re-runs.
+struct FetchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "GET every URL of a list durably and append url, status, bytes and SHA-256 lines to a file.",
+        discussion: """
+            Each URL is a task in the database, keyed by FILE and the URL: kill the command at any \
+            moment and run it again with the same arguments, and it fetches only what is missing. \
+            FILE then holds each URL's line exactly once and never a partial line (a line cut short \
+            by a crash is removed when the run starts). Bytes FILE held before Durable first wrote \
+            to it are kept; do not write to it yourself afterwards, since bytes after the last line \
+            Durable recorded are removed as a crash's leftovers. A URL listed twice is fetched once.
+
+            A URL whose final response (after redirects) has a status below 400 gets its line: \
+            url, status, body length in bytes and the body's SHA-256, separated by tabs. A status of \
+            400 or more, a timeout or a network error fails the URL's task and writes no line; \
+            server errors (5xx, 408, 429) and network errors are retried first, with backoff. \
+            Failed URLs are listed on standard error, and the command exits with 1. A re-run keeps \
+            their stored failure; `durable retry --failed` makes them pending again, and the next \
+            `durable fetch` fetches them.
+
+            URLS has one http or https URL per non-empty line (`-` reads standard input); a line \
+            that is not one stops the command before anything is stored, naming the line.
+            """)
+
+    @Argument(help: "A file with one URL per line, or - for standard input.")
+    var urls: String
+
+    @Option(name: .long, help: ArgumentHelp("The file the lines are appended to.", valueName: "file"))
+    var out: String
+
+    @Option(name: [.customShort("j"), .customLong("jobs")], help: "How many URLs to fetch at once.")
+    var jobs = 16
+
+    @Option(help: ArgumentHelp("The longest one GET may take, body included, in seconds.", valueName: "seconds"))
+    var timeout = 30.0
+
+    @Option(help: "How many times to retry a URL after a server or network error.")
+    var retries = 2
+
+    @Option(help: ArgumentHelp("The wait before the first retry, doubled for each next one.", valueName: "seconds"))
+    var retryDelay = 1.0
+
+    @Option(help: "How many redirects to follow; 0 follows none and records the 3xx response.")
+    var maxRedirects = 5
+
+    @Flag(help: "Print only the summary line, no progress.")
+    var quiet = false
+
+    @OptionGroup var database: DatabaseOption
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("-j/--jobs must be at least 1") }
+        guard timeout > 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be more than 0 and at most 86400 seconds")
+        }
+        guard (0...1000).contains(retries) else { throw ValidationError("--retries must be between 0 and 1000") }
+        guard retryDelay >= 0, retryDelay <= 86_400 else {
+            throw ValidationError("--retry-delay must be between 0 and 86400 seconds")
+        }
+        guard maxRedirects >= 0 else { throw ValidationError("--max-redirects cannot be negative") }
+    }
+
+    func run() async throws {
+        // Everything that can be refused is checked before the database is opened,
+        // so bad input changes nothing stored.
+        let list = try URLList(reading: urls)
+        let output = try OutputFile(out)
+        let inputs = list.urls.map { FetchURL.Input(url: $0, out: output.path) }
+
+        let engine = try database.openEngine { $0.maxConcurrentTasks = jobs }
+        let fetcher = PageFetcher(
+            timeout: .milliseconds(Int64(timeout * 1000)), maxRedirects: maxRedirects, connectionsPerHost: jobs)
+        engine.register(FetchURL(fetcher: fetcher))
+        let result: Tally
+        do {
+            try await engine.repairAppendedFile(at: output.path)
+            result = try await engine.run { engine in try await fetchAll(inputs, on: engine) }
+        } catch {
+            await fetcher.shutdown()
+            throw error
+        }
+        await fetcher.shutdown()
+
+        var summary = "durable fetch: \(result.fetched) of \(inputs.count) URLs fetched, \(result.failed) failed"
+        if list.duplicates > 0 {
+            summary += " (\(list.duplicates) repeated \(list.duplicates == 1 ? "line" : "lines") fetched once)"
+        }
+        summary += "; lines in \(out)"
+        var report: [String] = []
+        if !quiet {
+            report = result.failures.map { "durable fetch: failed: \($0)" }
+            if result.failed > result.failures.count {
+                report.append(
+                    "durable fetch: … and \(result.failed - result.failures.count) more failures "
+                        + "(sqlite3 \(database.path) \"select name, error from tasks where status = 'failed'\")")
+            }
+        }
+        if output.size() < result.recordedEnd {
+            report.append(
+                "durable fetch: warning: \(out) is shorter than the lines recorded for it (was it edited or "
+                    + "removed?); use a new --db to fetch everything again")
+        }
+        result.progress.finish(summary: (report + [summary]).joined(separator: "\n"))
+        if result.failed > 0 { throw ExitCode(1) }
+    }
+
+    private static let failuresShown = 10
+
+    /// What a run ended with.
+    private struct Tally {
+        var fetched = 0
+        var failed = 0
+        var failures: [String] = []
+        /// Where the last recorded line of the batch ends in the output file.
+        var recordedEnd: Int64 = 0
+        let progress: ProgressReporter
+    }
+
+    /// Creates (or finds again) a task per URL and waits for all of them.
+    private func fetchAll(_ inputs: [FetchURL.Input], on engine: TaskEngine) async throws -> Tally {
+        let retry =
+            retries > 0
+            ? RetryPolicy.exponentialJitter(
+                maxAttempts: retries + 1, initialDelay: .milliseconds(Int64(retryDelay * 1000)),
+                maxDelay: .seconds(60))
+            : RetryPolicy.none
+        var tasks: [DurableTask<FetchURL.Output>] = []
+        tasks.reserveCapacity(inputs.count)
+        var start = 0
+        while start < inputs.count {
+            let chunk = inputs[start..<min(start + 5000, inputs.count)]
+            tasks += try await engine.createTasks(
+                FetchURL.self,
+                chunk.map { TaskRequest($0, name: $0.url, key: FetchURL.key(for: $0), options: .init(retry: retry)) })
+            start += chunk.count
+        }
+
+        var tally = Tally(progress: ProgressReporter(label: "durable fetch", total: tasks.count, quiet: quiet))
+        var inputsByID: [TaskID: FetchURL.Input] = [:]
+        for (task, input) in zip(tasks, inputs) { inputsByID[task.id] = input }
+        for try await task in engine.asCompleted(tasks) {
+            do {
+                let output = try await task.result()
+                tally.fetched += 1
+                if let input = inputsByID[task.id] {
+                    let page = FetchedPage(
+                        status: output.status, bytes: output.bytes, sha256: output.sha256, finalURL: output.finalURL)
+                    let length = Int64(FetchURL.line(url: input.url, page: page).utf8.count + 1)
+                    tally.recordedEnd = max(tally.recordedEnd, output.offset + length)
+                }
+            } catch {
+                tally.failed += 1
+                if tally.failures.count < Self.failuresShown {
+                    tally.failures.append(Self.describe(error, of: inputsByID[task.id]))
+                }
+            }
+            tally.progress.update(done: tally.fetched + tally.failed, failed: tally.failed)
+        }
+        return tally
+    }
+
+    /// A failed task's stored error in one line, starting with `GET <url>`.
+    private static func describe(_ error: any Error, of input: FetchURL.Input?) -> String {
+        let url = input?.url ?? "?"
+        let message: String
+        switch error {
+        case let stored as StoredError: message = stored.message
+        case let cancelled as CancelledError: message = "GET \(url): cancelled (\(cancelled))"
+        default: message = "\(error)"
+        }
+        let line = message.hasPrefix("GET ") ? message : "GET \(url): \(message)"
+        return line.replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+/// The URLs of a list file (or standard input), checked: one http or https URL
+/// per non-empty line, surrounding spaces ignored, repeats dropped.
+struct URLList {
+    /// The distinct URLs, in list order.
+    var urls: [String] = []
+    /// How many lines repeated an earlier URL.
+    var duplicates = 0
+
+    /// Reads and checks the list.
+    ///
+    /// - Throws: ``CommandError`` naming the file when it is missing, unreadable,
+    ///   not UTF-8 or empty, or naming the first line that is not a URL.
+    init(reading path: String) throws {
+        let name = path == "-" ? "standard input" : path
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CommandError("cannot read the URL list \(path): no such file")
+            }
+            guard !isDirectory.boolValue else { throw CommandError("cannot read the URL list \(path): it is a folder") }
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw CommandError("cannot read the URL list \(path): permission denied")
+            }
+            data = contents
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CommandError("the URL list \(name) is not UTF-8 text")
+        }
+        var seen = Set<String>()
+        var malformed: [(line: Int, text: String)] = []
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !line.isEmpty else { continue }
+            guard Self.isHTTPURL(line) else {
+                malformed.append((index + 1, line))
+                continue
+            }
+            if seen.insert(line).inserted { urls.append(line) } else { duplicates += 1 }
+        }
+        if let first = malformed.first {
+            let shown = first.text.count > 80 ? String(first.text.prefix(80)) + "…" : first.text
+            let others =
+                switch malformed.count {
+                case 1: ""
+                case 2: " (and 1 more malformed line)"
+                default: " (and \(malformed.count - 1) more malformed lines)"
+                }
+            throw CommandError("\(name), line \(first.line): not an http or https URL: \(shown)\(others)")
+        }
+        guard !urls.isEmpty else { throw CommandError("the URL list \(name) has no URLs") }
+    }
+
+    /// Whether `text` is an absolute http or https URL with a host and nothing a
+    /// line of the output could not hold (spaces, tabs, control characters).
+    static func isHTTPURL(_ text: String) -> Bool {
+        let unfit = text.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
+        guard !unfit else { return false }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { return false }
+        return true
+    }
+}
+
+/// The `--out` file, checked before anything is stored: its folder must exist
+/// and it must not be a folder itself.
+struct OutputFile {
+    /// Absolute, with the folder's symbolic links resolved: the form stored in
+    /// the tasks' input, so every spelling of the file finds the same tasks.
+    let path: String
+
+    init(_ given: String) throws {
+        let url = URL(fileURLWithPath: given).standardizedFileURL
+        let folder = url.deletingLastPathComponent().resolvingSymlinksInPath()
+        path = folder.appendingPathComponent(url.lastPathComponent).path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            throw CommandError("cannot write --out \(given): the folder \(folder.path) does not exist")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard !isDirectory.boolValue else { throw CommandError("cannot write --out \(given): it is a folder") }
+            guard FileManager.default.isWritableFile(atPath: path) else {
+                throw CommandError("cannot write --out \(given): permission denied")
+            }
+        } else if !FileManager.default.isWritableFile(atPath: folder.path) {
+            throw CommandError("cannot write --out \(given): the folder \(folder.path) is not writable")
+        }
+    }
+
+    /// The file's size now; 0 when it does not exist.
+    func size() -> Int64 {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        return (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+}

@@ -1,0 +1,161 @@
+import ArgumentParser
+import Durable
+import Foundation
+
+/// Opens the engine for a command that reads or changes what is stored: the file
+/// must exist and have this build's schema (only `durable migrate` migrates).
+func openExisting(_ database: DatabaseOption) throws -> TaskEngine {
+    try database.requireExisting()
+    return try database.openEngine { $0.appliesMigrations = false }
+}
+
+/// `durable ls`: tasks, newest first.
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List tasks, newest first.",
+        discussion: "Same as: sqlite3 durable.sqlite 'select * from task_history order by id desc limit 50'")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(name: .long, help: "Only tasks with this status (pending, running, succeeded, failed, cancelled); repeatable.")
+    var status: [String] = []
+    @Option(name: .long, help: "Only tasks whose name matches this glob (* and ?).")
+    var name: String?
+    @Option(name: .long, help: "Only tasks of this job.")
+    var job: String?
+    @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d).")
+    var since: String?
+    @Option(name: .long, help: "At most this many tasks.")
+    var limit = 50
+    @Flag(name: .long, help: "One JSON object per line.")
+    var json = false
+
+    func run() async throws {
+        let statuses = try Set(status.map(parseStatus))
+        let createdSince = try since.map { Date(timeIntervalSinceNow: -Double(try DurationArgument(parsing: $0).milliseconds) / 1000) }
+        let engine = try openExisting(database)
+        let tasks = try await engine.tasks(
+            matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
+        if json {
+            for task in tasks { print(Formatting.jsonLine(Formatting.json(task))) }
+            return
+        }
+        var table = TextTable(columns: ["id", "status", "name", "job", "attempt", "created", "duration", "error"])
+        for task in tasks {
+            let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
+            table.add([
+                "\(task.id)", task.status.rawValue, Formatting.oneLine(task.name, limit: 40), task.job, "\(task.attempt)",
+                Formatting.time(task.createdAt), Formatting.duration(duration),
+                Formatting.oneLine(task.error?.message ?? task.cancelMessage),
+            ])
+        }
+        print(table.rendered(), terminator: "")
+    }
+}
+
+/// `durable show ID`: one task with its attempts, steps, children and callbacks.
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one task: its row, attempts, steps, children, callbacks, result or error.")
+
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "The task id.") var id: Int64
+    @Flag(name: .long, help: "One JSON object.") var json = false
+
+    func run() async throws {
+        let engine = try openExisting(database)
+        let task: TaskRecord
+        do {
+            task = try await engine.record(of: TaskID(id))
+        } catch let error as DurableError where error.code == .unknownTask {
+            throw CommandError("no task has id \(id) in \(database.path)")
+        }
+        let attempts = try await engine.attempts(of: task.id)
+        let steps = try await engine.steps(of: task.id)
+        let children = try await engine.tasks(matching: TaskQuery(parentID: task.id, limit: 10_000)).reversed()
+        let callbacks = try await engine.callbacks(of: task.id)
+        if json {
+            var object = Formatting.json(task)
+            object["attempts"] = attempts.map { attempt -> [String: Any] in
+                var entry: [String: Any] = [
+                    "attempt": attempt.attempt, "owner": attempt.owner, "outcome": attempt.outcome,
+                    "started": Formatting.isoTime(attempt.startedAt) ?? "",
+                    "finished": Formatting.isoTime(attempt.finishedAt) ?? "",
+                ]
+                entry["error"] = attempt.error?.message
+                return entry
+            }
+            object["steps"] = steps.map { step -> [String: Any] in
+                var entry: [String: Any] = [
+                    "position": step.position, "name": step.name, "kind": step.kind, "status": step.status.rawValue,
+                ]
+                entry["result"] = step.result.map { Formatting.jsonValue($0) }
+                entry["error"] = step.error?.message
+                return entry
+            }
+            object["children"] = children.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "name": $0.name] }
+            object["callbacks"] = callbacks.map { callback -> [String: Any] in
+                var entry: [String: Any] = ["job": callback.job, "input": Formatting.jsonValue(callback.input)]
+                entry["task_id"] = callback.callbackTaskID?.rawValue
+                return entry
+            }
+            print(Formatting.jsonLine(object))
+            return
+        }
+        var fields = TextTable(columns: ["field", "value"])
+        let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
+        let rows: [(String, String?)] = [
+            ("id", "\(task.id)"), ("name", task.name), ("job", task.job), ("status", task.status.rawValue),
+            ("attempt", "\(task.attempt)"), ("priority", "\(task.priority)"), ("key", task.key),
+            ("parent", task.parentID.map { "\($0)" }), ("owner", task.owner), ("created", Formatting.time(task.createdAt)),
+            ("run at", Formatting.time(task.runAt)), ("started", Formatting.time(task.startedAt)),
+            ("finished", Formatting.time(task.finishedAt)), ("duration", Formatting.duration(duration)),
+            ("deadline", Formatting.time(task.deadline)), ("cancel message", task.cancelMessage),
+            ("context", task.context.isEmpty ? nil : task.context.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")),
+        ]
+        for (field, value) in rows where !(value ?? "").isEmpty { fields.add([field, value ?? ""]) }
+        print(fields.rendered(), terminator: "")
+        print("\ninput:\n\(Formatting.prettyJSON(task.input))")
+        if let result = task.result { print("\nresult:\n\(Formatting.prettyJSON(result))") }
+        if let error = task.error { print("\nerror (\(error.kind)): \(error.type): \(error.message)") }
+        if !attempts.isEmpty {
+            var table = TextTable(columns: ["attempt", "outcome", "owner", "started", "duration", "error"])
+            for attempt in attempts {
+                table.add([
+                    "\(attempt.attempt)", attempt.outcome, attempt.owner, Formatting.time(attempt.startedAt),
+                    Formatting.duration(attempt.finishedAt - attempt.startedAt), Formatting.oneLine(attempt.error?.message),
+                ])
+            }
+            print("\nattempts:\n" + table.rendered(), terminator: "")
+        }
+        if !steps.isEmpty {
+            var table = TextTable(columns: ["position", "name", "kind", "status", "result"])
+            for step in steps {
+                table.add([
+                    "\(step.position)", step.name, step.kind, step.status.rawValue,
+                    Formatting.oneLine(step.result ?? step.error?.message),
+                ])
+            }
+            print("\nsteps:\n" + table.rendered(), terminator: "")
+        }
+        if !children.isEmpty {
+            var table = TextTable(columns: ["id", "status", "name", "job"])
+            for child in children { table.add(["\(child.id)", child.status.rawValue, child.name, child.job]) }
+            print("\nchildren:\n" + table.rendered(), terminator: "")
+        }
+        if !callbacks.isEmpty {
+            var table = TextTable(columns: ["job", "input", "task"])
+            for callback in callbacks {
+                table.add([callback.job, Formatting.oneLine(callback.input), callback.callbackTaskID.map { "\($0)" } ?? "(not run yet)"])
+            }
+            print("\ndone callbacks:\n" + table.rendered(), terminator: "")
+        }
+    }
+}
+
+func parseStatus(_ text: String) throws -> TaskStatus {
+    guard let status = TaskStatus(rawValue: text.lowercased()) else {
+        throw CommandError(
+            "\"\(text)\" is not a status (use \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    return status
+}

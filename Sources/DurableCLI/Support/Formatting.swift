@@ -1,0 +1,115 @@
+import Durable
+import Foundation
+
+/// How the inspection commands show times, durations and JSON.
+enum Formatting {
+    /// A stored Unix-millisecond time as `2026-11-25 14:03:07.123` (UTC).
+    static func time(_ milliseconds: Int64?) -> String {
+        guard let milliseconds else { return "" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    /// A stored Unix-millisecond time as ISO 8601, for JSON.
+    static func isoTime(_ milliseconds: Int64?) -> String? {
+        milliseconds.map {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000))
+        }
+    }
+
+    /// Milliseconds as `0.012 s`, `3.4 s`, `2 m 05 s`.
+    static func duration(_ milliseconds: Int64?) -> String {
+        guard let milliseconds else { return "" }
+        if milliseconds < 60_000 { return String(format: "%.3f s", Double(milliseconds) / 1000) }
+        let seconds = milliseconds / 1000
+        return seconds < 3600
+            ? String(format: "%d m %02d s", seconds / 60, seconds % 60)
+            : String(format: "%d h %02d m", seconds / 3600, seconds / 60 % 60)
+    }
+
+    /// Stored JSON text as a value for JSONSerialization (the text itself if it
+    /// does not parse).
+    static func jsonValue(_ text: String?) -> Any {
+        guard let text else { return NSNull() }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+    }
+
+    /// One JSON object on one line, keys sorted.
+    static func jsonLine(_ object: [String: Any]) -> String {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Pretty JSON for people.
+    static func prettyJSON(_ text: String?) -> String {
+        guard let text else { return "" }
+        let value = jsonValue(text)
+        guard JSONSerialization.isValidJSONObject(value) || value is String || value is NSNumber,
+            let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+        else { return text }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A task as a JSON object (times ISO 8601, JSON columns embedded).
+    static func json(_ task: TaskRecord) -> [String: Any] {
+        var object: [String: Any] = [
+            "id": task.id.rawValue, "name": task.name, "job": task.job, "status": task.status.rawValue,
+            "attempt": task.attempt, "priority": task.priority, "input": jsonValue(task.input),
+            "context": task.context, "created": isoTime(task.createdAt) ?? NSNull(),
+            "run_at": isoTime(task.runAt) ?? NSNull(),
+        ]
+        object["started"] = isoTime(task.startedAt)
+        object["finished"] = isoTime(task.finishedAt)
+        if let started = task.startedAt, let finished = task.finishedAt { object["duration_ms"] = finished - started }
+        if task.result != nil { object["result"] = jsonValue(task.result) }
+        if let error = task.error {
+            object["error"] = ["kind": error.kind.rawValue, "type": error.type, "message": error.message]
+        }
+        object["key"] = task.key
+        object["parent_id"] = task.parentID?.rawValue
+        object["owner"] = task.owner
+        object["cancel_message"] = task.cancelMessage
+        object["deadline"] = isoTime(task.deadline)
+        return object
+    }
+
+    /// Shortens text to one line of at most `limit` characters.
+    static func oneLine(_ text: String?, limit: Int = 60) -> String {
+        guard let text else { return "" }
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+    }
+}
+
+/// A duration typed on the command line: `90s`, `15m`, `12h`, `7d`, `250ms`, or
+/// plain seconds.
+struct DurationArgument: Sendable {
+    let milliseconds: Int64
+
+    init(parsing text: String) throws {
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count)
+            if let value = Double(number), value >= 0, !(suffix == "m" && number.hasSuffix("m")) {
+                milliseconds = Int64((value * factor).rounded())
+                return
+            }
+        }
+        guard let seconds = Double(trimmed), seconds >= 0 else {
+            throw CommandError("\"\(text)\" is not a duration (use e.g. 250ms, 90s, 15m, 12h or 7d)")
+        }
+        milliseconds = Int64((seconds * 1000).rounded())
+    }
+
+    var duration: Duration { .milliseconds(milliseconds) }
+}
