@@ -56,18 +56,24 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
 
 // MARK: - Jobs
 
-/// Logs its execution, stalls while the stall file exists (the test then kills the
-/// process with this task certainly in flight), works a few milliseconds, and
-/// returns twice its input.
+/// Logs its execution, stalls while the stall file exists or once this process
+/// started more than `stallAfter` runs (the test then kills the process with this
+/// task certainly in flight), works a few milliseconds, and returns twice its input.
 struct CrashWork: Job {
     static let name = "crash-work"
     let log: String?
     let delay: Duration
     let stallFile: String?
+    let stallAfter: Int?
     let stalledLog: String?
 
     func run(_ input: Int, context: TaskContext) async throws -> Int {
         if let log { appendLine("\(input)", to: log) }
+        let started = startedBodies.add(1, ordering: .relaxed).newValue
+        if let stallAfter, started > stallAfter {
+            if let stalledLog { appendLine("\(input)", to: stalledLog) }
+            while true { try await Task.sleep(for: .seconds(60)) }
+        }
         if let stallFile, FileManager.default.fileExists(atPath: stallFile) {
             if let stalledLog { appendLine("\(input)", to: stalledLog) }
             while FileManager.default.fileExists(atPath: stallFile) {
@@ -317,7 +323,7 @@ enum WorkerMain {
         engine.register(
             CrashWork(
                 log: options.log, delay: .milliseconds(options.delayMilliseconds), stallFile: options.stallFile,
-                stalledLog: options.stalledLog))
+                stallAfter: options.stallAfter, stalledLog: options.stalledLog))
         engine.register(Sleeper(log: options.log))
         let delay = Duration.milliseconds(options.delayMilliseconds)
         engine.register(

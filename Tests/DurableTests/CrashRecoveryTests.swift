@@ -23,7 +23,6 @@ struct CrashRecoveryTests {
         let directory = TemporaryDirectory()
         let database = directory.file("crash.sqlite")
         let executionLog = directory.file("executions.log")
-        let stallFile = directory.file("stall")
         let stalledLog = directory.file("stalled.log")
         let count = 1500
 
@@ -35,29 +34,32 @@ struct CrashRecoveryTests {
         try #require(last - first + 1 == Int64(count), "a fresh file numbers one batch contiguously")
         let inputOf = Dictionary(uniqueKeysWithValues: zip(ids, 0..<count))
         let probe = try DatabaseProbe(path: database)
-        let workerArguments = [
-            database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
-            "--stall-file", stallFile, "--stalled-log", stalledLog,
-        ]
-
         // Three rounds: start a worker, let it get through part of the batch, kill it.
-        // In rounds 1 and 3 new runs stall first, so the kill certainly lands on a
-        // task in flight; in round 2 the kill lands wherever the worker is.
+        // Each worker may start only enough runs to reach its target (plus the re-runs
+        // of the tasks the last kill caught); later runs stall until the kill, so a
+        // worker can never finish the batch before the test, however slow the test
+        // is. In rounds 1 and 3 the kill waits for a stalled run, so it certainly
+        // lands on a task in flight; in round 2 it lands wherever the worker is.
         var kills: [KillSnapshot] = []
         for (round, percent) in [20, 45, 70].enumerated() {
-            let child = try ChildProcess("worker-\(round + 1)", arguments: workerArguments, in: directory)
             let target = count * percent / 100
+            let succeededBefore = try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'")
+            let budget = target - succeededBefore + Self.concurrency
+            let stalledBefore = try lines(of: stalledLog).count
+            let child = try ChildProcess(
+                "worker-\(round + 1)",
+                arguments: [
+                    database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
+                    "--stall-after", "\(budget)", "--stalled-log", stalledLog,
+                ], in: directory)
             try await poll("\(target) tasks succeeded", child: child) {
                 try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") >= target
             }
-            let stalledBefore = try lines(of: stalledLog).count
             let stalls = round != 1
             if stalls {
-                #expect(FileManager.default.createFile(atPath: stallFile, contents: nil))
                 try await poll("a run stalls", child: child) { try lines(of: stalledLog).count > stalledBefore }
             }
             try await child.sigkill()
-            if stalls { try FileManager.default.removeItem(atPath: stallFile) }
 
             let snapshot = KillSnapshot(
                 running: try probe.ids("SELECT id FROM tasks WHERE status = 'running'"),
@@ -83,7 +85,11 @@ struct CrashRecoveryTests {
         // The last worker finishes the batch and exits; this process, which runs no
         // worker, gathers the results through the change watcher.
         let finalChild = try ChildProcess(
-            "worker-4", arguments: workerArguments + ["--wait-ids", "\(first)-\(last)"], in: directory)
+            "worker-4",
+            arguments: [
+                database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
+                "--wait-ids", "\(first)-\(last)",
+            ], in: directory)
         let results = try await withTimeout("the batch is gathered", .seconds(90)) {
             try await engine.gather(tasks)
         }
