@@ -15,6 +15,7 @@ struct DurableCommand: AsyncParsableCommand {
         version: "durable \(DurableVersion.current) (schema \(DurableVersion.schemaVersion))",
         subcommands: [
             // run:
+            RunCommand.self,
             // fetch:
             FetchCommand.self,
             // inspection:

@@ -1,0 +1,236 @@
+import ArgumentParser
+import Dispatch
+import Durable
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `durable run FILE`: every non-empty line of a file is a shell command, run as
+/// a durable task; running the same command again resumes the batch.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run each line of a file as a shell command, durably: running it again resumes the batch.",
+        discussion: """
+            Each non-empty line of FILE (or of standard input, with -) runs with /bin/sh -c, in the current \
+            directory, as a task stored in the database. A line's task is known by the file's path, the line \
+            number and the line's text, so running the same command again after a crash, a kill or Ctrl-C runs \
+            only what did not finish; lines that finished are printed from the database, not run again \
+            (--retry-failed runs failed lines again). A line that changed is a new task. --retries and \
+            --timeout stay with a line's task as it was first created.
+
+            Each finished line's standard output is printed as it finishes (in file order with --keep-order), and \
+            the standard error of failed lines follows a line naming them; the last 8 KiB of each stream are kept. \
+            Commands see DURABLE_LINE, DURABLE_ATTEMPT and DURABLE_TASK_ID in their environment.
+
+            Ctrl-C once: no new lines start; running ones finish. Twice (or SIGTERM): running lines are stopped \
+            and run again next time.
+
+            Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
+            file or database), 130 when interrupted before every line finished.
+            """)
+
+    @OptionGroup var database: DatabaseOption
+
+    @Argument(help: "The file of commands, one per line; - reads them from standard input.")
+    var file: String
+
+    @Option(
+        name: [.customShort("j"), .customLong("jobs")],
+        help: ArgumentHelp("How many lines run at once.", valueName: "n"))
+    var jobs: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    @Option(
+        help: ArgumentHelp(
+            "Run a failing line up to N more times, after a short pause that grows each time.", valueName: "n"))
+    var retries: Int = 0
+
+    @Option(
+        help: ArgumentHelp(
+            "Stop a line that runs longer than this (per attempt), such as 90s, 500ms, 2m or 1h; it fails.",
+            valueName: "duration"),
+        transform: { try DurationArgument(parsing: $0).duration })
+    var timeout: Duration?
+
+    @Flag(help: "Run the lines that failed (or were cancelled) in an earlier run again, instead of reporting them.")
+    var retryFailed = false
+
+    @Flag(help: "Print the lines' output in file order rather than as they finish.")
+    var keepOrder = false
+
+    @Flag(name: .shortAndLong, help: "No progress line; the summary is still printed.")
+    var quiet = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard retries >= 0 else { throw ValidationError("--retries cannot be negative") }
+        if let timeout, timeout <= .zero { throw ValidationError("--timeout must be longer than zero") }
+    }
+
+    func run() async throws {
+        let status: Int32
+        do {
+            status = try await runBatch()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            // One line naming the file or database; exit 2 tells "could not run"
+            // apart from "some lines failed".
+            writeAll(STDERR_FILENO, Array("Error: \(Self.oneLine(error))\n".utf8))
+            throw ExitCode(2)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private static func oneLine(_ error: any Error) -> String {
+        String(describing: error).split(separator: "\n").joined(separator: " ")
+    }
+
+    /// Runs the batch; returns the exit status.
+    private func runBatch() async throws -> Int32 {
+        let started = ContinuousClock.now
+        let batch = try RunBatch.load(file)
+        ShellCommand.use(batch: batch.identity)
+        let engine = try database.openEngine(
+            configure: { $0.maxConcurrentTasks = jobs }, logLevel: .error)
+        var commands: [Int: String] = [:]
+        for line in batch.lines { commands[line.number] = line.command }
+        engine.register(
+            ShellCommand(batch: batch.identity, commands: commands, tailLimit: 8192, killGracePeriod: .seconds(2)))
+
+        let options = TaskOptions(
+            timeout: timeout,
+            retry: retries > 0
+                ? .exponentialJitter(maxAttempts: retries + 1, initialDelay: .milliseconds(500), maxDelay: .seconds(30))
+                : nil)
+        let tasks = try await engine.createTasks(
+            ShellCommand.self,
+            batch.lines.map { line in
+                TaskRequest(
+                    ShellCommand.Input(file: batch.identity, line: line.number, command: line.command),
+                    name: "line \(line.number): \(RunLedger.abbreviated(line.command, to: 80))",
+                    key: "\(batch.identity):\(line.number):\(line.command)", options: options)
+            })
+        var indexByID: [TaskID: Int] = [:]
+        for (index, task) in tasks.enumerated() { indexByID[task.id] = index }
+        if retryFailed {
+            // Failed and cancelled lines become pending again; others stay as they are.
+            for start in stride(from: 0, to: tasks.count, by: 1000) {
+                try await engine.retry(tasks[start..<min(start + 1000, tasks.count)].map(\.id))
+            }
+        }
+
+        // Lines finished by an earlier run are printed from the database first,
+        // a chunk at a time so that their stored output is never all in memory.
+        let ledger = RunLedger(lines: batch.lines, keepOrder: keepOrder, quiet: quiet, started: started)
+        var pending: [DurableTask<ShellOutcome>] = []
+        for start in stride(from: 0, to: tasks.count, by: 1000) {
+            let chunk = Array(tasks[start..<min(start + 1000, tasks.count)])
+            let (done, _) = try await engine.wait(chunk, timeout: .zero)
+            let earlier = chunk.filter { done.contains($0) }
+            pending += chunk.filter { !done.contains($0) }
+            guard !earlier.isEmpty else { continue }
+            for (task, result) in zip(earlier, try await engine.gatherResults(earlier)) {
+                guard let index = indexByID[task.id] else { continue }
+                ledger.record(index: index, result: try await RunLedger.lineResult { try result.get() }, earlier: true)
+            }
+        }
+        ledger.startProgress(toRun: pending.count)
+
+        let stopper = RunStopper(engine: engine)
+        let signalSources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if let message = stopper.interrupt(by: number) { ledger.note(message) }
+            }
+            source.resume()
+            return source
+        }
+        defer { for source in signalSources { source.cancel() } }
+
+        if !pending.isEmpty {
+            try await runWorker(
+                engine: engine, pending: pending, indexByID: indexByID, ledger: ledger, stopper: stopper)
+        }
+
+        // After an interrupt: what finished but was not reported yet.
+        let unreported = ledger.unrecordedIndices.map { tasks[$0] }
+        if !unreported.isEmpty {
+            do {
+                for try await task in engine.asCompleted(unreported, timeout: .zero) {
+                    guard let index = indexByID[task.id] else { continue }
+                    ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
+                }
+            } catch is TimeoutError {}
+        }
+        ledger.flushRemaining()
+
+        let counts = ledger.counts
+        let elapsed = RunLedger.describe(ContinuousClock.now - started)
+        var summary = "durable run: "
+        if counts.unfinished > 0 { summary += "interrupted: " }
+        summary += "\(counts.succeeded) succeeded, \(counts.failed) failed"
+        if counts.cancelled > 0 { summary += ", \(counts.cancelled) cancelled" }
+        if counts.unfinished > 0 { summary += ", \(counts.unfinished) not finished" }
+        if counts.earlier > 0 { summary += " (\(counts.earlier) already done before this run)" }
+        summary += " in \(elapsed)"
+        if counts.unfinished > 0 { summary += "; run the same command again to finish" }
+        ledger.finish(summary: summary)
+
+        if counts.unfinished > 0 { return 128 + (stopper.interruptSignal ?? SIGINT) }
+        return counts.failed + counts.cancelled > 0 ? 1 : 0
+    }
+
+    private enum Ending: Sendable {
+        case allReported, workerStopped, consumerStopped, tickerStopped
+    }
+
+    /// Runs a worker until every pending line is reported or an interrupt has
+    /// drained it.
+    private func runWorker(
+        engine: TaskEngine, pending: [DurableTask<ShellOutcome>], indexByID: [TaskID: Int], ledger: RunLedger,
+        stopper: RunStopper
+    ) async throws {
+        guard !stopper.interrupted else { return }
+        try await withThrowingTaskGroup(of: Ending.self) { group in
+            group.addTask {
+                try await engine.run()
+                return .workerStopped
+            }
+            group.addTask {
+                do {
+                    for try await task in engine.asCompleted(pending) {
+                        guard let index = indexByID[task.id] else { continue }
+                        ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
+                    }
+                    return .allReported
+                } catch {
+                    // Stopped after the worker drained: the rest is read afterwards.
+                    if Task.isCancelled { return .consumerStopped }
+                    throw error
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    stopper.apply()
+                    ledger.tick()
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                return .tickerStopped
+            }
+            while let ending = try await group.next() {
+                switch ending {
+                case .allReported: stopper.finish()
+                case .workerStopped: group.cancelAll()
+                case .consumerStopped, .tickerStopped: break
+                }
+            }
+        }
+    }
+}

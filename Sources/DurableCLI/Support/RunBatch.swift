@@ -1,0 +1,77 @@
+import ArgumentParser
+import Dispatch
+import Durable
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The lines of a batch file, and the file's identity.
+struct RunBatch {
+    struct Line: Sendable {
+        /// From 1, counting blank lines.
+        var number: Int
+        var command: String
+    }
+
+    /// The file's absolute path (symbolic links resolved), or `stdin`.
+    var identity: String
+    var lines: [Line]
+
+    static func load(_ argument: String) throws -> RunBatch {
+        if argument == "-" {
+            return try RunBatch(
+                identity: "stdin", label: "standard input", bytes: readAll(STDIN_FILENO, label: "standard input"))
+        }
+        let fd = open(argument, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CommandError("cannot read \(argument): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = try readAll(fd, label: argument)
+        return try RunBatch(identity: absolutePath(argument), label: argument, bytes: bytes)
+    }
+
+    private init(identity: String, label: String, bytes: [UInt8]) throws {
+        self.identity = identity
+        var lines: [Line] = []
+        for (offset, text) in String(decoding: bytes, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false
+        ).enumerated() {
+            let command = text.hasSuffix("\r") ? String(text.dropLast()) : String(text)
+            guard !command.allSatisfy(\.isWhitespace) else { continue }
+            lines.append(Line(number: offset + 1, command: command))
+        }
+        guard !lines.isEmpty else {
+            throw CommandError(
+                "\(label) has no commands: it is \(bytes.isEmpty ? "empty" : "only blank lines")")
+        }
+        self.lines = lines
+    }
+
+    private static func readAll(_ fd: Int32, label: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
+                return bytes
+            } else if errno != EINTR {
+                throw CommandError("cannot read \(label): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private static func absolutePath(_ path: String) -> String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        if path.hasPrefix("/") { return path }
+        return FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
