@@ -55,6 +55,13 @@ struct InspectionCommandTests {
         try queue.close()
     }
 
+    /// A task's stored status, read through a plain connection.
+    private func status(of id: Int64, in path: String) throws -> String? {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try String.fetchOne($0, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id]) }
+    }
+
     private func jsonObjects(_ output: Output) throws -> [[String: Any]] {
         try output.lines.map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -186,6 +193,32 @@ struct InspectionCommandTests {
         #expect(tooNew.status != 0)
         #expect(tooNew.standardError.contains("newer than this build"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("a database locked by another process, or read-only, gives one line naming it; nothing changes")
+    func lockedAndReadOnly() async throws {
+        let directory = TemporaryDirectory()
+        let (path, _) = try await populated(directory)
+        // Another connection holds the write lock for the whole command.
+        let holder = try DatabaseQueue(path: path)
+        let locked = try await holder.writeWithoutTransaction { db -> Output in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            return try durable(["cancel", "--db", path, "--lock-timeout", "300ms", "6"])
+        }
+        try holder.close()
+        #expect(locked.status != 0)
+        #expect(locked.standardError.contains("stayed locked"))
+        #expect(locked.standardError.contains(path))
+
+        try execute(path, "PRAGMA wal_checkpoint(TRUNCATE)")
+        try #require(run("/usr/bin/chattr", "+i", path) == 0, "chattr +i must work on the test folder's filesystem")
+        defer { _ = run("/usr/bin/chattr", "-i", path) }
+        let readOnly = try durable(["cancel", "--db", path, "6"])
+        #expect(readOnly.status != 0)
+        #expect(readOnly.standardError.contains("cannot be written"))
+        _ = run("/usr/bin/chattr", "-i", path)
+        #expect(try status(of: 6, in: path) == "pending")
     }
 
     @Test("migrate creates a database and reports its schema")
