@@ -53,7 +53,7 @@ CREATE TABLE tasks (
     created_at          INTEGER NOT NULL,
     started_at          INTEGER,
     finished_at         INTEGER,
-    completion_seq      INTEGER UNIQUE                -- stored completion order
+    completion_seq      INTEGER                       -- stored completion order
 ) STRICT;
 
 CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL;
@@ -61,8 +61,11 @@ CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL;
 -- due time, then creation. Leading with the job keeps a backlog of other jobs'
 -- tasks (which this process cannot run) out of the scan.
 CREATE INDEX tasks_claim ON tasks (job, priority DESC, run_at, id) WHERE status = 'pending';
--- When the next delayed, retried or sleeping task is due.
-CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending';
+-- Completion order, for waiters and watchers (only finished tasks are in it).
+CREATE UNIQUE INDEX tasks_completion ON tasks (completion_seq) WHERE completion_seq IS NOT NULL;
+-- When the next delayed, retried or sleeping task is due. Tasks due at creation
+-- are claimable at once and stay out of this index.
+CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending' AND run_at > created_at;
 -- Tasks whose deadline can still pass.
 CREATE INDEX tasks_deadline ON tasks (deadline) WHERE deadline IS NOT NULL AND status IN ('pending', 'running');
 -- Leases, heartbeats, cancel delivery and recovery look at running tasks by owner.

@@ -57,7 +57,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT \(SQLiteRows.outcomeColumns) FROM tasks
-                    WHERE completion_seq > ? ORDER BY completion_seq LIMIT ?
+                    WHERE completion_seq > ? AND completion_seq IS NOT NULL ORDER BY completion_seq LIMIT ?
                     """,
                 arguments: [sequence, limit]
             ).compactMap(SQLiteRows.outcome)

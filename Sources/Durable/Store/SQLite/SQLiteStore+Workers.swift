@@ -241,7 +241,9 @@ extension SQLiteStore {
 
     func nextDueTime(after now: Int64) async throws -> Int64? {
         try await read("look for the next due task") { db in
-            try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > ?", arguments: [now])
+            try Int64.fetchOne(
+                db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > ?",
+                arguments: [now])
         }
     }
 
