@@ -43,7 +43,8 @@ extension Worker {
             state.completions = []
             var claimLimit = 0
             if !state.draining, claimingJobs, state.workGeneration != state.claimedGeneration {
-                claimLimit = max(0, configuration.maxConcurrentTasks - state.running.count + state.waiting)
+                claimLimit = max(
+                    0, configuration.maxConcurrentTasks - state.running.count + state.waiting - state.reserved)
             }
             if !completions.isEmpty || claimLimit > 0 {
                 return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
@@ -151,7 +152,7 @@ extension Worker {
 
     // MARK: Running one task
 
-    private func start(_ task: ClaimedTask) {
+    func start(_ task: ClaimedTask) {
         let context: [String: String]
         do {
             context = try task.context.map { try StoredJSON.decode([String: String].self, from: $0) } ?? [:]

@@ -46,6 +46,8 @@ final class Worker: Sendable {
         /// maybe cancel requests for our tasks.
         var externalChange = false
         var draining = false
+        /// Slots promised to tasks being claimed at submission (see `reserveSlots`).
+        var reserved = 0
         /// Running tasks that are awaiting other tasks (their children, say): they
         /// do not hold a slot meanwhile, so a parent never waits for children that
         /// cannot start.
@@ -135,6 +137,28 @@ final class Worker: Sendable {
     func noteExternalChange() {
         state.withLock { $0.externalChange = true }
         wake.signal()
+    }
+
+    /// Promises up to `wanted` slots to tasks that this process is creating, so
+    /// they can be claimed in their creation's transaction and start at once: only
+    /// when the worker is idle (its last claim found nothing more to do) and not
+    /// stopping, so that no older pending task is passed over.
+    func reserveSlots(_ wanted: Int) -> Int {
+        state.withLock { state in
+            guard !state.draining, state.workGeneration == state.claimedGeneration else { return 0 }
+            let free = configuration.maxConcurrentTasks - (state.running.count - state.waiting) - state.reserved
+            let granted = max(0, min(wanted, free))
+            state.reserved += granted
+            return granted
+        }
+    }
+
+    /// Starts the tasks claimed with their creation and gives back the slots
+    /// promised to them.
+    func startClaimed(_ tasks: [ClaimedTask], reserved: Int) {
+        state.withLock { $0.reserved -= reserved }
+        for task in tasks { start(task) }
+        if tasks.count < reserved { wake.signal() }
     }
 
     /// A job running here starts (`true`) or stops awaiting other tasks.

@@ -18,6 +18,12 @@ protocol TaskStore: Sendable {
     /// existing task instead (an error if that task has a different job or input).
     func createTasks(_ tasks: [NewTask], now: Int64) async throws -> [CreatedTask]
 
+    /// Inserts tasks as `createTasks` does and, in the same transaction, claims up
+    /// to `claim.limit` of the new ones that are due, for a worker that is idle:
+    /// they start without a claim commit of their own.
+    func createAndClaimTasks(_ tasks: [NewTask], claim: ClaimRequest, now: Int64) async throws
+        -> (created: [CreatedTask], claimed: [ClaimedTask])
+
     /// Stores a new name. Throws ``DurableError/Code/unknownTask``.
     func setName(of id: TaskID, to name: String) async throws
 

@@ -10,6 +10,24 @@ extension SQLiteStore {
         }
     }
 
+    func createAndClaimTasks(_ tasks: [NewTask], claim: ClaimRequest, now: Int64) async throws
+        -> (created: [CreatedTask], claimed: [ClaimedTask])
+    {
+        guard !tasks.isEmpty else { return ([], []) }
+        return try await write("create and claim \(tasks.count) task(s)") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            let created = try transitions.insert(tasks)
+            let jobs = claim.jobs.map(Set.init)
+            let due = zip(created, tasks)
+                .filter { !$0.0.existed && $0.1.runAt <= now && (jobs?.contains($0.1.job) ?? true) }
+                .prefix(claim.limit)
+                .map { String($0.0.id.rawValue) }
+            guard !due.isEmpty else { return (created, []) }
+            let claimed = try Self.claim(ids: "[" + due.joined(separator: ",") + "]", for: claim, db: db, now: now)
+            return (created, claimed)
+        }
+    }
+
     func setName(of id: TaskID, to name: String) async throws {
         try await write("rename task \(id)") { db in
             try db.execute(sql: "UPDATE tasks SET name = ? WHERE id = ?", arguments: [name, id.rawValue])

@@ -191,6 +191,11 @@ extension SQLiteStore {
             candidates.sort { ($1.priority, $0.runAt, $0.id) < ($0.priority, $1.runAt, $1.id) }
         }
         let ids = "[" + candidates.prefix(request.limit).map { String($0.id) }.joined(separator: ",") + "]"
+        return try claim(ids: ids, for: request, db: db, now: now)
+    }
+
+    /// Claims the pending tasks among `ids` (a JSON array) for `request.owner`.
+    static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE tasks SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?,
