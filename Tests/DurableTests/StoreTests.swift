@@ -1,4 +1,5 @@
 @testable import Durable
+import Foundation
 import Testing
 
 /// Store-level properties that the engine's API does not show.
@@ -55,5 +56,22 @@ struct StoreTests {
         #expect(cycle.effects.finished.count == 200)
         #expect(Set(cycle.effects.finished.map(\.completionSequence)).count == 200)
         #expect(try await engine.wait(tasks).pending.isEmpty)
+    }
+
+    @Test("integers and plain strings are stored as JSONEncoder would write them, and read back")
+    func jsonFastPath() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for number in [0, -1, 42, Int.max, Int.min] {
+            let text = try StoredJSON.encode(number)
+            #expect(text == String(decoding: try encoder.encode(number), as: UTF8.self))
+            #expect(try StoredJSON.decode(Int.self, from: text) == number)
+        }
+        for string in ["", "plain", "héllo wörld", "a/b", "quote \" inside", "back\\slash", "tab\tnew\nline", "\u{7F}"] {
+            let text = try StoredJSON.encode(string)
+            #expect(text == String(decoding: try encoder.encode(string), as: UTF8.self))
+            #expect(try StoredJSON.decode(String.self, from: text) == string)
+        }
+        #expect(try StoredJSON.decode(Int.self, from: "5.0") == 5)
     }
 }

@@ -14,11 +14,26 @@ enum StoredJSON {
     private static let decoder = JSONDecoder()
 
     static func encode<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try encoder.encode(value), as: UTF8.self)
+        // Integers and plain strings, the commonest inputs and results, spelled
+        // directly (the same text JSONEncoder writes) without a coder's cost.
+        if let integer = value as? Int { return String(integer) }
+        if let string = value as? String, string.unicodeScalars.allSatisfy(isPlain) { return "\"" + string + "\"" }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try decoder.decode(type, from: Data(text.utf8))
+        if T.self == Int.self, let integer = Int(text) as? T { return integer }
+        if T.self == String.self, text.count >= 2, text.first == "\"", text.last == "\"",
+            !text.contains("\\"), let string = String(text.dropFirst().dropLast()) as? T
+        {
+            return string
+        }
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+
+    /// A character JSON writes as itself inside a string.
+    private static func isPlain(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F
     }
 
     /// Encodes context values, or `nil` for none.
