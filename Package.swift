@@ -72,6 +72,17 @@ let package = Package(
             path: "Tests/DurableTestWorker",
             swiftSettings: strict
         ),
+        // The torture suite: kills, concurrent processes, faults and bad rows (TORTURE.md).
+        .executableTarget(
+            name: "Torture",
+            dependencies: [
+                "Durable",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Torture",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "DurableTests",
             dependencies: [

@@ -73,6 +73,7 @@ do {
         }
         return best
     }
+    try engine.close()
     let elapsed = ContinuousClock.now - started
     print("longest chain below \(count + 1): \(longest.n) takes \(longest.steps) steps (\(elapsed) this run)")
     print("inspect it: sqlite3 \(path) 'select * from task_history limit 5'")

@@ -106,6 +106,22 @@ struct BadInputTests {
         #expect(try await engine.record(of: bad.id).input == "{not json")
     }
 
+    @Test("a status edited into an unknown value is reported with the task and the value, and other tasks run")
+    func unknownStatus() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let odd = try await engine.createTask(Doubler.self, 1)
+        let good = try await engine.createTask(Doubler.self, 2)
+        try edit(
+            directory.file("test.sqlite"),
+            "PRAGMA ignore_check_constraints = 1; UPDATE tasks SET status = 'exploded' WHERE id = ?", [odd.id.rawValue])
+        let error = await #expect(throws: DurableError.self) { try await engine.record(of: odd.id) }
+        #expect(error?.code == .invalidRow)
+        #expect(error?.message.contains("task \(odd.id)") == true)
+        #expect(error?.message.contains("'exploded'") == true)
+        #expect(try await engine.run { _ in try await good.value } == 4)
+    }
+
     @Test("a context edited into something that is not a JSON object of strings fails the task clearly")
     func badContext() async throws {
         let directory = TemporaryDirectory()

@@ -75,3 +75,72 @@ struct StoreTests {
         #expect(try StoredJSON.decode(Int.self, from: "5.0") == 5)
     }
 }
+
+/// How many of this process's descriptors point at `path` or its -wal/-shm.
+private func openDescriptors(on path: String) -> Int {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return entries.filter { entry in
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)")) ?? ""
+        return target.hasPrefix(path)
+    }.count
+}
+
+@Suite("Closing the engine")
+struct ClosingTests {
+    @Test("close() after a run folds the WAL into the file: the file alone holds every task and result")
+    func closeCheckpoints() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("test.sqlite")
+        let engine = try makeEngine(in: directory)
+        let tasks = try await engine.run { engine in
+            let tasks = try await engine.createTasks(Doubler.self, inputs: Array(1...50))
+            _ = try await engine.gather(tasks)
+            return tasks
+        }
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        try engine.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        #expect(openDescriptors(on: path) == 0)
+        // Any later use is a clear error naming the file.
+        await #expect(throws: DurableError.self) { _ = try await engine.record(of: tasks[0].id) }
+        // Reopened, the file has everything.
+        let reopened = try makeEngine(in: directory)
+        var values: [Int] = []
+        for task in tasks { values.append(try await reopened.task(id: task.id, as: Doubler.self).result()) }
+        #expect(values == (1...50).map { $0 * 2 })
+        try reopened.close()
+    }
+
+    @Test("close() is refused while the engine's worker runs")
+    func closeWhileRunning() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let refused = try await engine.run { engine in
+            #expect(throws: DurableError.self) { try engine.close() }
+            return true
+        }
+        #expect(refused)
+        try engine.close()
+    }
+
+    @Test("an engine that is released without close() closes its connections")
+    func releaseCloses() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("test.sqlite")
+        do {
+            let engine = try makeEngine(in: directory)
+            try await engine.run { engine in
+                _ = try await engine.gather(try await engine.createTasks(Doubler.self, inputs: [1, 2, 3]))
+            }
+            #expect(openDescriptors(on: path) > 0)
+        }
+        // Tasks the engine started (watcher, worker loop) end shortly after the run.
+        var open = openDescriptors(on: path)
+        for _ in 0..<100 where open > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            open = openDescriptors(on: path)
+        }
+        #expect(open == 0)
+    }
+}

@@ -47,6 +47,9 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let coding = Code(rawValue: "coding")
         /// The engine is already running a worker in this process.
         public static let alreadyRunning = Code(rawValue: "already_running")
+        /// A stored row holds a value this build cannot read (a status edited by
+        /// hand, say); the message names the task and the value.
+        public static let invalidRow = Code(rawValue: "invalid_row")
     }
 
     /// What went wrong.

@@ -287,6 +287,21 @@ public final class TaskEngine: Sendable {
         return true
     }
 
+    /// Closes the database: the WAL is folded into the file and the `-wal` and
+    /// `-shm` files are removed (when no other process has the file open), so
+    /// that the file alone holds everything. Call it when the process is done
+    /// with the engine; any later use fails with an error naming the file.
+    ///
+    /// - Throws: ``DurableError/Code/alreadyRunning`` while a worker runs on this
+    ///   engine, or an error naming the file when a connection is still in use.
+    public func close() throws {
+        if currentWorker != nil {
+            throw DurableError(.alreadyRunning, "cannot close \(path) while its worker runs; stop the worker first")
+        }
+        watcher.stop()
+        try store.close()
+    }
+
     private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
         let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
         try activeWorker.withLock { active in

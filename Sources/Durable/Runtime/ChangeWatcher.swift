@@ -13,6 +13,7 @@ final class ChangeWatcher: Sendable {
         var polling = false
         var listeners: [UInt64: @Sendable () -> Void] = [:]
         var nextListener: UInt64 = 0
+        var stopped = false
     }
 
     private let store: any TaskStore
@@ -32,7 +33,7 @@ final class ChangeWatcher: Sendable {
     func subscribe() {
         let start = state.withLock { state -> Bool in
             state.subscribers += 1
-            guard !state.polling else { return false }
+            guard !state.polling, !state.stopped else { return false }
             state.polling = true
             return true
         }
@@ -44,6 +45,11 @@ final class ChangeWatcher: Sendable {
     /// Polling stops soon after the last subscriber leaves.
     func unsubscribe() {
         state.withLock { $0.subscribers -= 1 }
+    }
+
+    /// Stops polling for good (the store is closing).
+    func stop() {
+        state.withLock { $0.stopped = true }
     }
 
     /// Calls `listener` after each change made by another connection, until removed.
@@ -66,7 +72,7 @@ final class ChangeWatcher: Sendable {
         var failures = 0
         while true {
             let keepGoing = state.withLock { state -> Bool in
-                if state.subscribers > 0 { return true }
+                if state.subscribers > 0, !state.stopped { return true }
                 state.polling = false
                 return false
             }
@@ -79,6 +85,8 @@ final class ChangeWatcher: Sendable {
                 token = current
                 try await readChanges()
             } catch {
+                // The store closed while this poll slept: nothing to report.
+                if state.withLock({ $0.stopped }) { continue }
                 failures += 1
                 if failures == 1 || failures % 1000 == 0 {
                     logger.warning("cannot watch \(store.location) for changes: \(error)")

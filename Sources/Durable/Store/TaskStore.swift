@@ -45,6 +45,10 @@ protocol TaskStore: Sendable {
     /// A value that changes whenever another connection commits, cheap to read.
     func changeToken() async throws -> Int64
 
+    /// Closes the connections; the last one to close folds the WAL into the
+    /// database. Later calls fail with an error naming the store.
+    func close() throws
+
     /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
     func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool
 

@@ -12,7 +12,9 @@ struct Stats: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object per line: one per job, then the totals.") var json = false
 
     func run() async throws {
-        let statistics = try await openExisting(database).statistics()
+        let engine = try openExisting(database)
+        defer { try? engine.close() }
+        let statistics = try await engine.statistics()
         let statuses = TaskStatus.allCases
         if json {
             for (job, counts) in statistics.counts.sorted(by: { $0.key < $1.key }) {
@@ -53,6 +55,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let every = try DurationArgument(parsing: interval).duration
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
         while true {
             let statistics = try await engine.statistics()
@@ -87,6 +90,7 @@ struct Cancel: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         if status != nil {
             let count = try await engine.cancelPendingTasks(job: job, message: message)
             print("cancelled \(count) pending task(s)")
@@ -123,6 +127,7 @@ struct Retry: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         if failed {
             print("\(try await engine.retryFailedTasks()) failed task(s) are pending again")
             return
@@ -155,6 +160,7 @@ struct Prune: AsyncParsableCommand {
             throw CommandError("--status \(open) is not a finished status (use succeeded, failed or cancelled)")
         }
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         let deleted = try await engine.prune(
             finishedBefore: Date(timeIntervalSinceNow: -Double(age.milliseconds) / 1000), statuses: statuses)
         print("deleted \(deleted) finished task(s)")
@@ -170,7 +176,7 @@ struct Migrate: ParsableCommand {
 
     func run() throws {
         let before = (try? SchemaReport(path: database.path))?.applied.count ?? 0
-        _ = try database.openEngine()
+        try database.openEngine().close()
         let report = try SchemaReport(path: database.path)
         print(
             "\(database.path): schema version \(report.applied.last?.version ?? 0) "

@@ -75,6 +75,7 @@ struct FetchCommand: AsyncParsableCommand {
         let inputs = list.urls.map { FetchURL.Input(url: $0, out: output.path) }
 
         let engine = try database.openEngine { $0.maxConcurrentTasks = jobs }
+        defer { try? engine.close() }
         let fetcher = PageFetcher(
             timeout: .milliseconds(Int64(timeout * 1000)), maxRedirects: maxRedirects, connectionsPerHost: jobs)
         engine.register(FetchURL(fetcher: fetcher))

@@ -4,6 +4,8 @@ import Foundation
 
 /// Opens the engine for a command that reads or changes what is stored: the file
 /// must exist and have this build's schema (only `durable migrate` migrates).
+/// Callers close it when done (`defer { try? engine.close() }`), so that no -wal
+/// or -shm file is left behind; a failed close loses nothing (the WAL is kept).
 func openExisting(_ database: DatabaseOption) throws -> TaskEngine {
     try database.requireExisting()
     return try database.openEngine { $0.appliesMigrations = false }
@@ -33,6 +35,7 @@ struct List: AsyncParsableCommand {
         let statuses = try Set(status.map(parseStatus))
         let createdSince = try since.map { Date(timeIntervalSinceNow: -Double(try DurationArgument(parsing: $0).milliseconds) / 1000) }
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         let tasks = try await engine.tasks(
             matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
         if json {
@@ -63,6 +66,7 @@ struct Show: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try openExisting(database)
+        defer { try? engine.close() }
         let task: TaskRecord
         do {
             task = try await engine.record(of: TaskID(id))

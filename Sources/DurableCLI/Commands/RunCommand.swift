@@ -98,6 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         ShellCommand.use(batch: batch.identity)
         let engine = try database.openEngine(
             configure: { $0.maxConcurrentTasks = jobs }, logLevel: .error)
+        defer { try? engine.close() }
         var commands: [Int: String] = [:]
         for line in batch.lines { commands[line.number] = line.command }
         engine.register(

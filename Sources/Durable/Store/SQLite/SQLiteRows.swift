@@ -29,13 +29,22 @@ enum SQLiteRows {
     /// The columns `outcome(_:)` reads.
     static let outcomeColumns = "id, status, result, error, cancel_message, completion_seq"
 
-    static func task(_ row: Row) -> TaskRecord {
-        let status: String = row["status"]
+    /// - Throws: ``DurableError/Code/invalidRow`` when the stored status is not one
+    ///   of ``TaskStatus`` (a row edited by hand): it is named, never guessed.
+    static func task(_ row: Row) throws -> TaskRecord {
+        let id: Int64 = row["id"]
+        let storedStatus: String = row["status"]
+        guard let status = TaskStatus(rawValue: storedStatus) else {
+            throw DurableError(
+                .invalidRow,
+                "task \(id) has status '\(storedStatus)', which is not one of "
+                    + TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         return TaskRecord(
-            id: TaskID(row["id"] as Int64),
+            id: TaskID(id),
             job: row["job"] as String,
             name: row["name"] as String,
-            status: TaskStatus(rawValue: status) ?? .failed,
+            status: status,
             input: row["input"] as String,
             context: StoredJSON.decodeContext(row["context"] as String?),
             result: row["result"] as String?,

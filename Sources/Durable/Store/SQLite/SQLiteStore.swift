@@ -150,6 +150,23 @@ final class SQLiteStore: TaskStore {
         }
     }
 
+    func close() throws {
+        do {
+            try changeConnection.close()
+            try pool.close()
+            // GRDB closes the pool's writer before its read-only readers, and a
+            // read-only connection cannot checkpoint: the last connection to close
+            // would leave the WAL. One read-write connection, closed last, folds
+            // the WAL into the file and removes -wal and -shm (unless another
+            // process still has the file open, which then keeps using them).
+            let last = try DatabaseQueue(path: location)
+            try last.read { db in _ = try Int.fetchOne(db, sql: "PRAGMA schema_version") }
+            try last.close()
+        } catch {
+            throw Self.describe(error, path: location, operation: "close")
+        }
+    }
+
     /// `PRAGMA synchronous` of the writer connection (2 is FULL, 1 NORMAL).
     func writerSynchronousLevel() async throws -> Int {
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }

@@ -1,0 +1,174 @@
+import Durable
+import Foundation
+import GRDB
+
+/// Several processes open one fresh file at the same moment, then each, for a bounded
+/// time, submits tasks (batches and single ones, with keys; also other processes' keys,
+/// so creation races across processes), runs a worker, and waits on its own and
+/// others' tasks with `wait`, `gather`, `asCompleted` and `waitFor`; at the end each
+/// waits for everything it knows. Checked:
+///
+/// - every process exits 0: no error was thrown to it, no waiter hung (each wait is
+///   bounded by a hang limit), every result it got was right;
+/// - no "locked" or "busy" appears in any process's output (errors or log lines);
+/// - every task succeeded once, with its result; keys are unique;
+/// - no task was claimed twice at once: per task, the executions (logged with
+///   CLOCK_MONOTONIC start and end by the job) never overlap, each attempt number runs
+///   once, and the stored attempts match the executions;
+/// - `PRAGMA integrity_check` is ok.
+enum ShareScenario {
+    static func run(_ context: ScenarioContext) async throws -> Findings {
+        let settings = context.settings
+        var rng = context.rng
+        let folder = context.folder
+        var findings = Findings()
+        let database = folder.file("shared.sqlite")
+        let log = folder.file("executions.log")
+        let seed = UInt64.random(in: 1...UInt64(Int.max), using: &rng)
+
+        var children: [Child] = []
+        for index in 0..<settings.processes {
+            children.append(
+                try Child(
+                    "process-\(index)",
+                    [
+                        "share", database, "--index", "\(index)", "--processes", "\(settings.processes)",
+                        "--seconds", "\(settings.shareSeconds)", "--log", log, "--seed", "\(seed)",
+                        "--concurrency", "4", "--hang-limit", "\(settings.hangLimit)",
+                    ], output: folder.file("process-\(index).out")))
+        }
+        var summaries: [String] = []
+        let limit = Duration.milliseconds(Int((settings.shareSeconds + settings.hangLimit * 2 + 60) * 1000))
+        for child in children {
+            let text: String
+            if let ended = try await child.exit(within: limit) {
+                text = child.fullOutput
+                findings.expect(
+                    ended.status == 0 && !ended.signalled,
+                    "\(child.label) ended with \(ended.signalled ? "signal" : "status") \(ended.status): "
+                        + child.output(last: 1500))
+            } else {
+                text = child.fullOutput
+                findings.fail("\(child.label) hung: killed after \(limit); output: \(child.output(last: 1500))")
+            }
+            let lowered = text.lowercased()
+            if lowered.contains("locked") || lowered.contains("busy") {
+                let quoted = text.split(separator: "\n").filter {
+                    $0.lowercased().contains("locked") || $0.lowercased().contains("busy")
+                }
+                findings.fail("\(child.label) reported lock contention: \(quoted.prefix(3).joined(separator: " | "))")
+            }
+            if let summary = text.split(separator: "\n").last(where: { $0.hasPrefix("SHARE ") }) {
+                summaries.append(String(summary))
+            }
+        }
+
+        let probe = try Probe(path: database)
+        defer { try? probe.close() }
+        var violations: [String] = []
+        let tasks = try probe.rows("SELECT id, job, input, key, status, result FROM tasks")
+        let keys = Set(tasks.compactMap { $0["key"] as String? })
+        findings.expect(keys.count == tasks.count, "\(tasks.count) tasks but \(keys.count) distinct keys")
+        for row in tasks {
+            let input = Int(row["input"] as String) ?? -1
+            let id: Int64 = row["id"]
+            if row["status"] as String != "succeeded" || row["result"] as String? != "\(Expected.share(input))" {
+                violations.append(
+                    "task \(id) (input \(input)): \(row["status"] as String) \(row["result"] as String? ?? "nil")")
+            }
+            if let key = row["key"] as String?, key != "p\(input / 1_000_000)-\(input % 1_000_000)" {
+                violations.append("task \(id): key \(key) for input \(input)")
+            }
+        }
+
+        // Stored attempts: one succeeded per task; runs never overlap in time.
+        var attempts: [Int64: [(attempt: Int, start: Int64, end: Int64, outcome: String)]] = [:]
+        for row in try probe.rows("SELECT task_id, attempt, started_at, finished_at, outcome FROM task_attempts") {
+            attempts[row["task_id"] as Int64, default: []].append(
+                (row["attempt"], row["started_at"], row["finished_at"], row["outcome"]))
+        }
+        var handedBack = 0
+        for row in tasks {
+            let id: Int64 = row["id"]
+            let runs = (attempts[id] ?? []).sorted { $0.attempt < $1.attempt }
+            if runs.filter({ $0.outcome == "succeeded" }).count != 1 {
+                violations.append("task \(id): attempts \(runs.map { "\($0.attempt) \($0.outcome)" })")
+            }
+            for run in runs where run.outcome != "succeeded" {
+                if run.outcome == "interrupted" { handedBack += 1 } else {
+                    violations.append("task \(id): attempt \(run.attempt) \(run.outcome)")
+                }
+            }
+            for (a, b) in zip(runs, runs.dropFirst()) where b.start < a.end {
+                violations.append("task \(id): stored attempts \(a.attempt) and \(b.attempt) overlap in time")
+            }
+        }
+
+        // Executions, from the jobs' own log: per task, never two at once.
+        struct Run {
+            var attempt: Int
+            var pid: String
+            var start: UInt64?
+            var end: UInt64?
+        }
+        var runs: [String: Run] = [:]  // "task attempt" -> run
+        for line in try lines(of: log) {
+            let parts = line.split(separator: " ")
+            guard parts.count == 5, let time = UInt64(parts[4]), let attempt = Int(parts[2]) else {
+                violations.append("bad log line \"\(line)\"")
+                continue
+            }
+            let key = "\(parts[1]) \(parts[2])"
+            var run = runs[key] ?? Run(attempt: attempt, pid: String(parts[3]))
+            if run.pid != String(parts[3]) {
+                violations.append("task \(parts[1]) attempt \(attempt) ran in processes \(run.pid) and \(parts[3])")
+            }
+            if parts[0] == "S" {
+                if run.start != nil { violations.append("task \(parts[1]) attempt \(attempt) started twice") }
+                run.start = time
+            } else {
+                if run.end != nil { violations.append("task \(parts[1]) attempt \(attempt) ended twice") }
+                run.end = time
+            }
+            runs[key] = run
+        }
+        var byTask: [Int64: [Run]] = [:]
+        for (key, run) in runs {
+            guard let id = key.split(separator: " ").first.flatMap({ Int64($0) }) else { continue }
+            if run.start == nil || run.end == nil {
+                violations.append("task \(id) attempt \(run.attempt): start or end missing from the log")
+            }
+            byTask[id, default: []].append(run)
+        }
+        for row in tasks {
+            let id: Int64 = row["id"]
+            let executed = (byTask[id] ?? []).sorted { ($0.start ?? 0) < ($1.start ?? 0) }
+            if executed.count != (attempts[id] ?? []).count {
+                violations.append("task \(id): \(executed.count) executions for \((attempts[id] ?? []).count) attempts")
+            }
+            for (a, b) in zip(executed, executed.dropFirst()) where (b.start ?? 0) < (a.end ?? UInt64.max) {
+                violations.append(
+                    "task \(id): attempt \(a.attempt) (process \(a.pid)) and attempt \(b.attempt) (process \(b.pid)) "
+                        + "ran at the same time")
+            }
+        }
+        findings.expectNone(violations, "violation(s)")
+        let integrity = try probe.integrityCheck()
+        findings.expect(integrity == ["ok"], "integrity_check: \(integrity.prefix(5))")
+        let claimers = Set(runs.values.map(\.pid)).count
+        findings.expect(
+            claimers == settings.processes || settings.processes == 1,
+            "only \(claimers) of \(settings.processes) processes ran tasks")
+        let attached = summaries.compactMap { summary in
+            summary.split(separator: " ").first { $0.hasPrefix("attached=") }.flatMap { Int($0.dropFirst(9)) }
+        }.reduce(0, +)
+        let waits = summaries.compactMap { summary in
+            summary.split(separator: " ").first { $0.hasPrefix("waits=") }.flatMap { Int($0.dropFirst(6)) }
+        }.reduce(0, +)
+        findings.note(
+            "\(settings.processes) processes for \(Int(settings.shareSeconds)) s: \(tasks.count) tasks, "
+                + "\(attached) attached by other processes' keys, \(waits) waits, executed by \(claimers) processes, "
+                + "\(handedBack) handed back at shutdown")
+        return findings
+    }
+}
