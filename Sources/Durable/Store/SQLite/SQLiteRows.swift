@@ -82,23 +82,24 @@ enum SQLiteRows {
             completionSequence: sequence)
     }
 
-    /// Reads a row of ``claimedColumns`` by position (the claim is the hot path).
-    static func claimed(_ row: Row) -> ClaimedTask {
+    /// Reads the current row of a statement returning ``claimedColumns``, by
+    /// position (the claim is the hot path).
+    static func claimed(_ row: borrowing BoundStatement) -> ClaimedTask {
         ClaimedTask(
-            id: TaskID(row[0] as Int64),
-            job: row[1] as String,
-            name: row[2] as String,
-            input: row[3] as String,
-            context: row[4] as String?,
-            attempt: row[5] as Int,
-            startedAt: row[6] as Int64,
-            parentID: (row[7] as Int64?).map { TaskID($0) },
-            groupID: (row[8] as Int64?).map { GroupID(rawValue: $0) },
-            callbackOf: (row[9] as Int64?).map { TaskID($0) },
-            deadline: row[10] as Int64?,
-            timeoutMilliseconds: row[11] as Int64?,
-            retry: row[12] as String?,
-            failures: row[13] as Int)
+            id: TaskID(row.int64(0)),
+            job: row.string(1),
+            name: row.string(2),
+            input: row.string(3),
+            context: row.optionalString(4),
+            attempt: row.int(5),
+            startedAt: row.int64(6),
+            parentID: row.optionalInt64(7).map { TaskID($0) },
+            groupID: row.optionalInt64(8).map { GroupID(rawValue: $0) },
+            callbackOf: row.optionalInt64(9).map { TaskID($0) },
+            deadline: row.optionalInt64(10),
+            timeoutMilliseconds: row.optionalInt64(11),
+            retry: row.optionalString(12),
+            failures: row.int(13))
     }
 
     static func group(_ row: Row, existed: Bool) -> GroupRecord {

@@ -196,15 +196,22 @@ extension SQLiteStore {
 
     /// Claims the pending tasks among `ids` (a JSON array) for `request.owner`.
     static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
-        let statement = try db.cachedStatement(
+        let statement = try BoundStatement(
+            db,
             sql: """
                 UPDATE tasks SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?,
                                  lease_expires_at = ?
                 WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
                 RETURNING \(SQLiteRows.claimedColumns)
                 """)
-        var claimed = try Row.fetchAll(statement, arguments: [request.owner, now, request.leaseUntil, ids])
-            .map(SQLiteRows.claimed)
+        statement.bind(request.owner, at: 1)
+        statement.bind(now, at: 2)
+        statement.bind(request.leaseUntil, at: 3)
+        statement.bind(ids, at: 4)
+        var claimed: [ClaimedTask] = []
+        while try statement.step() {
+            claimed.append(SQLiteRows.claimed(statement))
+        }
         claimed.sort { $0.id < $1.id }
         return claimed
     }

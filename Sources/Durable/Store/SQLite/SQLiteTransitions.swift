@@ -38,17 +38,30 @@ struct SQLiteTransitions {
             }
             let id = try nextTaskID()
             let name = task.name ?? "Task-\(id)"
-            let statement = try db.cachedStatement(
+            let statement = try BoundStatement(
+                db,
                 sql: """
                     INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
                                        retry, parent_id, detached, group_id, callback_of, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-            try statement.execute(arguments: [
-                id, task.job, name, task.input, task.context, task.key, task.priority, task.runAt,
-                task.deadline, task.timeoutMilliseconds, task.retry, task.parentID?.rawValue, task.detached,
-                task.groupID?.rawValue, task.callbackOf?.rawValue, now,
-            ])
+            statement.bind(id, at: 1)
+            statement.bind(task.job, at: 2)
+            statement.bind(name, at: 3)
+            statement.bind(task.input, at: 4)
+            statement.bind(task.context, at: 5)
+            statement.bind(task.key, at: 6)
+            statement.bind(task.priority, at: 7)
+            statement.bind(task.runAt, at: 8)
+            statement.bind(task.deadline, at: 9)
+            statement.bind(task.timeoutMilliseconds, at: 10)
+            statement.bind(task.retry, at: 11)
+            statement.bind(task.parentID?.rawValue, at: 12)
+            statement.bind(task.detached, at: 13)
+            statement.bind(task.groupID?.rawValue, at: 14)
+            statement.bind(task.callbackOf?.rawValue, at: 15)
+            statement.bind(now, at: 16)
+            try statement.run()
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
             effects.createdTasks += 1
         }
@@ -113,20 +126,31 @@ struct SQLiteTransitions {
     ) throws -> Bool {
         let sequence = try candidateSequence()
         let errorText = try error.map(StoredJSON.encode)
-        let statement = try db.cachedStatement(
-            sql: """
-                UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, completion_seq = ?,
-                                 owner = NULL, lease_expires_at = NULL
-                WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
-                RETURNING group_id, has_callbacks, cancel_message
-                """)
-        guard
-            let row = try Row.fetchOne(
-                statement,
-                arguments: [status.rawValue, result, errorText, now, sequence, id.rawValue, owner, attempt])
-        else { return false }
+        let finished: Finished
+        do {
+            let statement = try BoundStatement(
+                db,
+                sql: """
+                    UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, completion_seq = ?,
+                                     owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
+                    RETURNING group_id, has_callbacks, cancel_message
+                    """)
+            statement.bind(status.rawValue, at: 1)
+            statement.bind(result, at: 2)
+            statement.bind(errorText, at: 3)
+            statement.bind(now, at: 4)
+            statement.bind(sequence, at: 5)
+            statement.bind(id.rawValue, at: 6)
+            statement.bind(owner, at: 7)
+            statement.bind(attempt, at: 8)
+            guard try statement.step() else { return false }
+            finished = Finished(
+                groupID: statement.optionalInt64(0), hasCallbacks: statement.bool(1),
+                cancelMessage: statement.optionalString(2))
+        }
         try recordAttempt(id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: status.rawValue, error: errorText)
-        try afterFinish(id, row: row, sequence: sequence, status: status, result: result, error: error)
+        try afterFinish(id, finished, sequence: sequence, status: status, result: result, error: error)
         return true
     }
 
@@ -154,22 +178,31 @@ struct SQLiteTransitions {
                     id.rawValue,
                 ])
         else { return false }
-        try afterFinish(id, row: row, sequence: sequence, status: status, result: nil, error: error)
+        let finished = Finished(
+            groupID: row["group_id"], hasCallbacks: row["has_callbacks"], cancelMessage: row["cancel_message"])
+        try afterFinish(id, finished, sequence: sequence, status: status, result: nil, error: error)
         return true
     }
 
+    /// What a finishing update returns about the task.
+    private struct Finished {
+        var groupID: Int64?
+        var hasCallbacks: Bool
+        var cancelMessage: String?
+    }
+
     private mutating func afterFinish(
-        _ id: TaskID, row: Row, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
+        _ id: TaskID, _ finished: Finished, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
     ) throws {
         lastSequence = sequence
         effects.finished.append(
             TaskOutcome(
-                id: id, status: status, result: result, error: error, cancelMessage: row["cancel_message"] as String?,
+                id: id, status: status, result: result, error: error, cancelMessage: finished.cancelMessage,
                 completionSequence: sequence))
-        if row["has_callbacks"] as Bool {
+        if finished.hasCallbacks {
             try createCallbackTasks(of: id)
         }
-        if status == .failed, let group: Int64 = row["group_id"] {
+        if status == .failed, let group = finished.groupID {
             try failGroup(GroupID(rawValue: group), failedTask: id)
         }
     }
@@ -177,12 +210,20 @@ struct SQLiteTransitions {
     func recordAttempt(
         _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: String, error: String?
     ) throws {
-        let statement = try db.cachedStatement(
+        let statement = try BoundStatement(
+            db,
             sql: """
                 INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-        try statement.execute(arguments: [id.rawValue, attempt, owner, startedAt, now, outcome, error])
+        statement.bind(id.rawValue, at: 1)
+        statement.bind(attempt, at: 2)
+        statement.bind(owner, at: 3)
+        statement.bind(startedAt, at: 4)
+        statement.bind(now, at: 5)
+        statement.bind(outcome, at: 6)
+        statement.bind(error, at: 7)
+        try statement.run()
     }
 
     /// Creates one task per stored callback of a task that just finished, in the
