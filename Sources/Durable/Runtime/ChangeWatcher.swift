@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -6,14 +7,26 @@ import Synchronization
 /// what they changed: completions for the waiters in this process, and a nudge to
 /// the worker (new work, cancel requests).
 ///
-/// It polls only while someone subscribes (a running worker, a waiting caller).
+/// It polls only while someone subscribes (a running worker, a waiting caller),
+/// on a thread of its own: a check is one `PRAGMA data_version` (a read of the
+/// shared-memory index, no I/O), so checking every few hundred microseconds
+/// costs little, where a task sleeping and waking on the cooperative pool for
+/// each check would cost far more. The reads that follow a change run as tasks,
+/// one at a time.
+///
+/// States (under `state`): the thread runs while `threadRunning`; it stops when
+/// it finds no subscriber or `stopped`, and `subscribe()` starts a new one if
+/// none runs. A change seen while a read is in flight sets `readAgain`, so the
+/// read loop runs once more instead of starting a second reader.
 final class ChangeWatcher: Sendable {
     private struct State {
         var subscribers = 0
-        var polling = false
+        var threadRunning = false
+        var reading = false
+        var readAgain = false
+        var stopped = false
         var listeners: [UInt64: @Sendable () -> Void] = [:]
         var nextListener: UInt64 = 0
-        var stopped = false
     }
 
     private let store: any TaskStore
@@ -33,12 +46,14 @@ final class ChangeWatcher: Sendable {
     func subscribe() {
         let start = state.withLock { state -> Bool in
             state.subscribers += 1
-            guard !state.polling, !state.stopped else { return false }
-            state.polling = true
+            guard !state.threadRunning, !state.stopped else { return false }
+            state.threadRunning = true
             return true
         }
         if start {
-            Task { await self.poll() }
+            let thread = Thread { [self] in poll() }
+            thread.name = "Durable.changes"
+            thread.start()
         }
     }
 
@@ -65,32 +80,63 @@ final class ChangeWatcher: Sendable {
         _ = state.withLock { $0.listeners.removeValue(forKey: id) }
     }
 
-    private func poll() async {
-        var token = (try? await store.changeToken()) ?? 0
+    /// The polling thread's loop.
+    private func poll() {
+        var token = (try? store.changeToken()) ?? 0
         // Whatever was committed before the first token was read is read now.
-        try? await readChanges()
+        scheduleRead()
+        let pause = useconds_t(max(1, interval.microseconds))
         var failures = 0
         while true {
             let keepGoing = state.withLock { state -> Bool in
                 if state.subscribers > 0, !state.stopped { return true }
-                state.polling = false
+                state.threadRunning = false
                 return false
             }
             guard keepGoing else { return }
-            try? await Task.sleep(for: interval)
+            usleep(pause)
             do {
-                let current = try await store.changeToken()
+                let current = try store.changeToken()
                 failures = 0
                 guard current != token else { continue }
                 token = current
-                try await readChanges()
+                scheduleRead()
             } catch {
-                // The store closed while this poll slept: nothing to report.
+                // The store closed while this thread slept: nothing to report.
                 if state.withLock({ $0.stopped }) { continue }
                 failures += 1
                 if failures == 1 || failures % 1000 == 0 {
                     logger.warning("cannot watch \(store.location) for changes: \(error)")
                 }
+            }
+        }
+    }
+
+    /// Reads the changes in a task, unless a read is in flight (which then reads again).
+    private func scheduleRead() {
+        let start = state.withLock { state -> Bool in
+            if state.reading {
+                state.readAgain = true
+                return false
+            }
+            state.reading = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            repeat {
+                do {
+                    try await readChanges()
+                } catch where !state.withLock({ $0.stopped }) {
+                    logger.warning("cannot read the changes made to \(store.location): \(error)")
+                } catch {}
+            } while state.withLock { state -> Bool in
+                if state.readAgain {
+                    state.readAgain = false
+                    return true
+                }
+                state.reading = false
+                return false
             }
         }
     }
@@ -105,5 +151,12 @@ final class ChangeWatcher: Sendable {
         }
         let listeners = state.withLock { Array($0.listeners.values) }
         for listener in listeners { listener() }
+    }
+}
+
+extension Duration {
+    /// Whole microseconds, rounded down.
+    fileprivate var microseconds: Int {
+        Int(components.seconds) * 1_000_000 + Int(components.attoseconds / 1_000_000_000_000)
     }
 }

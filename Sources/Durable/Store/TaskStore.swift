@@ -42,8 +42,9 @@ protocol TaskStore: Sendable {
     /// The highest completion number stored so far.
     func latestCompletionSequence() async throws -> Int64
 
-    /// A value that changes whenever another connection commits, cheap to read.
-    func changeToken() async throws -> Int64
+    /// A value that changes whenever another connection commits, cheap to read
+    /// (synchronous: the change watcher's thread reads it every few hundred µs).
+    func changeToken() throws -> Int64
 
     /// Closes the connections; the last one to close folds the WAL into the
     /// database. Later calls fail with an error naming the store.

@@ -140,10 +140,11 @@ final class SQLiteStore: TaskStore {
         }
     }
 
-    func changeToken() async throws -> Int64 {
+    func changeToken() throws -> Int64 {
         do {
             return try changeConnection.inDatabase { db in
-                try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+                let statement = try BoundStatement(db, sql: "PRAGMA data_version")
+                return try statement.step() ? statement.int64(0) : 0
             }
         } catch {
             throw Self.describe(error, path: location, operation: "watch for changes")
