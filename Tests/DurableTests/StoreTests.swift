@@ -1,5 +1,7 @@
 @testable import Durable
 import Foundation
+import GRDB
+import GRDBSQLite
 import Testing
 
 /// Store-level properties that the engine's API does not show.
@@ -56,6 +58,23 @@ struct StoreTests {
         #expect(cycle.effects.finished.count == 200)
         #expect(Set(cycle.effects.finished.map(\.completionSequence)).count == 200)
         #expect(try await engine.wait(tasks).pending.isEmpty)
+    }
+
+    @Test("a value SQLite refuses to bind (over its length limit) fails the write; nothing is stored in its place")
+    func refusedBinding() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let store = try #require(engine.store as? SQLiteStore)
+        try await store.pool.writeWithoutTransaction { db in
+            _ = sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_LENGTH, 1_000)
+        }
+        let kept = try await engine.createTask(Echo.self, "short")
+        // The context column may be NULL: a refused binding must not leave it so.
+        await #expect(throws: DurableError.self) {
+            try await engine.createTask(Echo.self, "long context", context: ["k": String(repeating: "x", count: 2_000)])
+        }
+        let stored = try await engine.tasks(matching: TaskQuery())
+        #expect(stored.map(\.id) == [kept.id])
     }
 
     @Test("integers and plain strings are stored as JSONEncoder would write them, and read back")

@@ -11,8 +11,8 @@ import GRDBSQLite
 ///
 /// ```swift
 /// let statement = try BoundStatement(db, sql: "UPDATE tasks SET name = ? WHERE id = ?")
-/// statement.bind("cover", at: 1)
-/// statement.bind(id, at: 2)
+/// try statement.bind("cover", at: 1)
+/// try statement.bind(id, at: 2)
 /// try statement.run()
 /// ```
 struct BoundStatement: ~Copyable {
@@ -36,30 +36,35 @@ struct BoundStatement: ~Copyable {
 
     // MARK: Binding (1-based, as in SQL)
 
-    func bind(_ value: Int64?, at index: Int32) {
-        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    func bind(_ value: Int64?, at index: Int32) throws {
+        try check(value.map { sqlite3_bind_int64(handle, index, $0) } ?? sqlite3_bind_null(handle, index))
     }
 
-    func bind(_ value: Int?, at index: Int32) {
-        bind(value.map(Int64.init), at: index)
+    func bind(_ value: Int?, at index: Int32) throws {
+        try bind(value.map(Int64.init), at: index)
     }
 
-    func bind(_ value: Bool, at index: Int32) {
-        sqlite3_bind_int64(handle, index, value ? 1 : 0)
+    func bind(_ value: Bool, at index: Int32) throws {
+        try check(sqlite3_bind_int64(handle, index, value ? 1 : 0))
     }
 
-    func bind(_ value: String?, at index: Int32) {
-        guard let value else {
-            sqlite3_bind_null(handle, index)
-            return
-        }
+    /// - Throws: when SQLite refuses the value (longer than its length limit):
+    ///   a value is never stored as NULL in its place.
+    func bind(_ value: String?, at index: Int32) throws {
+        guard let value else { return try check(sqlite3_bind_null(handle, index)) }
         var text = value
-        text.withUTF8 { bytes in
+        let code = text.withUTF8 { bytes in
             // SQLITE_TRANSIENT: SQLite copies the bytes before this returns.
-            _ = sqlite3_bind_text(
+            sqlite3_bind_text64(
                 handle, index, UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
-                Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                sqlite3_uint64(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self), UInt8(SQLITE_UTF8))
         }
+        try check(code)
+    }
+
+    private func check(_ code: Int32) throws {
+        guard code != SQLITE_OK else { return }
+        throw error(code)
     }
 
     // MARK: Stepping
@@ -75,11 +80,16 @@ struct BoundStatement: ~Copyable {
         case SQLITE_DONE:
             return false
         case let code:
-            let connection = db.sqliteConnection
-            let extended = connection.map { sqlite3_extended_errcode($0) } ?? code
-            let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: statement.sql)
+            throw error(code)
         }
+    }
+
+    /// GRDB's error for `code`, with SQLite's message.
+    private func error(_ code: Int32) -> DatabaseError {
+        let connection = db.sqliteConnection
+        let extended = connection.map { sqlite3_extended_errcode($0) } ?? code
+        let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: statement.sql)
     }
 
     /// Runs a statement that returns no rows.

@@ -204,10 +204,10 @@ extension SQLiteStore {
                 WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
                 RETURNING \(SQLiteRows.claimedColumns)
                 """)
-        statement.bind(request.owner, at: 1)
-        statement.bind(now, at: 2)
-        statement.bind(request.leaseUntil, at: 3)
-        statement.bind(ids, at: 4)
+        try statement.bind(request.owner, at: 1)
+        try statement.bind(now, at: 2)
+        try statement.bind(request.leaseUntil, at: 3)
+        try statement.bind(ids, at: 4)
         var claimed: [ClaimedTask] = []
         while try statement.step() {
             claimed.append(SQLiteRows.claimed(statement))
