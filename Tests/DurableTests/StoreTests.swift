@@ -77,6 +77,29 @@ struct StoreTests {
         #expect(stored.map(\.id) == [kept.id])
     }
 
+    @Test("a batch mixing keyed and unkeyed tasks, longer than one multi-row insert, keeps order, ids and keys")
+    func mixedBatch() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        // 100 tasks; every 7th has a key, and task 50 repeats task 14's key and input.
+        let requests = (0..<100).map { index -> TaskRequest<String> in
+            let key = index == 50 ? "k14" : (index % 7 == 0 ? "k\(index)" : nil)
+            return TaskRequest(index == 50 ? "input-14" : "input-\(index)", key: key)
+        }
+        let tasks = try await engine.createTasks(Echo.self, requests)
+        #expect(tasks[50].id == tasks[14].id)
+        let distinct = tasks.enumerated().filter { $0.offset != 50 }.map(\.element.id)
+        #expect(distinct == distinct.sorted())
+        #expect(Set(distinct).count == 99)
+        for (index, task) in tasks.enumerated() where index != 50 {
+            let record = try await engine.record(of: task.id)
+            #expect(record.input == "\"input-\(index)\"")
+            #expect(record.key == (index % 7 == 0 ? "k\(index)" : nil))
+            #expect(record.name == "Task-\(task.id)")
+        }
+        #expect(try await engine.tasks(matching: TaskQuery(limit: 1_000)).count == 99)
+    }
+
     @Test("integers and plain strings are stored as JSONEncoder would write them, and read back")
     func jsonFastPath() throws {
         let encoder = JSONEncoder()

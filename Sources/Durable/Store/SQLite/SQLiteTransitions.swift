@@ -27,10 +27,15 @@ struct SQLiteTransitions {
         var created: [CreatedTask] = []
         created.reserveCapacity(tasks.count)
         var openGroups: Set<GroupID> = []
+        var rows: [NewRow] = []
         for task in tasks {
-            if let key = task.key, let existing = try existingTask(forKey: key, matching: task) {
-                created.append(existing)
-                continue
+            if let key = task.key {
+                // A key is looked up among the rows stored so far, this batch's included.
+                try insertRows(&rows)
+                if let existing = try existingTask(forKey: key, matching: task) {
+                    created.append(existing)
+                    continue
+                }
             }
             if let group = task.groupID, !openGroups.contains(group) {
                 try requireOpen(group)
@@ -38,34 +43,67 @@ struct SQLiteTransitions {
             }
             let id = try nextTaskID()
             let name = task.name ?? "Task-\(id)"
-            let statement = try BoundStatement(
-                db,
-                sql: """
-                    INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                                       retry, parent_id, detached, group_id, callback_of, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            try statement.bind(id, at: 1)
-            try statement.bind(task.job, at: 2)
-            try statement.bind(name, at: 3)
-            try statement.bind(task.input, at: 4)
-            try statement.bind(task.context, at: 5)
-            try statement.bind(task.key, at: 6)
-            try statement.bind(task.priority, at: 7)
-            try statement.bind(task.runAt, at: 8)
-            try statement.bind(task.deadline, at: 9)
-            try statement.bind(task.timeoutMilliseconds, at: 10)
-            try statement.bind(task.retry, at: 11)
-            try statement.bind(task.parentID?.rawValue, at: 12)
-            try statement.bind(task.detached, at: 13)
-            try statement.bind(task.groupID?.rawValue, at: 14)
-            try statement.bind(task.callbackOf?.rawValue, at: 15)
-            try statement.bind(now, at: 16)
-            try statement.run()
+            rows.append(NewRow(id: id, name: name, task: task))
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
             effects.createdTasks += 1
+            if task.key != nil || rows.count == Self.rowsPerInsert { try insertRows(&rows) }
         }
+        try insertRows(&rows)
         return created
+    }
+
+    /// A task row waiting to be inserted with others.
+    private struct NewRow {
+        var id: Int64
+        var name: String
+        var task: NewTask
+    }
+
+    /// Rows per multi-row `INSERT`: SQLite's per-statement work (and the
+    /// `sqlite_sequence` update of AUTOINCREMENT) is shared by that many tasks.
+    private static let rowsPerInsert = 32
+    private static let insertOne = insertSQL(rows: 1)
+    private static let insertMany = insertSQL(rows: rowsPerInsert)
+
+    private static func insertSQL(rows: Int) -> String {
+        let values = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        return """
+            INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+                               retry, parent_id, detached, group_id, callback_of, created_at)
+            VALUES \(Array(repeating: values, count: rows).joined(separator: ", "))
+            """
+    }
+
+    /// Inserts `rows` (one statement per full chunk, then one per row) and empties it.
+    private func insertRows(_ rows: inout [NewRow]) throws {
+        var start = 0
+        while start < rows.count {
+            let count = rows.count - start >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
+            let statement = try BoundStatement(db, sql: count == 1 ? Self.insertOne : Self.insertMany)
+            for (offset, row) in rows[start..<(start + count)].enumerated() {
+                let base = Int32(offset * 16)
+                let task = row.task
+                try statement.bind(row.id, at: base + 1)
+                try statement.bind(task.job, at: base + 2)
+                try statement.bind(row.name, at: base + 3)
+                try statement.bind(task.input, at: base + 4)
+                try statement.bind(task.context, at: base + 5)
+                try statement.bind(task.key, at: base + 6)
+                try statement.bind(task.priority, at: base + 7)
+                try statement.bind(task.runAt, at: base + 8)
+                try statement.bind(task.deadline, at: base + 9)
+                try statement.bind(task.timeoutMilliseconds, at: base + 10)
+                try statement.bind(task.retry, at: base + 11)
+                try statement.bind(task.parentID?.rawValue, at: base + 12)
+                try statement.bind(task.detached, at: base + 13)
+                try statement.bind(task.groupID?.rawValue, at: base + 14)
+                try statement.bind(task.callbackOf?.rawValue, at: base + 15)
+                try statement.bind(now, at: base + 16)
+            }
+            try statement.run()
+            start += count
+        }
+        rows.removeAll(keepingCapacity: true)
     }
 
     /// Ids come from `sqlite_sequence`, so they (and `Task-<id>` names) never repeat,
