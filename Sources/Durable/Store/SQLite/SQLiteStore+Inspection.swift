@@ -89,7 +89,7 @@ extension SQLiteStore {
                 sql: "SELECT id FROM tasks WHERE status = 'pending' AND (? IS NULL OR job = ?) ORDER BY id LIMIT ?",
                 arguments: [job, job, limit])
             for id in ids { _ = try transitions.requestCancel(of: TaskID(id), message: message) }
-            try transitions.saveSequence()
+            try transitions.flush()
             return transitions.effects
         }
     }

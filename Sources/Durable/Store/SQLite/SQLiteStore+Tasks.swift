@@ -118,7 +118,7 @@ extension SQLiteStore {
         try await write("cancel task \(id)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let result = try transitions.requestCancel(of: id, message: message)
-            try transitions.saveSequence()
+            try transitions.flush()
             return (result, transitions.effects)
         }
     }
@@ -192,7 +192,7 @@ extension SQLiteStore {
         try await write("shut down task group \(id)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             try transitions.shutDownGroup(id, failedTask: nil, message: message ?? "task group \(id) is shutting down")
-            try transitions.saveSequence()
+            try transitions.flush()
             return transitions.effects
         }
     }

@@ -85,7 +85,7 @@ extension SQLiteStore {
                         """,
                     arguments: [now, dead])
             }
-            try transitions.saveSequence()
+            try transitions.flush()
             recovery.effects = transitions.effects
             return recovery
         }
@@ -104,7 +104,7 @@ extension SQLiteStore {
                     result.stale.append(completion.id)
                 }
             }
-            try transitions.saveSequence()
+            try transitions.flush()
             result.effects = transitions.effects
             if let claim, claim.limit > 0 {
                 result.claimed = try Self.claim(claim, db: db, now: now)
@@ -246,7 +246,7 @@ extension SQLiteStore {
                         message: "the deadline passed before the task finished"),
                     cancelling: false, cancelMessage: nil)
             }
-            try transitions.saveSequence()
+            try transitions.flush()
             return transitions.effects
         }
     }

@@ -15,6 +15,8 @@ struct SQLiteTransitions {
     private(set) var effects = TransitionEffects()
     private var lastSequence: Int64?
     private var lastTaskID: Int64?
+    /// Attempt rows of finished runs, inserted together by `flush()`.
+    private var finishedAttempts: [AttemptRow] = []
 
     init(db: Database, now: Int64) {
         self.db = db
@@ -46,7 +48,7 @@ struct SQLiteTransitions {
             rows.append(NewRow(id: id, name: name, task: task))
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
             effects.createdTasks += 1
-            if task.key != nil || rows.count == Self.rowsPerInsert { try insertRows(&rows) }
+            if task.key != nil || rows.count == MultiRowInsert.chunk { try insertRows(&rows) }
         }
         try insertRows(&rows)
         return created
@@ -59,49 +61,34 @@ struct SQLiteTransitions {
         var task: NewTask
     }
 
-    /// Rows per multi-row `INSERT`: SQLite's per-statement work (and the
-    /// `sqlite_sequence` update of AUTOINCREMENT) is shared by that many tasks.
-    private static let rowsPerInsert = 32
-    private static let insertOne = insertSQL(rows: 1)
-    private static let insertMany = insertSQL(rows: rowsPerInsert)
+    private static let taskInsert = MultiRowInsert(
+        """
+        INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+                           retry, parent_id, detached, group_id, callback_of, created_at)
+        """,
+        columns: 16)
 
-    private static func insertSQL(rows: Int) -> String {
-        let values = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        return """
-            INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at)
-            VALUES \(Array(repeating: values, count: rows).joined(separator: ", "))
-            """
-    }
-
-    /// Inserts `rows` (one statement per full chunk, then one per row) and empties it.
+    /// Inserts the buffered new tasks and empties the buffer.
     private func insertRows(_ rows: inout [NewRow]) throws {
-        var start = 0
-        while start < rows.count {
-            let count = rows.count - start >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
-            let statement = try BoundStatement(db, sql: count == 1 ? Self.insertOne : Self.insertMany)
-            for (offset, row) in rows[start..<(start + count)].enumerated() {
-                let base = Int32(offset * 16)
-                let task = row.task
-                try statement.bind(row.id, at: base + 1)
-                try statement.bind(task.job, at: base + 2)
-                try statement.bind(row.name, at: base + 3)
-                try statement.bind(task.input, at: base + 4)
-                try statement.bind(task.context, at: base + 5)
-                try statement.bind(task.key, at: base + 6)
-                try statement.bind(task.priority, at: base + 7)
-                try statement.bind(task.runAt, at: base + 8)
-                try statement.bind(task.deadline, at: base + 9)
-                try statement.bind(task.timeoutMilliseconds, at: base + 10)
-                try statement.bind(task.retry, at: base + 11)
-                try statement.bind(task.parentID?.rawValue, at: base + 12)
-                try statement.bind(task.detached, at: base + 13)
-                try statement.bind(task.groupID?.rawValue, at: base + 14)
-                try statement.bind(task.callbackOf?.rawValue, at: base + 15)
-                try statement.bind(now, at: base + 16)
-            }
-            try statement.run()
-            start += count
+        let now = now
+        try Self.taskInsert.run(rows, in: db) { statement, row, base in
+            let task = row.task
+            try statement.bind(row.id, at: base + 1)
+            try statement.bind(task.job, at: base + 2)
+            try statement.bind(row.name, at: base + 3)
+            try statement.bind(task.input, at: base + 4)
+            try statement.bind(task.context, at: base + 5)
+            try statement.bind(task.key, at: base + 6)
+            try statement.bind(task.priority, at: base + 7)
+            try statement.bind(task.runAt, at: base + 8)
+            try statement.bind(task.deadline, at: base + 9)
+            try statement.bind(task.timeoutMilliseconds, at: base + 10)
+            try statement.bind(task.retry, at: base + 11)
+            try statement.bind(task.parentID?.rawValue, at: base + 12)
+            try statement.bind(task.detached, at: base + 13)
+            try statement.bind(task.groupID?.rawValue, at: base + 14)
+            try statement.bind(task.callbackOf?.rawValue, at: base + 15)
+            try statement.bind(now, at: base + 16)
         }
         rows.removeAll(keepingCapacity: true)
     }
@@ -149,8 +136,12 @@ struct SQLiteTransitions {
         return (lastSequence ?? 0) + 1
     }
 
-    /// Writes the completion counter back; call once before the transaction commits.
-    func saveSequence() throws {
+    /// Writes what finishing buffers: the completion counter and the finished runs'
+    /// attempt rows. Call it once, before the transaction commits.
+    func flush() throws {
+        try Self.attemptInsert.run(finishedAttempts, in: db) { statement, row, base in
+            try bind(row, to: statement, at: base)
+        }
         guard let lastSequence else { return }
         try db.execute(
             sql: "UPDATE durable_counters SET value = ? WHERE name = 'completion_seq'", arguments: [lastSequence])
@@ -187,7 +178,10 @@ struct SQLiteTransitions {
                 groupID: statement.optionalInt64(0), hasCallbacks: statement.bool(1),
                 cancelMessage: statement.optionalString(2))
         }
-        try recordAttempt(id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: status.rawValue, error: errorText)
+        finishedAttempts.append(
+            AttemptRow(
+                taskID: id.rawValue, attempt: attempt, owner: owner, startedAt: startedAt, outcome: status.rawValue,
+                error: errorText))
         try afterFinish(id, finished, sequence: sequence, status: status, result: result, error: error)
         return true
     }
@@ -245,23 +239,39 @@ struct SQLiteTransitions {
         }
     }
 
+    /// Inserts the attempt row of a run that ended (at once; finished runs are buffered).
     func recordAttempt(
         _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: String, error: String?
     ) throws {
-        let statement = try BoundStatement(
-            db,
-            sql: """
-                INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-        try statement.bind(id.rawValue, at: 1)
-        try statement.bind(attempt, at: 2)
-        try statement.bind(owner, at: 3)
-        try statement.bind(startedAt, at: 4)
-        try statement.bind(now, at: 5)
-        try statement.bind(outcome, at: 6)
-        try statement.bind(error, at: 7)
-        try statement.run()
+        let row = AttemptRow(
+            taskID: id.rawValue, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: error)
+        try Self.attemptInsert.run(CollectionOfOne(row), in: db) { statement, row, base in
+            try bind(row, to: statement, at: base)
+        }
+    }
+
+    /// One `task_attempts` row.
+    private struct AttemptRow {
+        var taskID: Int64
+        var attempt: Int
+        var owner: String
+        var startedAt: Int64
+        var outcome: String
+        var error: String?
+    }
+
+    private static let attemptInsert = MultiRowInsert(
+        "INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)",
+        columns: 7)
+
+    private func bind(_ row: AttemptRow, to statement: borrowing BoundStatement, at base: Int32) throws {
+        try statement.bind(row.taskID, at: base + 1)
+        try statement.bind(row.attempt, at: base + 2)
+        try statement.bind(row.owner, at: base + 3)
+        try statement.bind(row.startedAt, at: base + 4)
+        try statement.bind(now, at: base + 5)
+        try statement.bind(row.outcome, at: base + 6)
+        try statement.bind(row.error, at: base + 7)
     }
 
     /// Creates one task per stored callback of a task that just finished, in the
