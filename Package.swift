@@ -74,10 +74,17 @@ let package = Package(
             path: "Tests/DurableTestWorker",
             swiftSettings: strict
         ),
+        // Child processes for the crash tests and the torture suite: start, SIGKILL, wait.
+        .target(
+            name: "ChildProcesses",
+            path: "Tests/ChildProcesses",
+            swiftSettings: strict
+        ),
         // The torture suite: kills, concurrent processes, faults and bad rows (TORTURE.md).
         .executableTarget(
             name: "Torture",
             dependencies: [
+                "ChildProcesses",
                 "Durable",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,6 +95,7 @@ let package = Package(
         .testTarget(
             name: "DurableTests",
             dependencies: [
+                "ChildProcesses",
                 "Durable",
                 "DurableTestWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),

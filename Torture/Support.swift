@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import GRDB
 import Logging
@@ -158,18 +159,12 @@ func setImmutable(_ on: Bool, _ paths: [String]) -> (ok: Bool, output: String) {
 
 // MARK: - Child processes
 
-/// A copy of this executable started in worker mode: killed with SIGKILL, or waited
-/// for until it exits. Its standard output and error go to a file.
-final class Child: Sendable {
-    let label: String
-    let pid: Int32
-    let outputPath: String
-    private let process: Process
-    /// Field 22 of /proc/<pid>/stat at start, to tell a reused pid apart.
-    private let startTime: String?
+/// A copy of this executable started in worker mode.
+typealias Child = ChildProcess
 
+extension ChildProcess {
     /// This executable.
-    static let executable: String = {
+    static let tortureExecutable: String = {
         #if os(Linux)
             if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
                 return path
@@ -179,96 +174,12 @@ final class Child: Sendable {
     }()
 
     /// Starts `Torture worker <arguments>` with its output in `outputPath`.
-    init(_ label: String, _ arguments: [String], output outputPath: String, environment: [String: String] = [:])
+    convenience init(_ label: String, _ arguments: [String], output outputPath: String, environment: [String: String] = [:])
         throws
     {
-        self.label = label
-        self.outputPath = outputPath
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw TortureFailure("cannot create \(outputPath)")
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["worker"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        self.process = process
-        pid = process.processIdentifier
-        startTime = Self.startTime(of: pid)
-    }
-
-    deinit {
-        if process.isRunning { kill(pid, SIGKILL) }
-    }
-
-    var isRunning: Bool { process.isRunning }
-
-    /// Everything the child wrote.
-    var fullOutput: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
-
-    /// The last `limit` characters the child wrote, for messages.
-    func output(last limit: Int = 3000) -> String {
-        let text = fullOutput
-        return text.count > limit ? "…" + text.suffix(limit) : text
-    }
-
-    /// Kills the child with SIGKILL and waits until it is gone and reaped, so that the
-    /// next worker on this host can prove it dead.
-    func sigkill() async throws {
-        if process.isRunning, kill(pid, SIGKILL) != 0, errno != ESRCH {
-            throw TortureFailure("\(label): kill(\(pid), SIGKILL) failed with errno \(errno)")
-        }
-        _ = try await waitForExit(timeout: .seconds(30))
-    }
-
-    /// Sends SIGTERM.
-    func terminate() { if process.isRunning { kill(pid, SIGTERM) } }
-
-    /// Waits until the child has exited and been reaped; its status, or the signal
-    /// that ended it.
-    @discardableResult
-    func waitForExit(timeout: Duration) async throws -> (status: Int32, signalled: Bool) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning || isStillInProcessTable {
-            guard ContinuousClock.now < deadline else {
-                throw TortureFailure("\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output())")
-            }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
-    }
-
-    /// Waits for the child's exit; kills it if it has not exited within `timeout`.
-    /// `nil` when it had to be killed.
-    func exit(within timeout: Duration) async throws -> (status: Int32, signalled: Bool)? {
-        do {
-            return try await waitForExit(timeout: timeout)
-        } catch {
-            try await sigkill()
-            return nil
-        }
-    }
-
-    private var isStillInProcessTable: Bool {
-        #if os(Linux)
-            guard let startTime else { return false }
-            return Self.startTime(of: pid) == startTime
-        #else
-            return false
-        #endif
-    }
-
-    private static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
+        try self.init(
+            label, executable: URL(fileURLWithPath: Self.tortureExecutable), arguments: ["worker"] + arguments,
+            output: outputPath, environment: environment)
     }
 }
 

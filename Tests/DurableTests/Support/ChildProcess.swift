@@ -1,3 +1,4 @@
+import ChildProcesses
 import Durable
 import Foundation
 import GRDB
@@ -9,18 +10,11 @@ import Synchronization
     import Darwin
 #endif
 
-/// A `DurableTestWorker` process started by a test: killed with SIGKILL, or waited
-/// for until it exits. Its standard output and error go to files in the test's
-/// directory, quoted in failure messages. A child still running when this is
-/// released is killed, so a failing test leaves no process behind.
-final class ChildProcess: Sendable {
-    let label: String
-    let pid: Int32
-    let outputPath: String
-    private let process: Process
-    /// Field 22 of /proc/<pid>/stat at start, to tell a reused pid apart.
-    private let startTime: String?
+/// The crash tests' child processes (the shared `ChildProcesses` target), visible to
+/// every file of the tests.
+typealias ChildProcess = ChildProcesses.ChildProcess
 
+extension ChildProcess {
     /// The worker binary: built by `swift build --build-tests` next to the test
     /// executable. `DURABLE_TEST_WORKER` overrides the location.
     static func workerExecutable() throws -> URL {
@@ -47,97 +41,13 @@ final class ChildProcess: Sendable {
     }
 
     /// Starts `DurableTestWorker <arguments>` with its output in `directory`.
-    init(_ label: String, arguments: [String], in directory: TemporaryDirectory) throws {
-        self.label = label
-        outputPath = directory.file("\(label).out")
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw TestFailure(reason: "cannot create \(outputPath)")
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = try Self.workerExecutable()
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        self.process = process
-        pid = process.processIdentifier
-        startTime = Self.startTime(of: pid)
+    convenience init(_ label: String, arguments: [String], in directory: TemporaryDirectory) throws {
+        try self.init(
+            label, executable: Self.workerExecutable(), arguments: arguments, output: directory.file("\(label).out"))
     }
-
-    deinit {
-        if process.isRunning { kill(pid, SIGKILL) }
-    }
-
-    var isRunning: Bool { process.isRunning }
 
     /// What the child wrote to standard output and error (its last 4000 characters).
-    var output: String {
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "(no output file)"
-        return text.count > 4000 ? "…" + text.suffix(4000) : text
-    }
-
-    /// Kills the child with SIGKILL and waits until it is gone and reaped, so that
-    /// the next worker on this host can prove it dead.
-    func sigkill() async throws {
-        if process.isRunning, kill(pid, SIGKILL) != 0, errno != ESRCH {
-            throw TestFailure(reason: "\(label): kill(\(pid), SIGKILL) failed with errno \(errno)")
-        }
-        _ = try await waitForExit(timeout: .seconds(30))
-    }
-
-    /// Waits until the child has exited and been reaped; returns its termination
-    /// status (the signal number when killed by one).
-    @discardableResult
-    func waitForExit(timeout: Duration = .seconds(90)) async throws -> (status: Int32, signalled: Bool) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning || isStillInProcessTable {
-            guard ContinuousClock.now < deadline else {
-                throw TestFailure(reason: "\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
-    }
-
-    /// Waits for a normal exit with status 0.
-    func expectCleanExit(timeout: Duration = .seconds(90)) async throws {
-        let (status, signalled) = try await waitForExit(timeout: timeout)
-        guard !signalled, status == 0 else {
-            throw TestFailure(
-                reason: "\(label) ended with \(signalled ? "signal" : "status") \(status); output:\n\(output)")
-        }
-    }
-
-    /// Throws when the child ended, with its output: for polling loops that wait on
-    /// a child's progress.
-    func requireRunning() throws {
-        guard process.isRunning else {
-            throw TestFailure(
-                reason:
-                    "\(label) (pid \(pid)) exited early with status \(process.terminationStatus); output:\n\(output)")
-        }
-    }
-
-    /// Whether /proc still lists this very process (a zombie not yet reaped).
-    private var isStillInProcessTable: Bool {
-        #if os(Linux)
-            guard let startTime else { return false }
-            return Self.startTime(of: pid) == startTime
-        #else
-            return false
-        #endif
-    }
-
-    private static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
-    }
+    var output: String { output(last: 4000) }
 }
 
 // MARK: - Jobs of the worker, as the test process sees them
