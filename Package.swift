@@ -68,6 +68,7 @@ let package = Package(
         .executableTarget(
             name: "DurableTestWorker",
             dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Durable",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -84,6 +85,7 @@ let package = Package(
         .executableTarget(
             name: "Torture",
             dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "ChildProcesses",
                 "Durable",
                 .product(name: "GRDB", package: "GRDB.swift"),

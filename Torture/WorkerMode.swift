@@ -1,3 +1,4 @@
+import ArgumentParser
 import Durable
 import Foundation
 import Logging
@@ -11,7 +12,7 @@ import Logging
 // `Torture worker <mode> <db> [options]`: the child processes the scenarios start,
 // kill and restart. Engine errors end a worker with a line
 // "ERROR <code>: <message>" on standard output and exit status 3; bad arguments with
-// status 2. Modes:
+// ArgumentParser's message (status 64). Modes:
 //
 //   batch  DB [--log F] [--stalled-log F] [--concurrency N] [--delay-ms N] [--stall-after N]
 //             [--wait-ids FIRST-LAST]
@@ -32,82 +33,48 @@ import Logging
 // Every mode takes --fsize-limit BYTES (RLIMIT_FSIZE for this process, with SIGXFSZ
 // ignored, so that writes past it fail with EFBIG).
 
-struct WorkerOptions {
-    var mode = ""
-    var database = ""
-    var log: String?
-    var stalledLog: String?
-    var concurrency = 8
-    var delayMilliseconds = 0
-    var stallAfter: Int?
-    var waitIDs: ClosedRange<Int64>?
-    var index = 0
-    var processes = 1
-    var seconds = 1.0
-    var seed: UInt64 = 1
-    var hangLimit = 60.0
-    var count = 0
-    var ack: String?
-    var payload = 1000
-    var keyPrefix = "fill-"
-    var fileSizeLimit: Int?
+struct WorkerOptions: ParsableArguments {
+    @Argument(help: "batch, share, submit, serve or probe.") var mode: String
+    @Argument(help: "The database file.") var database: String
+    @Option var log: String?
+    @Option(name: .customLong("stalled-log")) var stalledLog: String?
+    @Option var concurrency = 8
+    @Option(name: .customLong("delay-ms")) var delayMilliseconds = 0
+    @Option(name: .customLong("stall-after")) var stallAfter: Int?
+    @Option(name: .customLong("wait-ids"), help: "FIRST-LAST") var waitIDRange: String?
+    @Option var index = 0
+    @Option var processes = 1
+    @Option var seconds = 1.0
+    @Option var seed: UInt64 = 1
+    @Option(name: .customLong("hang-limit")) var hangLimit = 60.0
+    @Option var count = 0
+    @Option var ack: String?
+    @Option var payload = 1000
+    @Option(name: .customLong("key-prefix")) var keyPrefix = "fill-"
+    @Option(name: .customLong("fsize-limit")) var fileSizeLimit: Int?
 
-    static func parse(_ arguments: [String]) -> WorkerOptions {
-        func bad(_ message: String) -> Never {
-            FileHandle.standardError.write(Data("Torture worker: \(message)\n".utf8))
-            exit(2)
+    /// `--wait-ids FIRST-LAST` as a range (checked by `validate()`).
+    var waitIDs: ClosedRange<Int64>? {
+        guard let waitIDRange else { return nil }
+        let bounds = waitIDRange.split(separator: "-").compactMap { Int64($0) }
+        return bounds.count == 2 && bounds[0] <= bounds[1] ? bounds[0]...bounds[1] : nil
+    }
+
+    func validate() throws {
+        guard ["batch", "share", "submit", "serve", "probe"].contains(mode) else {
+            throw ValidationError("unknown mode \(mode)")
         }
-        guard arguments.count >= 2 else { bad("usage: Torture worker <mode> <db> [options]") }
-        var options = WorkerOptions()
-        options.mode = arguments[0]
-        options.database = arguments[1]
-        var rest = arguments.dropFirst(2).makeIterator()
-        func value(_ flag: String) -> String {
-            guard let value = rest.next() else { bad("\(flag) needs a value") }
-            return value
+        guard concurrency >= 1, processes >= 1 else { throw ValidationError("--concurrency and --processes must be at least 1") }
+        guard delayMilliseconds >= 0, seconds >= 0, hangLimit >= 0, count >= 0, payload >= 0 else {
+            throw ValidationError("times and counts must not be negative")
         }
-        func number(_ flag: String) -> Int {
-            let text = value(flag)
-            guard let number = Int(text), number >= 0 else { bad("\(flag) needs a non-negative integer, not \(text)") }
-            return number
-        }
-        func real(_ flag: String) -> Double {
-            let text = value(flag)
-            guard let number = Double(text), number >= 0 else { bad("\(flag) needs a non-negative number, not \(text)") }
-            return number
-        }
-        while let flag = rest.next() {
-            switch flag {
-            case "--log": options.log = value(flag)
-            case "--stalled-log": options.stalledLog = value(flag)
-            case "--concurrency": options.concurrency = max(1, number(flag))
-            case "--delay-ms": options.delayMilliseconds = number(flag)
-            case "--stall-after": options.stallAfter = number(flag)
-            case "--index": options.index = number(flag)
-            case "--processes": options.processes = max(1, number(flag))
-            case "--seconds": options.seconds = real(flag)
-            case "--seed": options.seed = UInt64(number(flag))
-            case "--hang-limit": options.hangLimit = real(flag)
-            case "--count": options.count = number(flag)
-            case "--ack": options.ack = value(flag)
-            case "--payload": options.payload = number(flag)
-            case "--key-prefix": options.keyPrefix = value(flag)
-            case "--fsize-limit": options.fileSizeLimit = number(flag)
-            case "--wait-ids":
-                let text = value(flag)
-                let parts = text.split(separator: "-").compactMap { Int64($0) }
-                guard parts.count == 2, parts[0] <= parts[1] else { bad("--wait-ids needs FIRST-LAST, not \(text)") }
-                options.waitIDs = parts[0]...parts[1]
-            default: bad("unknown option \(flag)")
-            }
-        }
-        return options
+        if let waitIDRange, waitIDs == nil { throw ValidationError("--wait-ids needs FIRST-LAST, not \(waitIDRange)") }
     }
 }
 
 enum WorkerMode {
     static func main(_ arguments: [String]) async -> Never {
-        let options = WorkerOptions.parse(arguments)
+        let options = WorkerOptions.parseOrExit(arguments)
         if let limit = options.fileSizeLimit { limitFileSize(to: limit) }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -1,6 +1,7 @@
 // DurableTestWorker: a worker process that the crash and multi-process tests start,
-// kill with SIGKILL and start again. A test tool: bad arguments end it with a clear
-// message and exit status 2; a failing engine call ends it with exit status 1.
+// kill with SIGKILL and start again. A test tool: bad arguments end it with
+// ArgumentParser's message and usage (exit status 64); a failing engine call ends it
+// with exit status 1.
 //
 //     DurableTestWorker <db-path> run [--concurrency N] [--log FILE] [--delay-ms N]
 //                                     [--stall-file FILE --stalled-log FILE]
@@ -24,6 +25,7 @@
 // "<prefix><i>", appending "i\n" to the `--ack` file after each creation returned,
 // and pausing `--delay-ms` between creations.
 
+import ArgumentParser
 import Durable
 import Foundation
 import Logging
@@ -207,80 +209,48 @@ struct OffsetClock: TaskClock {
 
 // MARK: - Arguments
 
-struct Options {
-    var database = ""
-    var mode = ""
-    var concurrency = 8
-    var log: String?
-    var delayMilliseconds = 3
-    var stallFile: String?
-    var stalledLog: String?
-    var waitIDs: ClosedRange<Int64>?
-    var recoveryIntervalMilliseconds: Int?
-    var stallAfter: Int?
-    var sleepSuspendMilliseconds: Int?
-    var napMilliseconds = 1000
-    var clockOffsetMilliseconds = 0
-    var count = 0
-    var ack: String?
-    var keyPrefix = "submit-"
+struct Options: ParsableArguments {
+    static let configuration = CommandConfiguration(
+        commandName: "DurableTestWorker",
+        abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit).")
 
-    static let usage = """
-        usage: DurableTestWorker <db-path> run [--concurrency N] [--log FILE] [--delay-ms N]
-                                              [--stall-file FILE --stalled-log FILE] [--wait-ids FIRST-LAST]
-                                              [--recovery-interval-ms N] [--stall-after N]
-                                              [--sleep-suspend-ms N] [--nap-ms N] [--clock-offset-ms N]
-               DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
-        """
+    @Argument(help: "The database file.") var database: String
+    @Argument(help: "run or submit.") var mode: String
+    @Option var concurrency = 8
+    @Option var log: String?
+    @Option(name: .customLong("delay-ms")) var delayMilliseconds = 3
+    @Option(name: .customLong("stall-file")) var stallFile: String?
+    @Option(name: .customLong("stalled-log")) var stalledLog: String?
+    @Option(name: .customLong("wait-ids"), help: "FIRST-LAST") var waitIDs: IDRange?
+    @Option(name: .customLong("recovery-interval-ms")) var recoveryIntervalMilliseconds: Int?
+    @Option(name: .customLong("stall-after")) var stallAfter: Int?
+    @Option(name: .customLong("sleep-suspend-ms")) var sleepSuspendMilliseconds: Int?
+    @Option(name: .customLong("nap-ms")) var napMilliseconds = 1000
+    @Option(name: .customLong("clock-offset-ms")) var clockOffsetMilliseconds = 0
+    @Option var count = 0
+    @Option var ack: String?
+    @Option(name: .customLong("key-prefix")) var keyPrefix = "submit-"
 
-    static func parse(_ arguments: [String]) -> Options {
-        func bad(_ message: String) -> Never { fail("\(message)\n\(usage)", status: 2) }
-        guard arguments.count >= 2 else { bad("missing arguments") }
-        var options = Options()
-        options.database = arguments[0]
-        options.mode = arguments[1]
-        var rest = arguments.dropFirst(2).makeIterator()
-        func value(_ flag: String) -> String {
-            guard let value = rest.next() else { bad("\(flag) needs a value") }
-            return value
-        }
-        func number(_ flag: String) -> Int {
-            let text = value(flag)
-            guard let number = Int(text), number >= 0 else { bad("\(flag) needs a non-negative integer, not \(text)") }
-            return number
-        }
-        while let flag = rest.next() {
-            switch flag {
-            case "--concurrency": options.concurrency = number(flag)
-            case "--log": options.log = value(flag)
-            case "--delay-ms": options.delayMilliseconds = number(flag)
-            case "--stall-file": options.stallFile = value(flag)
-            case "--stalled-log": options.stalledLog = value(flag)
-            case "--count": options.count = number(flag)
-            case "--ack": options.ack = value(flag)
-            case "--key-prefix": options.keyPrefix = value(flag)
-            case "--recovery-interval-ms": options.recoveryIntervalMilliseconds = number(flag)
-            case "--sleep-suspend-ms": options.sleepSuspendMilliseconds = number(flag)
-            case "--nap-ms": options.napMilliseconds = number(flag)
-            case "--stall-after": options.stallAfter = number(flag)
-            case "--clock-offset-ms": options.clockOffsetMilliseconds = number(flag)
-            case "--wait-ids":
-                let text = value(flag)
-                let parts = text.split(separator: "-").compactMap { Int64($0) }
-                guard parts.count == 2, parts[0] <= parts[1] else { bad("--wait-ids needs FIRST-LAST, not \(text)") }
-                options.waitIDs = parts[0]...parts[1]
-            default: bad("unknown option \(flag)")
-            }
-        }
-        switch options.mode {
+    func validate() throws {
+        switch mode {
         case "run":
-            guard options.concurrency > 0 else { bad("--concurrency must be at least 1") }
+            guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         case "submit":
-            guard options.ack != nil else { bad("submit needs --ack FILE") }
+            guard ack != nil else { throw ValidationError("submit needs --ack FILE") }
         default:
-            bad("unknown mode \(options.mode)")
+            throw ValidationError("unknown mode \(mode): use run or submit")
         }
-        return options
+    }
+}
+
+/// `FIRST-LAST`: a range of task ids.
+struct IDRange: ExpressibleByArgument {
+    let ids: ClosedRange<Int64>
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "-").compactMap { Int64($0) }
+        guard parts.count == 2, parts[0] <= parts[1] else { return nil }
+        ids = parts[0]...parts[1]
     }
 }
 
@@ -288,7 +258,7 @@ struct Options {
 
 enum WorkerMain {
     static func main() async {
-        let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+        let options = Options.parseOrExit()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             let level = ProcessInfo.processInfo.environment["DURABLE_WORKER_LOG_LEVEL"]
@@ -331,7 +301,7 @@ enum WorkerMain {
         engine.register(
             Leaf(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
         engine.register(Napper(log: options.log, nap: .milliseconds(options.napMilliseconds)))
-        guard let ids = options.waitIDs else {
+        guard let ids = options.waitIDs?.ids else {
             try await engine.run()
             return
         }
