@@ -33,7 +33,10 @@ import Logging
 // Every mode takes --fsize-limit BYTES (RLIMIT_FSIZE for this process, with SIGXFSZ
 // ignored, so that writes past it fail with EFBIG).
 
-struct WorkerOptions: ParsableArguments {
+struct WorkerOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "Torture worker", abstract: "A worker process of the torture suite's scenarios.")
+
     @Argument(help: "batch, share, submit, serve or probe.") var mode: String
     @Argument(help: "The database file.") var database: String
     @Option var log: String?

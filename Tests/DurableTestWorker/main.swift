@@ -209,7 +209,7 @@ struct OffsetClock: TaskClock {
 
 // MARK: - Arguments
 
-struct Options: ParsableArguments {
+struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "DurableTestWorker",
         abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit).")
