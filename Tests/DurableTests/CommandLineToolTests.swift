@@ -8,29 +8,8 @@ import Testing
 /// its own work), run as a user would.
 @Suite("The durable command")
 struct CommandLineToolTests {
-    struct Output {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-    }
-
-    private func durable(_ arguments: String...) throws -> Output {
-        let process = Process()
-        process.executableURL = try ChildProcess.workerExecutable().deletingLastPathComponent()
-            .appendingPathComponent("durable")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, standardOutput: String(decoding: stdout, as: UTF8.self),
-            standardError: String(decoding: stderr, as: UTF8.self))
+    private func durable(_ arguments: String...) throws -> DurableToolOutput {
+        try runDurableTool(arguments)
     }
 
     @Test("--version names the build and the schema version")

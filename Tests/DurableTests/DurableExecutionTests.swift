@@ -6,16 +6,6 @@ import Testing
 /// (in one process; StepCrashTests kill real processes).
 @Suite("Durable execution inside jobs")
 struct DurableExecutionTests {
-    private func eventually(
-        _ what: String, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws {
-        for _ in 0..<5000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        Issue.record("never happened: \(what)", sourceLocation: sourceLocation)
-    }
-
     @Test("a re-run replays finished steps without running them again")
     func stepsReplay() async throws {
         let directory = TemporaryDirectory()

@@ -366,8 +366,7 @@ private final class DurableProcess: Sendable {
         outputPath = directory.file("\(label).stdout")
         errorPath = directory.file("\(label).stderr")
         let process = Process()
-        process.executableURL = try ChildProcess.workerExecutable().deletingLastPathComponent()
-            .appendingPathComponent("durable")
+        process.executableURL = try ChildProcess.durableExecutable()
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }

@@ -7,30 +7,8 @@ import Testing
 /// tables for people, JSON lines for scripts, and one-line errors.
 @Suite("durable ls, show, stats, watch, cancel, retry, prune, migrate")
 struct InspectionCommandTests {
-    struct Output {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-        var lines: [String] { standardOutput.split(separator: "\n").map(String.init) }
-    }
-
-    private func durable(_ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = try ChildProcess.workerExecutable().deletingLastPathComponent()
-            .appendingPathComponent("durable")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, standardOutput: String(decoding: stdout, as: UTF8.self),
-            standardError: String(decoding: stderr, as: UTF8.self))
+    private func durable(_ arguments: [String]) throws -> DurableToolOutput {
+        try runDurableTool(arguments)
     }
 
     /// A database with 3 succeeded, 1 failed, 1 cancelled and 2 pending tasks.
@@ -62,7 +40,7 @@ struct InspectionCommandTests {
         return try queue.read { try String.fetchOne($0, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id]) }
     }
 
-    private func jsonObjects(_ output: Output) throws -> [[String: Any]] {
+    private func jsonObjects(_ output: DurableToolOutput) throws -> [[String: Any]] {
         try output.lines.map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
@@ -201,7 +179,7 @@ struct InspectionCommandTests {
         let (path, _) = try await populated(directory)
         // Another connection holds the write lock for the whole command.
         let holder = try DatabaseQueue(path: path)
-        let locked = try await holder.writeWithoutTransaction { db -> Output in
+        let locked = try await holder.writeWithoutTransaction { db -> DurableToolOutput in
             try db.execute(sql: "BEGIN IMMEDIATE")
             defer { try? db.execute(sql: "ROLLBACK") }
             return try durable(["cancel", "--db", path, "--lock-timeout", "300ms", "6"])

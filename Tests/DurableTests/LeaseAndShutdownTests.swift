@@ -6,17 +6,6 @@ import Testing
 /// by a manual clock (no test waits for real time to pass).
 @Suite("Leases, recovery and shutdown")
 struct LeaseAndShutdownTests {
-    /// Polls `condition` (a store read) until it holds; fails the test after many tries.
-    private func eventually(
-        _ what: String, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws {
-        for _ in 0..<5000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        Issue.record("never happened: \(what)", sourceLocation: sourceLocation)
-    }
-
     /// Waits until the worker's heartbeat and recovery loops sleep on the clock, so
     /// that advancing it wakes them.
     private func workerTimersArmed(_ clock: ManualClock) async throws {

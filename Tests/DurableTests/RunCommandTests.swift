@@ -422,8 +422,7 @@ private final class RunningDurable: Sendable {
             try? error.close()
         }
         let process = Process()
-        process.executableURL = try ChildProcess.workerExecutable().deletingLastPathComponent()
-            .appendingPathComponent("durable")
+        process.executableURL = try ChildProcess.durableExecutable()
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }

@@ -6,17 +6,6 @@ import Testing
 /// a manual clock: every wait here is clock time, never real time.
 @Suite("Scheduling: delays, retries, timeouts, deadlines")
 struct SchedulingTests {
-    /// Polls a condition on stored state; fails the test after many tries.
-    private func eventually(
-        _ what: String, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws {
-        for _ in 0..<5000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        Issue.record("never happened: \(what)", sourceLocation: sourceLocation)
-    }
-
     /// Whether the task waits for its next attempt after `attempt` runs.
     private func isPending(_ id: TaskID, afterAttempt attempt: Int, in engine: TaskEngine) async throws -> Bool {
         let record = try await engine.record(of: id)

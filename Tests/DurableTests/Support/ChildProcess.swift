@@ -48,6 +48,38 @@ extension ChildProcess {
 
     /// What the child wrote to standard output and error (its last 4000 characters).
     var output: String { output(last: 4000) }
+
+    /// The `durable` command-line tool, built next to the worker.
+    static func durableExecutable() throws -> URL {
+        try workerExecutable().deletingLastPathComponent().appendingPathComponent("durable")
+    }
+}
+
+/// How a run of the `durable` tool ended.
+struct DurableToolOutput {
+    var status: Int32
+    var standardOutput: String
+    var standardError: String
+    var lines: [String] { standardOutput.split(separator: "\n").map(String.init) }
+}
+
+/// Runs the built `durable` tool with `arguments` (without `$DURABLE_DB`) to the end.
+func runDurableTool(_ arguments: [String]) throws -> DurableToolOutput {
+    let process = Process()
+    process.executableURL = try ChildProcess.durableExecutable()
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return DurableToolOutput(
+        status: process.terminationStatus, standardOutput: String(decoding: stdout, as: UTF8.self),
+        standardError: String(decoding: stderr, as: UTF8.self))
 }
 
 // MARK: - Jobs of the worker, as the test process sees them
