@@ -75,10 +75,12 @@ let package = Package(
             path: "Tests/DurableTestWorker",
             swiftSettings: strict
         ),
-        // Child processes for the crash tests and the torture suite: start, SIGKILL, wait.
+        // What the crash tests and the torture suite share: child processes (start,
+        // SIGKILL, reap) and plain SQL reads of what workers stored.
         .target(
-            name: "ChildProcesses",
-            path: "Tests/ChildProcesses",
+            name: "DurableTestSupport",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/DurableTestSupport",
             swiftSettings: strict
         ),
         // The torture suite: kills, concurrent processes, faults and bad rows (TORTURE.md).
@@ -86,7 +88,7 @@ let package = Package(
             name: "Torture",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "ChildProcesses",
+                "DurableTestSupport",
                 "Durable",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "DurableTests",
             dependencies: [
-                "ChildProcesses",
+                "DurableTestSupport",
                 "Durable",
                 "DurableTestWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -66,7 +66,7 @@ enum BadRowScenario {
             "the worker ended with \(signalled ? "signal" : "status") \(status): \(worker.output())")
         let output = worker.fullOutput
 
-        let probe = try Probe(path: database)
+        let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
         var others: [String] = []
         for row in try probe.rows("SELECT id, input, status, result FROM tasks WHERE job = 'plain' ORDER BY id") {

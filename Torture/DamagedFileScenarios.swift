@@ -15,7 +15,7 @@ extension FaultScenarios {
         guard let (status, _) = try await worker.exit(within: .seconds(60)), status == 0 else {
             throw TortureFailure("the worker preparing \(path) failed: \(worker.output())")
         }
-        let probe = try Probe(path: path)
+        let probe = try DatabaseProbe(path: path)
         try probe.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try probe.execute("PRAGMA journal_mode = DELETE")
         try probe.close()
@@ -87,7 +87,7 @@ extension FaultScenarios {
         try await checkpointedDatabase(original, folder: folder)
         let pageSize = 4096
         let pages = (fileSize(original) ?? 0) / pageSize
-        let reader = try Probe(path: original, readonly: true)
+        let reader = try DatabaseProbe(path: original, readonly: true)
         func pagesOf(_ name: String, _ type: String) -> [Int] {
             (try? reader.rows("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = ?", [name, type]))?
                 .map { $0["pageno"] as Int } ?? []
@@ -142,7 +142,7 @@ extension FaultScenarios {
         findings.expect(open.contains(database) && open.contains("9999"), "the error names neither file nor version: \(open)")
         findings.expect(fileContents(database) == before, "the file was changed")
         findings.expect(!FileManager.default.fileExists(atPath: database + "-wal"), "a -wal file was created")
-        let probe = try Probe(path: database, readonly: true)
+        let probe = try DatabaseProbe(path: database, readonly: true)
         let count = try probe.int("SELECT count(*) FROM tasks")
         try probe.close()
         findings.expect(count == batchSize, "\(count) of \(batchSize) tasks readable afterwards")

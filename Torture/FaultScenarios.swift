@@ -23,7 +23,7 @@ enum FaultScenarios {
     }
 
     static func succeeded(_ path: String) throws -> Int {
-        let probe = try Probe(path: path)
+        let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
         return try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'")
     }
@@ -71,7 +71,7 @@ enum FaultScenarios {
     static func checkBatch(
         _ path: String, log: String, acknowledged: [String], findings: inout Findings, count: Int = batchSize
     ) throws -> Int {
-        let probe = try Probe(path: path)
+        let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
         var violations: [String] = []
         for row in try probe.rows("SELECT id, input, status, result FROM tasks WHERE job = 'plain'") {
@@ -370,7 +370,7 @@ enum FaultScenarios {
         findings.expect(reopened.ended == nil, "reopening without the WAL: the probe \(reopened.ended ?? "")")
         findings.expect(
             reopened.results["open"] == "ok", "reopening without the WAL failed: \(reopened.results["open"] ?? "nothing")")
-        let probe = try Probe(path: database)
+        let probe = try DatabaseProbe(path: database)
         // The seeded tasks are 1...200 (the probe adds one of its own).
         let tasks = try probe.int("SELECT count(*) FROM tasks WHERE job = 'plain' AND id <= 200")
         let done = try probe.int("SELECT count(*) FROM tasks WHERE job = 'plain' AND id <= 200 AND status = 'succeeded'")
@@ -407,7 +407,7 @@ enum FaultScenarios {
         findings.expect(
             afterCrash.results["open"] == "ok",
             "reopening a crashed file without its WAL failed: \(afterCrash.results["open"] ?? "nothing")")
-        let crashedProbe = try Probe(path: crashed)
+        let crashedProbe = try DatabaseProbe(path: crashed)
         let crashedIntegrity = try crashedProbe.integrityCheck()
         let kept = try crashedProbe.int("SELECT count(*) FROM tasks WHERE id <= 200")
         try crashedProbe.close()

@@ -24,7 +24,7 @@ extension KillScenario {
             q += plainChunk
         }
         try await create(order, in: path)
-        let probe = try Probe(path: path)
+        let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
         let stored = try probe.rows("SELECT id, job, input FROM tasks ORDER BY id")
         guard stored.count == order.count,
@@ -60,7 +60,7 @@ extension KillScenario {
     /// has its three children and three steps, and every attempt other than the
     /// succeeded one was abandoned by a kill while it was stored as running.
     static func finalChecks(
-        _ probe: Probe, pipelines: Int, plains: Int, pipelineIDs: [Int: Int64], runningAtKills: Set<String>
+        _ probe: DatabaseProbe, pipelines: Int, plains: Int, pipelineIDs: [Int: Int64], runningAtKills: Set<String>
     ) throws -> [String] {
         var violations: [String] = []
         let rows = try probe.rows("SELECT id, job, input, status, result, completion_seq, parent_id, key, name FROM tasks")
@@ -145,34 +145,6 @@ extension KillScenario {
         return violations
     }
 
-    /// What a run stores that does not depend on timing: per top-level task its
-    /// result, per pipeline its steps and its children (keys relative to the parent).
-    static func outcome(of probe: Probe) throws -> [String] {
-        let tasks = try probe.rows("SELECT job, input, status, result FROM tasks WHERE parent_id IS NULL").map {
-            "\($0["job"] as String) \($0["input"] as String) \($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        let steps = try probe.rows(
-            """
-            SELECT t.input, s.position, s.name, s.kind, s.status, s.result
-            FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id
-            """
-        ).map {
-            "step \($0["input"] as String) \($0["position"] as Int) \($0["name"] as String) \($0["kind"] as String) "
-                + "\($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        let children = try probe.rows(
-            """
-            SELECT p.input AS parent, replace(c.key, 'child-of-' || p.id || '/', '') AS key,
-                   c.name, c.input, c.status, c.result
-            FROM tasks AS c JOIN tasks AS p ON p.id = c.parent_id
-            """
-        ).map {
-            "child of \($0["parent"] as String): \($0["key"] as String? ?? "nil") \($0["name"] as String) "
-                + "\($0["input"] as String) \($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        return (tasks + steps + children).sorted()
-    }
-
     /// The same batch run to the end in this process on a fresh file, never killed.
     static func referenceOutcome(_ folder: Folder, order: [Item]) async throws -> [String] {
         let path = folder.file("reference.sqlite")
@@ -193,8 +165,8 @@ extension KillScenario {
             }
             _ = try await engine.wait(tasks)
         }
-        let probe = try Probe(path: path)
+        let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
-        return try outcome(of: probe)
+        return try probe.storedOutcome()
     }
 }

@@ -61,7 +61,7 @@ enum KillScenario {
             } + (0..<plains).map(Expected.plainLine)
         let bodySet = Set(bodies)
 
-        let probe = try Probe(path: database)
+        let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
         var tail = LogTail(path: log)
         var stalledTail = LogTail(path: stalledLog)
@@ -278,7 +278,7 @@ enum KillScenario {
             }
         }
         let reference = try await referenceOutcome(folder, order: order)
-        let actual = try outcome(of: probe)
+        let actual = try probe.storedOutcome()
         if actual != reference {
             let missing = Set(reference).subtracting(actual)
             let extra = Set(actual).subtracting(reference)

@@ -63,7 +63,7 @@ enum ShareScenario {
             }
         }
 
-        let probe = try Probe(path: database)
+        let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
         var violations: [String] = []
         let tasks = try probe.rows("SELECT id, job, input, key, status, result FROM tasks")

@@ -1,4 +1,4 @@
-import ChildProcesses
+import DurableTestSupport
 import Foundation
 import GRDB
 import Logging
@@ -162,6 +162,9 @@ func setImmutable(_ on: Bool, _ paths: [String]) -> (ok: Bool, output: String) {
 /// A copy of this executable started in worker mode.
 typealias Child = ChildProcess
 
+/// Plain SQL on a file (shared with the crash tests).
+typealias DatabaseProbe = DurableTestSupport.DatabaseProbe
+
 extension ChildProcess {
     /// This executable.
     static let tortureExecutable: String = {
@@ -181,48 +184,6 @@ extension ChildProcess {
             label, executable: URL(fileURLWithPath: Self.tortureExecutable), arguments: ["worker"] + arguments,
             output: outputPath, environment: environment)
     }
-}
-
-// MARK: - Reading a database directly
-
-/// Plain SQL on a Durable file, on a connection of its own (what a person with sqlite3 does).
-final class Probe: Sendable {
-    private let queue: DatabaseQueue
-
-    init(path: String, readonly: Bool = false) throws {
-        var configuration = Configuration()
-        configuration.label = "TortureProbe"
-        configuration.readonly = readonly
-        configuration.busyMode = .timeout(30)
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-    }
-
-    func int(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
-    }
-
-    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
-        try queue.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-    }
-
-    func strings(_ sql: String, _ arguments: StatementArguments = []) throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: sql, arguments: arguments) }
-    }
-
-    func execute(_ sql: String, _ arguments: StatementArguments = []) throws {
-        try queue.writeWithoutTransaction { db in try db.execute(sql: sql, arguments: arguments) }
-    }
-
-    /// `PRAGMA integrity_check`: `["ok"]` for a sound file.
-    func integrityCheck() throws -> [String] {
-        try queue.writeWithoutTransaction { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
-    }
-
-    func quickCheck() throws -> [String] {
-        try queue.writeWithoutTransaction { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
-    }
-
-    func close() throws { try queue.close() }
 }
 
 /// Runs SQL through the sqlite3 shell when it is installed (as a person would),

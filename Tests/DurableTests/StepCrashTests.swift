@@ -319,40 +319,12 @@ struct StepCrashTests {
 
         // The same work on a fresh file without any kill stores the same results.
         let reference = try await Self.referenceRun(in: directory)
-        #expect(try Self.outcome(of: probe) == reference)
+        #expect(try probe.storedOutcome() == reference)
 
         #expect(try probe.int("SELECT count(*) FROM workers") == rounds.count + 1)
         #expect(try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 0)
         #expect(try probe.integrityCheck() == ["ok"])
         try probe.close()
-    }
-
-    /// Everything a run stores that does not depend on timing: per parent (by input)
-    /// its result, its step rows, and its children with their keys relative to it.
-    static func outcome(of probe: DatabaseProbe) throws -> [String] {
-        let parents = try probe.rows("SELECT id, input, status, result FROM tasks WHERE job = 'pipeline'").map {
-            "parent \($0["input"] as String) \($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        let steps = try probe.rows(
-            """
-            SELECT t.input, s.position, s.name, s.kind, s.status, s.result
-            FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id
-            """
-        ).map {
-            "step \($0["input"] as String) \($0["position"] as Int) \($0["name"] as String) \($0["kind"] as String) "
-                + "\($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        let children = try probe.rows(
-            """
-            SELECT p.input AS parent, replace(c.key, 'child-of-' || p.id || '/', '') AS key,
-                   c.name, c.input, c.status, c.result
-            FROM tasks AS c JOIN tasks AS p ON p.id = c.parent_id
-            """
-        ).map {
-            "child of \($0["parent"] as String): \($0["key"] as String? ?? "nil") \($0["name"] as String) "
-                + "\($0["input"] as String) \($0["status"] as String) \($0["result"] as String? ?? "nil")"
-        }
-        return (parents + steps + children).sorted()
     }
 
     /// Runs the same parents to the end on a fresh file with one worker, never killed.
@@ -371,7 +343,7 @@ struct StepCrashTests {
         try await worker.expectCleanExit()
         let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
-        return try outcome(of: probe)
+        return try probe.storedOutcome()
     }
 
     @Test("a job killed during a durable sleep keeps its wake-up time and does not re-run the steps before it")

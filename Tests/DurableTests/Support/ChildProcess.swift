@@ -1,4 +1,4 @@
-import ChildProcesses
+import DurableTestSupport
 import Durable
 import Foundation
 import GRDB
@@ -10,9 +10,9 @@ import Synchronization
     import Darwin
 #endif
 
-/// The crash tests' child processes (the shared `ChildProcesses` target), visible to
-/// every file of the tests.
-typealias ChildProcess = ChildProcesses.ChildProcess
+/// The shared `DurableTestSupport` types, visible to every file of the tests.
+typealias ChildProcess = DurableTestSupport.ChildProcess
+typealias DatabaseProbe = DurableTestSupport.DatabaseProbe
 
 extension ChildProcess {
     /// The worker binary: built by `swift build --build-tests` next to the test
@@ -122,42 +122,6 @@ struct ChildNapper: Job {
     func run(_ input: Int, context: TaskContext) async throws -> Int {
         throw TestFailure(reason: "napper runs only in DurableTestWorker")
     }
-}
-
-// MARK: - Reading the file directly
-
-/// Plain SQL reads of a Durable file, on a connection of its own.
-final class DatabaseProbe: Sendable {
-    private let queue: DatabaseQueue
-
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.label = "DatabaseProbe"
-        configuration.busyMode = .timeout(30)
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-    }
-
-    func int(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
-    }
-
-    func ids(_ sql: String, _ arguments: StatementArguments = []) throws -> Set<Int64> {
-        try queue.read { db in Set(try Int64.fetchAll(db, sql: sql, arguments: arguments)) }
-    }
-
-    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
-        try queue.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-    }
-
-    func strings(_ sql: String, _ arguments: StatementArguments = []) throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: sql, arguments: arguments) }
-    }
-
-    func integrityCheck() throws -> [String] {
-        try strings("PRAGMA integrity_check")
-    }
-
-    func close() throws { try queue.close() }
 }
 
 // MARK: - Files written by the worker
