@@ -155,28 +155,39 @@ struct SQLiteTransitions {
     ) throws -> Bool {
         let sequence = try candidateSequence()
         let errorText = try error.map(StoredJSON.encode)
+        // A SELECT and an UPDATE by rowid: an UPDATE ... RETURNING would build and
+        // drop a temporary b-tree for its returned row, per task.
         let finished: Finished
         do {
-            let statement = try BoundStatement(
+            let running = try BoundStatement(
+                db,
+                sql: """
+                    SELECT group_id, has_callbacks, cancel_message FROM tasks
+                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
+                    """)
+            try running.bind(id.rawValue, at: 1)
+            try running.bind(owner, at: 2)
+            try running.bind(attempt, at: 3)
+            guard try running.step() else { return false }
+            finished = Finished(
+                groupID: running.optionalInt64(0), hasCallbacks: running.bool(1),
+                cancelMessage: running.optionalString(2))
+        }
+        do {
+            let update = try BoundStatement(
                 db,
                 sql: """
                     UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, completion_seq = ?,
                                      owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
-                    RETURNING group_id, has_callbacks, cancel_message
+                    WHERE id = ?
                     """)
-            try statement.bind(status.rawValue, at: 1)
-            try statement.bind(result, at: 2)
-            try statement.bind(errorText, at: 3)
-            try statement.bind(now, at: 4)
-            try statement.bind(sequence, at: 5)
-            try statement.bind(id.rawValue, at: 6)
-            try statement.bind(owner, at: 7)
-            try statement.bind(attempt, at: 8)
-            guard try statement.step() else { return false }
-            finished = Finished(
-                groupID: statement.optionalInt64(0), hasCallbacks: statement.bool(1),
-                cancelMessage: statement.optionalString(2))
+            try update.bind(status.rawValue, at: 1)
+            try update.bind(result, at: 2)
+            try update.bind(errorText, at: 3)
+            try update.bind(now, at: 4)
+            try update.bind(sequence, at: 5)
+            try update.bind(id.rawValue, at: 6)
+            try update.run()
         }
         finishedAttempts.append(
             AttemptRow(
