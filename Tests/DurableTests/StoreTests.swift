@@ -60,6 +60,43 @@ struct StoreTests {
         #expect(try await engine.wait(tasks).pending.isEmpty)
     }
 
+    @Test("the change check reports other connections' commits, including hand edits, and not this store's own")
+    func changeCheck() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let other = try makeEngine(in: directory)
+        let store = engine.store
+        var mark = try store.checkChanges(since: nil).mark
+        #expect(try store.checkChanges(since: mark).changedByOthers == false)
+
+        _ = try await engine.createTask(Doubler.self, 1)
+        let own = try store.checkChanges(since: mark)
+        #expect(own.mark != mark)
+        #expect(own.changedByOthers == false)
+        mark = own.mark
+
+        _ = try await other.createTask(Doubler.self, 2)
+        let foreign = try store.checkChanges(since: mark)
+        #expect(foreign.changedByOthers)
+        mark = foreign.mark
+
+        // Own and foreign commits between two looks: someone else's change.
+        _ = try await engine.createTask(Doubler.self, 3)
+        _ = try await other.createTask(Doubler.self, 4)
+        _ = try await engine.createTask(Doubler.self, 5)
+        let mixed = try store.checkChanges(since: mark)
+        #expect(mixed.changedByOthers)
+        mark = mixed.mark
+
+        // A person with sqlite3 does not raise the commit counter.
+        let hand = try DatabaseQueue(path: directory.file("test.sqlite"))
+        try await hand.write { db in try db.execute(sql: "UPDATE tasks SET priority = 1 WHERE id = 1") }
+        try hand.close()
+        #expect(try store.checkChanges(since: mark).changedByOthers)
+        try engine.close()
+        try other.close()
+    }
+
     @Test("a value SQLite refuses to bind (over its length limit) fails the write; nothing is stored in its place")
     func refusedBinding() async throws {
         let directory = TemporaryDirectory()

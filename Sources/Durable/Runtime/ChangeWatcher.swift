@@ -3,16 +3,17 @@ import Logging
 import Synchronization
 
 /// Notices commits made by other connections to the database (other processes,
-/// the `durable` tool) through the store's cheap change token, and then reads
+/// the `durable` tool) through the store's cheap change check, and then reads
 /// what they changed: completions for the waiters in this process, and a nudge to
-/// the worker (new work, cancel requests).
+/// the worker (new work, cancel requests). Commits made by this process's own
+/// store are skipped: their effects were applied when they committed.
 ///
 /// It polls only while someone subscribes (a running worker, a waiting caller),
-/// on a thread of its own: a check is one `PRAGMA data_version` (a read of the
-/// shared-memory index, no I/O), so checking every few hundred microseconds
-/// costs little, where a task sleeping and waking on the cooperative pool for
-/// each check would cost far more. The reads that follow a change run as tasks,
-/// one at a time.
+/// on a thread of its own: while nothing changed a check is one
+/// `PRAGMA data_version` (a read of the shared-memory index, no I/O), so checking
+/// every millisecond costs little, where a task sleeping and waking on the
+/// cooperative pool for each check would cost far more. The reads that follow a
+/// change run as tasks, one at a time.
 ///
 /// States (under `state`): the thread runs while `threadRunning`; it stops when
 /// it finds no subscriber or `stopped`, and `subscribe()` starts a new one if
@@ -82,8 +83,8 @@ final class ChangeWatcher: Sendable {
 
     /// The polling thread's loop.
     private func poll() {
-        var token = (try? store.changeToken()) ?? 0
-        // Whatever was committed before the first token was read is read now.
+        var mark = try? store.checkChanges(since: nil).mark
+        // Whatever was committed before the first mark was taken is read now.
         scheduleRead()
         let pause = useconds_t(max(1, interval.microseconds))
         var failures = 0
@@ -96,11 +97,11 @@ final class ChangeWatcher: Sendable {
             guard keepGoing else { return }
             usleep(pause)
             do {
-                let current = try store.changeToken()
+                let check = try store.checkChanges(since: mark)
                 failures = 0
-                guard current != token else { continue }
-                token = current
-                scheduleRead()
+                mark = check.mark
+                // This process's own commits were applied as they committed.
+                if check.changedByOthers { scheduleRead() }
             } catch {
                 // The store closed while this thread slept: nothing to report.
                 if state.withLock({ $0.stopped }) { continue }

@@ -42,9 +42,11 @@ protocol TaskStore: Sendable {
     /// The highest completion number stored so far.
     func latestCompletionSequence() async throws -> Int64
 
-    /// A value that changes whenever another connection commits, cheap to read
-    /// (synchronous: the change watcher's thread reads it every few hundred µs).
-    func changeToken() throws -> Int64
+    /// Looks whether the database changed since `previous` (`nil`: the first
+    /// look, which always reports a change), and whether someone other than this
+    /// store made the change. Cheap while nothing changed: the change watcher's
+    /// thread calls it every millisecond or so.
+    func checkChanges(since previous: ChangeMark?) throws -> ChangeCheck
 
     /// Closes the connections; the last one to close folds the WAL into the
     /// database. Later calls fail with an error naming the store.

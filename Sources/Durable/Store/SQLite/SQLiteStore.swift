@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The SQLite conformance of ``TaskStore``, on GRDB.
 ///
@@ -18,6 +19,7 @@ final class SQLiteStore: TaskStore {
     let location: String
     private let lockTimeout: Duration
     private let durability: Durability
+    private let ownCommits = Mutex(OwnCommits())
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
     ///
@@ -107,18 +109,11 @@ final class SQLiteStore: TaskStore {
         let relax = relaxed && durability == .powerLossSafe
         while true {
             do {
-                guard relax else { return try await pool.write(body) }
-                return try await pool.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                    defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-                    var result: T?
-                    try db.inTransaction(.immediate) {
-                        result = try body(db)
-                        return .commit
-                    }
-                    guard let result else { throw DurableError(.storage, "could not \(operation) in \(self.location)") }
-                    return result
+                let (value, commit) = try await relax ? relaxedWrite(body) : pool.write { db in
+                    (try body(db), try Self.countCommit(db))
                 }
+                ownCommits.withLock { $0.record(commit) }
+                return value
             } catch let error as DatabaseError
                 where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
             {
@@ -131,6 +126,37 @@ final class SQLiteStore: TaskStore {
         }
     }
 
+    /// `body` in a transaction committed without syncing the WAL (see `write`).
+    private func relaxedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws
+        -> (T, Int64)
+    {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            var result: (T, Int64)?
+            try db.inTransaction(.immediate) {
+                result = (try body(db), try Self.countCommit(db))
+                return .commit
+            }
+            guard let result else { throw DurableError(.storage, "a relaxed write in \(self.location) returned nothing") }
+            return result
+        }
+    }
+
+    /// Raises the `commits` counter in the transaction about to commit and
+    /// returns its new value: the number of this commit, by which the change
+    /// watcher tells this store's commits from other connections'.
+    private static func countCommit(_ db: Database) throws -> Int64 {
+        let statement = try BoundStatement(
+            db,
+            sql: """
+                INSERT INTO durable_counters (name, value) VALUES ('commits', 1)
+                ON CONFLICT (name) DO UPDATE SET value = value + 1
+                RETURNING value
+                """)
+        return try statement.step() ? statement.int64(0) : 0
+    }
+
     /// Runs `body` on a reader connection, in a read transaction.
     func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
@@ -140,11 +166,23 @@ final class SQLiteStore: TaskStore {
         }
     }
 
-    func changeToken() throws -> Int64 {
+    func checkChanges(since previous: ChangeMark?) throws -> ChangeCheck {
         do {
             return try changeConnection.inDatabase { db in
-                let statement = try BoundStatement(db, sql: "PRAGMA data_version")
-                return try statement.step() ? statement.int64(0) : 0
+                let version = try BoundStatement(db, sql: "PRAGMA data_version")
+                let dataVersion = try version.step() ? version.int64(0) : 0
+                if let previous, previous.dataVersion == dataVersion {
+                    return ChangeCheck(mark: previous, changedByOthers: false)
+                }
+                let counter = try BoundStatement(db, sql: "SELECT value FROM durable_counters WHERE name = 'commits'")
+                let commits = try counter.step() ? counter.int64(0) : 0
+                let mark = ChangeMark(dataVersion: dataVersion, commits: commits)
+                guard let previous else { return ChangeCheck(mark: mark, changedByOthers: true) }
+                // A change that did not raise the counter (a person with sqlite3, an
+                // older Durable) is someone else's.
+                let ownOnly = commits > previous.commits
+                    && ownCommits.withLock { $0.madeAll(previous.commits + 1...commits) }
+                return ChangeCheck(mark: mark, changedByOthers: !ownOnly)
             }
         } catch {
             throw Self.describe(error, path: location, operation: "watch for changes")
