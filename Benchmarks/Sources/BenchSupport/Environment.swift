@@ -51,6 +51,9 @@ public func makeEngine(path: String, durability: Durability, concurrency: Int = 
     configuration.durability = durability
     configuration.maxConcurrentTasks = concurrency
     configuration.gracefulShutdownTimeout = .seconds(5)
+    if let micros = ProcessInfo.processInfo.environment["DURABLE_BENCH_POLL_US"].flatMap(Int.init) {
+        configuration.changePollInterval = .microseconds(micros)
+    }
     var logger = Logger(label: "durable-bench") { StreamLogHandler.standardError(label: $0) }
     logger.logLevel = .warning
     return try TaskEngine(path: path, configuration: configuration, logger: logger)

@@ -310,7 +310,7 @@ public final class TaskEngine: Sendable {
             }
             active = worker
         }
-        let listener = watcher.addListener { [weak worker] in worker?.noteExternalChange() }
+        let listener = watcher.addListener { [weak worker] in worker?.checkOutside() }
         watcher.subscribe()
         defer {
             watcher.removeListener(listener)

@@ -9,22 +9,25 @@ import Synchronization
 /// store are skipped: their effects were applied when they committed.
 ///
 /// It polls only while someone subscribes (a running worker, a waiting caller),
+/// at the configured interval, and four times as often for a while after a
+/// change by others or a new subscriber (more is likely to follow: a result
+/// after a submission, the next task of a stream). It runs
 /// on a thread of its own: while nothing changed a check is one
 /// `PRAGMA data_version` (a read of the shared-memory index, no I/O), so checking
 /// every millisecond costs little, where a task sleeping and waking on the
 /// cooperative pool for each check would cost far more. The reads that follow a
-/// change run as tasks, one at a time.
+/// change run on the same thread and connection, one after the other: no hop to
+/// a reader queue and back.
 ///
 /// States (under `state`): the thread runs while `threadRunning`; it stops when
 /// it finds no subscriber or `stopped`, and `subscribe()` starts a new one if
-/// none runs. A change seen while a read is in flight sets `readAgain`, so the
-/// read loop runs once more instead of starting a second reader.
+/// none runs.
 final class ChangeWatcher: Sendable {
     private struct State {
         var subscribers = 0
+        /// Until when to check at the short interval (monotonic nanoseconds).
+        var briskUntil: UInt64 = 0
         var threadRunning = false
-        var reading = false
-        var readAgain = false
         var stopped = false
         var listeners: [UInt64: @Sendable () -> Void] = [:]
         var nextListener: UInt64 = 0
@@ -33,6 +36,8 @@ final class ChangeWatcher: Sendable {
     private let store: any TaskStore
     private let hub: CompletionHub
     private let interval: Duration
+    /// How long checks stay brisk after a change or a new subscriber.
+    private static let briskPeriod: UInt64 = 100_000_000
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -45,8 +50,10 @@ final class ChangeWatcher: Sendable {
 
     /// Starts polling if this is the first subscriber.
     func subscribe() {
+        let now = DispatchTime.now().uptimeNanoseconds
         let start = state.withLock { state -> Bool in
             state.subscribers += 1
+            state.briskUntil = now + Self.briskPeriod
             guard !state.threadRunning, !state.stopped else { return false }
             state.threadRunning = true
             return true
@@ -68,7 +75,8 @@ final class ChangeWatcher: Sendable {
         state.withLock { $0.stopped = true }
     }
 
-    /// Calls `listener` after each change made by another connection, until removed.
+    /// Calls `listener` after each change made by another connection, until
+    /// removed, on the polling thread: it may read the store synchronously.
     func addListener(_ listener: @escaping @Sendable () -> Void) -> UInt64 {
         state.withLock { state in
             state.nextListener += 1
@@ -85,23 +93,30 @@ final class ChangeWatcher: Sendable {
     private func poll() {
         var mark = try? store.checkChanges(since: nil).mark
         // Whatever was committed before the first mark was taken is read now.
-        scheduleRead()
+        readChanges()
         let pause = useconds_t(max(1, interval.microseconds))
+        let briskPause = max(1, pause / 4)
         var failures = 0
         while true {
-            let keepGoing = state.withLock { state -> Bool in
-                if state.subscribers > 0, !state.stopped { return true }
+            let brisk = state.withLock { state -> Bool? in
+                if state.subscribers > 0, !state.stopped {
+                    return DispatchTime.now().uptimeNanoseconds < state.briskUntil
+                }
                 state.threadRunning = false
-                return false
+                return nil
             }
-            guard keepGoing else { return }
-            usleep(pause)
+            guard let brisk else { return }
+            usleep(brisk ? briskPause : pause)
             do {
                 let check = try store.checkChanges(since: mark)
                 failures = 0
                 mark = check.mark
                 // This process's own commits were applied as they committed.
-                if check.changedByOthers { scheduleRead() }
+                if check.changedByOthers {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    state.withLock { $0.briskUntil = now + Self.briskPeriod }
+                    readChanges()
+                }
             } catch {
                 // The store closed while this thread slept: nothing to report.
                 if state.withLock({ $0.stopped }) { continue }
@@ -113,43 +128,20 @@ final class ChangeWatcher: Sendable {
         }
     }
 
-    /// Reads the changes in a task, unless a read is in flight (which then reads again).
-    private func scheduleRead() {
-        let start = state.withLock { state -> Bool in
-            if state.reading {
-                state.readAgain = true
-                return false
-            }
-            state.reading = true
-            return true
-        }
-        guard start else { return }
-        Task {
-            repeat {
-                do {
-                    try await readChanges()
-                } catch where !state.withLock({ $0.stopped }) {
-                    logger.warning("cannot read the changes made to \(store.location): \(error)")
-                } catch {}
-            } while state.withLock { state -> Bool in
-                if state.readAgain {
-                    state.readAgain = false
-                    return true
+    /// Reads what other connections changed, here on the polling thread: the
+    /// completions this process waits for, then each listener's own reads.
+    private func readChanges() {
+        do {
+            if hub.hasWatches {
+                while true {
+                    let page = try store.completions(after: hub.publishedSequence, limit: 1000)
+                    hub.publish(page.outcomes, coveredThrough: page.coveredThrough)
+                    if page.outcomes.count < 1000 { break }
                 }
-                state.reading = false
-                return false
             }
-        }
-    }
-
-    private func readChanges() async throws {
-        if hub.hasWatches {
-            while true {
-                let page = try await store.completions(after: hub.publishedSequence, limit: 1000)
-                hub.publish(page.outcomes, coveredThrough: page.coveredThrough)
-                if page.outcomes.count < 1000 { break }
-            }
-        }
+        } catch where !state.withLock({ $0.stopped }) {
+            logger.warning("cannot read the changes made to \(store.location): \(error)")
+        } catch {}
         let listeners = state.withLock { Array($0.listeners.values) }
         for listener in listeners { listener() }
     }

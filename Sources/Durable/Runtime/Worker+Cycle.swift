@@ -4,7 +4,6 @@ import Logging
 extension Worker {
     private enum Step {
         case commit(completions: [TaskCompletion], claimLimit: Int, generation: UInt64)
-        case checkOutside(cancels: Bool, work: Bool)
         case sleep
         case finish
     }
@@ -17,8 +16,6 @@ extension Worker {
                 return
             case .sleep:
                 await wake.wait()
-            case .checkOutside(let cancels, let work):
-                await checkOutside(cancels: cancels, work: work)
             case .commit(let completions, let claimLimit, let generation):
                 if await commit(completions, claimLimit: claimLimit, generation: generation) {
                     failures = 0
@@ -37,7 +34,7 @@ extension Worker {
     }
 
     private func nextStep() -> Step {
-        let claimingJobs = configuration.unknownJobPolicy == .fail || !registry.names.isEmpty
+        let claimingJobs = claimsAnyJob
         return state.withLock { state -> Step in
             let completions = state.completions
             state.completions = []
@@ -48,12 +45,6 @@ extension Worker {
             }
             if !completions.isEmpty || claimLimit > 0 {
                 return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
-            }
-            if state.externalChange {
-                state.externalChange = false
-                let free = !state.draining && claimingJobs
-                    && state.running.count - state.waiting < configuration.maxConcurrentTasks
-                return .checkOutside(cancels: !state.running.isEmpty, work: free)
             }
             if state.draining && state.running.isEmpty { return .finish }
             return .sleep
@@ -108,18 +99,28 @@ extension Worker {
             metadata: ["tasks": "\(dropped.map(\.id.rawValue))"])
     }
 
-    /// After another connection committed: deliver stored cancel requests for our
-    /// tasks, and look (with a read) for due work before claiming.
-    private func checkOutside(cancels: Bool, work: Bool) async {
+    /// After another connection committed: delivers stored cancel requests for
+    /// the tasks running here and, with a slot free, looks (with a read) for due
+    /// work before waking the cycle to claim it. Runs on the change watcher's
+    /// thread, whose connection serves the reads at once.
+    func checkOutside() {
+        let claimingJobs = claimsAnyJob
+        let (cancels, work) = state.withLock { state in
+            (
+                !state.running.isEmpty,
+                !state.draining && claimingJobs
+                    && state.running.count - state.waiting < configuration.maxConcurrentTasks
+            )
+        }
         do {
             if cancels {
-                for (id, message) in try await store.cancelRequests(owner: id) {
+                for (id, message) in try store.cancelRequests(owner: id) {
                     deliverCancel(of: id, message: message)
                 }
             }
             if work {
                 let now = clock.now()
-                if try await store.hasClaimableTask(jobs: claimJobs, now: now) {
+                if try store.hasClaimableTask(jobs: claimJobs, now: now) {
                     noteNewWork()
                 } else {
                     armDueTimer(after: now)
@@ -144,6 +145,11 @@ extension Worker {
             state.dueTimer?.cancel()
             state.dueTimer = timer
         }
+    }
+
+    /// Whether this worker claims tasks at all (it has jobs, or fails unknown ones).
+    var claimsAnyJob: Bool {
+        configuration.unknownJobPolicy == .fail || !registry.names.isEmpty
     }
 
     var claimJobs: [String]? {

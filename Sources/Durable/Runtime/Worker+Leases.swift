@@ -40,7 +40,7 @@ extension Worker {
                 return
             }
             await recoverAbandonedTasks()
-            noteExternalChange()
+            checkOutside()
         }
     }
 

@@ -42,9 +42,6 @@ final class Worker: Sendable {
         /// the generation it saw, so a raise during that claim is not lost.
         var workGeneration: UInt64 = 1
         var claimedGeneration: UInt64 = 0
-        /// Another connection committed: maybe new work (checked by a read first),
-        /// maybe cancel requests for our tasks.
-        var externalChange = false
         var draining = false
         /// Slots promised to tasks being claimed at submission (see `reserveSlots`).
         var reserved = 0
@@ -130,12 +127,6 @@ final class Worker: Sendable {
     /// New tasks were committed by this process.
     func noteNewWork() {
         state.withLock { $0.workGeneration &+= 1 }
-        wake.signal()
-    }
-
-    /// Another connection committed something.
-    func noteExternalChange() {
-        state.withLock { $0.externalChange = true }
         wake.signal()
     }
 

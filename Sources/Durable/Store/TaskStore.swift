@@ -35,9 +35,6 @@ protocol TaskStore: Sendable {
     /// The outcomes of those of `ids` that are finished, in stored completion order.
     func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome]
 
-    /// The tasks finished after completion number `sequence`, in completion order,
-    /// at most `limit`, and the completion number through which the page is complete.
-    func completions(after sequence: Int64, limit: Int) async throws -> CompletionPage
 
     /// The highest completion number stored so far.
     func latestCompletionSequence() async throws -> Int64
@@ -48,12 +45,24 @@ protocol TaskStore: Sendable {
     /// thread calls it every millisecond or so.
     func checkChanges(since previous: ChangeMark?) throws -> ChangeCheck
 
+    // The reads that follow a change, run at once on the connection that watches
+    // for changes: the change watcher's thread calls them (and the worker's
+    // occasional safety-net check), without a hop to a reader queue and back.
+
+    /// The tasks finished after completion number `sequence`, in completion order,
+    /// at most `limit`, and the completion number through which the page is complete.
+    func completions(after sequence: Int64, limit: Int) throws -> CompletionPage
+
+    /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
+    func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool
+
+    /// Running tasks of `owner` with a stored cancel request, and their messages.
+    func cancelRequests(owner: String) throws -> [TaskID: String?]
+
     /// Closes the connections; the last one to close folds the WAL into the
     /// database. Later calls fail with an error naming the store.
     func close() throws
 
-    /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
-    func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool
 
     /// Pending-task counts (at most 10001 each) of the jobs not in `jobs`.
     func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int]
@@ -89,8 +98,6 @@ protocol TaskStore: Sendable {
     /// The earliest `run_at` after `now` among pending tasks of any job.
     func nextDueTime(after now: Int64) async throws -> Int64?
 
-    /// Running tasks of `owner` with a stored cancel request, and their messages.
-    func cancelRequests(owner: String) async throws -> [TaskID: String?]
 
     // MARK: Steps
 

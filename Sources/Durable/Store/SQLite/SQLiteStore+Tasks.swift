@@ -67,8 +67,8 @@ extension SQLiteStore {
         }
     }
 
-    func completions(after sequence: Int64, limit: Int) async throws -> CompletionPage {
-        try await read("read completions") { db in
+    func completions(after sequence: Int64, limit: Int) throws -> CompletionPage {
+        try readOnWatchingConnection("read completions") { db in
             let latest = try Int64.fetchOne(
                 db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
             let outcomes = try Row.fetchAll(
@@ -90,8 +90,8 @@ extension SQLiteStore {
         }
     }
 
-    func hasClaimableTask(jobs: [String]?, now: Int64) async throws -> Bool {
-        try await read("look for due tasks") { db in
+    func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool {
+        try readOnWatchingConnection("look for due tasks") { db in
             let statement = try db.cachedStatement(
                 sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ? AND status = 'pending' AND run_at <= ?)")
             for job in try jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs) {

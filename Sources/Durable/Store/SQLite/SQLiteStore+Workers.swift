@@ -259,8 +259,8 @@ extension SQLiteStore {
         }
     }
 
-    func cancelRequests(owner: String) async throws -> [TaskID: String?] {
-        try await read("read cancel requests") { db in
+    func cancelRequests(owner: String) throws -> [TaskID: String?] {
+        try readOnWatchingConnection("read cancel requests") { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """

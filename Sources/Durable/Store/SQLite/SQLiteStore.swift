@@ -14,7 +14,7 @@ import Synchronization
 final class SQLiteStore: TaskStore {
     let pool: DatabasePool
     /// A dedicated connection for `PRAGMA data_version`, which counts the commits
-    /// of *other* connections as seen by this one.
+    /// of *other* connections as seen by this one, and for the reads that follow.
     private let changeConnection: DatabaseQueue
     let location: String
     private let lockTimeout: Duration
@@ -110,9 +110,9 @@ final class SQLiteStore: TaskStore {
         while true {
             do {
                 let (value, commit) = try await relax ? relaxedWrite(body) : pool.write { db in
-                    (try body(db), try Self.countCommit(db))
+                    try Self.counting(db, body)
                 }
-                ownCommits.withLock { $0.record(commit) }
+                if let commit { ownCommits.withLock { $0.record(commit) } }
                 return value
             } catch let error as DatabaseError
                 where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
@@ -128,14 +128,14 @@ final class SQLiteStore: TaskStore {
 
     /// `body` in a transaction committed without syncing the WAL (see `write`).
     private func relaxedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws
-        -> (T, Int64)
+        -> (T, Int64?)
     {
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            var result: (T, Int64)?
+            var result: (T, Int64?)?
             try db.inTransaction(.immediate) {
-                result = (try body(db), try Self.countCommit(db))
+                result = try Self.counting(db, body)
                 return .commit
             }
             guard let result else { throw DurableError(.storage, "a relaxed write in \(self.location) returned nothing") }
@@ -143,10 +143,14 @@ final class SQLiteStore: TaskStore {
         }
     }
 
-    /// Raises the `commits` counter in the transaction about to commit and
-    /// returns its new value: the number of this commit, by which the change
-    /// watcher tells this store's commits from other connections'.
-    private static func countCommit(_ db: Database) throws -> Int64 {
+    /// Runs `body`; if it changed anything, raises the `commits` counter in the
+    /// same transaction and returns its new value: the number of this commit, by
+    /// which the change watcher tells this store's commits from other
+    /// connections'. A transaction that changed nothing stays invisible to them.
+    private static func counting<T>(_ db: Database, _ body: (Database) throws -> T) throws -> (T, Int64?) {
+        let changesBefore = db.totalChangesCount
+        let value = try body(db)
+        guard db.totalChangesCount != changesBefore else { return (value, nil) }
         let statement = try BoundStatement(
             db,
             sql: """
@@ -154,13 +158,23 @@ final class SQLiteStore: TaskStore {
                 ON CONFLICT (name) DO UPDATE SET value = value + 1
                 RETURNING value
                 """)
-        return try statement.step() ? statement.int64(0) : 0
+        return (value, try statement.step() ? statement.int64(0) : nil)
     }
 
     /// Runs `body` on a reader connection, in a read transaction.
     func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
+        } catch {
+            throw Self.describe(error, path: location, operation: operation)
+        }
+    }
+
+    /// Runs `body` at once on the connection that watches for changes, in a read
+    /// transaction (it sees every commit made before it started).
+    func readOnWatchingConnection<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try changeConnection.read(body)
         } catch {
             throw Self.describe(error, path: location, operation: operation)
         }
