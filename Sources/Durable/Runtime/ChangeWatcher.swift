@@ -27,6 +27,8 @@ final class ChangeWatcher: Sendable {
         var subscribers = 0
         /// Until when to check at the short interval (monotonic nanoseconds).
         var briskUntil: UInt64 = 0
+        /// Read at the next check even if nothing changed (see `readSoon()`).
+        var readRequested = false
         var threadRunning = false
         var stopped = false
         var listeners: [UInt64: @Sendable () -> Void] = [:]
@@ -75,6 +77,12 @@ final class ChangeWatcher: Sendable {
         state.withLock { $0.stopped = true }
     }
 
+    /// Makes the polling thread read at its next check as if another connection
+    /// had committed: the worker's periodic safety net for a missed signal.
+    func readSoon() {
+        state.withLock { $0.readRequested = true }
+    }
+
     /// Calls `listener` after each change made by another connection, until
     /// removed, on the polling thread: it may read the store synchronously.
     func addListener(_ listener: @escaping @Sendable () -> Void) -> UInt64 {
@@ -98,14 +106,15 @@ final class ChangeWatcher: Sendable {
         let briskPause = max(1, pause / 4)
         var failures = 0
         while true {
-            let brisk = state.withLock { state -> Bool? in
+            let next = state.withLock { state -> (brisk: Bool, forced: Bool)? in
                 if state.subscribers > 0, !state.stopped {
-                    return DispatchTime.now().uptimeNanoseconds < state.briskUntil
+                    defer { state.readRequested = false }
+                    return (DispatchTime.now().uptimeNanoseconds < state.briskUntil, state.readRequested)
                 }
                 state.threadRunning = false
                 return nil
             }
-            guard let brisk else { return }
+            guard let (brisk, forced) = next else { return }
             usleep(brisk ? briskPause : pause)
             do {
                 let check = try store.checkChanges(since: mark)
@@ -115,8 +124,8 @@ final class ChangeWatcher: Sendable {
                 if check.changedByOthers {
                     let now = DispatchTime.now().uptimeNanoseconds
                     state.withLock { $0.briskUntil = now + Self.briskPeriod }
-                    readChanges()
                 }
+                if check.changedByOthers || forced { readChanges() }
             } catch {
                 // The store closed while this thread slept: nothing to report.
                 if state.withLock({ $0.stopped }) { continue }

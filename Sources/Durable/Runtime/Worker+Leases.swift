@@ -30,8 +30,9 @@ extension Worker {
         }
     }
 
-    /// Looks for abandoned tasks every recovery interval, and nudges the cycle to
-    /// look for due work (a safety net for missed signals).
+    /// Looks for abandoned tasks every recovery interval, and has the change
+    /// watcher look for due work and cancel requests (a safety net for missed
+    /// signals; its thread does the reads, off the cooperative pool).
     func recoveryLoop() async {
         while !Task.isCancelled {
             do {
@@ -40,7 +41,7 @@ extension Worker {
                 return
             }
             await recoverAbandonedTasks()
-            checkOutside()
+            engine.watcher.readSoon()
         }
     }
 
