@@ -60,6 +60,49 @@ struct StoreTests {
         #expect(try await engine.wait(tasks).pending.isEmpty)
     }
 
+    @Test("ended runs finish many per statement; taken-over runs among them change nothing and leave no gap in completion numbers")
+    func batchedFinishWithStaleRuns() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory)
+        let tasks = try await engine.createTasks(Doubler.self, inputs: Array(0..<70))
+        let now = SystemClock().now() + 1_000
+        let claimed = try await engine.store.completeAndClaim(
+            [], claim: ClaimRequest(owner: "w", limit: 100, jobs: ["double"], leaseUntil: now + 1_000), now: now
+        ).claimed
+        #expect(claimed.count == 70)
+        // Runs 3, 40 and 69 were taken over (a later attempt, another owner); one
+        // run in the middle goes back to pending, splitting the batch.
+        let staleIndexes: Set<Int> = [3, 40, 69]
+        let completions = claimed.enumerated().map { index, task in
+            TaskCompletion(
+                id: task.id, owner: index == 40 ? "other" : "w", attempt: index == 3 || index == 69 ? 2 : task.attempt,
+                startedAt: now,
+                ending: index == 50 ? .released(StoredError(kind: .interrupted, type: "T", message: "m"))
+                    : .succeeded(result: "\(index)"))
+        }
+        let cycle = try await engine.store.completeAndClaim(completions, claim: nil, now: now + 1)
+        #expect(Set(cycle.stale) == Set(staleIndexes.map { claimed[$0].id }))
+        let sequences = cycle.effects.finished.map(\.completionSequence)
+        #expect(cycle.effects.finished.count == 66)
+        #expect(sequences == Array(1...66))
+        #expect(cycle.effects.finished.map(\.id) == claimed.enumerated()
+            .filter { !staleIndexes.contains($0.offset) && $0.offset != 50 }.map(\.element.id))
+
+        let probe = try DatabaseQueue(path: directory.file("test.sqlite"))
+        try await probe.read { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") == 66)
+            let stored = try Row.fetchAll(
+                db, sql: "SELECT id, completion_seq FROM tasks WHERE completion_seq IS NOT NULL ORDER BY completion_seq")
+            #expect(stored.map { $0["id"] as Int64 } == cycle.effects.finished.map(\.id.rawValue))
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks WHERE status = 'running'") == 3)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM task_attempts WHERE outcome = 'succeeded'") == 66)
+        }
+        try probe.close()
+        // Waiters see every finished task (no gap holds delivery back).
+        let finished = tasks.enumerated().filter { !staleIndexes.contains($0.offset) && $0.offset != 50 }.map(\.element)
+        #expect(try await engine.wait(finished, timeout: .seconds(30)).pending.isEmpty)
+    }
+
     @Test("the change check reports other connections' commits, including hand edits, and not this store's own")
     func changeCheck() async throws {
         let directory = TemporaryDirectory()

@@ -8,32 +8,58 @@ extension Worker {
         case finish
     }
 
+    /// What a commit brought back, acted on while the next commit runs.
+    private struct Committed {
+        var result: CycleResult
+        var completions: Int
+        var claimLimit: Int
+        var generation: UInt64
+        var now: Int64
+    }
+
+    /// Commits in a two-stage pipeline: while one commit runs on the store's
+    /// writer, this task acts on the previous one's results (wakes waiters,
+    /// starts the claimed jobs), so the writer does not wait for that work; the
+    /// completions that arrive meanwhile make up the next commit.
     func cycleLoop() async {
         var failures = 0
+        var unprocessed: Committed?
         while true {
-            switch nextStep() {
-            case .finish:
-                return
-            case .sleep:
+            let step = nextStep(claimedNotStarted: unprocessed?.result.claimed.count ?? 0)
+            guard case .commit(let completions, let claimLimit, let generation) = step else {
+                if let committed = unprocessed {
+                    process(committed, nextCommitRunning: false)
+                    unprocessed = nil
+                    continue
+                }
+                if case .finish = step { return }
                 await wake.wait()
-            case .commit(let completions, let claimLimit, let generation):
-                if await commit(completions, claimLimit: claimLimit, generation: generation) {
-                    failures = 0
-                } else {
-                    failures += 1
-                    // The store is failing (disk full, locked for too long): keep the
-                    // completions and try again, slower each time.
-                    let pause = Duration.milliseconds(min(5000, 50 << min(failures, 7)))
-                    try? await Task.sleep(for: pause)
-                    if failures >= 20, state.withLock({ $0.draining }) {
-                        dropCompletionsAfterFailures()
-                    }
+                continue
+            }
+            async let next = commit(completions, claimLimit: claimLimit, generation: generation)
+            if let committed = unprocessed {
+                process(committed, nextCommitRunning: true)
+                unprocessed = nil
+            }
+            if let committed = await next {
+                failures = 0
+                unprocessed = committed
+            } else {
+                failures += 1
+                // The store is failing (disk full, locked for too long): keep the
+                // completions and try again, slower each time.
+                let pause = Duration.milliseconds(min(5000, 50 << min(failures, 7)))
+                try? await Task.sleep(for: pause)
+                if failures >= 20, state.withLock({ $0.draining }) {
+                    dropCompletionsAfterFailures()
                 }
             }
         }
     }
 
-    private func nextStep() -> Step {
+    /// The next commit's completions and claim limit; `claimedNotStarted` tasks
+    /// (claimed by a commit whose results are not acted on yet) hold slots.
+    private func nextStep(claimedNotStarted: Int) -> Step {
         let claimingJobs = claimsAnyJob
         return state.withLock { state -> Step in
             let completions = state.completions
@@ -41,19 +67,21 @@ extension Worker {
             var claimLimit = 0
             if !state.draining, claimingJobs, state.workGeneration != state.claimedGeneration {
                 claimLimit = max(
-                    0, configuration.maxConcurrentTasks - state.running.count + state.waiting - state.reserved)
+                    0,
+                    configuration.maxConcurrentTasks - state.running.count - claimedNotStarted + state.waiting
+                        - state.reserved)
             }
             if !completions.isEmpty || claimLimit > 0 {
                 return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
             }
-            if state.draining && state.running.isEmpty { return .finish }
+            if state.draining && state.running.isEmpty && claimedNotStarted == 0 { return .finish }
             return .sleep
         }
     }
 
-    /// One store commit. Returns `false` when the store failed (the completions are
+    /// One store commit. Returns `nil` when the store failed (the completions are
     /// put back for the next try).
-    private func commit(_ completions: [TaskCompletion], claimLimit: Int, generation: UInt64) async -> Bool {
+    private func commit(_ completions: [TaskCompletion], claimLimit: Int, generation: UInt64) async -> Committed? {
         let now = clock.now()
         let claim = claimLimit > 0
             ? ClaimRequest(
@@ -61,28 +89,35 @@ extension Worker {
                 jobs: configuration.unknownJobPolicy == .fail ? nil : registry.names,
                 leaseUntil: now + configuration.leaseDuration.milliseconds)
             : nil
-        let result: CycleResult
         do {
-            result = try await store.completeAndClaim(completions, claim: claim, now: now)
+            let result = try await store.completeAndClaim(completions, claim: claim, now: now)
+            return Committed(
+                result: result, completions: completions.count, claimLimit: claimLimit, generation: generation, now: now)
         } catch {
             logger.error("could not commit \(completions.count) completion(s): \(error)")
             state.withLock { $0.completions.insert(contentsOf: completions, at: 0) }
-            return false
+            return nil
         }
+    }
+
+    /// Acts on a commit's results: wakes this process's waiters, delivers cancel
+    /// requests, starts the claimed jobs.
+    private func process(_ committed: Committed, nextCommitRunning: Bool) {
+        let result = committed.result
         engine.apply(result.effects)
         for id in result.stale {
             logger.notice("task \(id) was taken over by another worker; this run's result was not stored")
         }
-        let drained = result.claimed.count < claimLimit
+        let drained = result.claimed.count < committed.claimLimit
         state.withLock { state in
-            if drained { state.claimedGeneration = generation }
+            if drained { state.claimedGeneration = committed.generation }
             state.commits += 1
-            state.completed += completions.count
+            state.completed += committed.completions
         }
-        if drained { armDueTimer(after: now) }
+        if drained { armDueTimer(after: committed.now) }
         for task in result.claimed { start(task) }
-        state.withLock { $0.earlyStops.removeAll() }
-        return true
+        // Stops for tasks whose claim is still committing must wait for `start`.
+        if !nextCommitRunning { state.withLock { $0.earlyStops.removeAll() } }
     }
 
     private func dropCompletionsAfterFailures() {
@@ -187,7 +222,7 @@ extension Worker {
             var running = RunningTask(task: task, retry: retry)
             running.limitTimer = limitTimer(for: task)
             // A stop that arrived while the claim was committing applies now.
-            running.stopReason = state.interrupting ? .shutdown : state.earlyStops[task.id]
+            running.stopReason = state.interrupting ? .shutdown : state.earlyStops.removeValue(forKey: task.id)
             let handle = Task {
                 let ending = await runner.run(task, taskContext)
                 self.finish(task, ending: ending)

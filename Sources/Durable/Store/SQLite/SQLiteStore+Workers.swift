@@ -99,11 +99,22 @@ extension SQLiteStore {
         try await write("commit \(completions.count) completion(s) and claim", relaxed: completions.isEmpty) { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             var result = CycleResult()
+            // Ended runs are finished many per statement; a requeue between them
+            // keeps its place in the order.
+            var ended: [EndedRun] = []
             for completion in completions {
-                if try !Self.apply(completion, with: &transitions) {
-                    result.stale.append(completion.id)
+                switch completion.storing {
+                case .end(let run):
+                    ended.append(run)
+                case .requeue(let runAt, let outcome, let error):
+                    result.stale += try transitions.finishRuns(ended)
+                    ended.removeAll()
+                    if try !Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                        result.stale.append(completion.id)
+                    }
                 }
             }
+            result.stale += try transitions.finishRuns(ended)
             try transitions.flush()
             result.effects = transitions.effects
             if let claim, claim.limit > 0 {
@@ -113,31 +124,10 @@ extension SQLiteStore {
         }
     }
 
-    /// Applies one fenced completion; `false` when the task moved on.
-    private static func apply(_ completion: TaskCompletion, with transitions: inout SQLiteTransitions) throws -> Bool {
-        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
-        switch completion.ending {
-        case .succeeded(let result):
-            return try transitions.finishRun(
-                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .succeeded, result: result, error: nil)
-        case .failed(let error):
-            return try transitions.finishRun(
-                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .failed, result: nil, error: error)
-        case .cancelled(let error):
-            return try transitions.finishRun(
-                id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil, error: error)
-        case .released(let error):
-            return try requeue(completion, runAt: nil, outcome: "interrupted", error: error, with: &transitions)
-        case .retry(let error, let runAt):
-            return try requeue(completion, runAt: runAt, outcome: "failed", error: error, with: &transitions)
-        case .suspended(let runAt):
-            return try requeue(completion, runAt: runAt, outcome: "suspended", error: nil, with: &transitions)
-        }
-    }
-
     /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
     /// fenced by owner and attempt; a retry also stores the error and counts the
-    /// failure. If a cancel was requested meanwhile, the task ends cancelled instead.
+    /// failure. If a cancel was requested meanwhile, the task ends cancelled
+    /// instead. Returns `false` when the task moved on.
     private static func requeue(
         _ completion: TaskCompletion, runAt: Int64?, outcome: String, error: StoredError?,
         with transitions: inout SQLiteTransitions
@@ -163,8 +153,9 @@ extension SQLiteStore {
         let message = try String.fetchOne(
             db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
         return try transitions.finishRun(
-            id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
-            error: .cancellation(message))
+            EndedRun(
+                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
+                error: .cancellation(message)))
     }
 
     /// Claims in one statement the due tasks that come first in claim order
@@ -270,5 +261,31 @@ extension SQLiteStore {
                 arguments: [owner])
             return Dictionary(uniqueKeysWithValues: rows.map { (TaskID($0["id"] as Int64), $0["cancel_message"] as String?) })
         }
+    }
+}
+
+/// How a completion is stored: its task ends, or goes back to pending.
+enum StoredEnding {
+    case end(EndedRun)
+    /// Pending again at `runAt` (as soon as possible when `nil`), with the
+    /// attempt row's outcome and error.
+    case requeue(runAt: Int64?, outcome: String, error: StoredError?)
+}
+
+extension TaskCompletion {
+    var storing: StoredEnding {
+        let (status, result, error): (TaskStatus, String?, StoredError?)
+        switch ending {
+        case .succeeded(let json): (status, result, error) = (.succeeded, json, nil)
+        case .failed(let stored): (status, result, error) = (.failed, nil, stored)
+        case .cancelled(let stored): (status, result, error) = (.cancelled, nil, stored)
+        case .released(let stored): return .requeue(runAt: nil, outcome: "interrupted", error: stored)
+        case .retry(let stored, let runAt): return .requeue(runAt: runAt, outcome: "failed", error: stored)
+        case .suspended(let runAt): return .requeue(runAt: runAt, outcome: "suspended", error: nil)
+        }
+        return .end(
+            EndedRun(
+                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: status, result: result,
+                error: error))
     }
 }

@@ -12,11 +12,12 @@ import GRDB
 struct SQLiteTransitions {
     let db: Database
     let now: Int64
-    private(set) var effects = TransitionEffects()
-    private var lastSequence: Int64?
+    var effects = TransitionEffects()
+    /// The last completion number taken in this transaction (read on first use).
+    var lastSequence: Int64?
     private var lastTaskID: Int64?
     /// Attempt rows of finished runs, inserted together by `flush()`.
-    private var finishedAttempts: [AttemptRow] = []
+    var finishedAttempts: [AttemptRow] = []
 
     init(db: Database, now: Int64) {
         self.db = db
@@ -125,186 +126,6 @@ struct SQLiteTransitions {
         }
     }
 
-    // MARK: Finishing
-
-    /// The completion number the next finish will take.
-    private mutating func candidateSequence() throws -> Int64 {
-        if lastSequence == nil {
-            lastSequence = try Int64.fetchOne(
-                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
-        }
-        return (lastSequence ?? 0) + 1
-    }
-
-    /// Writes what finishing buffers: the completion counter and the finished runs'
-    /// attempt rows. Call it once, before the transaction commits.
-    func flush() throws {
-        try Self.attemptInsert.run(finishedAttempts, in: db) { statement, row, base in
-            try bind(row, to: statement, at: base)
-        }
-        guard let lastSequence else { return }
-        try db.execute(
-            sql: "UPDATE durable_counters SET value = ? WHERE name = 'completion_seq'", arguments: [lastSequence])
-    }
-
-    /// Finishes a run fenced by owner and attempt. Returns `false` (and changes
-    /// nothing) when the task is no longer running under that owner and attempt.
-    mutating func finishRun(
-        _ id: TaskID, owner: String, attempt: Int, startedAt: Int64,
-        status: TaskStatus, result: String?, error: StoredError?
-    ) throws -> Bool {
-        let sequence = try candidateSequence()
-        let errorText = try error.map(StoredJSON.encode)
-        // A SELECT and an UPDATE by rowid: an UPDATE ... RETURNING would build and
-        // drop a temporary b-tree for its returned row, per task.
-        let finished: Finished
-        do {
-            let running = try BoundStatement(
-                db,
-                sql: """
-                    SELECT group_id, has_callbacks, cancel_message FROM tasks
-                    WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running'
-                    """)
-            try running.bind(id.rawValue, at: 1)
-            try running.bind(owner, at: 2)
-            try running.bind(attempt, at: 3)
-            guard try running.step() else { return false }
-            finished = Finished(
-                groupID: running.optionalInt64(0), hasCallbacks: running.bool(1),
-                cancelMessage: running.optionalString(2))
-        }
-        do {
-            let update = try BoundStatement(
-                db,
-                sql: """
-                    UPDATE tasks SET status = ?, result = ?, error = ?, finished_at = ?, completion_seq = ?,
-                                     owner = NULL, lease_expires_at = NULL
-                    WHERE id = ?
-                    """)
-            try update.bind(status.rawValue, at: 1)
-            try update.bind(result, at: 2)
-            try update.bind(errorText, at: 3)
-            try update.bind(now, at: 4)
-            try update.bind(sequence, at: 5)
-            try update.bind(id.rawValue, at: 6)
-            try update.run()
-        }
-        finishedAttempts.append(
-            AttemptRow(
-                taskID: id.rawValue, attempt: attempt, owner: owner, startedAt: startedAt, outcome: status.rawValue,
-                error: errorText))
-        try afterFinish(id, finished, sequence: sequence, status: status, result: result, error: error)
-        return true
-    }
-
-    /// Finishes a task that no live worker runs (pending, or running for a dead
-    /// owner), recording a cancel request when `cancelMessage` is given.
-    @discardableResult
-    mutating func finishUnowned(
-        _ id: TaskID, status: TaskStatus, error: StoredError, cancelling: Bool, cancelMessage: String?
-    ) throws -> Bool {
-        let sequence = try candidateSequence()
-        let statement = try db.cachedStatement(
-            sql: """
-                UPDATE tasks SET status = ?, error = ?, finished_at = ?, completion_seq = ?,
-                                 owner = NULL, lease_expires_at = NULL,
-                                 cancel_requested_at = CASE WHEN ? THEN coalesce(cancel_requested_at, ?) ELSE cancel_requested_at END,
-                                 cancel_message = coalesce(?, cancel_message)
-                WHERE id = ? AND status IN ('pending', 'running')
-                RETURNING group_id, has_callbacks, cancel_message
-                """)
-        guard
-            let row = try Row.fetchOne(
-                statement,
-                arguments: [
-                    status.rawValue, try StoredJSON.encode(error), now, sequence, cancelling, now, cancelMessage,
-                    id.rawValue,
-                ])
-        else { return false }
-        let finished = Finished(
-            groupID: row["group_id"], hasCallbacks: row["has_callbacks"], cancelMessage: row["cancel_message"])
-        try afterFinish(id, finished, sequence: sequence, status: status, result: nil, error: error)
-        return true
-    }
-
-    /// What a finishing update returns about the task.
-    private struct Finished {
-        var groupID: Int64?
-        var hasCallbacks: Bool
-        var cancelMessage: String?
-    }
-
-    private mutating func afterFinish(
-        _ id: TaskID, _ finished: Finished, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
-    ) throws {
-        lastSequence = sequence
-        effects.finished.append(
-            TaskOutcome(
-                id: id, status: status, result: result, error: error, cancelMessage: finished.cancelMessage,
-                completionSequence: sequence))
-        if finished.hasCallbacks {
-            try createCallbackTasks(of: id)
-        }
-        if status == .failed, let group = finished.groupID {
-            try failGroup(GroupID(rawValue: group), failedTask: id)
-        }
-    }
-
-    /// Inserts the attempt row of a run that ended (at once; finished runs are buffered).
-    func recordAttempt(
-        _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: String, error: String?
-    ) throws {
-        let row = AttemptRow(
-            taskID: id.rawValue, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: error)
-        try Self.attemptInsert.run(CollectionOfOne(row), in: db) { statement, row, base in
-            try bind(row, to: statement, at: base)
-        }
-    }
-
-    /// One `task_attempts` row.
-    private struct AttemptRow {
-        var taskID: Int64
-        var attempt: Int
-        var owner: String
-        var startedAt: Int64
-        var outcome: String
-        var error: String?
-    }
-
-    private static let attemptInsert = MultiRowInsert(
-        "INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)",
-        columns: 7)
-
-    private func bind(_ row: AttemptRow, to statement: borrowing BoundStatement, at base: Int32) throws {
-        try statement.bind(row.taskID, at: base + 1)
-        try statement.bind(row.attempt, at: base + 2)
-        try statement.bind(row.owner, at: base + 3)
-        try statement.bind(row.startedAt, at: base + 4)
-        try statement.bind(now, at: base + 5)
-        try statement.bind(row.outcome, at: base + 6)
-        try statement.bind(row.error, at: base + 7)
-    }
-
-    /// Creates one task per stored callback of a task that just finished, in the
-    /// order the callbacks were added; each inherits the task's context.
-    private mutating func createCallbackTasks(of id: TaskID) throws {
-        let callbacks = try Row.fetchAll(
-            db,
-            sql: "SELECT id, job, input FROM task_callbacks WHERE task_id = ? AND callback_task_id IS NULL ORDER BY id",
-            arguments: [id.rawValue])
-        guard !callbacks.isEmpty else { return }
-        let context = try String.fetchOne(db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
-        for callback in callbacks {
-            let task = NewTask(
-                job: callback["job"] as String, input: callback["input"] as String, name: nil, context: context, key: nil, priority: 0,
-                runAt: now, deadline: nil, parentID: nil, groupID: nil, callbackOf: id)
-            let created = try insert([task])
-            try db.execute(
-                sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",
-                arguments: [created[0].id.rawValue, callback["id"] as Int64])
-        }
-    }
-
     // MARK: Cancelling
 
     /// Cancels a pending task at once (it will never start), or stores the request
@@ -370,7 +191,7 @@ struct SQLiteTransitions {
         return true
     }
 
-    private mutating func failGroup(_ group: GroupID, failedTask: TaskID) throws {
+    mutating func failGroup(_ group: GroupID, failedTask: TaskID) throws {
         try shutDownGroup(
             group, failedTask: failedTask,
             message: "task group \(group) is shutting down: task \(failedTask) failed")
