@@ -115,6 +115,7 @@ extension Worker {
             state.completed += committed.completions
         }
         if drained { armDueTimer(after: committed.now) }
+        if result.requeued { noteNewWork() }
         for task in result.claimed { start(task) }
         // Stops for tasks whose claim is still committing must wait for `start`.
         if !nextCommitRunning { state.withLock { $0.earlyStops.removeAll() } }

@@ -218,6 +218,9 @@ struct CycleResult: Sendable {
     /// Completions refused because the task had moved on (another owner or attempt).
     var stale: [TaskID] = []
     var claimed: [ClaimedTask] = []
+    /// Some task went back to pending (a retry, a long sleep): the worker looks
+    /// for due work again, which arms its timer for the earliest wake-up.
+    var requeued = false
 }
 
 /// A page of completions read in one snapshot.

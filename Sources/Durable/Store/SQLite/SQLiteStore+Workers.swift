@@ -109,7 +109,9 @@ extension SQLiteStore {
                 case .requeue(let runAt, let outcome, let error):
                     result.stale += try transitions.finishRuns(ended)
                     ended.removeAll()
-                    if try !Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                    if try Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                        result.requeued = true
+                    } else {
                         result.stale.append(completion.id)
                     }
                 }

@@ -8,7 +8,7 @@ import Synchronization
 /// One file in WAL mode; writes in `BEGIN IMMEDIATE` transactions on GRDB's single
 /// writer connection, reads on a pool of reader connections, and one more read-only
 /// connection whose `PRAGMA data_version` tells when another connection committed.
-/// Waits for the write lock are absorbed (SQLite's busy timeout, then retries) up to
+/// Waits for the write lock are absorbed (short random pauses, see `LockWait`) up to
 /// the configured lock timeout; only then does a ``DurableError/Code/databaseLocked``
 /// error name the file.
 final class SQLiteStore: TaskStore {
@@ -30,13 +30,12 @@ final class SQLiteStore: TaskStore {
         location = path
         self.lockTimeout = lockTimeout
         self.durability = durability
-        let busySeconds = Double(lockTimeout.components.seconds)
-            + Double(lockTimeout.components.attoseconds) / 1e18
+        let lockWait = LockWait.busyMode(timeout: lockTimeout)
         do {
-            try Self.inspectExistingFile(at: path, busySeconds: busySeconds)
+            try Self.inspectExistingFile(at: path, lockWait: lockWait)
             var configuration = Configuration()
             configuration.label = "Durable"
-            configuration.busyMode = .timeout(busySeconds)
+            configuration.busyMode = lockWait
             configuration.maximumReaderCount = 4
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
@@ -52,7 +51,7 @@ final class SQLiteStore: TaskStore {
             var watcherConfiguration = Configuration()
             watcherConfiguration.label = "Durable.changes"
             watcherConfiguration.readonly = true
-            watcherConfiguration.busyMode = .timeout(busySeconds)
+            watcherConfiguration.busyMode = lockWait
             changeConnection = try DatabaseQueue(path: path, configuration: watcherConfiguration)
         } catch {
             throw Self.describe(error, path: path, operation: "open")
@@ -61,12 +60,12 @@ final class SQLiteStore: TaskStore {
 
     /// Looks at an existing file through a read-only connection, so that a foreign
     /// or newer database is refused before the pool switches it to WAL.
-    private static func inspectExistingFile(at path: String, busySeconds: Double) throws {
+    private static func inspectExistingFile(at path: String, lockWait: Database.BusyMode) throws {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         guard let size = attributes?[.size] as? Int, size > 0 else { return }
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.busyMode = .timeout(busySeconds)
+        configuration.busyMode = lockWait
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.read { db in try SchemaMigrator.check(db, path: path) }
         try queue.close()
@@ -109,11 +108,7 @@ final class SQLiteStore: TaskStore {
         let relax = relaxed && durability == .powerLossSafe
         while true {
             do {
-                let (value, commit) = try await relax ? relaxedWrite(body) : pool.write { db in
-                    try Self.counting(db, body)
-                }
-                if let commit { ownCommits.withLock { $0.record(commit) } }
-                return value
+                return try await relax ? relaxedWrite(body) : pool.write { db in try self.counting(db, body) }
             } catch let error as DatabaseError
                 where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
             {
@@ -127,15 +122,13 @@ final class SQLiteStore: TaskStore {
     }
 
     /// `body` in a transaction committed without syncing the WAL (see `write`).
-    private func relaxedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws
-        -> (T, Int64?)
-    {
+    private func relaxedWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-            var result: (T, Int64?)?
+            var result: T?
             try db.inTransaction(.immediate) {
-                result = try Self.counting(db, body)
+                result = try self.counting(db, body)
                 return .commit
             }
             guard let result else { throw DurableError(.storage, "a relaxed write in \(self.location) returned nothing") }
@@ -144,13 +137,16 @@ final class SQLiteStore: TaskStore {
     }
 
     /// Runs `body`; if it changed anything, raises the `commits` counter in the
-    /// same transaction and returns its new value: the number of this commit, by
-    /// which the change watcher tells this store's commits from other
-    /// connections'. A transaction that changed nothing stays invisible to them.
-    private static func counting<T>(_ db: Database, _ body: (Database) throws -> T) throws -> (T, Int64?) {
+    /// same transaction, and once it commits remembers the counter's value as
+    /// this store's: the change watcher tells this store's commits from other
+    /// connections' by it. (Remembered on the writer right after the commit, so
+    /// the watcher rarely sees one of ours before it is known as ours; when it
+    /// does, it reads once for nothing.) A transaction that changed nothing
+    /// stays invisible to other connections.
+    private func counting<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
         let changesBefore = db.totalChangesCount
         let value = try body(db)
-        guard db.totalChangesCount != changesBefore else { return (value, nil) }
+        guard db.totalChangesCount != changesBefore else { return value }
         let statement = try BoundStatement(
             db,
             sql: """
@@ -158,7 +154,10 @@ final class SQLiteStore: TaskStore {
                 ON CONFLICT (name) DO UPDATE SET value = value + 1
                 RETURNING value
                 """)
-        return (value, try statement.step() ? statement.int64(0) : nil)
+        guard try statement.step() else { return value }
+        let number = statement.int64(0)
+        db.afterNextTransaction(onCommit: { _ in self.ownCommits.withLock { $0.record(number) } })
+        return value
     }
 
     /// Runs `body` on a reader connection, in a read transaction.
