@@ -36,12 +36,17 @@ extension Worker {
                 await wake.wait()
                 continue
             }
-            async let next = commit(completions, claimLimit: claimLimit, generation: generation)
-            if let committed = unprocessed {
-                process(committed, nextCommitRunning: true)
+            let outcome: Committed?
+            if let previous = unprocessed {
+                async let next = commit(completions, claimLimit: claimLimit, generation: generation)
+                process(previous, nextCommitRunning: true)
                 unprocessed = nil
+                outcome = await next
+            } else {
+                // Nothing to overlap with: no child task (and no thread hop) for it.
+                outcome = await commit(completions, claimLimit: claimLimit, generation: generation)
             }
-            if let committed = await next {
+            if let committed = outcome {
                 failures = 0
                 unprocessed = committed
             } else {
@@ -91,6 +96,11 @@ extension Worker {
             : nil
         do {
             let result = try await store.completeAndClaim(completions, claim: claim, now: now)
+            // Known now, not when the results are acted on: the next commit, which
+            // may start before that, must not claim again for nothing.
+            if result.claimed.count < claimLimit {
+                state.withLock { $0.claimedGeneration = max($0.claimedGeneration, generation) }
+            }
             return Committed(
                 result: result, completions: completions.count, claimLimit: claimLimit, generation: generation, now: now)
         } catch {
@@ -110,7 +120,6 @@ extension Worker {
         }
         let drained = result.claimed.count < committed.claimLimit
         state.withLock { state in
-            if drained { state.claimedGeneration = committed.generation }
             state.commits += 1
             state.completed += committed.completions
         }
