@@ -103,6 +103,28 @@ struct StoreTests {
         #expect(try await engine.wait(finished, timeout: .seconds(30)).pending.isEmpty)
     }
 
+    @Test("a write lock held by another connection past the lock timeout fails with an error naming the file; then it works")
+    func lockTimeout() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try makeEngine(in: directory) { $0.lockTimeout = .milliseconds(300) }
+        let first = try await engine.createTask(Doubler.self, 1)
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: directory.file("test.sqlite"), configuration: holding)
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        await #expect {
+            try await engine.createTask(Doubler.self, 2)
+        } throws: { error in
+            guard let error = error as? DurableError else { return false }
+            return error.code == .databaseLocked && "\(error)".contains(directory.file("test.sqlite"))
+        }
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+        try holder.close()
+        let second = try await engine.createTask(Doubler.self, 3)
+        #expect(second.id.rawValue == first.id.rawValue + 1)
+        try engine.close()
+    }
+
     @Test("the change check reports other connections' commits, including hand edits, and not this store's own")
     func changeCheck() async throws {
         let directory = TemporaryDirectory()
