@@ -63,7 +63,7 @@ if [ $RUN_DURABLE = 1 ]; then
   for sync in FULL NORMAL; do
     for n in $E2E_SIZES; do
       durable "e2e_one_by_one_${n}_$sync" e2e-one-by-one --n "$n" --sync $sync
-      durable "e2e_batched_${n}_$sync" e2e --n "$n" --sync $sync
+      durable "e2e_batched_${n}_$sync" e2e --n "$n" --sync $sync --concurrency 1024
     done
     durable "enqueue_single_$sync" enqueue --n "$ENQ_N" --sync $sync
     durable "enqueue_batched_$sync" enqueue --n "$ENQ_N" --batch "$ENQ_N" --sync $sync

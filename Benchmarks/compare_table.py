@@ -130,8 +130,9 @@ for n in E2E:
         rate(durable("e2e_one_by_one_%s_FULL" % n)), rate(durable("e2e_one_by_one_%s_NORMAL" % n)),
         {p: rate(peer_part(p, "e2e", n)) for p in PEERS})
 for n in E2E:
-    row("e2e N=%s, tasks/s — created in one batch (Durable's `createTasks`)" % n,
-        rate(durable("e2e_batched_%s_FULL" % n)), rate(durable("e2e_batched_%s_NORMAL" % n)), {})
+    row("e2e N=%s, tasks/s — created in one batch (Durable's `createTasks`, 1024 slots; huey: its e2e above)" % n,
+        rate(durable("e2e_batched_%s_FULL" % n)), rate(durable("e2e_batched_%s_NORMAL" % n)),
+        {"huey": rate(peer_part("huey", "e2e", n))})
 n = SIZES["enqueue_n"]
 row("enqueue only N=%s, tasks/s — one at a time" % n,
     rate(durable("enqueue_single_FULL")), rate(durable("enqueue_single_NORMAL")),

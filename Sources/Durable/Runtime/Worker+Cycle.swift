@@ -13,7 +13,6 @@ extension Worker {
         var result: CycleResult
         var completions: Int
         var claimLimit: Int
-        var generation: UInt64
         var now: Int64
     }
 
@@ -102,7 +101,7 @@ extension Worker {
                 state.withLock { $0.claimedGeneration = max($0.claimedGeneration, generation) }
             }
             return Committed(
-                result: result, completions: completions.count, claimLimit: claimLimit, generation: generation, now: now)
+                result: result, completions: completions.count, claimLimit: claimLimit, now: now)
         } catch {
             logger.error("could not commit \(completions.count) completion(s): \(error)")
             state.withLock { $0.completions.insert(contentsOf: completions, at: 0) }

@@ -8,7 +8,7 @@ import Synchronization
 /// One file in WAL mode; writes in `BEGIN IMMEDIATE` transactions on GRDB's single
 /// writer connection, reads on a pool of reader connections, and one more read-only
 /// connection whose `PRAGMA data_version` tells when another connection committed.
-/// Waits for the write lock are absorbed (short random pauses, see `LockWait`) up to
+/// Waits for the write lock are absorbed (growing pauses with jitter, see `LockWait`) up to
 /// the configured lock timeout; only then does a ``DurableError/Code/databaseLocked``
 /// error name the file.
 final class SQLiteStore: TaskStore {
@@ -147,15 +147,18 @@ final class SQLiteStore: TaskStore {
         let changesBefore = db.totalChangesCount
         let value = try body(db)
         guard db.totalChangesCount != changesBefore else { return value }
-        let statement = try BoundStatement(
-            db,
-            sql: """
-                INSERT INTO durable_counters (name, value) VALUES ('commits', 1)
-                ON CONFLICT (name) DO UPDATE SET value = value + 1
-                RETURNING value
-                """)
-        guard try statement.step() else { return value }
-        let number = statement.int64(0)
+        // An UPDATE and a SELECT: an upsert with RETURNING would build a temporary
+        // b-tree per commit.
+        do {
+            let raise = try BoundStatement(db, sql: "UPDATE durable_counters SET value = value + 1 WHERE name = 'commits'")
+            try raise.run()
+        }
+        if db.changesCount == 0 {
+            try db.execute(sql: "INSERT INTO durable_counters (name, value) VALUES ('commits', 1)")
+        }
+        let read = try BoundStatement(db, sql: "SELECT value FROM durable_counters WHERE name = 'commits'")
+        guard try read.step() else { return value }
+        let number = read.int64(0)
         db.afterNextTransaction(onCommit: { _ in self.ownCommits.withLock { $0.record(number) } })
         return value
     }
