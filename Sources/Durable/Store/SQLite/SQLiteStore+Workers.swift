@@ -275,6 +275,7 @@ enum StoredEnding {
 }
 
 extension TaskCompletion {
+    /// How the store records this completion.
     var storing: StoredEnding {
         let (status, result, error): (TaskStatus, String?, StoredError?)
         switch ending {
