@@ -31,7 +31,8 @@ public struct EngineConfiguration: Sendable {
     /// How often the file is checked for commits of other processes (a cheap
     /// `PRAGMA data_version`, on a thread of its own) while anything waits on it.
     /// For 100 ms after another process's commit is seen or a wait begins, it is
-    /// checked four times as often, as more is likely to follow soon.
+    /// checked four times as often while a caller here waits for a result or an
+    /// idle worker here waits for work, as more is likely to follow soon.
     /// Default 1 ms (an idle worker spends about 3-5 % of a core on 2-core VMs,
     /// mostly in waking up; raise it for many idle workers, lower it for lower
     /// latency).

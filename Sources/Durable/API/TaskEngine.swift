@@ -310,7 +310,9 @@ public final class TaskEngine: Sendable {
             }
             active = worker
         }
-        let listener = watcher.addListener { [weak worker] in worker?.checkOutside() }
+        let listener = watcher.addListener(awaitsWork: { [weak worker] in worker?.awaitsWork ?? false }) {
+            [weak worker] in worker?.checkOutside()
+        }
         watcher.subscribe()
         defer {
             watcher.removeListener(listener)

@@ -11,7 +11,9 @@ import Synchronization
 /// It polls only while someone subscribes (a running worker, a waiting caller),
 /// at the configured interval, and four times as often for a while after a
 /// change by others or a new subscriber (more is likely to follow: a result
-/// after a submission, the next task of a stream). It runs
+/// after a submission, the next task of a stream) — as long as a caller here
+/// waits for results or an idle worker here waits for work; busy workers keep
+/// the plain interval, as the brisk checks would take CPU from them. It runs
 /// on a thread of its own: while nothing changed a check is one
 /// `PRAGMA data_version` (a read of the shared-memory index, no I/O), so checking
 /// every millisecond costs little, where a task sleeping and waking on the
@@ -23,6 +25,12 @@ import Synchronization
 /// it finds no subscriber or `stopped`, and `subscribe()` starts a new one if
 /// none runs.
 final class ChangeWatcher: Sendable {
+    /// Called after each change by others, on the polling thread.
+    struct Listener: Sendable {
+        var awaitsWork: @Sendable () -> Bool
+        var changed: @Sendable () -> Void
+    }
+
     private struct State {
         var subscribers = 0
         /// Until when to check at the short interval (monotonic nanoseconds).
@@ -31,7 +39,7 @@ final class ChangeWatcher: Sendable {
         var readRequested = false
         var threadRunning = false
         var stopped = false
-        var listeners: [UInt64: @Sendable () -> Void] = [:]
+        var listeners: [UInt64: Listener] = [:]
         var nextListener: UInt64 = 0
     }
 
@@ -85,10 +93,16 @@ final class ChangeWatcher: Sendable {
 
     /// Calls `listener` after each change made by another connection, until
     /// removed, on the polling thread: it may read the store synchronously.
-    func addListener(_ listener: @escaping @Sendable () -> Void) -> UInt64 {
+    ///
+    /// `awaitsWork` tells whether the listener now waits for something another
+    /// process may commit at any moment (an idle worker): brisk checks are only
+    /// worth their CPU then, or while a caller here waits for a result.
+    func addListener(
+        awaitsWork: @escaping @Sendable () -> Bool, _ listener: @escaping @Sendable () -> Void
+    ) -> UInt64 {
         state.withLock { state in
             state.nextListener += 1
-            state.listeners[state.nextListener] = listener
+            state.listeners[state.nextListener] = Listener(awaitsWork: awaitsWork, changed: listener)
             return state.nextListener
         }
     }
@@ -106,15 +120,19 @@ final class ChangeWatcher: Sendable {
         let briskPause = max(1, pause / 4)
         var failures = 0
         while true {
-            let next = state.withLock { state -> (brisk: Bool, forced: Bool)? in
+            let next = state.withLock { state -> (brisk: Bool, forced: Bool, listeners: [Listener])? in
                 if state.subscribers > 0, !state.stopped {
                     defer { state.readRequested = false }
-                    return (DispatchTime.now().uptimeNanoseconds < state.briskUntil, state.readRequested)
+                    let brisk = DispatchTime.now().uptimeNanoseconds < state.briskUntil
+                    return (brisk, state.readRequested, brisk ? Array(state.listeners.values) : [])
                 }
                 state.threadRunning = false
                 return nil
             }
-            guard let (brisk, forced) = next else { return }
+            guard let (briskPeriod, forced, listeners) = next else { return }
+            // Under steady traffic every process sees others' commits all the time;
+            // brisk checks there would only burn CPU that the busy ones need.
+            let brisk = briskPeriod && (hub.hasWatches || listeners.contains { $0.awaitsWork() })
             usleep(brisk ? briskPause : pause)
             do {
                 let check = try store.checkChanges(since: mark)
@@ -152,7 +170,7 @@ final class ChangeWatcher: Sendable {
             logger.warning("cannot read the changes made to \(store.location): \(error)")
         } catch {}
         let listeners = state.withLock { Array($0.listeners.values) }
-        for listener in listeners { listener() }
+        for listener in listeners { listener.changed() }
     }
 }
 

@@ -152,6 +152,12 @@ final class Worker: Sendable {
         if tasks.count < reserved { wake.signal() }
     }
 
+    /// Nothing runs here and the last claim found no more work: new work would come
+    /// from another process's commit.
+    var awaitsWork: Bool {
+        state.withLock { $0.running.isEmpty && $0.workGeneration == $0.claimedGeneration && !$0.draining }
+    }
+
     /// A job running here starts (`true`) or stops awaiting other tasks.
     func noteAwaiting(_ awaiting: Bool) {
         state.withLock { $0.waiting += awaiting ? 1 : -1 }
