@@ -9,6 +9,17 @@ final class EnqueueFixture: @unchecked Sendable {
     var engine: TaskEngine?
     var path = ""
     var next = 0
+
+    /// A fresh engine (no worker) on a fresh file named after `name`.
+    func open(_ name: String, _ sync: Durability) throws {
+        path = try freshPath("suite-enqueue-\(name)-\(sync.syncName).sqlite")
+        engine = try makeEngine(path: path, durability: sync)
+    }
+
+    func close() {
+        engine = nil
+        removeDatabase(at: path)
+    }
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -25,14 +36,8 @@ let benchmarks: @Sendable () -> Void = {
                 single.next += 1
                 try await single.engine!.createTask(Noop.self, single.next)
             },
-            setup: {
-                single.path = try freshPath("suite-enqueue-single-\(sync.syncName).sqlite")
-                single.engine = try makeEngine(path: single.path, durability: sync)
-            },
-            teardown: {
-                single.engine = nil
-                removeDatabase(at: single.path)
-            })
+            setup: { try single.open("single", sync) },
+            teardown: { single.close() })
 
         let batched = EnqueueFixture()
         let batch = 10_000
@@ -50,13 +55,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.stopMeasurement()
                 benchmark.measurement(tasksPerSecond, Int(Double(batch) / seconds(from: start, to: monotonicNanos())))
             },
-            setup: {
-                batched.path = try freshPath("suite-enqueue-batch-\(sync.syncName).sqlite")
-                batched.engine = try makeEngine(path: batched.path, durability: sync)
-            },
-            teardown: {
-                batched.engine = nil
-                removeDatabase(at: batched.path)
-            })
+            setup: { try batched.open("batch", sync) },
+            teardown: { batched.close() })
     }
 }

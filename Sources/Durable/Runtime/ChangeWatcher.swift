@@ -120,20 +120,16 @@ final class ChangeWatcher: Sendable {
         let briskPause = max(1, pause / 4)
         var failures = 0
         while true {
-            let next = state.withLock { state -> (brisk: Bool, forced: Bool, listeners: [Listener])? in
+            let next = state.withLock { state -> (briskPeriod: Bool, forced: Bool)? in
                 if state.subscribers > 0, !state.stopped {
                     defer { state.readRequested = false }
-                    let brisk = DispatchTime.now().uptimeNanoseconds < state.briskUntil
-                    return (brisk, state.readRequested, brisk ? Array(state.listeners.values) : [])
+                    return (DispatchTime.now().uptimeNanoseconds < state.briskUntil, state.readRequested)
                 }
                 state.threadRunning = false
                 return nil
             }
-            guard let (briskPeriod, forced, listeners) = next else { return }
-            // Under steady traffic every process sees others' commits all the time;
-            // brisk checks there would only burn CPU that the busy ones need.
-            let brisk = briskPeriod && (hub.hasWatches || listeners.contains { $0.awaitsWork() })
-            usleep(brisk ? briskPause : pause)
+            guard let (briskPeriod, forced) = next else { return }
+            usleep(briskPeriod && someoneWaits() ? briskPause : pause)
             do {
                 let check = try store.checkChanges(since: mark)
                 failures = 0
@@ -153,6 +149,15 @@ final class ChangeWatcher: Sendable {
                 }
             }
         }
+    }
+
+    /// A caller here waits for a result, or a listener (an idle worker) for work.
+    /// Under steady traffic every process sees others' commits all the time;
+    /// brisk checks for busy workers would only burn CPU that they need.
+    private func someoneWaits() -> Bool {
+        if hub.hasWatches { return true }
+        let listeners = state.withLock { Array($0.listeners.values) }
+        return listeners.contains { $0.awaitsWork() }
     }
 
     /// Reads what other connections changed, here on the polling thread: the
