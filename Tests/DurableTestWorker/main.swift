@@ -15,7 +15,7 @@
 // created yet are waited for). Jobs append one line per execution to the `--log`
 // file with a single O_APPEND write: "input\n" for `crash-work` and `sleeper`; for
 // the durable-execution jobs one line per step body or child run, as described at
-// `pipeline`, `leaf` and `napper`. With `--stall-after N`, the step bodies and
+// `pipeline`, `leaf`, `napper` and `fan-steps` (FanSteps.swift). With `--stall-after N`, the step bodies and
 // child runs of `pipeline` after the N-th this process started stall until it is
 // killed. `--sleep-suspend-ms` sets the engine's sleepSuspendThreshold, `--nap-ms`
 // the durable sleep of `napper` (default 1000), and `--clock-offset-ms` puts the
@@ -301,6 +301,7 @@ enum WorkerMain {
         engine.register(
             Leaf(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
         engine.register(Napper(log: options.log, nap: .milliseconds(options.napMilliseconds)))
+        engine.register(FanSteps(log: options.log, delay: delay))
         guard let ids = options.waitIDs?.ids else {
             try await engine.run()
             return
@@ -318,6 +319,7 @@ enum WorkerMain {
                 case Pipeline.name: workTasks.append(try await engine.task(id: record.id, as: Pipeline.self))
                 case Leaf.name: workTasks.append(try await engine.task(id: record.id, as: Leaf.self))
                 case Napper.name: workTasks.append(try await engine.task(id: record.id, as: Napper.self))
+                case FanSteps.name: workTasks.append(try await engine.task(id: record.id, as: FanSteps.self))
                 default: break
                 }
             }

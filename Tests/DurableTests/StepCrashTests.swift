@@ -448,10 +448,3 @@ struct StepCrashTests {
         try probe.close()
     }
 }
-
-/// How often each line appears in a file written with `appendLine`.
-private func countLines(of path: String) throws -> [String: Int] {
-    var counts: [String: Int] = [:]
-    for line in try lines(of: path) { counts[line, default: 0] += 1 }
-    return counts
-}

@@ -11,15 +11,19 @@ extension TaskContext {
     /// try await context.step("write") { try await db.insert(rows) }
     /// ```
     ///
-    /// Steps are found again by their name and how many steps of that name came
-    /// before in the run, so concurrent steps line up on every re-run if they have
-    /// distinct names. A step that throws a ``NonRetryable`` error stores the
-    /// failure and throws it again on every re-run; other errors are not stored
-    /// (the next attempt runs the step again). A step runs at least once: if the
-    /// process dies after `body` but before the result is stored, it runs again.
+    /// Steps are found again by their name and how many steps of that name the run
+    /// asked for before (the first `fetch`, the second `fetch`, ...), never by the
+    /// order in which they are asked for: steps run concurrently (`async let`, task
+    /// groups) line up on every re-run, whichever starts first, if their names are
+    /// distinct. A step that throws a ``NonRetryable`` error stores the failure and
+    /// throws it again on every re-run; other errors are not stored (the next
+    /// attempt runs the step again). A step runs at least once: if the process dies
+    /// after `body` but before the result is stored, it runs again.
     ///
-    /// - Throws: ``NonDeterministicReplay`` when a re-run asks for a different
-    ///   step than an earlier run stored at that position.
+    /// - Throws: ``NonDeterministicReplay`` when an earlier run stored a durable
+    ///   sleep under this name and occurrence. (A run that asks for a step no
+    ///   earlier run stored and returns without asking for one that was stored
+    ///   fails with it too, when the job returns.)
     public func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
         switch try await journal.begin(name, kind: .step) {
         case .replay(let stored):
@@ -54,6 +58,19 @@ extension TaskContext {
             try await journal.record(
                 StoredStep(position: position, name: name, kind: .step, status: .succeeded, result: json, error: nil))
             return value
+        }
+    }
+
+    /// A step that returns nothing: `body` runs once, and a re-run after it was
+    /// stored skips it (its stored result is JSON `null`); see the step that returns a value.
+    ///
+    /// ```swift
+    /// try await context.step("write") { try await warehouse.insert(rows) }
+    /// ```
+    public func step(_ name: String, _ body: () async throws -> Void) async throws {
+        let _: Bool? = try await step(name) { () async throws -> Bool? in
+            try await body()
+            return nil
         }
     }
 

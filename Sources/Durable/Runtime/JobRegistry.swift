@@ -58,6 +58,11 @@ struct JobRunner: Sendable {
             } catch {
                 return .threw(error)
             }
+            // A run that took another path through its steps than the stored one
+            // must not store its result as a success.
+            if let divergence = context.journal.unansweredHistory() {
+                return .threw(divergence)
+            }
             do {
                 return .returned(json: try StoredJSON.encode(output))
             } catch {

@@ -1,13 +1,19 @@
 import Synchronization
 
 /// The checkpoints of one run of a task: what earlier runs stored (loaded on
-/// first use), which of them this run has replayed, and where new ones go.
+/// first use), which of them this run has asked for, and where new ones go.
 ///
 /// A checkpoint is found again by its name and how many checkpoints of that name
-/// came before it in the run (`fetch` #0, `fetch` #1, ...), never by completion
-/// order, so steps run concurrently under distinct names line up on every re-run.
-/// A new checkpoint requested while a stored one at the same or an earlier call
-/// position was never asked for means the code changed: non-deterministic replay.
+/// this run asked for before it (`fetch` #0, `fetch` #1, ...), never by the order
+/// in which calls reach the journal: steps run concurrently under distinct names
+/// line up on every re-run, whichever arrives first.
+///
+/// The code changed between runs (non-deterministic replay) when:
+/// - a name and occurrence stored as one kind (a step) is asked for as the other
+///   (a sleep): reported at once, before anything runs;
+/// - a run asked for a checkpoint that no earlier run stored, and returned without
+///   ever asking for one that an earlier run did store: reported when the job
+///   returns, so its result is not stored as a success (see ``unansweredHistory()``).
 final class StepJournal: Sendable {
     enum Slot {
         /// Stored by an earlier run: replay it.
@@ -22,13 +28,28 @@ final class StepJournal: Sendable {
     }
 
     private struct State {
-        var stored: [StoredStep] = []
+        /// Whether the stored checkpoints are installed below (once per run).
+        var installed = false
         var byKey: [Key: StoredStep] = [:]
-        var consumed: Set<Int> = []
-        var calls = 0
+        /// Stored checkpoints this run has not asked for yet, by position.
+        var unasked: [Int: StoredStep] = [:]
         var occurrences: [String: Int] = [:]
         var childOccurrences: [String: Int] = [:]
         var nextPosition = 0
+        /// The first checkpoint this run asked for that no earlier run stored.
+        var firstNew: (name: String, kind: StoredStep.Kind)?
+
+        mutating func install(_ steps: [StoredStep]) {
+            var seen: [String: Int] = [:]
+            for step in steps {
+                let occurrence = seen[step.name, default: 0]
+                seen[step.name] = occurrence + 1
+                byKey[Key(name: step.name, occurrence: occurrence)] = step
+                unasked[step.position] = step
+            }
+            nextPosition = (steps.map(\.position).max() ?? -1) + 1
+            installed = true
+        }
     }
 
     let taskID: TaskID
@@ -38,6 +59,7 @@ final class StepJournal: Sendable {
     private let store: any TaskStore
     private let clock: any TaskClock
     private let state = Mutex(State())
+    /// The one read of the stored checkpoints, shared by every caller of this run.
     private let loading = Mutex<Task<[StoredStep], any Error>?>(nil)
 
     init(taskID: TaskID, taskName: String, owner: String, attempt: Int, store: any TaskStore, clock: any TaskClock) {
@@ -49,39 +71,31 @@ final class StepJournal: Sendable {
         self.clock = clock
     }
 
-    /// The earlier runs' checkpoints, read once per run, on first use.
-    private func load() async throws {
-        let task = loading.withLock { loading -> (Task<[StoredStep], any Error>, Bool) in
-            if let task = loading { return (task, false) }
+    /// The earlier runs' checkpoints, read once per run, on first use. Every
+    /// caller waits for the same read.
+    private func storedSteps() async throws -> [StoredStep] {
+        let task = loading.withLock { loading in
+            if let task = loading { return task }
             let task = Task { [store, taskID] in try await store.steps(of: taskID) }
             loading = task
-            return (task, true)
+            return task
         }
-        let steps = try await task.0.value
-        guard task.1 else { return }
-        state.withLock { state in
-            state.stored = steps
-            var seen: [String: Int] = [:]
-            for step in steps {
-                let occurrence = seen[step.name, default: 0]
-                seen[step.name] = occurrence + 1
-                state.byKey[Key(name: step.name, occurrence: occurrence)] = step
-            }
-            state.nextPosition = (steps.map(\.position).max() ?? -1) + 1
-        }
+        return try await task.value
     }
 
     /// Finds the checkpoint for the next call of `name`, or reserves a position
-    /// for a new one. Throws ``NonDeterministicReplay`` when the code changed.
+    /// for a new one. Throws ``NonDeterministicReplay`` when the stored checkpoint
+    /// of that name and occurrence is of another kind.
     func begin(_ name: String, kind: StoredStep.Kind) async throws -> Slot {
-        try await load()
+        let steps = try await storedSteps()
         return try state.withLock { state in
-            let call = state.calls
-            state.calls += 1
+            // Whoever gets here first installs what was read; the others find it
+            // installed, so no caller sees a half-built journal.
+            if !state.installed { state.install(steps) }
             let occurrence = state.occurrences[name, default: 0]
             state.occurrences[name] = occurrence + 1
             if let stored = state.byKey[Key(name: name, occurrence: occurrence)] {
-                state.consumed.insert(stored.position)
+                state.unasked[stored.position] = nil
                 guard stored.kind == kind else {
                     throw NonDeterministicReplay(
                         taskID: taskID, taskName: taskName, position: stored.position,
@@ -89,14 +103,24 @@ final class StepJournal: Sendable {
                 }
                 return .replay(stored)
             }
-            if let skipped = state.stored.first(where: { $0.position <= call && !state.consumed.contains($0.position) }) {
-                throw NonDeterministicReplay(
-                    taskID: taskID, taskName: taskName, position: skipped.position,
-                    stored: "\(skipped.kind.rawValue) \"\(skipped.name)\"", requested: "\(kind.rawValue) \"\(name)\"")
-            }
+            if state.firstNew == nil { state.firstNew = (name, kind) }
             let position = state.nextPosition
             state.nextPosition += 1
             return .new(position: position)
+        }
+    }
+
+    /// Whether this run diverged from the stored history: it asked for a new
+    /// checkpoint and never for a stored one (the earliest is named). Called when
+    /// the job returned; `nil` when the job used no checkpoints.
+    func unansweredHistory() -> NonDeterministicReplay? {
+        state.withLock { state in
+            guard let new = state.firstNew, let skipped = state.unasked.min(by: { $0.key < $1.key })?.value else {
+                return nil
+            }
+            return NonDeterministicReplay(
+                taskID: taskID, taskName: taskName, position: skipped.position,
+                stored: "\(skipped.kind.rawValue) \"\(skipped.name)\"", requested: "\(new.kind.rawValue) \"\(new.name)\"")
         }
     }
 
@@ -121,21 +145,27 @@ final class StepJournal: Sendable {
     }
 }
 
-/// A re-run of a job asked for a different checkpoint than the one an earlier
-/// run stored at that position: the job's code changed (or depends on something
-/// that is not replayed). The task fails; it is never retried.
+/// A re-run of a job asked for other checkpoints than an earlier run stored: the
+/// job's code changed (or depends on something that is not replayed). The task
+/// fails; it is never retried.
+///
+/// Reported when a checkpoint stored as a step is asked for as a sleep (or the
+/// other way round), and when a run that asked for a checkpoint no earlier run
+/// stored returns without ever asking for one that an earlier run stored.
 public struct NonDeterministicReplay: NonRetryable, CustomStringConvertible, Hashable {
+    /// The task whose run diverged.
     public var taskID: TaskID
+    /// Its name.
     public var taskName: String
     /// The position of the stored checkpoint.
     public var position: Int
-    /// What an earlier run stored there.
+    /// What an earlier run stored there, such as `step "fetch"`.
     public var stored: String
     /// What the code asked for instead.
     public var requested: String
 
     public var description: String {
         "non-deterministic replay of task \(taskID) (\(taskName)): an earlier run stored \(stored) at position "
-            + "\(position), but the code now asks for \(requested)"
+            + "\(position), but the code now asks for \(requested) instead"
     }
 }

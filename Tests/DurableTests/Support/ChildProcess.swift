@@ -108,6 +108,14 @@ struct ChildPipeline: Job {
     }
 }
 
+/// Concurrent steps; runs only in DurableTestWorker (FanSteps.swift there).
+struct ChildFanSteps: Job {
+    static let name = "fan-steps"
+    func run(_ input: Int, context: TaskContext) async throws -> Int {
+        throw TestFailure(reason: "fan-steps runs only in DurableTestWorker")
+    }
+}
+
 /// A child of `pipeline`; see DurableTestWorker.
 struct ChildLeaf: Job {
     static let name = "leaf"
@@ -131,6 +139,13 @@ struct ChildNapper: Job {
 func lines(of path: String) throws -> [String] {
     guard FileManager.default.fileExists(atPath: path) else { return [] }
     return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+}
+
+/// How often each line appears in a file written with `appendLine`.
+func countLines(of path: String) throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for line in try lines(of: path) { counts[line, default: 0] += 1 }
+    return counts
 }
 
 /// How often each integer appears in a file with one per line.
