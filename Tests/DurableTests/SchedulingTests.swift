@@ -172,3 +172,45 @@ struct SchedulingTests {
         #expect(error?.message.contains("echo") == true)
     }
 }
+
+/// Deadlines of pending tasks while every slot is busy.
+@Suite("Scheduling: deadlines of waiting tasks")
+struct WaitingDeadlineTests {
+    @Test("a pending task whose deadline passes while every slot is busy fails at its deadline, not at a recovery sweep")
+    func deadlineWhileSlotsBusy() async throws {
+        let directory = TemporaryDirectory()
+        let clock = ManualClock()
+        let gates = Gates()
+        let counter = RunCounter()
+        let engine = try makeEngine(in: directory, gates: gates, counter: counter) { configuration in
+            configuration.clock = clock
+            configuration.maxConcurrentTasks = 1
+            // No sweep comes during the test: only the worker's deadline timer can fail the task.
+            configuration.recoveryInterval = .seconds(86_400)
+            configuration.leaseDuration = .seconds(86_400)
+        }
+        try await engine.run { engine in
+            let busy = try await engine.createTask(WaitAtGate.self, "busy")
+            await gates.waitForArrivals("busy")
+            let deadline = Date(timeIntervalSince1970: Double(clock.now() + 10_000) / 1000)
+            let late = try await engine.createTask(Echo.self, "late", options: TaskOptions(deadline: deadline))
+            let later = try await engine.createTask(
+                Echo.self, "later", options: TaskOptions(deadline: deadline.addingTimeInterval(10)))
+            clock.advance(by: .seconds(10))
+            let error = await #expect(throws: TimeoutError.self) {
+                try await withTimeout("the late task fails", .seconds(60)) { try await late.value }
+            }
+            #expect(error?.message.contains("deadline") == true)
+            #expect(try await later.status() == .pending)
+            clock.advance(by: .seconds(10))
+            await #expect(throws: TimeoutError.self) {
+                try await withTimeout("the later task fails", .seconds(60)) { try await later.value }
+            }
+            #expect(try await busy.status() == .running)
+            gates.open("busy")
+            _ = try await busy.value
+        }
+        #expect(counter.count("late") == 0)
+        #expect(counter.count("later") == 0)
+    }
+}

@@ -163,6 +163,8 @@ public final class TaskEngine: Sendable {
     /// commit on the way from submission to result.
     private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
         guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
+        // The worker arms its deadline timer from the change watcher's thread.
+        defer { if newTasks.contains(where: { $0.deadline != nil }) { watcher.readSoon() } }
         let reserved = worker.reserveSlots(newTasks.count)
         guard reserved > 0 else {
             let created = try await store.createTasks(newTasks, now: now)

@@ -3,7 +3,7 @@ import Logging
 // The commit cycle: completions in, claims out, jobs started.
 extension Worker {
     private enum Step {
-        case commit(completions: [TaskCompletion], claimLimit: Int, generation: UInt64)
+        case commit(completions: [TaskCompletion], claimLimit: Int, generation: UInt64, failingExpired: Bool)
         case sleep
         case finish
     }
@@ -13,6 +13,7 @@ extension Worker {
         var result: CycleResult
         var completions: Int
         var claimLimit: Int
+        var failedExpired: Bool
         var now: Int64
     }
 
@@ -25,7 +26,7 @@ extension Worker {
         var unprocessed: Committed?
         while true {
             let step = nextStep(claimedNotStarted: unprocessed?.result.claimed.count ?? 0)
-            guard case .commit(let completions, let claimLimit, let generation) = step else {
+            guard case .commit(let completions, let claimLimit, let generation, let failingExpired) = step else {
                 if let committed = unprocessed {
                     process(committed, nextCommitRunning: false)
                     unprocessed = nil
@@ -37,13 +38,15 @@ extension Worker {
             }
             let outcome: Committed?
             if let previous = unprocessed {
-                async let next = commit(completions, claimLimit: claimLimit, generation: generation)
+                async let next = commit(
+                    completions, claimLimit: claimLimit, generation: generation, failingExpired: failingExpired)
                 process(previous, nextCommitRunning: true)
                 unprocessed = nil
                 outcome = await next
             } else {
                 // Nothing to overlap with: no child task (and no thread hop) for it.
-                outcome = await commit(completions, claimLimit: claimLimit, generation: generation)
+                outcome = await commit(
+                    completions, claimLimit: claimLimit, generation: generation, failingExpired: failingExpired)
             }
             if let committed = outcome {
                 failures = 0
@@ -75,17 +78,23 @@ extension Worker {
                     configuration.maxConcurrentTasks - state.running.count - claimedNotStarted + state.waiting
                         - state.reserved)
             }
-            if !completions.isEmpty || claimLimit > 0 {
-                return .commit(completions: completions, claimLimit: claimLimit, generation: state.workGeneration)
+            let failingExpired = state.expiryDue
+            state.expiryDue = false
+            if !completions.isEmpty || claimLimit > 0 || failingExpired {
+                return .commit(
+                    completions: completions, claimLimit: claimLimit, generation: state.workGeneration,
+                    failingExpired: failingExpired)
             }
             if state.draining && state.running.isEmpty && claimedNotStarted == 0 { return .finish }
             return .sleep
         }
     }
 
-    /// One store commit. Returns `nil` when the store failed (the completions are
-    /// put back for the next try).
-    private func commit(_ completions: [TaskCompletion], claimLimit: Int, generation: UInt64) async -> Committed? {
+    /// One store commit. Returns `nil` when the store failed (the completions, and
+    /// the expiry of deadlines, are put back for the next try).
+    private func commit(
+        _ completions: [TaskCompletion], claimLimit: Int, generation: UInt64, failingExpired: Bool
+    ) async -> Committed? {
         let now = clock.now()
         let claim = claimLimit > 0
             ? ClaimRequest(
@@ -94,17 +103,22 @@ extension Worker {
                 leaseUntil: now + configuration.leaseDuration.milliseconds)
             : nil
         do {
-            let result = try await store.completeAndClaim(completions, claim: claim, now: now)
+            let result = try await store.completeAndClaim(
+                completions, claim: claim, failingExpired: failingExpired, now: now)
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
             if result.claimed.count < claimLimit {
                 state.withLock { $0.claimedGeneration = max($0.claimedGeneration, generation) }
             }
             return Committed(
-                result: result, completions: completions.count, claimLimit: claimLimit, now: now)
+                result: result, completions: completions.count, claimLimit: claimLimit, failedExpired: failingExpired,
+                now: now)
         } catch {
             logger.error("could not commit \(completions.count) completion(s): \(error)")
-            state.withLock { $0.completions.insert(contentsOf: completions, at: 0) }
+            state.withLock { state in
+                state.completions.insert(contentsOf: completions, at: 0)
+                if failingExpired { state.expiryDue = true }
+            }
             return nil
         }
     }
@@ -124,6 +138,8 @@ extension Worker {
         }
         if drained { armDueTimer(after: committed.now) }
         if result.requeued { noteNewWork() }
+        // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
+        if result.requeued || committed.failedExpired { engine.watcher.readSoon() }
         for task in result.claimed { start(task) }
         // Stops for tasks whose claim is still committing must wait for `start`.
         if !nextCommitRunning { state.withLock { $0.earlyStops.removeAll() } }
@@ -170,6 +186,7 @@ extension Worker {
                     armDueTimer(after: now)
                 }
             }
+            armDeadlineTimer(at: try store.earliestPendingDeadline())
         } catch {
             logger.warning("could not read changes made by other processes: \(error)")
         }
@@ -188,6 +205,33 @@ extension Worker {
         state.withLock { state in
             state.dueTimer?.cancel()
             state.dueTimer = timer
+        }
+    }
+
+    /// Wakes the cycle to fail expired tasks when the earliest deadline of a
+    /// pending task passes (`nil`: none has one), even while every slot is busy
+    /// and nothing else would commit. Armed from the change watcher's thread.
+    func armDeadlineTimer(at deadline: Int64?) {
+        state.withLock { state in
+            guard state.deadlineTimer?.at != deadline else { return }
+            state.deadlineTimer?.timer.cancel()
+            guard let deadline else {
+                state.deadlineTimer = nil
+                return
+            }
+            let timer = Task { [clock] in
+                do {
+                    try await clock.sleep(for: .milliseconds(max(0, deadline - clock.now())))
+                } catch {
+                    return
+                }
+                self.state.withLock { state in
+                    state.expiryDue = true
+                    if state.deadlineTimer?.at == deadline { state.deadlineTimer = nil }
+                }
+                self.wake.signal()
+            }
+            state.deadlineTimer = (deadline, timer)
         }
     }
 

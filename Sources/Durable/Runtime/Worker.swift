@@ -58,6 +58,11 @@ final class Worker: Sendable {
         var graceTimer: Task<Void, Never>?
         /// Wakes the cycle when the next delayed task is due.
         var dueTimer: Task<Void, Never>?
+        /// Wakes the cycle when the earliest deadline of a pending task passes,
+        /// and that deadline.
+        var deadlineTimer: (at: Int64, timer: Task<Void, Never>)?
+        /// The next commit fails the pending tasks whose deadline passed.
+        var expiryDue = false
         /// For the log line at stop: commits made and completions they stored.
         var commits = 0
         var completed = 0
@@ -101,6 +106,8 @@ final class Worker: Sendable {
             now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
         logger.info("worker started", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
         await recoverAbandonedTasks()
+        // The watcher's first read looks for due work, cancel requests and deadlines.
+        engine.watcher.readSoon()
 
         await withDiscardingTaskGroup { group in
             group.addTask { await self.reportUnknownJobs(registered: jobs) }
@@ -112,6 +119,7 @@ final class Worker: Sendable {
         state.withLock { state in
             state.graceTimer?.cancel()
             state.dueTimer?.cancel()
+            state.deadlineTimer?.timer.cancel()
         }
         do {
             try await store.stopWorker(id, now: clock.now())

@@ -59,6 +59,9 @@ protocol TaskStore: Sendable {
     /// Running tasks of `owner` with a stored cancel request, and their messages.
     func cancelRequests(owner: String) throws -> [TaskID: String?]
 
+    /// The earliest deadline of a pending task (passed or not), if any.
+    func earliestPendingDeadline() throws -> Int64?
+
     /// Closes the connections; the last one to close folds the WAL into the
     /// database. Later calls fail with an error naming the store.
     func close() throws
@@ -84,9 +87,11 @@ protocol TaskStore: Sendable {
     func recoverTasks(deadOwners: [String], now: Int64) async throws -> Recovery
 
     /// One commit of the worker's cycle: applies `completions` (fenced by owner and
-    /// attempt), then claims up to `claim.limit` due tasks.
-    func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
-        -> CycleResult
+    /// attempt), fails the pending tasks whose deadline passed if `failingExpired`,
+    /// then claims up to `claim.limit` due tasks.
+    func completeAndClaim(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult
 
     /// Extends the leases of the tasks `owner` still runs; returns their ids.
     func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID>
@@ -184,6 +189,15 @@ protocol TaskStore: Sendable {
 
     /// The ids of the group's tasks, in creation order.
     func groupTasks(_ id: GroupID) async throws -> [TaskID]
+}
+
+extension TaskStore {
+    /// One commit of the worker's cycle that fails no expired task on its own.
+    func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
+        -> CycleResult
+    {
+        try await completeAndClaim(completions, claim: claim, failingExpired: false, now: now)
+    }
 }
 
 /// What a worker asks of a claim.

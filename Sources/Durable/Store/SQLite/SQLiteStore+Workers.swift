@@ -91,14 +91,16 @@ extension SQLiteStore {
         }
     }
 
-    func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
-        -> CycleResult
-    {
+    func completeAndClaim(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
         // A claim alone need not reach the disk before the job starts: lost in a
         // power cut, the task is pending again. Completions always are synced.
-        try await write("commit \(completions.count) completion(s) and claim", relaxed: completions.isEmpty) { db in
+        let relaxed = completions.isEmpty && !failingExpired
+        return try await write("commit \(completions.count) completion(s) and claim", relaxed: relaxed) { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             var result = CycleResult()
+            if failingExpired { try transitions.failExpiredPendingTasks() }
             // Ended runs are finished many per statement; a requeue between them
             // keeps its place in the order.
             var ended: [EndedRun] = []
@@ -223,24 +225,22 @@ extension SQLiteStore {
     func expireDeadlines(now: Int64) async throws -> TransitionEffects {
         try await write("fail tasks whose deadline passed") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
-            let expired = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT id FROM tasks
-                    WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND deadline <= ? AND status = 'pending'
-                    ORDER BY deadline, id
-                    """,
-                arguments: [now])
-            for id in expired {
-                try transitions.finishUnowned(
-                    TaskID(id), status: .failed,
-                    error: StoredError(
-                        kind: .timeout, type: String(reflecting: TimeoutError.self),
-                        message: "the deadline passed before the task finished"),
-                    cancelling: false, cancelMessage: nil)
-            }
+            try transitions.failExpiredPendingTasks()
             try transitions.flush()
             return transitions.effects
+        }
+    }
+
+    func earliestPendingDeadline() throws -> Int64? {
+        try readOnWatchingConnection("look for the next deadline") { db in
+            // The index's own condition, repeated, lets SQLite use it.
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT deadline FROM tasks
+                        WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
+                        ORDER BY deadline LIMIT 1
+                        """))
         }
     }
 

@@ -126,6 +126,29 @@ struct SQLiteTransitions {
         }
     }
 
+    // MARK: Deadlines
+
+    /// Fails the pending tasks whose deadline has passed, with a timeout error.
+    mutating func failExpiredPendingTasks() throws {
+        // The index's own condition, repeated, lets SQLite use it.
+        let expired = try Int64.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT id FROM tasks
+                    WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND deadline <= ? AND status = 'pending'
+                    ORDER BY deadline, id
+                    """),
+            arguments: [now])
+        for id in expired {
+            try finishUnowned(
+                TaskID(id), status: .failed,
+                error: StoredError(
+                    kind: .timeout, type: String(reflecting: TimeoutError.self),
+                    message: "the deadline passed before the task finished"),
+                cancelling: false, cancelMessage: nil)
+        }
+    }
+
     // MARK: Cancelling
 
     /// Cancels a pending task at once (it will never start), or stores the request
