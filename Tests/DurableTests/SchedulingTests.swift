@@ -2,7 +2,7 @@ import Durable
 import Foundation
 import Testing
 
-/// Delays, retries with backoff, timeouts, deadlines and per-job keys, driven by
+/// Delays, retries with backoff, timeouts and deadlines, driven by
 /// a manual clock: every wait here is clock time, never real time.
 @Suite("Scheduling: delays, retries, timeouts, deadlines")
 struct SchedulingTests {
@@ -157,19 +157,6 @@ struct SchedulingTests {
         }
         #expect(counter.count("expired") == 0)
         #expect(try await engine.record(of: task.id).attempt == 0)
-    }
-
-    @Test("idempotency keys are scoped per job")
-    func keysPerJob() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
-        let echo = try await engine.createTask(Echo.self, "1", key: "k")
-        let flaky = try await engine.createTask(Flaky.self, "1", key: "k")
-        #expect(echo.id != flaky.id)
-        #expect(try await engine.createTask(Echo.self, "1", key: "k") == echo)
-        let error = await #expect(throws: DurableError.self) { try await engine.createTask(Echo.self, "2", key: "k") }
-        #expect(error?.code == .keyConflict)
-        #expect(error?.message.contains("echo") == true)
     }
 }
 

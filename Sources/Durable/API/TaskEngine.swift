@@ -98,8 +98,10 @@ public final class TaskEngine: Sendable {
     ///   - name: The task's name; `nil` gives `Task-<id>`.
     ///   - context: Values the job reads as `context.values`; `nil` copies those of
     ///     the job calling this, if any.
-    ///   - key: An idempotency key.
+    ///   - key: An idempotency key; it names at most one task, whatever its job.
     ///   - options: Scheduling options.
+    /// - Throws: ``DurableError/Code/keyConflict`` when `key` already names a task
+    ///   of another job or with another input; nothing is created then.
     @discardableResult
     public func createTask<J: Job>(
         _ job: J.Type, _ input: J.Input, name: String? = nil, context: [String: String]? = nil,

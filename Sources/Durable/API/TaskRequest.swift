@@ -11,8 +11,9 @@ public struct TaskRequest<Input: Codable & Sendable>: Sendable {
     public var name: String?
     /// Context values; `nil` copies those of the job creating the task, if any.
     public var context: [String: String]?
-    /// An idempotency key: creating a task with a key already stored returns the
-    /// stored task instead.
+    /// An idempotency key: a key names at most one task, whatever its job.
+    /// Creating a task with a key already stored returns the stored task instead
+    /// (``DurableError/Code/keyConflict`` if it has another job or input).
     public var key: String?
     /// Scheduling options.
     public var options: TaskOptions

@@ -103,17 +103,29 @@ struct SQLiteTransitions {
         return last + 1
     }
 
+    /// The task stored under `key`, if it is the same job and input; a key names
+    /// one task, whatever its job. (Files from before keys were global may hold a
+    /// key under two jobs: the row of the same job is preferred.)
     private func existingTask(forKey key: String, matching task: NewTask) throws -> CreatedTask? {
-        let statement = try db.cachedStatement(sql: "SELECT id, name, input FROM tasks WHERE job = ? AND key = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [task.job, key]) else { return nil }
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, job, name, input FROM tasks WHERE key = ? ORDER BY job = ? DESC, id LIMIT 1")
+        guard let row = try Row.fetchOne(statement, arguments: [key, task.job]) else { return nil }
+        let id: Int64 = row["id"]
+        let job: String = row["job"]
+        guard job == task.job else {
+            throw DurableError(
+                .keyConflict,
+                "key \"\(key)\" already names task \(id) of job \(job); it cannot be reused for a task of job "
+                    + "\(task.job)")
+        }
         let input: String = row["input"]
         guard input == task.input else {
             throw DurableError(
                 .keyConflict,
-                "key \"\(key)\" of job \(task.job) already names task \(row["id"] as Int64), created with input "
-                    + "\(input); it cannot be reused with input \(task.input)")
+                "key \"\(key)\" already names task \(id) of job \(job), created with input \(input); it cannot be "
+                    + "reused with input \(task.input)")
         }
-        return CreatedTask(id: TaskID(row["id"] as Int64), name: row["name"] as String, job: task.job, existed: true)
+        return CreatedTask(id: TaskID(id), name: row["name"] as String, job: job, existed: true)
     }
 
     private func requireOpen(_ group: GroupID) throws {
