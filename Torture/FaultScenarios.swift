@@ -188,47 +188,18 @@ enum FaultScenarios {
     // MARK: Disk full
 
     static func diskFull(_ context: ScenarioContext) async throws -> Findings {
-        let mountPoint = context.folder.file("tmpfs")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard let mount = findExecutable(["/usr/bin/mount", "/bin/mount"]),
-            let umount = findExecutable(["/usr/bin/umount", "/bin/umount"])
-        else {
+        let disk: SmallFilesystem
+        do {
+            disk = try SmallFilesystem(at: context.folder.file("tmpfs"), megabytes: 8)
+        } catch {
             var findings = try await fileSizeLimit(context)
-            findings.note("no mount command here: the disk was filled through RLIMIT_FSIZE instead")
+            findings.note("mounting a tmpfs was refused (\(error)): the file size was limited with RLIMIT_FSIZE instead")
             return findings
         }
-        let mounted = runCommand(mount, ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint])
-        guard mounted.status == 0 else {
-            var findings = try await fileSizeLimit(context)
-            findings.note(
-                "mounting a tmpfs was refused (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))): "
-                    + "the file size was limited with RLIMIT_FSIZE instead")
-            return findings
-        }
-        defer { runCommand(umount, ["-l", mountPoint]) }
-        let database = "\(mountPoint)/full.sqlite"
-        var fillers: [String] = []
+        let database = disk.file("full.sqlite")
         var findings = try await midRunFault(
             context, database: database, what: "the disk is full", expectedCodes: ["disk_full"],
-            errorWords: ["full", database],
-            inject: {
-                // Fill the filesystem to the last byte.
-                let chunk = Data(count: 64 * 1024)
-                var index = 0
-                while true {
-                    let path = "\(mountPoint)/filler-\(index)"
-                    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                    guard fd >= 0 else { break }
-                    let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                    close(fd)
-                    fillers.append(path)
-                    index += 1
-                    if written < chunk.count { break }
-                }
-            },
-            lift: {
-                for path in fillers { try? FileManager.default.removeItem(atPath: path) }
-            })
+            errorWords: ["full", database], inject: { disk.fill() }, lift: { disk.free() })
         findings.notes.insert("a tmpfs of 8 MiB, filled mid-run", at: 0)
         return findings
     }

@@ -118,32 +118,7 @@ struct Folder: Sendable {
     func file(_ name: String) -> String { "\(path)/\(name)" }
 }
 
-// MARK: - Commands
-
-/// Runs a command to its end; returns its exit status and its output (stdout and stderr).
-@discardableResult
-func runCommand(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    do {
-        try process.run()
-    } catch {
-        return (-1, "cannot run \(executable): \(error)")
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// The first of `candidates` that is an executable file.
-func findExecutable(_ candidates: [String]) -> String? {
-    candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
+// MARK: - Commands (runCommand and findExecutable: DurableTestSupport)
 
 /// Sets or clears the immutable attribute (which stops root too, unlike permission bits).
 @discardableResult
@@ -164,6 +139,7 @@ typealias Child = ChildProcess
 
 /// Plain SQL on a file (shared with the crash tests).
 typealias DatabaseProbe = DurableTestSupport.DatabaseProbe
+typealias SmallFilesystem = DurableTestSupport.SmallFilesystem
 
 extension ChildProcess {
     /// This executable.

@@ -66,7 +66,7 @@ public struct AsCompletedSequence<Output: Codable & Sendable>: AsyncSequence, Se
         private func startedWatch() async throws -> CompletionWatch {
             if let watch { return watch }
             try engine.refuseSelfAwait(ids)
-            let watch = CompletionWatch(ids: ids)
+            let watch = CompletionWatch(ids: ids, endsOnStoreFailure: engine.waitsOutsideJobs)
             engine.hub.register(watch)
             engine.watcher.subscribe()
             self.watch = watch

@@ -31,6 +31,11 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let diskFull = Code(rawValue: "disk_full")
         /// Any other storage error; the message has SQLite's words.
         public static let storage = Code(rawValue: "storage")
+        /// This process could not store its work for longer than
+        /// ``EngineConfiguration/storeFailureTimeout``: thrown to its waiters; the
+        /// message names the cause (a full disk, say), and ``TaskEngine/health``
+        /// carries the store's own error.
+        public static let storeUnavailable = Code(rawValue: "store_unavailable")
         /// No task has this id.
         public static let unknownTask = Code(rawValue: "unknown_task")
         /// The task belongs to a different job than the one asked for.

@@ -41,6 +41,20 @@ public struct EngineConfiguration: Sendable {
     /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
     /// in place. Default 2 s.
     public var sleepSuspendThreshold: Duration = .seconds(2)
+    /// How long this process's worker may fail to store its work (a full disk, a
+    /// file that became read-only, a write lock held past `lockTimeout`) before
+    /// the process's waiters are told: `value`, `result()`, `gather`, `wait`,
+    /// `asCompleted`, `waitFor` and task groups called from outside a job then
+    /// throw ``DurableError/Code/storeUnavailable`` naming the cause, and new
+    /// waits that would block fail at once until a commit succeeds. The worker
+    /// keeps retrying, with growing pauses, and loses nothing; once the store works
+    /// again it stores what it finished. ``TaskEngine/health`` reports the failure
+    /// from the first failed commit. Jobs awaiting other tasks keep waiting. A
+    /// worker asked to stop while its store fails past this time stops its running
+    /// tasks and gives up what it could not store: those tasks stay `running` in
+    /// the file and run again once a worker recovers them. `nil`: waiters wait as
+    /// long as it takes. Default 60 s.
+    public var storeFailureTimeout: Duration? = .seconds(60)
     /// Whether opening a file applies the migrations it lacks. When `false`, a
     /// file with an older schema is refused (``DurableError/Code/schemaTooOld``);
     /// inspection tools use this so that only `durable migrate` changes a schema.

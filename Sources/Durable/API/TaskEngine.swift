@@ -32,6 +32,7 @@ public final class TaskEngine: Sendable {
     let hub: CompletionHub
     let watcher: ChangeWatcher
     let localCallbacks = LocalCallbacks()
+    let storeHealth: StoreHealth
     private let activeWorker = Mutex<Worker?>(nil)
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
@@ -55,12 +56,18 @@ public final class TaskEngine: Sendable {
         self.store = store
         hub = CompletionHub(after: try store.currentCompletionSequence())
         watcher = ChangeWatcher(store: store, hub: hub, interval: configuration.changePollInterval, logger: logger)
+        storeHealth = StoreHealth(hub: hub, clock: configuration.clock, timeout: configuration.storeFailureTimeout)
     }
 
     var clock: any TaskClock { configuration.clock }
 
     /// The worker running in this process, if any.
     var currentWorker: Worker? { activeWorker.withLock { $0 } }
+
+    /// Whether this process's worker can store its work: ``EngineHealth/storeFailing(since:error:)``
+    /// from its first failed commit until one succeeds again. See
+    /// ``EngineConfiguration/storeFailureTimeout`` for what waiters are told.
+    public var health: EngineHealth { storeHealth.health }
 
     /// Makes `job` runnable by this engine's worker under `J.name`. Register every
     /// job whose tasks the database may hold before calling ``run()``.

@@ -14,6 +14,8 @@ final class CompletionHub: Sendable {
         /// Completions up to this number have been routed.
         var published: Int64
         var held: [Int64: TaskOutcome] = [:]
+        /// Set while this process's store has failed for too long (see `StoreHealth`).
+        var storeFailure: DurableError?
     }
 
     private let state: Mutex<State>
@@ -25,10 +27,29 @@ final class CompletionHub: Sendable {
 
     func register(_ watch: CompletionWatch) {
         let ids = watch.ids
-        state.withLock { state in
+        let failure = state.withLock { state -> DurableError? in
             state.watchCount += 1
             for id in ids { state.watches[id, default: []].append(watch) }
+            return state.storeFailure
         }
+        if let failure { watch.failOnStoreFailure(failure) }
+    }
+
+    /// This process's store has failed for too long: the watches that ask for it
+    /// (waiters outside jobs) end with `error`, and so do those registered until
+    /// `clearStoreFailure()`.
+    func failWaiters(with error: DurableError) {
+        let watches = state.withLock { state -> [CompletionWatch] in
+            state.storeFailure = error
+            var seen = Set<ObjectIdentifier>()
+            return state.watches.values.joined().filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+        for watch in watches { watch.failOnStoreFailure(error) }
+    }
+
+    /// The store works again: new watches wait as usual.
+    func clearStoreFailure() {
+        state.withLock { $0.storeFailure = nil }
     }
 
     /// Routes outcomes of more tasks to a registered watch.

@@ -26,15 +26,25 @@ final class CompletionWatch: Sendable {
         /// so that they come out merged in completion order.
         var initializing = true
         var expired = false
+        /// The store's error, once this process's store failed for too long.
+        var failure: DurableError?
         var waiter: CheckedContinuation<WatchEvent, any Error>?
     }
 
-    private let state: Mutex<State>
+    /// A parked waiter and what to resume it with.
+    private typealias Resumption = (CheckedContinuation<WatchEvent, any Error>, Result<WatchEvent, any Error>)
 
-    init(ids: [TaskID], openEnded: Bool = false) {
+    private let state: Mutex<State>
+    /// Whether the watch ends when this process's store fails for too long (see
+    /// `StoreHealth`): waiters outside jobs do; jobs waiting for other tasks keep
+    /// waiting, as their own work is retried with the store.
+    let endsOnStoreFailure: Bool
+
+    init(ids: [TaskID], openEnded: Bool = false, endsOnStoreFailure: Bool = false) {
         var seen = Set<TaskID>()
         let unique = ids.filter { seen.insert($0).inserted }
         state = Mutex(State(watched: unique, remaining: seen, openEnded: openEnded))
+        self.endsOnStoreFailure = endsOnStoreFailure
     }
 
     /// The distinct ids watched, in the order first given.
@@ -56,11 +66,11 @@ final class CompletionWatch: Sendable {
 
     /// Ends an open-ended watch: `.finished` once every watched task is returned.
     func close() {
-        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+        let resume = state.withLock { state -> Resumption? in
             state.openEnded = false
             return Self.takeEvent(&state)
         }
-        if let (waiter, event) = resume { waiter.resume(returning: event) }
+        if let (waiter, result) = resume { waiter.resume(with: result) }
     }
 
     /// Takes outcomes of watched tasks not yet received; others are ignored.
@@ -76,31 +86,50 @@ final class CompletionWatch: Sendable {
 
     /// Hands over the outcomes read from the store and starts delivering.
     func finishInitialization(with stored: [TaskOutcome]) {
-        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+        let resume = state.withLock { state -> Resumption? in
             for outcome in stored where state.remaining.remove(outcome.id) != nil {
                 state.buffer.append(outcome)
             }
             state.initializing = false
             return Self.takeEvent(&state)
         }
-        if let (waiter, event) = resume { waiter.resume(returning: event) }
+        if let (waiter, result) = resume { waiter.resume(with: result) }
     }
 
     /// Ends the wait: once the outcomes already received are taken, `next()`
     /// returns ``WatchEvent/timedOut``.
     func expire() {
-        let resume = state.withLock { state -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? in
+        let resume = state.withLock { state -> Resumption? in
             state.expired = true
             return Self.takeEvent(&state)
         }
-        if let (waiter, event) = resume { waiter.resume(returning: event) }
+        if let (waiter, result) = resume { waiter.resume(with: result) }
+    }
+
+    /// Ends the wait with the store's error, once the outcomes already received
+    /// are taken (only for a watch that ends on store failures).
+    func failOnStoreFailure(_ error: DurableError) {
+        guard endsOnStoreFailure else { return }
+        let resume = state.withLock { state -> Resumption? in
+            state.failure = error
+            return Self.takeEvent(&state)
+        }
+        if let (waiter, result) = resume { waiter.resume(with: result) }
+    }
+
+    /// What `next()` returns now, if anything: an event, or the store's error
+    /// when nothing else is ready.
+    private static func readyResult(_ state: inout State) -> Result<WatchEvent, any Error>? {
+        if let event = readyEvent(&state) { return .success(event) }
+        if let failure = state.failure, !state.initializing { return .failure(failure) }
+        return nil
     }
 
     /// The event a parked waiter should get now, if any.
-    private static func takeEvent(_ state: inout State) -> (CheckedContinuation<WatchEvent, any Error>, WatchEvent)? {
-        guard let waiter = state.waiter, let event = readyEvent(&state) else { return nil }
+    private static func takeEvent(_ state: inout State) -> Resumption? {
+        guard let waiter = state.waiter, let result = readyResult(&state) else { return nil }
         state.waiter = nil
-        return (waiter, event)
+        return (waiter, result)
     }
 
     private static func readyEvent(_ state: inout State) -> WatchEvent? {
@@ -132,7 +161,7 @@ final class CompletionWatch: Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<WatchEvent, any Error>) in
                 let result = state.withLock { state -> Result<WatchEvent, any Error>? in
-                    if let event = Self.readyEvent(&state) { return .success(event) }
+                    if let result = Self.readyResult(&state) { return result }
                     if Task.isCancelled { return .failure(CancellationError()) }
                     state.waiter = continuation
                     return nil

@@ -6,7 +6,7 @@ extension TaskEngine {
     func withCompletionWatch<T>(
         _ ids: [TaskID], timeout: Duration? = nil, _ body: (CompletionWatch) async throws -> T
     ) async throws -> T {
-        let watch = CompletionWatch(ids: ids)
+        let watch = CompletionWatch(ids: ids, endsOnStoreFailure: waitsOutsideJobs)
         hub.register(watch)
         watcher.subscribe()
         let timer = timeout.map { timeout in
@@ -25,6 +25,11 @@ extension TaskEngine {
         watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
         return try await whileAwaiting { try await body(watch) }
     }
+
+    /// Whether the caller waits from outside this engine's jobs: such waits end
+    /// with the store's error when this process cannot store its work for longer
+    /// than ``EngineConfiguration/storeFailureTimeout``; a job's waits do not.
+    var waitsOutsideJobs: Bool { TaskContext.current?.engine !== self }
 
     /// Runs `body`, which waits for other tasks. Called from a job running here,
     /// the job gives up its slot meanwhile, so that a parent never waits for

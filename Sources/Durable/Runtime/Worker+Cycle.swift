@@ -54,10 +54,14 @@ extension Worker {
             } else {
                 failures += 1
                 // The store is failing (disk full, locked for too long): keep the
-                // completions and try again, slower each time.
+                // completions and try again, slower each time. At shutdown, give
+                // up once waiters were told (or after 20 tries): the tasks stay
+                // running in the store and are recovered when the store works.
                 let pause = Duration.milliseconds(min(5000, 50 << min(failures, 7)))
                 try? await Task.sleep(for: pause)
-                if failures >= 20, state.withLock({ $0.draining }) {
+                if state.withLock({ $0.draining }), failures >= 20 || engine.storeHealth.failedPastTimeout {
+                    // Nothing more can be stored: running tasks stop too.
+                    beginShutdown(gracePeriod: .zero)
                     dropCompletionsAfterFailures()
                 }
             }
@@ -105,6 +109,7 @@ extension Worker {
         do {
             let result = try await store.completeAndClaim(
                 completions, claim: claim, failingExpired: failingExpired, now: now)
+            if engine.storeHealth.commitSucceeded() { logger.notice("the store works again") }
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
             if result.claimed.count < claimLimit {
@@ -114,7 +119,13 @@ extension Worker {
                 result: result, completions: completions.count, claimLimit: claimLimit, failedExpired: failingExpired,
                 now: now)
         } catch {
-            logger.error("could not commit \(completions.count) completion(s): \(error)")
+            // The first failure of a streak is an error; the retries that follow are
+            // reported by `engine.health` and logged quietly.
+            let first = engine.storeHealth.health == .healthy
+            logger.log(
+                level: first ? .error : .info,
+                "could not commit \(completions.count) completion(s)\(first ? "; retrying" : " (still)"): \(error)")
+            engine.storeHealth.commitFailed(error)
             state.withLock { state in
                 state.completions.insert(contentsOf: completions, at: 0)
                 if failingExpired { state.expiryDue = true }
@@ -154,7 +165,8 @@ extension Worker {
         logger.error(
             """
             giving up on storing \(dropped.count) completion(s) at shutdown; their tasks stay running in \
-            the store and run again once this worker's lease expires
+            the store and run again when a worker recovers them (at once on this host, elsewhere when this \
+            worker's lease expires)
             """,
             metadata: ["tasks": "\(dropped.map(\.id.rawValue))"])
     }

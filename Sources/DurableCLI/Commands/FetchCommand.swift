@@ -27,6 +27,9 @@ struct FetchCommand: AsyncParsableCommand {
 
             URLS has one http or https URL per non-empty line (`-` reads standard input); a line \
             that is not one stops the command before anything is stored, naming the line.
+
+            When the database cannot be written for --store-timeout (a full disk, say), the command \
+            stops with exit status 75; running it again fetches what was not stored.
             """)
 
     @Argument(help: "A file with one URL per line, or - for standard input.")
@@ -54,6 +57,7 @@ struct FetchCommand: AsyncParsableCommand {
     var quiet = false
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup var storeTimeout: StoreTimeoutOption
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("-j/--jobs must be at least 1") }
@@ -74,7 +78,11 @@ struct FetchCommand: AsyncParsableCommand {
         let output = try OutputFile(out)
         let inputs = list.urls.map { FetchURL.Input(url: $0, out: output.path) }
 
-        let engine = try database.openEngine { $0.maxConcurrentTasks = jobs }
+        let storeFailureTimeout = try storeTimeout.timeout()
+        let engine = try database.openEngine { configuration in
+            configuration.maxConcurrentTasks = jobs
+            configuration.storeFailureTimeout = storeFailureTimeout
+        }
         defer { try? engine.close() }
         let fetcher = PageFetcher(
             timeout: .milliseconds(Int64(timeout * 1000)), maxRedirects: maxRedirects, connectionsPerHost: jobs)
@@ -83,6 +91,10 @@ struct FetchCommand: AsyncParsableCommand {
         do {
             try await engine.repairAppendedFile(at: output.path)
             result = try await engine.run { engine in try await fetchAll(inputs, on: engine) }
+        } catch let error as DurableError where error.code == .storeUnavailable {
+            await fetcher.shutdown()
+            throw StoreFailureStop.report(
+                error, command: "durable fetch", resumes: "URLs whose line is not in \(out) are fetched again")
         } catch {
             await fetcher.shutdown()
             throw error

@@ -32,10 +32,12 @@ struct RunCommand: AsyncParsableCommand {
             and run again next time.
 
             Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
-            file or database), 130 when interrupted before every line finished.
+            file or database), 75 when the database could not be written for --store-timeout (a full disk, say), \
+            130 when interrupted before every line finished.
             """)
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup var storeTimeout: StoreTimeoutOption
 
     @Argument(help: "The file of commands, one per line; - reads them from standard input.")
     var file: String
@@ -78,6 +80,10 @@ struct RunCommand: AsyncParsableCommand {
             status = try await runBatch()
         } catch let error as ExitCode {
             throw error
+        } catch let error as DurableError where error.code == .storeUnavailable {
+            throw StoreFailureStop.report(
+                error, command: "durable run",
+                resumes: "lines that finished without being stored run again, the others are not run twice")
         } catch {
             // One line naming the file or database; exit 2 tells "could not run"
             // apart from "some lines failed".
@@ -96,8 +102,12 @@ struct RunCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let batch = try RunBatch.load(file)
         ShellCommand.use(batch: batch.identity)
+        let storeFailureTimeout = try storeTimeout.timeout()
         let engine = try database.openEngine(
-            configure: { $0.maxConcurrentTasks = jobs }, logLevel: .error)
+            configure: { configuration in
+                configuration.maxConcurrentTasks = jobs
+                configuration.storeFailureTimeout = storeFailureTimeout
+            }, logLevel: .error)
         defer { try? engine.close() }
         var commands: [Int: String] = [:]
         for line in batch.lines { commands[line.number] = line.command }
