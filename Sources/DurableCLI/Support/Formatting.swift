@@ -72,7 +72,9 @@ enum Formatting {
         if let started = task.startedAt, let finished = task.finishedAt { object["duration_ms"] = finished - started }
         if task.result != nil { object["result"] = jsonValue(task.result) }
         if let error = task.error {
-            object["error"] = ["kind": error.kind.rawValue, "type": error.type, "message": error.message]
+            var stored: [String: Any] = ["kind": error.kind.rawValue, "type": error.type, "message": error.message]
+            stored["detail"] = error.detail.map { jsonValue($0) }
+            object["error"] = stored
         }
         object["key"] = task.key
         object["parent_id"] = task.parentID?.rawValue
