@@ -14,6 +14,17 @@ struct StoredErrorTests {
         return engine
     }
 
+    /// Runs one task of `job` on `engine` until it has finished, and returns it.
+    private func finished<J: Job>(_ job: J.Type, _ input: J.Input, on engine: TaskEngine) async throws
+        -> DurableTask<J.Output>
+    {
+        try await engine.run { engine in
+            let task = try await engine.createTask(job, input)
+            _ = try? await task.value
+            return task
+        }
+    }
+
     /// An expression on one task's row, as text (`nil` for NULL), read through a
     /// plain connection as a person with sqlite3 would.
     private func column(_ sql: String, of id: TaskID, in directory: TemporaryDirectory) async throws -> String? {
@@ -66,11 +77,7 @@ struct StoredErrorTests {
     func reattachedAfterReopen() async throws {
         let directory = TemporaryDirectory()
         let first = try engine(in: directory)
-        let id = try await first.run { engine in
-            let task = try await engine.createTask(ThrowsQuota.self, 7)
-            _ = try? await task.value
-            return task.id
-        }
+        let id = try await finished(ThrowsQuota.self, 7, on: first).id
         try first.close()
 
         let reopened = try engine(in: directory)
@@ -107,11 +114,7 @@ struct StoredErrorTests {
     func plainError() async throws {
         let directory = TemporaryDirectory()
         let engine = try engine(in: directory)
-        let task = try await engine.run { engine in
-            let task = try await engine.createTask(ThrowsPlain.self, "disk")
-            _ = try? await task.value
-            return task
-        }
+        let task = try await finished(ThrowsPlain.self, "disk", on: engine)
         let stored = try #require(try await task.exception() as? StoredError)
         #expect(stored.type == String(reflecting: PlainFailure.self))
         #expect(stored.message == "plain failure: disk")
@@ -123,12 +126,9 @@ struct StoredErrorTests {
     func unencodableError() async throws {
         let directory = TemporaryDirectory()
         let engine = try engine(in: directory)
-        let task = try await engine.run { engine in
-            let task = try await engine.createTask(ThrowsUnencodable.self, "x")
-            let error = await #expect(throws: StoredError.self) { try await task.value }
-            #expect(error?.message == "cannot encode me: x")
-            return task
-        }
+        let task = try await finished(ThrowsUnencodable.self, "x", on: engine)
+        let error = await #expect(throws: StoredError.self) { try await task.value }
+        #expect(error?.message == "cannot encode me: x")
         #expect(try await task.status() == .failed)
         let stored = try #require(try await task.exception() as? StoredError)
         #expect(stored.type == String(reflecting: UnencodableFailure.self))
@@ -140,11 +140,7 @@ struct StoredErrorTests {
     func rowWithoutDetail() async throws {
         let directory = TemporaryDirectory()
         let engine = try engine(in: directory)
-        let task = try await engine.run { engine in
-            let task = try await engine.createTask(ThrowsQuota.self, 1)
-            _ = try? await task.value
-            return task
-        }
+        let task = try await finished(ThrowsQuota.self, 1, on: engine)
         let queue = try DatabaseQueue(path: directory.file("test.sqlite"))
         try await queue.write { db in
             try db.execute(
