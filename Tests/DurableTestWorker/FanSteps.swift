@@ -4,13 +4,16 @@ import Durable
 /// (2·n) started together with `async let`, and a task group of steps "g0"..."g3"
 /// (10·n + k), each group child starting after a random pause of up to `delay`.
 /// Every body logs "step <name> <n>" as it starts, then works a random time up to
-/// `delay`. The result is 43·n + 6. Which step reaches the journal first differs
-/// from run to run.
+/// `delay` (through `stalledWork`: with `--stall-after`, later bodies stall until
+/// the process is killed). The result is 43·n + 6. Which step reaches the journal
+/// first differs from run to run.
 struct FanSteps: Job {
     static let name = "fan-steps"
     static let groupWidth = 4
     let log: String?
     let delay: Duration
+    let stallAfter: Int?
+    let stalledLog: String?
 
     func run(_ n: Int, context: TaskContext) async throws -> Int {
         let delay = delay
@@ -18,8 +21,9 @@ struct FanSteps: Job {
             try await Task.sleep(for: delay * Double.random(in: 0...1))
         }
         @Sendable func body(_ name: String, _ value: Int) async throws -> Int {
-            if let log { appendLine("step \(name) \(n)", to: log) }
-            try await randomPause()
+            try await stalledWork(
+                "step \(name) \(n)", log: log, delay: delay * Double.random(in: 0...1), stallAfter: stallAfter,
+                stalledLog: stalledLog)
             return value
         }
         async let a = context.step("a") { try await body("a", n) }

@@ -301,7 +301,8 @@ enum WorkerMain {
         engine.register(
             Leaf(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
         engine.register(Napper(log: options.log, nap: .milliseconds(options.napMilliseconds)))
-        engine.register(FanSteps(log: options.log, delay: delay))
+        engine.register(
+            FanSteps(log: options.log, delay: delay, stallAfter: options.stallAfter, stalledLog: options.stalledLog))
         guard let ids = options.waitIDs?.ids else {
             try await engine.run()
             return

@@ -24,6 +24,7 @@ struct ConcurrentStepCrashTests {
         let directory = TemporaryDirectory()
         let database = directory.file("fan.sqlite")
         let executionLog = directory.file("executions.log")
+        let stalledLog = directory.file("stalled.log")
         let engine = try TaskEngine(path: database, logger: testLogger)
         let tasks = try await engine.createTasks(ChildFanSteps.self, inputs: Array(0..<Self.tasks))
         let ids = tasks.map(\.id.rawValue)
@@ -39,15 +40,17 @@ struct ConcurrentStepCrashTests {
             return Set(rows.map { "step \($0["name"] as String) \($0["input"] as String)" })
         }
 
-        // Four workers, each killed once the log grew by a random number of bodies.
+        // Four workers, each killed while one of its bodies is in progress: after a
+        // random number of bodies, the next ones stall until the kill.
         var kills: [(stored: Set<String>, executions: [String: Int])] = []
         for round in 1...4 {
-            let start = try lines(of: executionLog).count
-            let target = start + Int.random(in: 15...60)
-            let worker = try ChildProcess("worker-\(round)", arguments: arguments, in: directory)
-            try await poll("the log grows to \(target) lines (worker \(round))", child: worker) {
-                try lines(of: executionLog).count >= target
-                    || probe.int("SELECT count(*) FROM tasks WHERE status = 'pending' OR status = 'running'") == 0
+            let stalledBefore = try lines(of: stalledLog).count
+            let budget = Int.random(in: 15...60)
+            let worker = try ChildProcess(
+                "worker-\(round)",
+                arguments: arguments + ["--stall-after", "\(budget)", "--stalled-log", stalledLog], in: directory)
+            try await poll("a body stalls after \(budget) (worker \(round))", child: worker) {
+                try lines(of: stalledLog).count > stalledBefore
             }
             try await worker.sigkill()
             kills.append((try storedSteps(), try countLines(of: executionLog)))
@@ -93,7 +96,8 @@ struct ConcurrentStepCrashTests {
             }
         }
         #expect(violations.isEmpty, "\(violations.count) violation(s): \(violations.prefix(20))")
-        #expect(kills.contains { !$0.stored.isEmpty && $0.stored.count < Self.tasks * Self.stepNames.count })
+        #expect(kills.allSatisfy { $0.stored.count < Self.tasks * Self.stepNames.count })
+        #expect(kills.last.map { !$0.stored.isEmpty } == true)
         #expect(try probe.integrityCheck() == ["ok"])
         try probe.close()
     }

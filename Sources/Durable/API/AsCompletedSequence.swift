@@ -3,7 +3,8 @@
 /// in the order they finished, then the others as they finish.
 ///
 /// The iterator can be left and resumed; when the timeout passes, `next()` throws
-/// ``TimeoutError`` after yielding every task finished by then.
+/// ``TimeoutError`` after yielding every task finished by then. A timeout longer
+/// than 10000 years makes `next()` throw ``DurableError/Code/invalidArgument``.
 ///
 /// ```swift
 /// for try await task in engine.asCompleted(downloads, timeout: .seconds(60)) {
@@ -65,6 +66,7 @@ public struct AsCompletedSequence<Output: Codable & Sendable>: AsyncSequence, Se
 
         private func startedWatch() async throws -> CompletionWatch {
             if let watch { return watch }
+            try timeout?.checkedMilliseconds(of: "asCompleted(_:timeout:) timeout")
             try engine.refuseSelfAwait(ids)
             let watch = CompletionWatch(ids: ids, endsOnStoreFailure: engine.waitsOutsideJobs)
             engine.hub.register(watch)

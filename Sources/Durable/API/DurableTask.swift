@@ -58,7 +58,8 @@ public struct DurableTask<Output: Codable & Sendable>: Sendable, Hashable, Custo
     ///
     /// - Throws: ``DurableError/Code/invalidState`` while the task is not done,
     ///   ``CancelledError`` when it was cancelled, and the stored error
-    ///   (``StoredError``, or ``TimeoutError`` for a timeout) when it failed.
+    ///   (``StoredError``, or ``TimeoutError`` for a timeout) when it failed;
+    ///   ``StoredError/decode(as:)`` turns it back into the job's own error.
     public func result() async throws -> Output {
         let record = try await engine.record(of: id)
         guard let outcome = record.outcome else { throw notDone(record) }
@@ -77,6 +78,19 @@ public struct DurableTask<Output: Codable & Sendable>: Sendable, Hashable, Custo
         case .failed: return outcome.failure
         default: return nil
         }
+    }
+
+    /// The stored error of a failed task as the job's own error type, `nil` when the
+    /// task succeeded or failed with an error of another type (see
+    /// ``StoredError/decode(as:)`` for what round-trips), without waiting.
+    ///
+    /// ```swift
+    /// if let quota = try await task.exception(as: QuotaExceeded.self) { print(quota.limit) }
+    /// ```
+    ///
+    /// - Throws: as ``exception()``.
+    public func exception<E: Error & Decodable>(as errorType: E.Type) async throws -> E? {
+        try await (exception() as? StoredError)?.decode(as: errorType)
     }
 
     /// Waits until the task is finished and returns its result (or throws as

@@ -1,4 +1,6 @@
-/// How an engine stores and runs tasks. Every field has a default.
+/// How an engine stores and runs tasks. Every field has a default. Durations
+/// are at most 10000 years; ``TaskEngine/init(path:configuration:logger:)`` refuses
+/// others (and intervals of zero or less) with ``DurableError/Code/invalidArgument``.
 ///
 /// ```swift
 /// var configuration = EngineConfiguration()
@@ -35,7 +37,7 @@ public struct EngineConfiguration: Sendable {
     /// idle worker here waits for work, as more is likely to follow soon.
     /// Default 1 ms (an idle worker spends about 3-5 % of a core on 2-core VMs,
     /// mostly in waking up; raise it for many idle workers, lower it for lower
-    /// latency).
+    /// latency; longer than 71 minutes counts as 71 minutes).
     public var changePollInterval: Duration = .milliseconds(1)
     /// A durable sleep longer than this suspends the job: its slot is freed and the
     /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
@@ -71,6 +73,25 @@ public struct EngineConfiguration: Sendable {
     }
 
     var effectiveHeartbeatInterval: Duration { heartbeatInterval ?? leaseDuration / 3 }
+
+    /// Refuses values the engine cannot work with, naming the setting.
+    func validate() throws {
+        guard maxConcurrentTasks > 0 else {
+            throw DurableError(.invalidArgument, "EngineConfiguration.maxConcurrentTasks must be at least 1")
+        }
+        let intervals = [
+            ("leaseDuration", leaseDuration), ("recoveryInterval", recoveryInterval),
+            ("changePollInterval", changePollInterval),
+        ]
+        for (name, interval) in intervals + (heartbeatInterval.map { [("heartbeatInterval", $0)] } ?? []) {
+            try interval.checkedMilliseconds(of: "EngineConfiguration.\(name)", positive: true)
+        }
+        let limits = [
+            ("gracefulShutdownTimeout", gracefulShutdownTimeout), ("lockTimeout", lockTimeout),
+            ("sleepSuspendThreshold", sleepSuspendThreshold),
+        ]
+        for (name, limit) in limits { try limit.checkedMilliseconds(of: "EngineConfiguration.\(name)") }
+    }
 }
 
 /// What a worker does with a task whose job name it does not know.

@@ -36,7 +36,7 @@ public final class ManualClock: TaskClock {
     /// Moves time forward and wakes every sleeper whose time has come.
     public func advance(by duration: Duration) {
         let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            state.now += duration.milliseconds
+            state.now = state.now.adding(milliseconds: duration.milliseconds)
             let ready = state.sleepers.filter { $0.value.deadline <= state.now }
             for id in ready.keys { state.sleepers[id] = nil }
             return ready.sorted { $0.value.deadline < $1.value.deadline }.map(\.value.continuation)
@@ -53,7 +53,7 @@ public final class ManualClock: TaskClock {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let result = state.withLock { state -> Result<Void, any Error>? in
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    let deadline = state.now + duration.milliseconds
+                    let deadline = state.now.adding(milliseconds: duration.milliseconds)
                     if deadline <= state.now { return .success(()) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
                     return nil

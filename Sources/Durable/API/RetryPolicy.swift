@@ -19,9 +19,9 @@ import Foundation
 public struct RetryPolicy: Sendable, Hashable, Codable {
     /// Runs in all, the first included; 1 means no retry.
     public var maxAttempts: Int
-    /// The wait before the second attempt.
+    /// The wait before the second attempt; at most 10000 years.
     public var initialDelay: Duration
-    /// The longest wait between attempts.
+    /// The longest wait between attempts; at most 10000 years.
     public var maxDelay: Duration
     /// How much each wait grows over the previous one.
     public var multiplier: Double
@@ -60,7 +60,14 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
         let base = Double(initialDelay.milliseconds) * pow(multiplier, Double(max(0, failures - 1)))
         let capped = min(base, Double(maxDelay.milliseconds))
         let varied = capped * (1 + jitter * (2 * unit - 1))
-        return Int64(max(0, varied.rounded()))
+        // A policy decoded from an edited row may hold any number of milliseconds.
+        return Int64(min(max(0, varied.rounded()), Double(TimeLimit.milliseconds)))
+    }
+
+    /// Refuses delays too long to be added to a time, naming `option`.
+    func checkDelays(of option: String) throws {
+        try initialDelay.checkedMilliseconds(of: "\(option).initialDelay")
+        try maxDelay.checkedMilliseconds(of: "\(option).maxDelay")
     }
 
     private enum CodingKeys: String, CodingKey {

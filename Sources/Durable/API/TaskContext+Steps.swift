@@ -85,12 +85,14 @@ extension TaskContext {
     /// try await context.step("send follow-up") { try await mail.send(followUp) }
     /// ```
     public func sleep(for duration: Duration, name: String = "sleep") async throws {
-        try await sleep(name: name) { $0 + duration.milliseconds }
+        let milliseconds = try duration.checkedMilliseconds(of: "sleep(for:)")
+        try await sleep(name: name) { $0.adding(milliseconds: milliseconds) }
     }
 
     /// Sleeps durably until `date`; see ``sleep(for:name:)``.
     public func sleep(until date: Date, name: String = "sleep") async throws {
-        try await sleep(name: name) { _ in date.unixMilliseconds }
+        let wake = try date.checkedUnixMilliseconds(of: "sleep(until:)")
+        try await sleep(name: name) { _ in wake }
     }
 
     private func sleep(name: String, wakeTime: (Int64) -> Int64) async throws {

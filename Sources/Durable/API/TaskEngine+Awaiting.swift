@@ -13,7 +13,11 @@ extension TaskEngine {
     /// ```swift
     /// let page = try await engine.waitFor(fetch, timeout: .seconds(10))
     /// ```
+    ///
+    /// - Throws: ``DurableError/Code/invalidArgument`` for a timeout longer than
+    ///   10000 years, before anything is cancelled.
     public func waitFor<Output>(_ task: DurableTask<Output>, timeout: Duration?) async throws -> Output {
+        try timeout?.checkedMilliseconds(of: "waitFor(_:timeout:) timeout")
         try refuseSelfAwait(task.id)
         let ended: TaskOutcome?
         do {
@@ -58,11 +62,13 @@ extension TaskEngine {
     /// let (done, pending) = try await engine.wait(tasks, timeout: .seconds(5), returnWhen: .firstCompleted)
     /// ```
     ///
-    /// - Throws: ``DurableError/Code/invalidArgument`` for an empty sequence.
+    /// - Throws: ``DurableError/Code/invalidArgument`` for an empty sequence or a
+    ///   timeout longer than 10000 years.
     public func wait<Output>(
         _ tasks: some Sequence<DurableTask<Output>>, timeout: Duration? = nil,
         returnWhen: ReturnWhen = .allCompleted
     ) async throws -> (done: Set<DurableTask<Output>>, pending: Set<DurableTask<Output>>) {
+        try timeout?.checkedMilliseconds(of: "wait(_:timeout:returnWhen:) timeout")
         let all = Set(tasks)
         guard !all.isEmpty else { throw DurableError(.invalidArgument, "wait needs at least one task") }
         let ids = all.map(\.id)

@@ -3,8 +3,12 @@ public import Foundation
 // Looking at and administering what is stored: the `durable` tool's commands.
 extension TaskEngine {
     /// Tasks matching `query`, newest first.
+    ///
+    /// - Throws: ``DurableError/Code/invalidArgument`` when `createdSince` is NaN or
+    ///   more than 10000 years from 1970.
     public func tasks(matching query: TaskQuery) async throws -> [TaskRecord] {
-        try await store.tasks(matching: query)
+        try query.createdSince?.checkedUnixMilliseconds(of: "TaskQuery.createdSince")
+        return try await store.tasks(matching: query)
     }
 
     /// The runs of a task, oldest first.
@@ -78,11 +82,14 @@ extension TaskEngine {
     /// finished before `date`, with their attempts, steps and callbacks. Works in
     /// short transactions of at most `batchSize` tasks, so workers are never locked
     /// out for long. Returns how many were deleted.
+    ///
+    /// - Throws: ``DurableError/Code/invalidArgument`` when `date` is NaN or more
+    ///   than 10000 years from 1970.
     @discardableResult
     public func prune(
         finishedBefore date: Date, statuses: Set<TaskStatus> = [], batchSize: Int = 500
     ) async throws -> Int {
-        let before = date.unixMilliseconds
+        let before = try date.checkedUnixMilliseconds(of: "prune(finishedBefore:)")
         var total = 0
         while true {
             let deleted = try await store.prune(finishedBefore: before, statuses: statuses, limit: max(1, batchSize))

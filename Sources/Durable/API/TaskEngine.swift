@@ -40,13 +40,13 @@ public final class TaskEngine: Sendable {
     /// - Throws: ``DurableError`` naming the file when it is not an SQLite database,
     ///   is another program's database, was written by a newer Durable, or cannot
     ///   be read or written. Nothing stored in it is changed then.
+    ///   ``DurableError/Code/invalidArgument`` naming the setting when a
+    ///   configuration value is out of range; the file is not opened then.
     public init(
         path: String, configuration: EngineConfiguration = EngineConfiguration(),
         logger: Logger = Logger(label: "Durable")
     ) throws {
-        guard configuration.maxConcurrentTasks > 0 else {
-            throw DurableError(.invalidArgument, "maxConcurrentTasks must be at least 1")
-        }
+        try configuration.validate()
         let store = try SQLiteStore(
             path: path, durability: configuration.durability, lockTimeout: configuration.lockTimeout,
             now: configuration.clock.now(), appliesMigrations: configuration.appliesMigrations)
@@ -108,7 +108,9 @@ public final class TaskEngine: Sendable {
     ///   - key: An idempotency key; it names at most one task, whatever its job.
     ///   - options: Scheduling options.
     /// - Throws: ``DurableError/Code/keyConflict`` when `key` already names a task
-    ///   of another job or with another input; nothing is created then.
+    ///   of another job or with another input, and ``DurableError/Code/invalidArgument``
+    ///   naming the option when one is out of range (a NaN date, a duration longer
+    ///   than 10000 years, a timeout of zero); nothing is created then.
     @discardableResult
     public func createTask<J: Job>(
         _ job: J.Type, _ input: J.Input, name: String? = nil, context: [String: String]? = nil,
@@ -152,14 +154,17 @@ public final class TaskEngine: Sendable {
             }
             let options = request.options
             let retry = options.retry ?? J.retryPolicy
+            try retry.checkDelays(of: options.retry == nil ? "\(J.self).retryPolicy" : "TaskOptions.retry")
+            let delay = try options.delay?.checkedMilliseconds(of: "TaskOptions.delay") ?? 0
+            let runAt = try options.runAt?.checkedUnixMilliseconds(of: "TaskOptions.runAt")
             // A child finishes by its parent's deadline at the latest.
-            let deadline = [options.deadline?.unixMilliseconds, creator?.deadlineMilliseconds].compactMap { $0 }.min()
+            let deadline = [try options.deadline?.checkedUnixMilliseconds(of: "TaskOptions.deadline"),
+                creator?.deadlineMilliseconds].compactMap { $0 }.min()
             return NewTask(
                 job: J.name, input: input, name: request.name,
                 context: try StoredJSON.encodeContext(request.context ?? inherited ?? [:]), key: request.key,
-                priority: options.priority,
-                runAt: options.runAt?.unixMilliseconds ?? (now + (options.delay?.milliseconds ?? 0)),
-                deadline: deadline, timeoutMilliseconds: options.timeout?.milliseconds,
+                priority: options.priority, runAt: runAt ?? now.adding(milliseconds: delay), deadline: deadline,
+                timeoutMilliseconds: try options.timeout?.checkedMilliseconds(of: "TaskOptions.timeout", positive: true),
                 retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil,
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil)
         }
@@ -288,13 +293,14 @@ public final class TaskEngine: Sendable {
     /// ones finish within `gracePeriod` (`nil`: as long as they take), then cancels
     /// them and hands them back as pending; ``run()`` returns once it is drained.
     /// Calling again with a shorter period (`.zero`) stops the rest at once — the
-    /// second Ctrl-C of a command-line tool.
+    /// second Ctrl-C of a command-line tool. A period longer than 10000 years means
+    /// no limit, as `nil` does.
     ///
     /// - Returns: `false` when no worker runs in this process.
     @discardableResult
     public func beginShutdown(gracePeriod: Duration?) -> Bool {
         guard let worker = currentWorker else { return false }
-        worker.beginShutdown(gracePeriod: gracePeriod)
+        worker.beginShutdown(gracePeriod: gracePeriod.flatMap { $0 > TimeLimit.longest ? nil : $0 })
         return true
     }
 

@@ -11,21 +11,26 @@ public import Foundation
 public struct TaskOptions: Sendable, Hashable {
     /// Higher runs first among due tasks. Default 0.
     public var priority: Int
-    /// Not started before this much time after creation.
+    /// Not started before this much time after creation (zero or less: due at
+    /// once); at most 10000 years.
     public var delay: Duration?
-    /// Not started before this time (wins over `delay`).
+    /// Not started before this time (wins over `delay`); within 10000 years of 1970.
     public var runAt: Date?
     /// The longest one attempt may run; then it is cancelled and ends with a
-    /// ``TimeoutError`` (retried if the retry policy allows).
+    /// ``TimeoutError`` (retried if the retry policy allows). More than zero, at
+    /// most 10000 years.
     public var timeout: Duration?
     /// The time by which the task must be finished, across attempts and restarts:
     /// then it is cancelled (or, not yet started, never starts) and fails with a
-    /// ``TimeoutError``. Child tasks inherit their parent's deadline.
+    /// ``TimeoutError``. Child tasks inherit their parent's deadline. Within 10000
+    /// years of 1970 (`Date.distantFuture` is fine).
     public var deadline: Date?
     /// Overrides the job's ``Job/retryPolicy``.
     public var retry: RetryPolicy?
 
-    /// Creates options.
+    /// Creates options. Out-of-range values (a NaN date, a duration longer than
+    /// 10000 years) are refused with ``DurableError/Code/invalidArgument``, naming
+    /// the option, when a task is created with them.
     public init(
         priority: Int = 0, delay: Duration? = nil, runAt: Date? = nil, timeout: Duration? = nil,
         deadline: Date? = nil, retry: RetryPolicy? = nil
@@ -37,9 +42,4 @@ public struct TaskOptions: Sendable, Hashable {
         self.deadline = deadline
         self.retry = retry
     }
-}
-
-extension Date {
-    /// Unix milliseconds.
-    var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 }

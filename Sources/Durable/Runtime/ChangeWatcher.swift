@@ -116,7 +116,7 @@ final class ChangeWatcher: Sendable {
         var mark = try? store.checkChanges(since: nil).mark
         // Whatever was committed before the first mark was taken is read now.
         readChanges()
-        let pause = useconds_t(max(1, interval.microseconds))
+        let pause = useconds_t(clamping: max(1, interval.microseconds))  // at most 71 minutes
         let briskPause = max(1, pause / 4)
         var failures = 0
         while true {

@@ -31,6 +31,11 @@ enum StoredJSON {
         return try decoder.decode(type, from: Data(text.utf8))
     }
 
+    /// A value's encoding as a JSON tree, to be stored nested in another document.
+    static func tree<T: Encodable>(of value: T) throws -> JSONValue {
+        try decoder.decode(JSONValue.self, from: try encoder.encode(value))
+    }
+
     /// A character JSON writes as itself inside a string.
     private static func isPlain(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F

@@ -50,10 +50,10 @@ struct Watch: AsyncParsableCommand {
         abstract: "Show live task counts until nothing is pending or running.")
 
     @OptionGroup var database: DatabaseOption
-    @Option(name: .long, help: "How often to look (e.g. 500ms, 2s).") var interval = "1s"
+    @Option(name: .long, help: "How often to look (e.g. 500ms, 2s; at most 36500d).") var interval = "1s"
 
     func run() async throws {
-        let every = try DurationArgument(parsing: interval).duration
+        let every = try DurationArgument(parsing: interval, option: "--interval").duration
         let engine = try openExisting(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
@@ -150,19 +150,19 @@ struct Prune: AsyncParsableCommand {
         abstract: "Delete finished tasks older than a duration, in short batches that never lock out workers for long.")
 
     @OptionGroup var database: DatabaseOption
-    @Option(name: .long, help: "Delete tasks finished more than this long ago (e.g. 7d, 12h).") var finishedBefore: String
+    @Option(name: .long, help: "Delete tasks finished more than this long ago (e.g. 7d, 12h; at most 36500d).")
+    var finishedBefore: String
     @Option(name: .long, help: "Only this status (succeeded, failed, cancelled); repeatable.") var status: [String] = []
 
     func run() async throws {
-        let age = try DurationArgument(parsing: finishedBefore)
+        let age = try DurationArgument(parsing: finishedBefore, option: "--finished-before")
         let statuses = try Set(status.map(parseStatus))
         if let open = statuses.first(where: { !$0.isTerminal }) {
             throw CommandError("--status \(open) is not a finished status (use succeeded, failed or cancelled)")
         }
         let engine = try openExisting(database)
         defer { try? engine.close() }
-        let deleted = try await engine.prune(
-            finishedBefore: Date(timeIntervalSinceNow: -Double(age.milliseconds) / 1000), statuses: statuses)
+        let deleted = try await engine.prune(finishedBefore: age.dateAgo, statuses: statuses)
         print("deleted \(deleted) finished task(s)")
     }
 }

@@ -24,7 +24,7 @@ struct List: AsyncParsableCommand {
     var name: String?
     @Option(name: .long, help: "Only tasks of this job.")
     var job: String?
-    @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d).")
+    @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d; at most 36500d).")
     var since: String?
     @Option(name: .long, help: "At most this many tasks.")
     var limit = 50
@@ -33,7 +33,7 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let statuses = try Set(status.map(parseStatus))
-        let createdSince = try since.map { Date(timeIntervalSinceNow: -Double(try DurationArgument(parsing: $0).milliseconds) / 1000) }
+        let createdSince = try since.map { try DurationArgument(parsing: $0, option: "--since").dateAgo }
         let engine = try openExisting(database)
         defer { try? engine.close() }
         let tasks = try await engine.tasks(

@@ -54,9 +54,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Stop a line that runs longer than this (per attempt), such as 90s, 500ms, 2m or 1h; it fails.",
+            "Stop a line that runs longer than this (per attempt), such as 90s, 500ms, 2m or 1h (at most 36500d); "
+                + "it fails.",
             valueName: "duration"),
-        transform: { try DurationArgument(parsing: $0).duration })
+        transform: DurationArgument.duration)
     var timeout: Duration?
 
     @Flag(help: "Run the lines that failed (or were cancelled) in an earlier run again, instead of reporting them.")

@@ -8,7 +8,7 @@ struct DatabaseOption: ParsableArguments {
     @Option(name: .long, help: "The database file (default: $DURABLE_DB, else ./durable.sqlite).")
     var db: String?
 
-    @Option(name: .long, help: "How long to wait for another process's write lock (e.g. 5s).")
+    @Option(name: .long, help: "How long to wait for another process's write lock (e.g. 5s; at most 36500d).")
     var lockTimeout: String = "60s"
 
     var path: String {
@@ -21,7 +21,7 @@ struct DatabaseOption: ParsableArguments {
         configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning
     ) throws -> TaskEngine {
         var configuration = EngineConfiguration()
-        configuration.lockTimeout = try DurationArgument(parsing: lockTimeout).duration
+        configuration.lockTimeout = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
         configure(&configuration)
         var logger = Logger(label: "durable")
         logger.logLevel = logLevel
