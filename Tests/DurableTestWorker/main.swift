@@ -9,6 +9,7 @@
 //                                     [--stall-after N] [--sleep-suspend-ms N] [--nap-ms N]
 //                                     [--clock-offset-ms N]
 //     DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
+//     DurableTestWorker <db-path> open --go-file FILE
 //
 // `run` registers the jobs below and runs a worker: until killed, or, with
 // `--wait-ids`, until every task with an id in FIRST...LAST is finished (tasks not
@@ -24,6 +25,10 @@
 // `submit` creates `crash-work` tasks 0..<N one at a time with the idempotency key
 // "<prefix><i>", appending "i\n" to the `--ack` file after each creation returned,
 // and pausing `--delay-ms` between creations.
+//
+// `open` prints "ready", waits until the `--go-file` exists (looking every 0.1 ms),
+// then opens the database (creating and migrating it if needed), closes it and
+// prints "opened": tests start several, then release them together.
 
 import ArgumentParser
 import Durable
@@ -212,7 +217,7 @@ struct OffsetClock: TaskClock {
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "DurableTestWorker",
-        abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit).")
+        abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit, open).")
 
     @Argument(help: "The database file.") var database: String
     @Argument(help: "run or submit.") var mode: String
@@ -230,6 +235,7 @@ struct Options: ParsableCommand {
     @Option var count = 0
     @Option var ack: String?
     @Option(name: .customLong("key-prefix")) var keyPrefix = "submit-"
+    @Option(name: .customLong("go-file")) var goFile: String?
 
     func validate() throws {
         switch mode {
@@ -237,8 +243,10 @@ struct Options: ParsableCommand {
             guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         case "submit":
             guard ack != nil else { throw ValidationError("submit needs --ack FILE") }
+        case "open":
+            guard goFile != nil else { throw ValidationError("open needs --go-file FILE") }
         default:
-            throw ValidationError("unknown mode \(mode): use run or submit")
+            throw ValidationError("unknown mode \(mode): use run, submit or open")
         }
     }
 }
@@ -266,6 +274,7 @@ enum WorkerMain {
             return handler
         }
         let logger = Logger(label: "DurableTestWorker[\(getpid())]")
+        if let goFile = options.goFile { waitForGo(goFile) }
         do {
             var configuration = EngineConfiguration()
             if options.clockOffsetMilliseconds > 0 {
@@ -282,11 +291,20 @@ enum WorkerMain {
             let engine = try TaskEngine(path: options.database, configuration: configuration, logger: logger)
             switch options.mode {
             case "run": try await run(engine, options)
+            case "open":
+                try engine.close()
+                print("opened")
             default: try await submit(engine, options)
             }
         } catch {
             fail("\(options.mode) on \(options.database) failed: \(error)")
         }
+    }
+
+    /// Prints "ready", then returns as soon as `path` exists.
+    static func waitForGo(_ path: String) {
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        while !FileManager.default.fileExists(atPath: path) { usleep(100) }
     }
 
     static func run(_ engine: TaskEngine, _ options: Options) async throws {
