@@ -12,7 +12,7 @@ struct Stats: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object per line: one per job, then the totals.") var json = false
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let statistics = try await engine.statistics()
         let statuses = TaskStatus.allCases
@@ -54,7 +54,7 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let every = try DurationArgument(parsing: interval).duration
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
         while true {

@@ -11,6 +11,14 @@ func openExisting(_ database: DatabaseOption) throws -> TaskEngine {
     return try database.openEngine { $0.appliesMigrations = false }
 }
 
+/// Opens the engine read-only for a command that only reads what is stored: it
+/// works on a file the user cannot write and never waits for another process's
+/// write lock. The file must exist and have this build's schema.
+func openForReading(_ database: DatabaseOption) throws -> TaskEngine {
+    try database.requireExisting()
+    return try database.openEngine { $0.access = .readOnly }
+}
+
 /// `durable ls`: tasks, newest first.
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +42,7 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let statuses = try Set(status.map(parseStatus))
         let createdSince = try since.map { Date(timeIntervalSinceNow: -Double(try DurationArgument(parsing: $0).milliseconds) / 1000) }
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let tasks = try await engine.tasks(
             matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
@@ -65,7 +73,7 @@ struct Show: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object.") var json = false
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let task: TaskRecord
         do {

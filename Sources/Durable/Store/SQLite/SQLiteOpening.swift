@@ -55,6 +55,83 @@ enum SQLiteOpening {
         }
     }
 
+    /// Opens the existing file at `path` for reading only, and checks that it has
+    /// exactly this build's schema. Never writes the database and never waits for
+    /// the write lock: readers of a WAL file do not need it. (The busy handler
+    /// still serves the rare moments when a reader must wait: another connection
+    /// recovering the WAL index after a crash, or the last one closing.)
+    static func openForReading(path: String, lockTimeout: Duration) throws -> Connections {
+        let lockWait = LockWait.busyMode(timeout: lockTimeout)
+        return try reading(path: path, lockTimeout: lockTimeout) {
+            var configuration = Configuration()
+            configuration.label = "Durable (read-only)"
+            configuration.readonly = true
+            configuration.busyMode = lockWait
+            configuration.maximumReaderCount = 4
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            do {
+                try pool.read { db in try SchemaMigrator.checkCurrent(db, path: path) }
+                return Connections(pool: pool, changeConnection: try changeConnection(path: path, lockWait: lockWait))
+            } catch {
+                try? pool.close()
+                throw error
+            }
+        }
+    }
+
+    /// The migrations applied to the file at `path`, read through a read-only
+    /// connection; an error names the file if it is missing or not Durable's.
+    static func readApplied(path: String, lockTimeout: Duration) throws -> [AppliedMigration] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = LockWait.busyMode(timeout: lockTimeout)
+        let applied = try reading(path: path, lockTimeout: lockTimeout) {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                try SchemaMigrator.checkIsDurable(db, path: path)
+                return try SchemaMigrator.applied(db)
+            }
+        }
+        removeEmptyWAL(path: path)
+        return applied
+    }
+
+    /// Runs `open` on the existing file at `path` (again while another connection
+    /// holds a lock, see ``LockWait/retrying(timeout:_:)``). A missing file is
+    /// refused without creating it, and a file that SQLite cannot open for reading
+    /// because it lacks its -wal and -shm files is named with the reason.
+    private static func reading<T>(path: String, lockTimeout: Duration, _ open: () throws -> T) throws -> T {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DurableError(.cannotOpen, "no database at \(path)")
+        }
+        do {
+            return try LockWait.retrying(timeout: lockTimeout, open)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
+            let parent = (path as NSString).deletingLastPathComponent
+            let folder = parent.isEmpty ? "." : parent
+            guard !FileManager.default.fileExists(atPath: path + "-wal"), access(folder, W_OK) != 0 else { throw error }
+            throw DurableError(
+                .cannotOpen,
+                "cannot read \(path): SQLite reads a WAL database through its \(path)-wal and -shm files, "
+                    + "which do not exist and cannot be created, as the folder \(folder) cannot be written; "
+                    + "make the folder writable or copy the file to a folder that is")
+        }
+    }
+
+    /// After a read-only store closed: when the -wal file is empty (SQLite
+    /// created it, with the -shm, for reading), opens and closes one read-write
+    /// connection without waiting for any lock, so that if it is the last
+    /// connection both files go away. An empty WAL has nothing to fold, so the
+    /// database itself is not written; a WAL with frames is left for a writer.
+    /// Best effort: a file this process cannot write keeps them.
+    static func removeEmptyWAL(path: String) {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int
+        guard size == 0, let last = try? DatabaseQueue(path: path) else { return }
+        _ = try? last.read { db in try Int.fetchOne(db, sql: "PRAGMA schema_version") }
+        try? last.close()
+    }
+
     /// Opens and closes one read-write connection. When it is the last connection
     /// to the file, closing it folds the WAL into the file and removes the -wal and
     /// -shm files (a read-only connection cannot).

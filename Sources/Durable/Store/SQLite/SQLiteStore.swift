@@ -19,6 +19,8 @@ final class SQLiteStore: TaskStore {
     let location: String
     private let lockTimeout: Duration
     private let durability: Durability
+    /// Whether this store may write (see ``DatabaseAccess``).
+    let access: DatabaseAccess
     private let ownCommits = Mutex(OwnCommits())
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
@@ -27,14 +29,25 @@ final class SQLiteStore: TaskStore {
     /// has a newer schema is refused with a ``DurableError`` before anything in it
     /// is changed. Other processes opening the same file at the same moment are
     /// waited for, up to the lock timeout (see ``SQLiteOpening``).
-    init(path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true) throws {
+    ///
+    /// With `access == .readOnly`, the file must exist with this build's schema;
+    /// it is opened for reading only, and every write fails with
+    /// ``DurableError/Code/readOnlyDatabase``.
+    init(
+        path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true,
+        access: DatabaseAccess = .readWrite
+    ) throws {
         location = path
         self.lockTimeout = lockTimeout
         self.durability = durability
+        self.access = access
         do {
-            let connections = try SQLiteOpening.openForWriting(
-                path: path, durability: durability, lockTimeout: lockTimeout, now: now,
-                appliesMigrations: appliesMigrations)
+            let connections =
+                access == .readOnly
+                ? try SQLiteOpening.openForReading(path: path, lockTimeout: lockTimeout)
+                : try SQLiteOpening.openForWriting(
+                    path: path, durability: durability, lockTimeout: lockTimeout, now: now,
+                    appliesMigrations: appliesMigrations)
             pool = connections.pool
             changeConnection = connections.changeConnection
         } catch {
@@ -47,21 +60,8 @@ final class SQLiteStore: TaskStore {
     static func readApplied(path: String, lockTimeout: Duration = EngineConfiguration().lockTimeout) throws
         -> [AppliedMigration]
     {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw DurableError(.cannotOpen, "no database at \(path)")
-        }
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = LockWait.busyMode(timeout: lockTimeout)
-            return try LockWait.retrying(timeout: lockTimeout) {
-                let queue = try DatabaseQueue(path: path, configuration: configuration)
-                defer { try? queue.close() }
-                return try queue.read { db in
-                    try SchemaMigrator.checkIsDurable(db, path: path)
-                    return try SchemaMigrator.applied(db)
-                }
-            }
+            return try SQLiteOpening.readApplied(path: path, lockTimeout: lockTimeout)
         } catch {
             throw describe(error, path: path, operation: "read the schema", lockTimeout: lockTimeout)
         }
@@ -78,6 +78,9 @@ final class SQLiteStore: TaskStore {
     func write<T: Sendable>(
         _ operation: String, relaxed: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
+        guard access == .readWrite else {
+            throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot \(operation)")
+        }
         var backoff = LockWait.Backoff(timeout: lockTimeout)
         let relax = relaxed && durability == .powerLossSafe
         while true {
@@ -185,7 +188,11 @@ final class SQLiteStore: TaskStore {
             // would leave the WAL. One read-write connection, closed last, folds
             // the WAL into the file and removes -wal and -shm (unless another
             // process still has the file open, which then keeps using them).
-            try SQLiteOpening.closeLast(path: location, lockTimeout: lockTimeout)
+            if access == .readOnly {
+                SQLiteOpening.removeEmptyWAL(path: location)
+            } else {
+                try SQLiteOpening.closeLast(path: location, lockTimeout: lockTimeout)
+            }
         } catch {
             throw describe(error, operation: "close")
         }
