@@ -7,7 +7,7 @@
 //                                     [--stall-file FILE --stalled-log FILE]
 //                                     [--wait-ids FIRST-LAST] [--recovery-interval-ms N]
 //                                     [--stall-after N] [--sleep-suspend-ms N] [--nap-ms N]
-//                                     [--clock-offset-ms N]
+//                                     [--clock-offset-ms N] [--lease-ms N]
 //     DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
 //     DurableTestWorker <db-path> open --go-file FILE
 //
@@ -20,7 +20,8 @@
 // child runs of `pipeline` after the N-th this process started stall until it is
 // killed. `--sleep-suspend-ms` sets the engine's sleepSuspendThreshold, `--nap-ms`
 // the durable sleep of `napper` (default 1000), and `--clock-offset-ms` puts the
-// engine's clock that far ahead of the system clock (time travel for durable sleeps).
+// engine's clock that far ahead of the system clock (time travel for durable sleeps);
+// `--lease-ms` sets the lease duration (default 30 s).
 //
 // `submit` creates `crash-work` tasks 0..<N one at a time with the idempotency key
 // "<prefix><i>", appending "i\n" to the `--ack` file after each creation returned,
@@ -232,6 +233,7 @@ struct Options: ParsableCommand {
     @Option(name: .customLong("sleep-suspend-ms")) var sleepSuspendMilliseconds: Int?
     @Option(name: .customLong("nap-ms")) var napMilliseconds = 1000
     @Option(name: .customLong("clock-offset-ms")) var clockOffsetMilliseconds = 0
+    @Option(name: .customLong("lease-ms")) var leaseMilliseconds: Int?
     @Option var count = 0
     @Option var ack: String?
     @Option(name: .customLong("key-prefix")) var keyPrefix = "submit-"
@@ -284,6 +286,9 @@ enum WorkerMain {
             configuration.gracefulShutdownTimeout = .zero
             if let interval = options.recoveryIntervalMilliseconds {
                 configuration.recoveryInterval = .milliseconds(interval)
+            }
+            if let lease = options.leaseMilliseconds {
+                configuration.leaseDuration = .milliseconds(lease)
             }
             if let threshold = options.sleepSuspendMilliseconds {
                 configuration.sleepSuspendThreshold = .milliseconds(threshold)
