@@ -50,11 +50,12 @@ struct ReadOnlyInspectionTests {
     func immutableFile() async throws {
         let directory = TemporaryDirectory()
         let path = try await finishedDatabase(directory)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let writable = try inspect(path)
-        // Reading a writable file leaves no -wal or -shm behind either.
+        // Reading a writable file changes nothing in it, and leaves no -wal or -shm behind.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
         #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
-        let before = try Data(contentsOf: URL(fileURLWithPath: path))
         try #require(run("/usr/bin/chattr", "+i", path) == 0, "chattr +i must work on the test folder's filesystem")
         defer { _ = run("/usr/bin/chattr", "-i", path) }
         expectSame(try inspect(path), as: writable)
