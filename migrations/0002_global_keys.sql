@@ -1,4 +1,4 @@
--- Idempotency keys name an intent, whatever the job: a key names at most one task.
+-- Durable schema, version 2: idempotency keys name an intent, whatever the job: a key names at most one task.
 -- (Version 1 made them unique per job.) The index is not UNIQUE so that files
 -- holding one key under two jobs from version 1 still migrate; every insert looks
 -- the key up in its own write transaction, so no new duplicate can appear.

@@ -7,8 +7,9 @@
 //                                     [--stall-file FILE --stalled-log FILE]
 //                                     [--wait-ids FIRST-LAST] [--recovery-interval-ms N]
 //                                     [--stall-after N] [--sleep-suspend-ms N] [--nap-ms N]
-//                                     [--clock-offset-ms N]
+//                                     [--clock-offset-ms N] [--lease-ms N]
 //     DurableTestWorker <db-path> submit --count N --ack FILE [--key-prefix P] [--delay-ms N]
+//     DurableTestWorker <db-path> open --go-file FILE
 //
 // `run` registers the jobs below and runs a worker: until killed, or, with
 // `--wait-ids`, until every task with an id in FIRST...LAST is finished (tasks not
@@ -19,11 +20,16 @@
 // child runs of `pipeline` after the N-th this process started stall until it is
 // killed. `--sleep-suspend-ms` sets the engine's sleepSuspendThreshold, `--nap-ms`
 // the durable sleep of `napper` (default 1000), and `--clock-offset-ms` puts the
-// engine's clock that far ahead of the system clock (time travel for durable sleeps).
+// engine's clock that far ahead of the system clock (time travel for durable sleeps);
+// `--lease-ms` sets the lease duration (default 30 s).
 //
 // `submit` creates `crash-work` tasks 0..<N one at a time with the idempotency key
 // "<prefix><i>", appending "i\n" to the `--ack` file after each creation returned,
 // and pausing `--delay-ms` between creations.
+//
+// `open` prints "ready", waits until the `--go-file` exists (looking every 0.1 ms),
+// then opens the database (creating and migrating it if needed), closes it and
+// prints "opened": tests start several, then release them together.
 
 import ArgumentParser
 import Durable
@@ -212,7 +218,7 @@ struct OffsetClock: TaskClock {
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "DurableTestWorker",
-        abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit).")
+        abstract: "A worker process for Durable's crash and multi-process tests (modes: run, submit, open).")
 
     @Argument(help: "The database file.") var database: String
     @Argument(help: "run or submit.") var mode: String
@@ -227,9 +233,11 @@ struct Options: ParsableCommand {
     @Option(name: .customLong("sleep-suspend-ms")) var sleepSuspendMilliseconds: Int?
     @Option(name: .customLong("nap-ms")) var napMilliseconds = 1000
     @Option(name: .customLong("clock-offset-ms")) var clockOffsetMilliseconds = 0
+    @Option(name: .customLong("lease-ms")) var leaseMilliseconds: Int?
     @Option var count = 0
     @Option var ack: String?
     @Option(name: .customLong("key-prefix")) var keyPrefix = "submit-"
+    @Option(name: .customLong("go-file")) var goFile: String?
 
     func validate() throws {
         switch mode {
@@ -237,8 +245,10 @@ struct Options: ParsableCommand {
             guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         case "submit":
             guard ack != nil else { throw ValidationError("submit needs --ack FILE") }
+        case "open":
+            guard goFile != nil else { throw ValidationError("open needs --go-file FILE") }
         default:
-            throw ValidationError("unknown mode \(mode): use run or submit")
+            throw ValidationError("unknown mode \(mode): use run, submit or open")
         }
     }
 }
@@ -266,6 +276,7 @@ enum WorkerMain {
             return handler
         }
         let logger = Logger(label: "DurableTestWorker[\(getpid())]")
+        if let goFile = options.goFile { waitForGo(goFile) }
         do {
             var configuration = EngineConfiguration()
             if options.clockOffsetMilliseconds > 0 {
@@ -276,17 +287,29 @@ enum WorkerMain {
             if let interval = options.recoveryIntervalMilliseconds {
                 configuration.recoveryInterval = .milliseconds(interval)
             }
+            if let lease = options.leaseMilliseconds {
+                configuration.leaseDuration = .milliseconds(lease)
+            }
             if let threshold = options.sleepSuspendMilliseconds {
                 configuration.sleepSuspendThreshold = .milliseconds(threshold)
             }
             let engine = try TaskEngine(path: options.database, configuration: configuration, logger: logger)
             switch options.mode {
             case "run": try await run(engine, options)
+            case "open":
+                try engine.close()
+                print("opened")
             default: try await submit(engine, options)
             }
         } catch {
             fail("\(options.mode) on \(options.database) failed: \(error)")
         }
+    }
+
+    /// Prints "ready", then returns as soon as `path` exists.
+    static func waitForGo(_ path: String) {
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        while !FileManager.default.fileExists(atPath: path) { usleep(100) }
     }
 
     static func run(_ engine: TaskEngine, _ options: Options) async throws {

@@ -12,7 +12,7 @@ struct InspectionCommandTests {
     }
 
     /// A database with 3 succeeded, 1 failed, 1 cancelled and 2 pending tasks.
-    private func populated(_ directory: TemporaryDirectory) async throws -> (path: String, engine: TaskEngine) {
+    func populated(_ directory: TemporaryDirectory) async throws -> (path: String, engine: TaskEngine) {
         let engine = try makeEngine(in: directory)
         try await engine.run { engine async throws -> Void in
             let done = try await engine.createTasks(

@@ -117,6 +117,7 @@ struct StoreTests {
         } throws: { error in
             guard let error = error as? DurableError else { return false }
             return error.code == .databaseLocked && "\(error)".contains(directory.file("test.sqlite"))
+                && "\(error)".contains("lock timeout (300 ms)")
         }
         try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
         try holder.close()

@@ -41,7 +41,7 @@ struct TaskKeyTests {
         try await queue.write { db in
             try db.execute(sql: "DROP INDEX tasks_key")
             try db.execute(sql: "CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL")
-            try db.execute(sql: "DELETE FROM durable_migrations WHERE version >= 2")
+            try db.execute(sql: "DELETE FROM durable_migrations WHERE version = 2")
             try db.execute(
                 sql: """
                     INSERT INTO tasks (job, name, input, key, run_at, created_at)

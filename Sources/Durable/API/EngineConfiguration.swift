@@ -61,6 +61,9 @@ public struct EngineConfiguration: Sendable {
     /// file with an older schema is refused (``DurableError/Code/schemaTooOld``);
     /// inspection tools use this so that only `durable migrate` changes a schema.
     public var appliesMigrations = true
+    /// Whether this engine may change the file. Default
+    /// ``DatabaseAccess/readWrite``; inspection tools use ``DatabaseAccess/readOnly``.
+    public var access: DatabaseAccess = .readWrite
     /// The time source. Default the system clock.
     public var clock: any TaskClock = SystemClock()
 

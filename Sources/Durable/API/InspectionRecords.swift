@@ -69,11 +69,21 @@ public struct CallbackRecord: Sendable, Hashable {
 
 /// Counts of tasks by job and status, and recent throughput.
 public struct QueueStatistics: Sendable, Hashable {
-    /// Task counts per job, per status.
+    /// Task counts per job, per stored status: abandoned runs (see
+    /// ``abandoned``) count as `running` here.
     public var counts: [String: [TaskStatus: Int]]
     /// Tasks finished in the last minute and the last hour.
     public var finishedLastMinute: Int
     public var finishedLastHour: Int
+    /// Per job, how many of the `running` tasks nobody runs any more
+    /// (``AbandonedRun``); jobs without any are left out.
+    public var abandoned: [String: Int] = [:]
+
+    /// Abandoned runs over all jobs.
+    public var abandonedTotal: Int { abandoned.values.reduce(0, +) }
+
+    /// Running tasks whose run is live (not abandoned), over all jobs.
+    public var liveRunning: Int { max(0, totals[.running, default: 0] - abandonedTotal) }
 
     /// Task counts per status over all jobs.
     public var totals: [TaskStatus: Int] {

@@ -34,7 +34,19 @@ extension TaskEngine {
     /// and hour.
     public func statistics() async throws -> QueueStatistics {
         let now = clock.now()
-        return try await store.statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+        var statistics = try await store.statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+        for run in try await abandonedRuns() { statistics.abandoned[run.job, default: 0] += 1 }
+        return statistics
+    }
+
+    /// The running tasks that nobody runs any more, by id: their worker's process
+    /// is gone (told at once for workers of this host), their worker was marked
+    /// stopped, or their lease expired. Starting a worker on the file recovers
+    /// them (see ``AbandonedRun``).
+    public func abandonedRuns() async throws -> [AbandonedRun] {
+        let now = clock.now()
+        let identity = ProcessIdentity.current
+        return try await store.runningTasks().compactMap { AbandonedRun($0, now: now, identity: identity) }
     }
 
     /// Cancels every pending task (of `job`, if given), in transactions of at most

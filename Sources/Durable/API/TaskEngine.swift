@@ -35,7 +35,9 @@ public final class TaskEngine: Sendable {
     let storeHealth: StoreHealth
     private let activeWorker = Mutex<Worker?>(nil)
 
-    /// Opens (or creates) the database at `path` and applies missing migrations.
+    /// Opens (or creates) the database at `path` and applies missing migrations;
+    /// with ``DatabaseAccess/readOnly`` access, opens an existing file for reading
+    /// only.
     ///
     /// - Throws: ``DurableError`` naming the file when it is not an SQLite database,
     ///   is another program's database, was written by a newer Durable, or cannot
@@ -49,7 +51,8 @@ public final class TaskEngine: Sendable {
         try configuration.validate()
         let store = try SQLiteStore(
             path: path, durability: configuration.durability, lockTimeout: configuration.lockTimeout,
-            now: configuration.clock.now(), appliesMigrations: configuration.appliesMigrations)
+            now: configuration.clock.now(), appliesMigrations: configuration.appliesMigrations,
+            access: configuration.access)
         self.path = path
         self.configuration = configuration
         self.logger = logger
@@ -320,6 +323,9 @@ public final class TaskEngine: Sendable {
     }
 
     private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
+        guard configuration.access == .readWrite else {
+            throw DurableError(.readOnlyDatabase, "\(path) is open read-only: a worker cannot run on it")
+        }
         let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
         try activeWorker.withLock { active in
             guard active == nil else {

@@ -155,6 +155,9 @@ protocol TaskStore: Sendable {
     /// Counts by job and status, and tasks finished since `minuteAgo` and `hourAgo`.
     func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics
 
+    /// The running tasks, by id, with their owners' worker rows.
+    func runningTasks() async throws -> [RunningTask]
+
     /// Cancels up to `limit` pending tasks (of `job`, if given) in one transaction.
     func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects
 

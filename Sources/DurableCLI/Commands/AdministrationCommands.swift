@@ -12,30 +12,37 @@ struct Stats: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object per line: one per job, then the totals.") var json = false
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let statistics = try await engine.statistics()
-        let statuses = TaskStatus.allCases
+        let jobs = statistics.counts.sorted(by: { $0.key < $1.key })
         if json {
-            for (job, counts) in statistics.counts.sorted(by: { $0.key < $1.key }) {
+            for (job, counts) in jobs {
                 var object: [String: Any] = ["job": job]
-                for status in statuses { object[status.rawValue] = counts[status, default: 0] }
+                for (column, count) in columns(counts, abandoned: statistics.abandoned[job] ?? 0) {
+                    object[column] = count
+                }
                 print(Formatting.jsonLine(object))
             }
             var totals: [String: Any] = [
                 "job": NSNull(), "finished_last_minute": statistics.finishedLastMinute,
                 "finished_last_hour": statistics.finishedLastHour,
             ]
-            for status in statuses { totals[status.rawValue] = statistics.totals[status, default: 0] }
+            for (column, count) in columns(statistics.totals, abandoned: statistics.abandonedTotal) {
+                totals[column] = count
+            }
             print(Formatting.jsonLine(totals))
             return
         }
-        var table = TextTable(columns: ["job"] + statuses.map(\.rawValue) + ["total"])
-        for (job, counts) in statistics.counts.sorted(by: { $0.key < $1.key }) {
-            table.add([job] + statuses.map { "\(counts[$0, default: 0])" } + ["\(counts.values.reduce(0, +))"])
+        let names = columns([:], abandoned: 0).map(\.name)
+        var table = TextTable(columns: ["job"] + names + ["total"])
+        for (job, counts) in jobs {
+            let row = columns(counts, abandoned: statistics.abandoned[job] ?? 0).map { "\($0.count)" }
+            table.add([job] + row + ["\(counts.values.reduce(0, +))"])
         }
         let totals = statistics.totals
-        table.add(["(all)"] + statuses.map { "\(totals[$0, default: 0])" } + ["\(totals.values.reduce(0, +))"])
+        let row = columns(totals, abandoned: statistics.abandonedTotal).map { "\($0.count)" }
+        table.add(["(all)"] + row + ["\(totals.values.reduce(0, +))"])
         print(table.rendered(), terminator: "")
         print(
             "finished in the last minute: \(statistics.finishedLastMinute) "
@@ -44,31 +51,60 @@ struct Stats: AsyncParsableCommand {
     }
 }
 
+/// Counts by status as the commands show them, in order: `running` counts live
+/// runs only, and the abandoned ones (``AbandonedRun``) follow in a column of their
+/// own, so the columns add up to the total (as in the `queue_stats` view).
+func columns(_ counts: [TaskStatus: Int], abandoned: Int) -> [(name: String, count: Int)] {
+    TaskStatus.allCases.flatMap { status -> [(name: String, count: Int)] in
+        let count = counts[status, default: 0]
+        guard status == .running else { return [(status.rawValue, count)] }
+        return [(status.rawValue, max(0, count - abandoned)), ("abandoned", abandoned)]
+    }
+}
+
 /// `durable watch`: live counts until nothing is pending or running.
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show live task counts until nothing is pending or running.")
+        abstract: "Show live task counts until nothing is pending or running.",
+        discussion: """
+            Tasks left running by a worker that is gone (abandoned) do not keep it waiting: once nothing else \
+            is pending or running it names them and exits with status 1. Starting a worker on the file \
+            recovers them.
+            """)
 
     @OptionGroup var database: DatabaseOption
     @Option(name: .long, help: "How often to look (e.g. 500ms, 2s; at most 36500d).") var interval = "1s"
 
     func run() async throws {
         let every = try DurationArgument(parsing: interval, option: "--interval").duration
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
         while true {
             let statistics = try await engine.statistics()
-            let totals = statistics.totals
-            let line = TaskStatus.allCases.map { "\($0.rawValue) \(totals[$0, default: 0])" }.joined(separator: ", ")
+            let counts = columns(statistics.totals, abandoned: statistics.abandonedTotal)
+                .filter { $0.name != "abandoned" || $0.count > 0 }
+            let line = counts.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 + ", \(statistics.finishedLastMinute) finished in the last minute"
             FileHandle.standardOutput.write(Data((live ? "\r\u{1B}[K" + line : line + "\n").utf8))
-            if totals[.pending, default: 0] + totals[.running, default: 0] == 0 {
+            if statistics.totals[.pending, default: 0] + statistics.liveRunning == 0 {
                 if live { print("") }
+                guard statistics.abandonedTotal == 0 else { throw try await abandonedError(engine) }
                 return
             }
             try await Task.sleep(for: every)
         }
+    }
+
+    /// Names the abandoned runs and how to recover them.
+    private func abandonedError(_ engine: TaskEngine) async throws -> CommandError {
+        let runs = try await engine.abandonedRuns()
+        let list = runs.prefix(10).map { "task \($0.taskID) (\(Formatting.abandonment($0)))" }.joined(separator: ", ")
+        let more = runs.count > 10 ? " and \(runs.count - 10) more" : ""
+        return CommandError(
+            "nothing is pending or running, but \(list)\(more) \(runs.count == 1 ? "is" : "are") still stored as "
+                + "running with nobody running \(runs.count == 1 ? "it" : "them"); "
+                + "start a worker on \(database.path) to recover \(runs.count == 1 ? "it" : "them")")
     }
 }
 

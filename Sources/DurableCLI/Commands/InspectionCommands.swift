@@ -11,6 +11,14 @@ func openExisting(_ database: DatabaseOption) throws -> TaskEngine {
     return try database.openEngine { $0.appliesMigrations = false }
 }
 
+/// Opens the engine read-only for a command that only reads what is stored: it
+/// works on a file the user cannot write and never waits for another process's
+/// write lock. The file must exist and have this build's schema.
+func openForReading(_ database: DatabaseOption) throws -> TaskEngine {
+    try database.requireExisting()
+    return try database.openEngine { $0.access = .readOnly }
+}
+
 /// `durable ls`: tasks, newest first.
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,19 +42,25 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let statuses = try Set(status.map(parseStatus))
         let createdSince = try since.map { try DurationArgument(parsing: $0, option: "--since").dateAgo }
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let tasks = try await engine.tasks(
             matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
+        let abandoned = try await abandonedRuns(of: tasks, in: engine)
         if json {
-            for task in tasks { print(Formatting.jsonLine(Formatting.json(task))) }
+            for task in tasks {
+                var object = Formatting.json(task)
+                object["abandoned"] = abandoned[task.id].map(Formatting.json)
+                print(Formatting.jsonLine(object))
+            }
             return
         }
         var table = TextTable(columns: ["id", "status", "name", "job", "attempt", "created", "duration", "error"])
         for task in tasks {
             let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
             table.add([
-                "\(task.id)", task.status.rawValue, Formatting.oneLine(task.name, limit: 40), task.job, "\(task.attempt)",
+                "\(task.id)", Formatting.status(task, abandoned: abandoned[task.id]), Formatting.oneLine(task.name, limit: 40),
+                task.job, "\(task.attempt)",
                 Formatting.time(task.createdAt), Formatting.duration(duration),
                 Formatting.oneLine(task.error?.message ?? task.cancelMessage),
             ])
@@ -65,7 +79,7 @@ struct Show: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object.") var json = false
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try openForReading(database)
         defer { try? engine.close() }
         let task: TaskRecord
         do {
@@ -77,8 +91,10 @@ struct Show: AsyncParsableCommand {
         let steps = try await engine.steps(of: task.id)
         let children = try await engine.tasks(matching: TaskQuery(parentID: task.id, limit: 10_000)).reversed()
         let callbacks = try await engine.callbacks(of: task.id)
+        let abandoned = try await abandonedRuns(of: [task], in: engine)[task.id]
         if json {
             var object = Formatting.json(task)
+            object["abandoned"] = abandoned.map(Formatting.json)
             object["attempts"] = attempts.map { attempt -> [String: Any] in
                 var entry: [String: Any] = [
                     "attempt": attempt.attempt, "owner": attempt.owner, "outcome": attempt.outcome,
@@ -108,7 +124,9 @@ struct Show: AsyncParsableCommand {
         var fields = TextTable(columns: ["field", "value"])
         let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
         let rows: [(String, String?)] = [
-            ("id", "\(task.id)"), ("name", task.name), ("job", task.job), ("status", task.status.rawValue),
+            ("id", "\(task.id)"), ("name", task.name), ("job", task.job),
+            ("status", Formatting.status(task, abandoned: abandoned)),
+            ("abandoned", abandoned.map { _ in "nobody runs it; start a worker on \(database.path) to recover it" }),
             ("attempt", "\(task.attempt)"), ("priority", "\(task.priority)"), ("key", task.key),
             ("parent", task.parentID.map { "\($0)" }), ("owner", task.owner), ("created", Formatting.time(task.createdAt)),
             ("run at", Formatting.time(task.runAt)), ("started", Formatting.time(task.startedAt)),
@@ -154,6 +172,14 @@ struct Show: AsyncParsableCommand {
             print("\ndone callbacks:\n" + table.rendered(), terminator: "")
         }
     }
+}
+
+/// The abandoned runs among `tasks`, by id (none when no task is running).
+func abandonedRuns(of tasks: [TaskRecord], in engine: TaskEngine) async throws -> [TaskID: AbandonedRun] {
+    guard tasks.contains(where: { $0.status == .running }) else { return [:] }
+    let ids = Set(tasks.map(\.id))
+    let runs = try await engine.abandonedRuns().filter { ids.contains($0.taskID) }
+    return Dictionary(uniqueKeysWithValues: runs.map { ($0.taskID, $0) })
 }
 
 func parseStatus(_ text: String) throws -> TaskStatus {

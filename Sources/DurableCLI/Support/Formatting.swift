@@ -84,6 +84,30 @@ enum Formatting {
         return object
     }
 
+    /// Why and since when nobody runs a task stored as running:
+    /// `owner dead since 2026-11-25 14:03:07.123`.
+    static func abandonment(_ run: AbandonedRun) -> String {
+        let what =
+            switch run.reason {
+            case .ownerDead: "owner dead"
+            case .ownerStopped: "owner stopped"
+            case .leaseExpired: "lease expired"
+            }
+        return "\(what) since \(time(run.since))"
+    }
+
+    /// A task's status for people: `running — owner dead since ...` for an
+    /// abandoned run.
+    static func status(_ task: TaskRecord, abandoned: AbandonedRun?) -> String {
+        guard task.status == .running, let abandoned else { return task.status.rawValue }
+        return "running — " + abandonment(abandoned)
+    }
+
+    /// An abandoned run as a JSON object (`reason`, `since`).
+    static func json(_ run: AbandonedRun) -> [String: Any] {
+        ["reason": run.reason.rawValue, "since": isoTime(run.since) ?? NSNull()]
+    }
+
     /// Shortens text to one line of at most `limit` characters.
     static func oneLine(_ text: String?, limit: Int = 60) -> String {
         guard let text else { return "" }

@@ -25,6 +25,13 @@ enum LockWait {
         }
     }
 
+    /// A lock timeout for messages: `60 s`, `1.5 s`, `300 ms`.
+    static func describe(_ timeout: Duration) -> String {
+        let milliseconds = Int64((timeout / .milliseconds(1)).rounded())
+        guard milliseconds >= 1000 else { return "\(milliseconds) ms" }
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%.1f s", Double(milliseconds) / 1000)
+    }
+
     /// The longest pause (µs) before the next look, after `tries` looks.
     static func pause(afterTries tries: Int) -> Int {
         min(longestPause, 100 << min(tries, 10))
@@ -35,5 +42,52 @@ enum LockWait {
         let growing = min(tries, 9)
         let doubling = (0..<growing).reduce(0) { $0 + pause(afterTries: $1) }
         return doubling + max(0, tries - growing) * longestPause
+    }
+}
+
+extension LockWait {
+    /// Pauses between attempts of an operation that SQLite failed with
+    /// `SQLITE_BUSY` or `SQLITE_LOCKED` without waiting (the busy handler is not
+    /// called when waiting could deadlock, as when a statement that read must
+    /// then write: `PRAGMA journal_mode = WAL` on a new file): the same growing
+    /// pauses with jitter as the busy handler, until `timeout` has passed.
+    struct Backoff {
+        private let clock = ContinuousClock()
+        private let deadline: ContinuousClock.Instant
+        private var tries = 0
+
+        init(timeout: Duration) {
+            deadline = clock.now.advanced(by: timeout)
+        }
+
+        /// The pause before the next attempt, or `nil` once the timeout has passed.
+        mutating func nextPause() -> Duration? {
+            guard clock.now < deadline else { return nil }
+            let cap = LockWait.pause(afterTries: tries)
+            tries += 1
+            return .microseconds(Int.random(in: cap / 2...cap))
+        }
+    }
+
+    /// Runs `operation`, again after a pause (see ``Backoff``) each time it fails
+    /// because another connection holds a lock, until `timeout` has passed; then
+    /// its last error is thrown.
+    static func retrying<T>(timeout: Duration, _ operation: () throws -> T) throws -> T {
+        var backoff = Backoff(timeout: timeout)
+        while true {
+            do {
+                return try operation()
+            } catch let error as DatabaseError where error.isLockContention {
+                guard let pause = backoff.nextPause() else { throw error }
+                usleep(useconds_t(pause / .microseconds(1)))
+            }
+        }
+    }
+}
+
+extension DatabaseError {
+    /// Whether another connection held a lock this one needed.
+    var isLockContention: Bool {
+        resultCode.primaryResultCode == .SQLITE_BUSY || resultCode.primaryResultCode == .SQLITE_LOCKED
     }
 }

@@ -102,6 +102,16 @@ enum SQLiteRows {
             failures: row.int(13))
     }
 
+    /// A row of the workers table (its id in `idColumn`); `nil` when the id is
+    /// NULL, as in a LEFT JOIN that found no worker.
+    static func worker(_ row: Row, idColumn: String = "id") -> WorkerInfo? {
+        guard let id = row[idColumn] as String? else { return nil }
+        return WorkerInfo(
+            id: id, host: row["host"] as String, bootID: row["boot_id"] as String, pid: row["pid"] as Int32,
+            processStart: row["process_start"] as String, concurrency: row["concurrency"] as Int,
+            jobs: (try? StoredJSON.decode([String].self, from: row["jobs"] as String)) ?? [])
+    }
+
     static func group(_ row: Row, existed: Bool) -> GroupRecord {
         GroupRecord(
             id: GroupID(rawValue: row["id"] as Int64),

@@ -81,6 +81,26 @@ extension SQLiteStore {
         }
     }
 
+    func runningTasks() async throws -> [RunningTask] {
+        try await read("list running tasks") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.id, t.job, t.owner, t.lease_expires_at, w.id AS worker, w.host, w.boot_id, w.pid,
+                           w.process_start, w.concurrency, w.jobs, w.heartbeat_at, w.stopped_at
+                    FROM tasks AS t LEFT JOIN workers AS w ON w.id = t.owner
+                    WHERE t.status = 'running'
+                    ORDER BY t.id
+                    """
+            ).map { row in
+                RunningTask(
+                    id: TaskID(row["id"] as Int64), job: row["job"], owner: row["owner"],
+                    leaseExpiresAt: row["lease_expires_at"], worker: SQLiteRows.worker(row, idColumn: "worker"),
+                    heartbeatAt: row["heartbeat_at"], stoppedAt: row["stopped_at"])
+            }
+        }
+    }
+
     func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects {
         try await write("cancel pending tasks") { db in
             var transitions = SQLiteTransitions(db: db, now: now)

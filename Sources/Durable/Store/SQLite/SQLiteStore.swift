@@ -19,75 +19,51 @@ final class SQLiteStore: TaskStore {
     let location: String
     private let lockTimeout: Duration
     private let durability: Durability
+    /// Whether this store may write (see ``DatabaseAccess``).
+    let access: DatabaseAccess
     private let ownCommits = Mutex(OwnCommits())
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
     ///
     /// A file that is not an SQLite database, is another program's database, or
     /// has a newer schema is refused with a ``DurableError`` before anything in it
-    /// is changed.
-    init(path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true) throws {
+    /// is changed. Other processes opening the same file at the same moment are
+    /// waited for, up to the lock timeout (see ``SQLiteOpening``).
+    ///
+    /// With `access == .readOnly`, the file must exist with this build's schema;
+    /// it is opened for reading only, and every write fails with
+    /// ``DurableError/Code/readOnlyDatabase``.
+    init(
+        path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true,
+        access: DatabaseAccess = .readWrite
+    ) throws {
         location = path
         self.lockTimeout = lockTimeout
         self.durability = durability
-        let lockWait = LockWait.busyMode(timeout: lockTimeout)
+        self.access = access
         do {
-            try Self.inspectExistingFile(at: path, lockWait: lockWait)
-            var configuration = Configuration()
-            configuration.label = "Durable"
-            configuration.busyMode = lockWait
-            configuration.maximumReaderCount = 4
-            configuration.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
-            }
-            pool = try DatabasePool(path: path, configuration: configuration)
-            // GRDB sets `synchronous = NORMAL` on the writer when it enables WAL,
-            // after `prepareDatabase`: set the chosen level on the writer last.
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
-            }
-            try pool.write { db in try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations) }
-
-            var watcherConfiguration = Configuration()
-            watcherConfiguration.label = "Durable.changes"
-            watcherConfiguration.readonly = true
-            watcherConfiguration.busyMode = lockWait
-            changeConnection = try DatabaseQueue(path: path, configuration: watcherConfiguration)
+            let connections =
+                access == .readOnly
+                ? try SQLiteOpening.openForReading(path: path, lockTimeout: lockTimeout)
+                : try SQLiteOpening.openForWriting(
+                    path: path, durability: durability, lockTimeout: lockTimeout, now: now,
+                    appliesMigrations: appliesMigrations)
+            pool = connections.pool
+            changeConnection = connections.changeConnection
         } catch {
-            throw Self.describe(error, path: path, operation: "open")
+            throw Self.describe(error, path: path, operation: "open", lockTimeout: lockTimeout)
         }
-    }
-
-    /// Looks at an existing file through a read-only connection, so that a foreign
-    /// or newer database is refused before the pool switches it to WAL.
-    private static func inspectExistingFile(at path: String, lockWait: Database.BusyMode) throws {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        guard let size = attributes?[.size] as? Int, size > 0 else { return }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = lockWait
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.read { db in try SchemaMigrator.check(db, path: path) }
-        try queue.close()
     }
 
     /// The migrations applied to the file at `path`, read through a read-only
     /// connection; an error names the file if it is missing or not Durable's.
-    static func readApplied(path: String) throws -> [AppliedMigration] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw DurableError(.cannotOpen, "no database at \(path)")
-        }
+    static func readApplied(path: String, lockTimeout: Duration = EngineConfiguration().lockTimeout) throws
+        -> [AppliedMigration]
+    {
         do {
-            var configuration = Configuration()
-            configuration.readonly = true
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            defer { try? queue.close() }
-            return try queue.read { db in
-                try SchemaMigrator.checkIsDurable(db, path: path)
-                return try SchemaMigrator.applied(db)
-            }
+            return try SQLiteOpening.readApplied(path: path, lockTimeout: lockTimeout)
         } catch {
-            throw describe(error, path: path, operation: "read the schema")
+            throw describe(error, path: path, operation: "read the schema", lockTimeout: lockTimeout)
         }
     }
 
@@ -102,21 +78,19 @@ final class SQLiteStore: TaskStore {
     func write<T: Sendable>(
         _ operation: String, relaxed: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: lockTimeout)
-        var pause = Duration.milliseconds(1)
+        guard access == .readWrite else {
+            throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot \(operation)")
+        }
+        var backoff = LockWait.Backoff(timeout: lockTimeout)
         let relax = relaxed && durability == .powerLossSafe
         while true {
             do {
                 return try await relax ? relaxedWrite(body) : pool.write { db in try self.counting(db, body) }
-            } catch let error as DatabaseError
-                where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
-            {
-                guard clock.now < deadline else { throw Self.describe(error, path: location, operation: operation) }
+            } catch let error as DatabaseError where error.isLockContention {
+                guard let pause = backoff.nextPause() else { throw describe(error, operation: operation) }
                 try await Task.sleep(for: pause)
-                pause = min(pause * 2, .milliseconds(50))
             } catch {
-                throw Self.describe(error, path: location, operation: operation)
+                throw describe(error, operation: operation)
             }
         }
     }
@@ -168,7 +142,7 @@ final class SQLiteStore: TaskStore {
         do {
             return try await pool.read(body)
         } catch {
-            throw Self.describe(error, path: location, operation: operation)
+            throw describe(error, operation: operation)
         }
     }
 
@@ -178,7 +152,7 @@ final class SQLiteStore: TaskStore {
         do {
             return try changeConnection.read(body)
         } catch {
-            throw Self.describe(error, path: location, operation: operation)
+            throw describe(error, operation: operation)
         }
     }
 
@@ -201,7 +175,7 @@ final class SQLiteStore: TaskStore {
                 return ChangeCheck(mark: mark, changedByOthers: !ownOnly)
             }
         } catch {
-            throw Self.describe(error, path: location, operation: "watch for changes")
+            throw describe(error, operation: "watch for changes")
         }
     }
 
@@ -214,11 +188,13 @@ final class SQLiteStore: TaskStore {
             // would leave the WAL. One read-write connection, closed last, folds
             // the WAL into the file and removes -wal and -shm (unless another
             // process still has the file open, which then keeps using them).
-            let last = try DatabaseQueue(path: location)
-            try last.read { db in _ = try Int.fetchOne(db, sql: "PRAGMA schema_version") }
-            try last.close()
+            if access == .readOnly {
+                SQLiteOpening.removeEmptyWAL(path: location)
+            } else {
+                try SQLiteOpening.closeLast(path: location, lockTimeout: lockTimeout)
+            }
         } catch {
-            throw Self.describe(error, path: location, operation: "close")
+            throw describe(error, operation: "close")
         }
     }
 
@@ -234,7 +210,7 @@ final class SQLiteStore: TaskStore {
                 try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
             }
         } catch {
-            throw Self.describe(error, path: location, operation: "read the completion counter")
+            throw describe(error, operation: "read the completion counter")
         }
     }
 
@@ -242,9 +218,15 @@ final class SQLiteStore: TaskStore {
         try await read("read the schema version") { db in try SchemaMigrator.applied(db) }
     }
 
+    /// ``describe(_:path:operation:lockTimeout:)`` for this store's file.
+    func describe(_ error: any Error, operation: String) -> any Error {
+        Self.describe(error, path: location, operation: operation, lockTimeout: lockTimeout)
+    }
+
     /// Turns a GRDB error into a ``DurableError`` that names the file and says what
-    /// was being done. Durable's own errors pass through.
-    static func describe(_ error: any Error, path: String, operation: String) -> any Error {
+    /// was being done (and, for a lock, how long it was waited for). Durable's own
+    /// errors pass through.
+    static func describe(_ error: any Error, path: String, operation: String, lockTimeout: Duration) -> any Error {
         if error is DurableError || error is CancellationError { return error }
         guard let error = error as? DatabaseError else { return error }
         let detail = error.message ?? "\(error.resultCode)"
@@ -264,7 +246,7 @@ final class SQLiteStore: TaskStore {
             return DurableError(
                 .databaseLocked,
                 "\(path) stayed locked by another connection for longer than the lock timeout "
-                    + "(could not \(operation))")
+                    + "(\(LockWait.describe(lockTimeout))); could not \(operation)")
         case .SQLITE_FULL:
             return DurableError(.diskFull, "the disk holding \(path) is full (could not \(operation))")
         default:

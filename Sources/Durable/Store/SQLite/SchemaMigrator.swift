@@ -16,9 +16,11 @@ enum SchemaMigrator {
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// Checks, without writing, that the database can be migrated by this binary.
-    /// Throws ``DurableError`` naming `path` when it cannot.
-    static func check(_ db: Database, path: String) throws {
-        guard try checkIsDurable(db, path: path) else { return }
+    /// Throws ``DurableError`` naming `path` when it cannot. Returns whether it has
+    /// Durable's migration ledger (`false` for an empty file).
+    @discardableResult
+    static func check(_ db: Database, path: String) throws -> Bool {
+        guard try checkIsDurable(db, path: path) else { return false }
         let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM durable_migrations") ?? 0
         if newest > latestVersion {
             throw DurableError(
@@ -26,6 +28,27 @@ enum SchemaMigrator {
                 "\(path) has schema version \(newest), newer than this build of Durable knows (\(latestVersion)); "
                     + "use a newer Durable. Nothing was changed")
         }
+        return true
+    }
+
+    /// Checks, without writing, that the database has every migration of this
+    /// build: a file to read as it is. Throws ``DurableError`` naming `path` for a
+    /// foreign or newer file (as ``check(_:path:)``), and for an empty one or one
+    /// that lacks a migration (``DurableError/Code/schemaTooOld``).
+    static func checkCurrent(_ db: Database, path: String) throws {
+        try check(db, path: path)
+        try requireAllApplied(db, path: path)
+    }
+
+    /// Throws ``DurableError/Code/schemaTooOld`` if a migration of this build is
+    /// not recorded in the file (all of them for a file without the ledger).
+    private static func requireAllApplied(_ db: Database, path: String) throws {
+        let applied = Set(try applied(db).map(\.version))
+        guard let first = migrations.first(where: { !applied.contains($0.version) }) else { return }
+        throw DurableError(
+            .schemaTooOld,
+            "\(path) has schema version \(applied.max() ?? 0); this build needs \(latestVersion) "
+                + "(migration \(first.version)_\(first.name) and later): run `durable migrate` first")
     }
 
     /// Throws when the file holds another program's tables. Returns whether it has
@@ -50,17 +73,9 @@ enum SchemaMigrator {
     /// Applies the missing migrations in the current (immediate) transaction; with
     /// `apply == false`, throws ``DurableError/Code/schemaTooOld`` if any is missing.
     static func migrate(_ db: Database, path: String, now: Int64, apply: Bool = true) throws {
-        try check(db, path: path)
-        if !apply {
-            let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM durable_migrations"))
-            let missing = migrations.filter { !applied.contains($0.version) }
-            if let first = missing.first, !applied.isEmpty {
-                throw DurableError(
-                    .schemaTooOld,
-                    "\(path) has schema version \(applied.max() ?? 0); this build needs \(latestVersion) "
-                        + "(migration \(first.version)_\(first.name) and later): run `durable migrate` first")
-            }
-        }
+        let isDurable = try check(db, path: path)
+        // A new (empty) file gets the schema even so.
+        if !apply && isDurable { try requireAllApplied(db, path: path) }
         if try !db.tableExists("durable_migrations") {
             try db.execute(
                 sql: """
