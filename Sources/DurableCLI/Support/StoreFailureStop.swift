@@ -20,7 +20,7 @@ struct StoreTimeoutOption: ParsableArguments {
 
     /// The engine's `storeFailureTimeout`.
     func timeout() throws -> Duration {
-        try DurationArgument(parsing: storeTimeout).duration
+        try DurationArgument(parsing: storeTimeout, option: "--store-timeout").duration
     }
 }
 
