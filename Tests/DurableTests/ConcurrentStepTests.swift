@@ -111,6 +111,22 @@ struct ConcurrentStepTests {
         #expect(counter.count("add/x") == 1)
     }
 
+    @Test("a stored step failure thrown again by a re-run is not retried, whatever the retry policy")
+    func replayedFailureNotRetried() async throws {
+        let directory = TemporaryDirectory()
+        let counter = RunCounter()
+        let engine = try makeStepEngine(in: directory, counter: counter)
+        try await engine.run { engine async throws -> Void in
+            let task = try await engine.createTask(ReplaysItsFailure.self, "order")
+            let error = await #expect(throws: StoredError.self) { try await task.value }
+            #expect(error?.message == "no such order")
+            // Attempt 1 caught the failure and failed retryably; attempt 2 threw the
+            // replayed failure and ended the task, with attempts left.
+            #expect(try await engine.record(of: task.id).attempt == 2)
+        }
+        #expect(counter.count("validate") == 1)
+    }
+
     @Test("a step asked for where a durable sleep was stored fails at once, without running its body")
     func stepWhereSleepWasStored() async throws {
         let directory = TemporaryDirectory()
@@ -137,6 +153,7 @@ private func makeStepEngine(in directory: TemporaryDirectory, counter: RunCounte
     engine.register(RenamesAStep(counter: counter))
     engine.register(AddsOrDropsSteps(counter: counter))
     engine.register(SleepThenStep(counter: counter))
+    engine.register(ReplaysItsFailure(counter: counter))
     return engine
 }
 
@@ -275,6 +292,26 @@ private struct AddsOrDropsSteps: Job {
         }
         if input == "drop" { return try await step("a") }
         return [try await step("a"), try await step("x"), try await step("b")].joined(separator: "+")
+    }
+}
+
+/// A step that fails for good. The first run catches its failure and fails
+/// retryably; later runs let the replayed failure end the task.
+private struct ReplaysItsFailure: Job {
+    static let name = "replays-its-failure"
+    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 5, initialDelay: .zero, jitter: 0)
+    let counter: RunCounter
+
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        do {
+            try await context.step("validate") { () async throws -> Void in
+                counter.record("validate")
+                throw NonRetryableError("no such order")
+            }
+        } catch where context.attempt == 1 {
+            throw TestFailure(reason: "retry after \(error)")
+        }
+        return "valid"
     }
 }
 

@@ -28,7 +28,9 @@ extension TaskContext {
         switch try await journal.begin(name, kind: .step) {
         case .replay(let stored):
             guard stored.status == .succeeded else {
-                throw stored.error ?? StoredError(kind: .failed, type: "unknown", message: "step \(name) failed")
+                // A stored failure was NonRetryable when thrown: so is its replay.
+                throw journal.replayingFailure(
+                    stored.error ?? StoredError(kind: .failed, type: "unknown", message: "step \(name) failed"))
             }
             do {
                 return try StoredJSON.decode(T.self, from: stored.result ?? "null")

@@ -38,6 +38,8 @@ final class StepJournal: Sendable {
         var nextPosition = 0
         /// The first checkpoint this run asked for that no earlier run stored.
         var firstNew: (name: String, kind: StoredStep.Kind)?
+        /// Stored step failures this run threw again (they are never retried).
+        var replayedFailures: [StoredError] = []
 
         mutating func install(_ steps: [StoredStep]) {
             var seen: [String: Int] = [:]
@@ -122,6 +124,19 @@ final class StepJournal: Sendable {
                 taskID: taskID, taskName: taskName, position: skipped.position,
                 stored: "\(skipped.kind.rawValue) \"\(skipped.name)\"", requested: "\(new.kind.rawValue) \"\(new.name)\"")
         }
+    }
+
+    /// Notes that a replayed step throws `failure` again, and returns it.
+    func replayingFailure(_ failure: StoredError) -> StoredError {
+        state.withLock { $0.replayedFailures.append(failure) }
+        return failure
+    }
+
+    /// Whether `error` is a stored step failure this run threw again: it was
+    /// ``NonRetryable`` when first thrown, so the task is not retried for it.
+    func isReplayedFailure(_ error: any Error) -> Bool {
+        guard let stored = error as? StoredError else { return false }
+        return state.withLock { $0.replayedFailures.contains(stored) }
     }
 
     /// Stores a checkpoint of this run. Throws when the run lost its task.

@@ -284,7 +284,7 @@ extension Worker {
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let handle = state.withLock { state -> Task<Void, Never>? in
-            var running = RunningTask(task: task, retry: retry)
+            var running = RunningTask(task: task, retry: retry, journal: taskContext.journal)
             running.limitTimer = limitTimer(for: task)
             // A stop that arrived while the claim was committing applies now.
             running.stopReason = state.interrupting ? .shutdown : state.earlyStops.removeValue(forKey: task.id)
@@ -366,7 +366,8 @@ extension Worker {
                     } else if error is CancellationError {
                         stored = .cancelled(.cancellation(nil))
                     } else {
-                        stored = failure(StoredError(failure: error), retryable: error.isRetryable, of: running, now: now)
+                        let retryable = error.isRetryable && !running.journal.isReplayedFailure(error)
+                        stored = failure(StoredError(failure: error), retryable: retryable, of: running, now: now)
                     }
                 }
             }

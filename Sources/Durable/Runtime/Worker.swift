@@ -29,6 +29,8 @@ final class Worker: Sendable {
     struct RunningTask {
         var task: ClaimedTask
         var retry: RetryPolicy?
+        /// The run's checkpoints (to tell a replayed step failure, never retried).
+        var journal: StepJournal
         var handle: Task<Void, Never>?
         /// Stops the task when its timeout or deadline passes.
         var limitTimer: Task<Void, Never>?
