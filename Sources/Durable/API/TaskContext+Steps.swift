@@ -108,7 +108,7 @@ extension TaskContext {
             try await journal.record(
                 StoredStep(position: position, name: name, kind: .sleep, status: .succeeded, result: "\(wake)", error: nil))
         }
-        let remaining = wake - clock.now()
+        let remaining = wake.adding(milliseconds: -clock.now())
         guard remaining > 0 else { return }
         if remaining <= engine.configuration.sleepSuspendThreshold.milliseconds {
             try await clock.sleep(for: .milliseconds(remaining))

@@ -210,7 +210,7 @@ extension Worker {
         let timer = Task { [clock, store] in
             do {
                 guard let due = try await store.nextDueTime(after: now) else { return }
-                try await clock.sleep(for: .milliseconds(max(0, due - clock.now())))
+                try await clock.sleep(for: .milliseconds(max(0, due.adding(milliseconds: -clock.now()))))
                 self.noteNewWork()
             } catch {}
         }
@@ -233,7 +233,7 @@ extension Worker {
             }
             let timer = Task { [clock] in
                 do {
-                    try await clock.sleep(for: .milliseconds(max(0, deadline - clock.now())))
+                    try await clock.sleep(for: .milliseconds(max(0, deadline.adding(milliseconds: -clock.now()))))
                 } catch {
                     return
                 }
@@ -316,7 +316,7 @@ extension Worker {
     private func limitTimer(for task: ClaimedTask) -> Task<Void, Never>? {
         var limits: [(at: Int64, message: String, retryable: Bool)] = []
         if let timeout = task.timeoutMilliseconds {
-            limits.append((task.startedAt + timeout, "attempt \(task.attempt) timed out after \(timeout) ms", true))
+            limits.append((task.startedAt.adding(milliseconds: timeout), "attempt \(task.attempt) timed out after \(timeout) ms", true))
         }
         if let deadline = task.deadline {
             limits.append((deadline, "the deadline passed before the task finished", false))
@@ -325,7 +325,7 @@ extension Worker {
         let id = task.id
         return Task { [clock] in
             do {
-                try await clock.sleep(for: .milliseconds(max(0, first.at - clock.now())))
+                try await clock.sleep(for: .milliseconds(max(0, first.at.adding(milliseconds: -clock.now()))))
                 self.stop(id, reason: .timedOut(first.message, retryable: first.retryable))
             } catch {}
         }
