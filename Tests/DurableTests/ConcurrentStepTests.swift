@@ -86,13 +86,45 @@ struct ConcurrentStepTests {
             let task = try await engine.createTask(RenamesAStep.self, "n")
             let error = await #expect(throws: StoredError.self) { try await task.value }
             #expect(error?.type == String(reflecting: NonDeterministicReplay.self))
-            #expect(error?.message.contains("stored step \"b\" at position 1") == true)
-            #expect(error?.message.contains("asks for step \"b2\"") == true)
+            #expect(error?.message.contains("without asking for step \"b\", stored at position 1") == true)
+            #expect(error?.message.contains("asked for step \"b2\", which that run did not") == true)
             #expect(try await engine.record(of: task.id).attempt == 2)
         }
         // The stored steps were replayed, not run again.
         #expect(counter.count("a") == 1)
         #expect(counter.count("b") == 1)
+    }
+
+    @Test("a renamed step stored by a run that then failed still fails the task on the next run, which asks for nothing new")
+    func renamedThenRetried() async throws {
+        let directory = TemporaryDirectory()
+        let counter = RunCounter()
+        let engine = try makeStepEngine(in: directory, counter: counter)
+        try await engine.run { engine async throws -> Void in
+            let task = try await engine.createTask(RenamesThenFails.self, "n")
+            let error = await #expect(throws: StoredError.self) { try await task.value }
+            #expect(error?.message.contains("without asking for step \"charge-v1\"") == true)
+            #expect(error?.message.contains("asked for step \"charge-v2\" (stored by attempt 2)") == true)
+            #expect(try await engine.record(of: task.id).attempt == 3)
+        }
+        #expect(counter.count("charge-v2") == 1)
+    }
+
+    @Test("a step of a repeated name that failed and was not stored does not take a later one's stored result")
+    func repeatedNameWithAGap() async throws {
+        let directory = TemporaryDirectory()
+        let counter = RunCounter()
+        let engine = try makeStepEngine(in: directory, counter: counter)
+        try await engine.run { engine async throws -> Void in
+            let task = try await engine.createTask(ChargesEach.self, "A,B")
+            #expect(try await task.value == "charged A, charged B")
+        }
+        // A's first charge failed (not stored) and ran again; B's was stored and replayed.
+        #expect(counter.count("charge A") == 2)
+        #expect(counter.count("charge B") == 1)
+        let stored = try await DatabaseReader.rows(
+            directory.file("test.sqlite"), "SELECT name || '#' || occurrence || '=' || result FROM task_steps ORDER BY position")
+        #expect(stored == ["charge#1=\"charged B\"", "charge#0=\"charged A\""])
     }
 
     @Test("a re-run that adds a step, or no longer asks for one, is not an error")
@@ -154,6 +186,8 @@ private func makeStepEngine(in directory: TemporaryDirectory, counter: RunCounte
     engine.register(AddsOrDropsSteps(counter: counter))
     engine.register(SleepThenStep(counter: counter))
     engine.register(ReplaysItsFailure(counter: counter))
+    engine.register(RenamesThenFails(counter: counter))
+    engine.register(ChargesEach(counter: counter))
     return engine
 }
 
@@ -292,6 +326,47 @@ private struct AddsOrDropsSteps: Job {
         }
         if input == "drop" { return try await step("a") }
         return [try await step("a"), try await step("x"), try await step("b")].joined(separator: "+")
+    }
+}
+
+/// Run 1 stores "charge-v1" and fails; run 2 (new code) stores "charge-v2" and
+/// fails; run 3 asks for "charge-v2" again (replayed) and returns.
+private struct RenamesThenFails: Job {
+    static let name = "renames-then-fails"
+    static let retryPolicy = retryAtOnce
+    let counter: RunCounter
+
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        let name = context.attempt == 1 ? "charge-v1" : "charge-v2"
+        try await context.step(name) { counter.record(name) }
+        if context.attempt < 3 { throw TestFailure(reason: "fail in attempt \(context.attempt)") }
+        return "charged"
+    }
+}
+
+/// One step "charge" per comma-separated item; on the first run the first
+/// item's charge fails (retryably, so not stored) and the task fails after the
+/// loop.
+private struct ChargesEach: Job {
+    static let name = "charges-each"
+    static let retryPolicy = retryAtOnce
+    let counter: RunCounter
+
+    func run(_ input: String, context: TaskContext) async throws -> String {
+        let items = input.split(separator: ",").map(String.init)
+        var charged: [String] = []
+        for item in items {
+            do {
+                charged.append(
+                    try await context.step("charge") {
+                        counter.record("charge \(item)")
+                        if context.attempt == 1, item == items.first { throw TestFailure(reason: "card declined") }
+                        return "charged \(item)"
+                    })
+            } catch where context.attempt == 1 {}
+        }
+        if context.attempt == 1 { throw TestFailure(reason: "some charges failed") }
+        return charged.joined(separator: ", ")
     }
 }
 

@@ -54,8 +54,8 @@ public struct EngineConfiguration: Sendable {
     /// from the first failed commit. Jobs awaiting other tasks keep waiting. A
     /// worker asked to stop while its store fails past this time stops its running
     /// tasks and gives up what it could not store: those tasks stay `running` in
-    /// the file and run again once a worker recovers them. `nil`: waiters wait as
-    /// long as it takes. Default 60 s.
+    /// the file and run again once a worker recovers them. Zero tells waiters at
+    /// the first failed commit; `nil`: waiters wait as long as it takes. Default 60 s.
     public var storeFailureTimeout: Duration? = .seconds(60)
     /// Whether opening a file applies the migrations it lacks. When `false`, a
     /// file with an older schema is refused (``DurableError/Code/schemaTooOld``);
@@ -94,6 +94,9 @@ public struct EngineConfiguration: Sendable {
             ("sleepSuspendThreshold", sleepSuspendThreshold),
         ]
         for (name, limit) in limits { try limit.checkedMilliseconds(of: "EngineConfiguration.\(name)") }
+        if let storeFailureTimeout {
+            try storeFailureTimeout.checkedMilliseconds(of: "EngineConfiguration.storeFailureTimeout")
+        }
     }
 }
 

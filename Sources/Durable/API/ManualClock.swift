@@ -45,6 +45,18 @@ public final class ManualClock: TaskClock {
     }
 
     public func sleep(for duration: Duration) async throws {
+        try await sleep { now in now.adding(milliseconds: duration.milliseconds) }
+    }
+
+    /// Suspends until the clock reads `deadline`, however far it was advanced
+    /// between computing the deadline and calling this.
+    public func sleep(until deadline: Int64) async throws {
+        try await sleep { _ in deadline }
+    }
+
+    /// Suspends until the clock reaches the deadline computed (under the lock)
+    /// from the time when the sleep begins.
+    private func sleep(_ deadlineFrom: @escaping @Sendable (Int64) -> Int64) async throws {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
@@ -53,7 +65,7 @@ public final class ManualClock: TaskClock {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let result = state.withLock { state -> Result<Void, any Error>? in
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    let deadline = state.now.adding(milliseconds: duration.milliseconds)
+                    let deadline = deadlineFrom(state.now)
                     if deadline <= state.now { return .success(()) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
                     return nil

@@ -9,6 +9,20 @@ public protocol TaskClock: Sendable {
     /// Suspends for `duration` of this clock's time; throws `CancellationError`
     /// when the calling task is cancelled.
     func sleep(for duration: Duration) async throws
+    /// Suspends until `now()` reaches `deadline` (Unix milliseconds); throws
+    /// `CancellationError` when the calling task is cancelled. The default sleeps
+    /// for the time left, again until it is reached.
+    func sleep(until deadline: Int64) async throws
+}
+
+extension TaskClock {
+    public func sleep(until deadline: Int64) async throws {
+        while true {
+            let left = deadline.adding(milliseconds: -now())
+            guard left > 0 else { return }
+            try await sleep(for: .milliseconds(left))
+        }
+    }
 }
 
 /// The real wall clock.

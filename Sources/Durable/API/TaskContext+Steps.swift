@@ -21,9 +21,9 @@ extension TaskContext {
     /// after `body` but before the result is stored, it runs again.
     ///
     /// - Throws: ``NonDeterministicReplay`` when an earlier run stored a durable
-    ///   sleep under this name and occurrence. (A run that asks for a step no
-    ///   earlier run stored and returns without asking for one that was stored
-    ///   fails with it too, when the job returns.)
+    ///   sleep under this name and occurrence. (A run that returns without asking
+    ///   for a stored step, while it asked for a new one, fails with it too, when
+    ///   the job returns: see ``NonDeterministicReplay/Reason/pathChanged``.)
     public func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
         switch try await journal.begin(name, kind: .step) {
         case .replay(let stored):
@@ -40,15 +40,12 @@ extension TaskContext {
                     "the stored result of step \"\(name)\" of task \(taskID) does not decode as "
                         + "\(String(reflecting: T.self)): \(error)")
             }
-        case .new(let position):
+        case .new(let checkpoint):
             let value: T
             do {
                 value = try await body()
             } catch let error as any NonRetryable {
-                try await journal.record(
-                    StoredStep(
-                        position: position, name: name, kind: .step, status: .failed, result: nil,
-                        error: StoredError(failure: error)))
+                try await journal.record(checkpoint, status: .failed, result: nil, error: StoredError(failure: error))
                 throw error
             }
             let json: String
@@ -57,8 +54,7 @@ extension TaskContext {
             } catch {
                 throw NonRetryableError("the result of step \"\(name)\" of task \(taskID) cannot be encoded: \(error)")
             }
-            try await journal.record(
-                StoredStep(position: position, name: name, kind: .step, status: .succeeded, result: json, error: nil))
+            try await journal.record(checkpoint, status: .succeeded, result: json, error: nil)
             return value
         }
     }
@@ -103,10 +99,9 @@ extension TaskContext {
         switch try await journal.begin(name, kind: .sleep) {
         case .replay(let stored):
             wake = Int64(stored.result ?? "") ?? clock.now()
-        case .new(let position):
+        case .new(let checkpoint):
             wake = wakeTime(clock.now())
-            try await journal.record(
-                StoredStep(position: position, name: name, kind: .sleep, status: .succeeded, result: "\(wake)", error: nil))
+            try await journal.record(checkpoint, status: .succeeded, result: "\(wake)", error: nil)
         }
         let remaining = wake.adding(milliseconds: -clock.now())
         guard remaining > 0 else { return }

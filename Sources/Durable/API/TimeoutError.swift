@@ -16,3 +16,13 @@ public struct TimeoutError: Error, Sendable, Hashable, CustomStringConvertible {
         taskID.map { "task \($0): \(message)" } ?? message
     }
 }
+
+extension StoredError {
+    /// The error stored for a task stopped by a timeout: `message` says which.
+    static func timeout(_ message: String) -> StoredError {
+        StoredError(kind: .timeout, type: String(reflecting: TimeoutError.self), message: message)
+    }
+
+    /// The error stored for a task whose deadline passed, running or not.
+    static let deadlinePassed = timeout("the deadline passed before the task finished")
+}

@@ -60,7 +60,7 @@ struct JobRunner: Sendable {
             }
             // A run that took another path through its steps than the stored one
             // must not store its result as a success.
-            if let divergence = context.journal.unansweredHistory() {
+            if let divergence = context.journal.divergence() {
                 return .threw(divergence)
             }
             do {

@@ -3,23 +3,33 @@ import Synchronization
 /// The checkpoints of one run of a task: what earlier runs stored (loaded on
 /// first use), which of them this run has asked for, and where new ones go.
 ///
-/// A checkpoint is found again by its name and how many checkpoints of that name
-/// this run asked for before it (`fetch` #0, `fetch` #1, ...), never by the order
-/// in which calls reach the journal: steps run concurrently under distinct names
-/// line up on every re-run, whichever arrives first.
+/// A checkpoint is found again by its name and its occurrence — how many
+/// checkpoints of that name the run asked for before it (`fetch` #0, `fetch` #1,
+/// ...), stored with it — never by the order in which calls reach the journal:
+/// steps run concurrently under distinct names line up on every re-run,
+/// whichever arrives first.
 ///
 /// The code changed between runs (non-deterministic replay) when:
 /// - a name and occurrence stored as one kind (a step) is asked for as the other
 ///   (a sleep): reported at once, before anything runs;
-/// - a run asked for a checkpoint that no earlier run stored, and returned without
-///   ever asking for one that an earlier run did store: reported when the job
-///   returns, so its result is not stored as a success (see ``unansweredHistory()``).
+/// - the job returns without having asked for a stored checkpoint, although this
+///   run asked for a new one, or for one that a later run stored: some run took
+///   another path. Reported when the job returns, so that its result is not
+///   stored as a success (see ``divergence()``).
 final class StepJournal: Sendable {
     enum Slot {
         /// Stored by an earlier run: replay it.
         case replay(StoredStep)
-        /// Not stored yet: run it and store it at `position`.
-        case new(position: Int)
+        /// Not stored yet: run it, then store it with ``record(_:status:result:error:)``.
+        case new(NewCheckpoint)
+    }
+
+    /// Where a new checkpoint goes, and what finds it again.
+    struct NewCheckpoint: Sendable {
+        var position: Int
+        var name: String
+        var occurrence: Int
+        var kind: StoredStep.Kind
     }
 
     private struct Key: Hashable {
@@ -38,15 +48,14 @@ final class StepJournal: Sendable {
         var nextPosition = 0
         /// The first checkpoint this run asked for that no earlier run stored.
         var firstNew: (name: String, kind: StoredStep.Kind)?
+        /// A stored checkpoint this run asked for, from the latest run among them.
+        var latestAsked: StoredStep?
         /// Stored step failures this run threw again (they are never retried).
         var replayedFailures: [StoredError] = []
 
         mutating func install(_ steps: [StoredStep]) {
-            var seen: [String: Int] = [:]
             for step in steps {
-                let occurrence = seen[step.name, default: 0]
-                seen[step.name] = occurrence + 1
-                byKey[Key(name: step.name, occurrence: occurrence)] = step
+                byKey[Key(name: step.name, occurrence: step.occurrence)] = step
                 unasked[step.position] = step
             }
             nextPosition = (steps.map(\.position).max() ?? -1) + 1
@@ -98,9 +107,10 @@ final class StepJournal: Sendable {
             state.occurrences[name] = occurrence + 1
             if let stored = state.byKey[Key(name: name, occurrence: occurrence)] {
                 state.unasked[stored.position] = nil
+                if stored.attempt > (state.latestAsked?.attempt ?? 0) { state.latestAsked = stored }
                 guard stored.kind == kind else {
                     throw NonDeterministicReplay(
-                        taskID: taskID, taskName: taskName, position: stored.position,
+                        taskID: taskID, taskName: taskName, reason: .kindChanged, position: stored.position,
                         stored: "\(stored.kind.rawValue) \"\(stored.name)\"", requested: "\(kind.rawValue) \"\(name)\"")
                 }
                 return .replay(stored)
@@ -108,21 +118,28 @@ final class StepJournal: Sendable {
             if state.firstNew == nil { state.firstNew = (name, kind) }
             let position = state.nextPosition
             state.nextPosition += 1
-            return .new(position: position)
+            return .new(NewCheckpoint(position: position, name: name, occurrence: occurrence, kind: kind))
         }
     }
 
-    /// Whether this run diverged from the stored history: it asked for a new
-    /// checkpoint and never for a stored one (the earliest is named). Called when
+    /// Whether the runs of the task took different paths through its checkpoints:
+    /// this run never asked for a stored checkpoint, but asked for a new one, or
+    /// for one that a later run stored (which then took another path). Called when
     /// the job returned; `nil` when the job used no checkpoints.
-    func unansweredHistory() -> NonDeterministicReplay? {
+    func divergence() -> NonDeterministicReplay? {
         state.withLock { state in
-            guard let new = state.firstNew, let skipped = state.unasked.min(by: { $0.key < $1.key })?.value else {
+            guard let skipped = state.unasked.min(by: { $0.key < $1.key })?.value else { return nil }
+            let requested: String
+            if let new = state.firstNew {
+                requested = "\(new.kind.rawValue) \"\(new.name)\""
+            } else if let later = state.latestAsked, later.attempt > skipped.attempt {
+                requested = "\(later.kind.rawValue) \"\(later.name)\" (stored by attempt \(later.attempt))"
+            } else {
                 return nil
             }
             return NonDeterministicReplay(
-                taskID: taskID, taskName: taskName, position: skipped.position,
-                stored: "\(skipped.kind.rawValue) \"\(skipped.name)\"", requested: "\(new.kind.rawValue) \"\(new.name)\"")
+                taskID: taskID, taskName: taskName, reason: .pathChanged, position: skipped.position,
+                stored: "\(skipped.kind.rawValue) \"\(skipped.name)\"", requested: requested)
         }
     }
 
@@ -139,8 +156,11 @@ final class StepJournal: Sendable {
         return state.withLock { $0.replayedFailures.contains(stored) }
     }
 
-    /// Stores a checkpoint of this run. Throws when the run lost its task.
-    func record(_ step: StoredStep) async throws {
+    /// Stores a new checkpoint of this run. Throws when the run lost its task.
+    func record(_ checkpoint: NewCheckpoint, status: TaskStatus, result: String?, error: StoredError?) async throws {
+        let step = StoredStep(
+            position: checkpoint.position, name: checkpoint.name, occurrence: checkpoint.occurrence,
+            kind: checkpoint.kind, status: status, result: result, error: error, attempt: attempt)
         let stored = try await store.recordStep(step, of: taskID, owner: owner, attempt: attempt, now: clock.now())
         guard stored else {
             throw DurableError(
@@ -163,15 +183,24 @@ final class StepJournal: Sendable {
 /// A re-run of a job asked for other checkpoints than an earlier run stored: the
 /// job's code changed (or depends on something that is not replayed). The task
 /// fails; it is never retried.
-///
-/// Reported when a checkpoint stored as a step is asked for as a sleep (or the
-/// other way round), and when a run that asked for a checkpoint no earlier run
-/// stored returns without ever asking for one that an earlier run stored.
 public struct NonDeterministicReplay: NonRetryable, CustomStringConvertible, Hashable {
+    /// How the runs differ.
+    public enum Reason: String, Sendable, Hashable {
+        /// A name and occurrence stored as a step is asked for as a durable sleep,
+        /// or the other way round. Reported before the checkpoint runs.
+        case kindChanged = "kind_changed"
+        /// The job returned without asking for a stored checkpoint, while it asked
+        /// for a new one (whose body ran), or for one a later run stored. Reported
+        /// when the job returns; its result is not stored.
+        case pathChanged = "path_changed"
+    }
+
     /// The task whose run diverged.
     public var taskID: TaskID
     /// Its name.
     public var taskName: String
+    /// How the runs differ.
+    public var reason: Reason
     /// The position of the stored checkpoint.
     public var position: Int
     /// What an earlier run stored there, such as `step "fetch"`.
@@ -180,7 +209,14 @@ public struct NonDeterministicReplay: NonRetryable, CustomStringConvertible, Has
     public var requested: String
 
     public var description: String {
-        "non-deterministic replay of task \(taskID) (\(taskName)): an earlier run stored \(stored) at position "
-            + "\(position), but the code now asks for \(requested) instead"
+        let task = "non-deterministic replay of task \(taskID) (\(taskName))"
+        switch reason {
+        case .kindChanged:
+            return "\(task): an earlier run stored \(stored) at position \(position), but the code now asks for "
+                + "\(requested)"
+        case .pathChanged:
+            return "\(task): the job returned without asking for \(stored), stored at position \(position) by an "
+                + "earlier run, and asked for \(requested), which that run did not"
+        }
     }
 }

@@ -7,9 +7,9 @@ import Synchronization
 /// States: healthy → failing (the first failed commit; `failingSince` set, a
 /// timer armed for `timeout`) → waiters failed (the timer fired while still
 /// failing: this process's waiters outside jobs are told, and new waits fail at
-/// once) → healthy again at the next successful commit, from either failing
-/// state. Only the worker's cycle moves between them; the timer only moves
-/// failing to waiters failed, and only for the failure it was armed for.
+/// once) → healthy again at the next successful commit or when the worker stops,
+/// from either failing state. Only the worker moves between them; the timer only
+/// moves failing to waiters failed, and only for the failure it was armed for.
 final class StoreHealth: Sendable {
     private struct State {
         var failingSince: Int64?
@@ -51,10 +51,9 @@ final class StoreHealth: Sendable {
         }
         guard let since, let timeout else { return }
         let timer = Task { [clock] in
-            // Counted from the first failure, however late this task starts.
-            let remaining = since + timeout.milliseconds - clock.now()
             do {
-                if remaining > 0 { try await clock.sleep(for: .milliseconds(remaining)) }
+                // Counted from the first failure, however late this task starts.
+                try await clock.sleep(until: since.adding(milliseconds: timeout.milliseconds))
             } catch {
                 return
             }
@@ -69,23 +68,31 @@ final class StoreHealth: Sendable {
     /// before it.
     @discardableResult
     func commitSucceeded() -> Bool {
-        let recovered = state.withLock { state -> Bool in
+        reset()
+    }
+
+    /// Back to healthy (a commit succeeded, or the worker stopped); `true` when
+    /// it was failing.
+    @discardableResult
+    func reset() -> Bool {
+        // The hub is told under this lock, so that a timer firing meanwhile
+        // cannot fail the hub's waiters after it was cleared.
+        state.withLock { state -> Bool in
             guard state.failingSince != nil else { return false }
             state.timer?.cancel()
+            if state.waitersFailed { hub.clearStoreFailure() }
             state = State()
             return true
         }
-        if recovered { hub.clearStoreFailure() }
-        return recovered
     }
 
     private func failWaiters(ifFailingSince since: Int64, for timeout: Duration) {
-        let error = state.withLock { state -> DurableError? in
-            guard state.failingSince == since, let last = state.lastError else { return nil }
+        state.withLock { state in
+            guard state.failingSince == since, let last = state.lastError else { return }
             state.waitersFailed = true
-            return DurableError(
-                .storeUnavailable, "this process could not store its work for \(timeout): \(last.message)")
+            hub.failWaiters(
+                with: DurableError(
+                    .storeUnavailable, "this process could not store its work for \(timeout): \(last.message)"))
         }
-        if let error { hub.failWaiters(with: error) }
     }
 }

@@ -128,7 +128,7 @@ extension Worker {
             engine.storeHealth.commitFailed(error)
             state.withLock { state in
                 state.completions.insert(contentsOf: completions, at: 0)
-                if failingExpired { state.expiryDue = true }
+                if failingExpired, !state.draining { state.expiryDue = true }
             }
             return nil
         }
@@ -204,49 +204,6 @@ extension Worker {
         }
     }
 
-    /// Wakes the cycle when the next pending task (delayed, retried, sleeping)
-    /// becomes due, so that it starts on time without polling.
-    func armDueTimer(after now: Int64) {
-        let timer = Task { [clock, store] in
-            do {
-                guard let due = try await store.nextDueTime(after: now) else { return }
-                try await clock.sleep(for: .milliseconds(max(0, due.adding(milliseconds: -clock.now()))))
-                self.noteNewWork()
-            } catch {}
-        }
-        state.withLock { state in
-            state.dueTimer?.cancel()
-            state.dueTimer = timer
-        }
-    }
-
-    /// Wakes the cycle to fail expired tasks when the earliest deadline of a
-    /// pending task passes (`nil`: none has one), even while every slot is busy
-    /// and nothing else would commit. Armed from the change watcher's thread.
-    func armDeadlineTimer(at deadline: Int64?) {
-        state.withLock { state in
-            guard state.deadlineTimer?.at != deadline else { return }
-            state.deadlineTimer?.timer.cancel()
-            guard let deadline else {
-                state.deadlineTimer = nil
-                return
-            }
-            let timer = Task { [clock] in
-                do {
-                    try await clock.sleep(for: .milliseconds(max(0, deadline.adding(milliseconds: -clock.now()))))
-                } catch {
-                    return
-                }
-                self.state.withLock { state in
-                    state.expiryDue = true
-                    if state.deadlineTimer?.at == deadline { state.deadlineTimer = nil }
-                }
-                self.wake.signal()
-            }
-            state.deadlineTimer = (deadline, timer)
-        }
-    }
-
     /// Whether this worker claims tasks at all (it has jobs, or fails unknown ones).
     var claimsAnyJob: Bool {
         configuration.unknownJobPolicy == .fail || !registry.names.isEmpty
@@ -311,26 +268,6 @@ extension Worker {
         wake.signal()
     }
 
-    /// A timer that stops the task when its attempt timeout or its deadline
-    /// passes, whichever comes first; `nil` when it has neither.
-    private func limitTimer(for task: ClaimedTask) -> Task<Void, Never>? {
-        var limits: [(at: Int64, message: String, retryable: Bool)] = []
-        if let timeout = task.timeoutMilliseconds {
-            limits.append((task.startedAt.adding(milliseconds: timeout), "attempt \(task.attempt) timed out after \(timeout) ms", true))
-        }
-        if let deadline = task.deadline {
-            limits.append((deadline, "the deadline passed before the task finished", false))
-        }
-        guard let first = limits.min(by: { $0.at < $1.at }) else { return nil }
-        let id = task.id
-        return Task { [clock] in
-            do {
-                try await clock.sleep(for: .milliseconds(max(0, first.at.adding(milliseconds: -clock.now()))))
-                self.stop(id, reason: .timedOut(first.message, retryable: first.retryable))
-            } catch {}
-        }
-    }
-
     /// Turns how the job ended, and why it was stopped, into what to store.
     private func finish(_ task: ClaimedTask, ending: JobRunner.Ending) {
         let now = clock.now()
@@ -355,8 +292,7 @@ extension Worker {
                 case .leaseLost:
                     stored = .released(
                         StoredError(kind: .interrupted, type: "Durable.LeaseLost", message: "worker \(id) lost its lease"))
-                case .timedOut(let message, let retryable):
-                    let timeout = StoredError(kind: .timeout, type: String(reflecting: TimeoutError.self), message: message)
+                case .timedOut(let timeout, let retryable):
                     stored = failure(timeout, retryable: retryable, of: running, now: now)
                 case nil:
                     if let suspension = error as? Suspension {

@@ -23,7 +23,7 @@ final class Worker: Sendable {
         case shutdown
         case leaseLost
         /// The attempt's timeout (retryable) or the task's deadline (not) passed.
-        case timedOut(String, retryable: Bool)
+        case timedOut(StoredError, retryable: Bool)
     }
 
     struct RunningTask {
@@ -63,8 +63,11 @@ final class Worker: Sendable {
         /// Wakes the cycle when the earliest deadline of a pending task passes,
         /// and that deadline.
         var deadlineTimer: (at: Int64, timer: Task<Void, Never>)?
-        /// The next commit fails the pending tasks whose deadline passed.
+        /// The next commit fails the pending tasks whose deadline passed (never
+        /// while draining: the next worker's recovery does it).
         var expiryDue = false
+        /// Set when `run()` ends: no timer is armed after that.
+        var stopped = false
         /// For the log line at stop: commits made and completions they stored.
         var commits = 0
         var completed = 0
@@ -119,10 +122,13 @@ final class Worker: Sendable {
             group.cancelAll()
         }
         state.withLock { state in
+            state.stopped = true
             state.graceTimer?.cancel()
             state.dueTimer?.cancel()
             state.deadlineTimer?.timer.cancel()
         }
+        // Nothing runs here any more: no store failure of this worker concerns waiters.
+        engine.storeHealth.reset()
         do {
             try await store.stopWorker(id, now: clock.now())
         } catch {
@@ -190,7 +196,12 @@ final class Worker: Sendable {
     /// as they take), then are cancelled and handed back as pending. Calling again
     /// with a shorter period shortens the wait.
     func beginShutdown(gracePeriod: Duration?) {
-        state.withLock { $0.draining = true }
+        state.withLock { state in
+            state.draining = true
+            state.expiryDue = false
+            state.deadlineTimer?.timer.cancel()
+            state.deadlineTimer = nil
+        }
         if let gracePeriod {
             if gracePeriod <= .zero {
                 interruptRunningTasks()

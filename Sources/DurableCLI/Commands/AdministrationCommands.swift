@@ -77,6 +77,9 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let every = try DurationArgument(parsing: interval, option: "--interval").duration
+        guard every > .zero else {
+            throw CommandError("--interval: \"\(interval)\" is zero; watch needs a pause between looks (e.g. 500ms)")
+        }
         let engine = try openForReading(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1

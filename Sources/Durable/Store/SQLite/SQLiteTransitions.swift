@@ -152,12 +152,7 @@ struct SQLiteTransitions {
                     """),
             arguments: [now])
         for id in expired {
-            try finishUnowned(
-                TaskID(id), status: .failed,
-                error: StoredError(
-                    kind: .timeout, type: String(reflecting: TimeoutError.self),
-                    message: "the deadline passed before the task finished"),
-                cancelling: false, cancelMessage: nil)
+            try finishUnowned(TaskID(id), status: .failed, error: .deadlinePassed, cancelling: false, cancelMessage: nil)
         }
     }
 
