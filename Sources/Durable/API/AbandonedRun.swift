@@ -37,7 +37,7 @@ public struct AbandonedRun: Sendable, Hashable {
     /// Whether `task`'s run is abandoned at `now`, as `identity` (this process)
     /// can tell: a dead owner first, then a stopped one, then an expired lease. A
     /// task without a lease expiry never counts as expired, as in recovery.
-    init?(_ task: RunningTask, now: Int64, identity: ProcessIdentity) {
+    init?(_ task: RunningTaskRow, now: Int64, identity: ProcessIdentity) {
         let owner = task.owner ?? "unknown"
         if let worker = task.worker, identity.provesDead(worker) {
             self.init(

@@ -156,7 +156,7 @@ protocol TaskStore: Sendable {
     func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics
 
     /// The running tasks, by id, with their owners' worker rows.
-    func runningTasks() async throws -> [RunningTask]
+    func runningTasks() async throws -> [RunningTaskRow]
 
     /// Cancels up to `limit` pending tasks (of `job`, if given) in one transaction.
     func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects

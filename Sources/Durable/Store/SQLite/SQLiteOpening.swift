@@ -127,7 +127,10 @@ enum SQLiteOpening {
     /// Best effort: a file this process cannot write keeps them.
     static func removeEmptyWAL(path: String) {
         let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int
-        guard size == 0, let last = try? DatabaseQueue(path: path) else { return }
+        // The file must still be there: opening read-write would create an empty one.
+        guard size == 0, FileManager.default.fileExists(atPath: path), let last = try? DatabaseQueue(path: path) else {
+            return
+        }
         _ = try? last.read { db in try Int.fetchOne(db, sql: "PRAGMA schema_version") }
         try? last.close()
     }

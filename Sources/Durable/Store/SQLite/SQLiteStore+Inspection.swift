@@ -81,7 +81,7 @@ extension SQLiteStore {
         }
     }
 
-    func runningTasks() async throws -> [RunningTask] {
+    func runningTasks() async throws -> [RunningTaskRow] {
         try await read("list running tasks") { db in
             try Row.fetchAll(
                 db,
@@ -93,7 +93,7 @@ extension SQLiteStore {
                     ORDER BY t.id
                     """
             ).map { row in
-                RunningTask(
+                RunningTaskRow(
                     id: TaskID(row["id"] as Int64), job: row["job"], owner: row["owner"],
                     leaseExpiresAt: row["lease_expires_at"], worker: SQLiteRows.worker(row, idColumn: "worker"),
                     heartbeatAt: row["heartbeat_at"], stoppedAt: row["stopped_at"])

@@ -30,13 +30,7 @@ extension SQLiteStore {
                     SELECT id, host, boot_id, pid, process_start, concurrency, jobs FROM workers
                     WHERE stopped_at IS NULL
                     """
-            ).map { row in
-                WorkerInfo(
-                    id: row["id"] as String, host: row["host"] as String, bootID: row["boot_id"] as String,
-                    pid: row["pid"] as Int32, processStart: row["process_start"] as String,
-                    concurrency: row["concurrency"] as Int,
-                    jobs: (try? StoredJSON.decode([String].self, from: row["jobs"] as String)) ?? [])
-            }
+            ).compactMap { SQLiteRows.worker($0) }
         }
     }
 

@@ -1,6 +1,6 @@
 /// A task stored as `running`, with what the store knows of the worker that owns
 /// it: what ``AbandonedRun`` tells abandoned runs from live ones by.
-struct RunningTask: Sendable, Equatable {
+struct RunningTaskRow: Sendable, Equatable {
     var id: TaskID
     var job: String
     var owner: String?
