@@ -49,7 +49,7 @@ final class StepJournal: Sendable {
         /// The first checkpoint this run asked for that no earlier run stored.
         var firstNew: (name: String, kind: StoredStep.Kind)?
         /// A stored checkpoint this run asked for, from the latest run among them.
-        var latestAsked: StoredStep?
+        var latestAsked: (attempt: Int, name: String, kind: StoredStep.Kind)?
         /// Stored step failures this run threw again (they are never retried).
         var replayedFailures: [StoredError] = []
 
@@ -107,7 +107,9 @@ final class StepJournal: Sendable {
             state.occurrences[name] = occurrence + 1
             if let stored = state.byKey[Key(name: name, occurrence: occurrence)] {
                 state.unasked[stored.position] = nil
-                if stored.attempt > (state.latestAsked?.attempt ?? 0) { state.latestAsked = stored }
+                if stored.attempt > (state.latestAsked?.attempt ?? 0) {
+                    state.latestAsked = (stored.attempt, stored.name, stored.kind)
+                }
                 guard stored.kind == kind else {
                     throw NonDeterministicReplay(
                         taskID: taskID, taskName: taskName, reason: .kindChanged, position: stored.position,
