@@ -34,12 +34,12 @@ public struct AbandonedRun: Sendable, Hashable {
     /// when it expired.
     public var since: Int64
 
-    /// Whether `task`'s run is abandoned at `now`, as `identity` (this process)
-    /// can tell: a dead owner first, then a stopped one, then an expired lease. A
+    /// Whether `task`'s run is abandoned at `now`: a dead owner first (`ownerDead`,
+    /// as this process can tell), then a stopped one, then an expired lease. A
     /// task without a lease expiry never counts as expired, as in recovery.
-    init?(_ task: RunningTaskRow, now: Int64, identity: ProcessIdentity) {
+    init?(_ task: RunningTaskRow, now: Int64, ownerDead: Bool) {
         let owner = task.owner ?? "unknown"
-        if let worker = task.worker, identity.provesDead(worker) {
+        if ownerDead {
             self.init(
                 taskID: task.id, job: task.job, owner: owner, reason: .ownerDead,
                 since: task.heartbeatAt ?? task.leaseExpiresAt ?? now)

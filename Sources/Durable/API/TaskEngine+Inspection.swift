@@ -46,7 +46,17 @@ extension TaskEngine {
     public func abandonedRuns() async throws -> [AbandonedRun] {
         let now = clock.now()
         let identity = ProcessIdentity.current
-        return try await store.runningTasks().compactMap { AbandonedRun($0, now: now, identity: identity) }
+        var dead: [String: Bool] = [:]
+        return try await store.runningTasks().compactMap { task in
+            // One look at /proc per worker, however many tasks it holds.
+            let ownerDead = task.worker.map { worker in
+                if let known = dead[worker.id] { return known }
+                let proven = identity.provesDead(worker)
+                dead[worker.id] = proven
+                return proven
+            } ?? false
+            return AbandonedRun(task, now: now, ownerDead: ownerDead)
+        }
     }
 
     /// Cancels every pending task (of `job`, if given), in transactions of at most

@@ -127,10 +127,13 @@ final class Worker: Sendable {
             state.dueTimer?.cancel()
             state.deadlineTimer?.timer.cancel()
         }
+        // A store that failed for too long would keep the worker waiting for its
+        // lock here: the row stays, and the next worker finds this process gone.
+        let storeFailing = engine.storeHealth.failedPastTimeout
         // Nothing runs here any more: no store failure of this worker concerns waiters.
         engine.storeHealth.reset()
         do {
-            try await store.stopWorker(id, now: clock.now())
+            if !storeFailing { try await store.stopWorker(id, now: clock.now()) }
         } catch {
             logger.warning("could not mark the worker stopped: \(error)")
         }

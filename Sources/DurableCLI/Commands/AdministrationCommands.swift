@@ -19,7 +19,7 @@ struct Stats: AsyncParsableCommand {
         if json {
             for (job, counts) in jobs {
                 var object: [String: Any] = ["job": job]
-                for (column, count) in columns(counts, abandoned: statistics.abandoned[job] ?? 0) {
+                for (column, count) in statusColumns(counts, abandoned: statistics.abandoned[job] ?? 0) {
                     object[column] = count
                 }
                 print(Formatting.jsonLine(object))
@@ -28,20 +28,20 @@ struct Stats: AsyncParsableCommand {
                 "job": NSNull(), "finished_last_minute": statistics.finishedLastMinute,
                 "finished_last_hour": statistics.finishedLastHour,
             ]
-            for (column, count) in columns(statistics.totals, abandoned: statistics.abandonedTotal) {
+            for (column, count) in statusColumns(statistics.totals, abandoned: statistics.abandonedTotal) {
                 totals[column] = count
             }
             print(Formatting.jsonLine(totals))
             return
         }
-        let names = columns([:], abandoned: 0).map(\.name)
+        let names = statusColumns([:], abandoned: 0).map(\.name)
         var table = TextTable(columns: ["job"] + names + ["total"])
         for (job, counts) in jobs {
-            let row = columns(counts, abandoned: statistics.abandoned[job] ?? 0).map { "\($0.count)" }
+            let row = statusColumns(counts, abandoned: statistics.abandoned[job] ?? 0).map { "\($0.count)" }
             table.add([job] + row + ["\(counts.values.reduce(0, +))"])
         }
         let totals = statistics.totals
-        let row = columns(totals, abandoned: statistics.abandonedTotal).map { "\($0.count)" }
+        let row = statusColumns(totals, abandoned: statistics.abandonedTotal).map { "\($0.count)" }
         table.add(["(all)"] + row + ["\(totals.values.reduce(0, +))"])
         print(table.rendered(), terminator: "")
         print(
@@ -54,7 +54,7 @@ struct Stats: AsyncParsableCommand {
 /// Counts by status as the commands show them, in order: `running` counts live
 /// runs only, and the abandoned ones (``AbandonedRun``) follow in a column of their
 /// own, so the columns add up to the total (as in the `queue_stats` view).
-func columns(_ counts: [TaskStatus: Int], abandoned: Int) -> [(name: String, count: Int)] {
+func statusColumns(_ counts: [TaskStatus: Int], abandoned: Int) -> [(name: String, count: Int)] {
     TaskStatus.allCases.flatMap { status -> [(name: String, count: Int)] in
         let count = counts[status, default: 0]
         guard status == .running else { return [(status.rawValue, count)] }
@@ -85,7 +85,7 @@ struct Watch: AsyncParsableCommand {
         let live = isatty(STDOUT_FILENO) == 1
         while true {
             let statistics = try await engine.statistics()
-            let counts = columns(statistics.totals, abandoned: statistics.abandonedTotal)
+            let counts = statusColumns(statistics.totals, abandoned: statistics.abandonedTotal)
                 .filter { $0.name != "abandoned" || $0.count > 0 }
             let line = counts.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 + ", \(statistics.finishedLastMinute) finished in the last minute"
