@@ -19,9 +19,7 @@ public final class ChildProcess: Sendable {
     public let label: String
     public let pid: Int32
     public let outputPath: String
-    private let process: Process
-    /// Field 22 of /proc/<pid>/stat at start, to tell a reused pid apart.
-    private let startTime: String?
+    private let process: SpawnedProcess
 
     /// Starts `executable` with `arguments` (and `environment` added to this
     /// process's), its output in the file at `outputPath`.
@@ -31,28 +29,11 @@ public final class ChildProcess: Sendable {
     ) throws {
         self.label = label
         self.outputPath = outputPath
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw ChildProcessError("cannot create \(outputPath)")
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        self.process = process
-        pid = process.processIdentifier
-        startTime = Self.startTime(of: pid)
-    }
-
-    deinit {
-        if process.isRunning { kill(pid, SIGKILL) }
+        process = try SpawnedProcess(
+            executable.path, arguments,
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            output: outputPath)
+        pid = process.pid
     }
 
     public var isRunning: Bool { process.isRunning }
@@ -69,29 +50,24 @@ public final class ChildProcess: Sendable {
     /// Kills the child with SIGKILL and waits until it is gone and reaped, so that
     /// the next worker on this host can prove it dead.
     public func sigkill() async throws {
-        if process.isRunning, kill(pid, SIGKILL) != 0, errno != ESRCH {
-            throw ChildProcessError("\(label): kill(\(pid), SIGKILL) failed with errno \(errno)")
-        }
+        process.signal(SIGKILL)
         _ = try await waitForExit(timeout: .seconds(30))
     }
 
     /// Sends SIGTERM.
     public func terminate() {
-        if process.isRunning { kill(pid, SIGTERM) }
+        process.signal(SIGTERM)
     }
 
     /// Waits until the child has exited and been reaped; returns its termination
     /// status (the signal number when killed by one).
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(90)) async throws -> (status: Int32, signalled: Bool) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning || isStillInProcessTable {
-            guard ContinuousClock.now < deadline else {
-                throw ChildProcessError("\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output())")
-            }
-            try await Task.sleep(for: .milliseconds(2))
+        do {
+            return try await process.waitForExit(timeout: timeout)
+        } catch {
+            throw ChildProcessError("\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output())")
         }
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
     /// Waits for the child's exit; kills it if it has not exited within `timeout`.
@@ -117,28 +93,10 @@ public final class ChildProcess: Sendable {
     /// Throws when the child ended, with its output: for polling loops that wait
     /// on a child's progress.
     public func requireRunning() throws {
-        guard process.isRunning else {
-            throw ChildProcessError(
-                "\(label) (pid \(pid)) exited early with status \(process.terminationStatus); output:\n\(output())")
-        }
-    }
-
-    /// Whether /proc still lists this very process (a zombie not yet reaped).
-    private var isStillInProcessTable: Bool {
-        #if os(Linux)
-            guard let startTime else { return false }
-            return Self.startTime(of: pid) == startTime
-        #else
-            return false
-        #endif
-    }
-
-    private static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
+        guard let ending = process.termination else { return }
+        throw ChildProcessError(
+            "\(label) (pid \(pid)) exited early with \(ending.signalled ? "signal" : "status") \(ending.status); "
+                + "output:\n\(output())")
     }
 }
 

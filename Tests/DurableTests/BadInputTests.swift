@@ -260,14 +260,5 @@ struct BadInputTests {
 
 /// Runs a command, returning its exit status.
 func run(_ executable: String, _ arguments: String...) -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    do {
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
-    } catch {
-        return -1
-    }
+    (try? SpawnedProcess.run(executable, arguments).status) ?? -1
 }

@@ -402,7 +402,7 @@ private struct DurableResult: CustomStringConvertible {
 /// files there (read while it runs). Killed if still running when released.
 private final class RunningDurable: Sendable {
     let pid: Int32
-    private let process: Process
+    private let process: SpawnedProcess
     private let outputPath: String
     private let errorPath: String
 
@@ -410,37 +410,16 @@ private final class RunningDurable: Sendable {
         let label = UUID().uuidString
         outputPath = directory.file("durable-\(label).out")
         errorPath = directory.file("durable-\(label).err")
-        for path in [outputPath, errorPath] {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw TestFailure(reason: "cannot create \(path)")
-            }
+        var inputPath = "/dev/null"
+        if let input {
+            inputPath = directory.file("durable-\(label).in")
+            try Data(input.utf8).write(to: URL(fileURLWithPath: inputPath))
         }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let error = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        defer {
-            try? output.close()
-            try? error.close()
-        }
-        let process = Process()
-        process.executableURL = try ChildProcess.durableExecutable()
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
-        process.standardOutput = output
-        process.standardError = error
-        let pipe = input.map { _ in Pipe() }
-        process.standardInput = pipe ?? FileHandle.nullDevice
-        try process.run()
-        if let pipe, let input {
-            try pipe.fileHandleForWriting.write(contentsOf: Data(input.utf8))
-            try pipe.fileHandleForWriting.close()
-        }
-        self.process = process
-        pid = process.processIdentifier
-    }
-
-    deinit {
-        if process.isRunning { sendSignal(SIGKILL, to: pid) }
+        process = try SpawnedProcess(
+            try ChildProcess.durableExecutable().path, arguments,
+            environment: ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" },
+            workingDirectory: directory.path, input: inputPath, output: outputPath, error: errorPath)
+        pid = process.pid
     }
 
     var isRunning: Bool { process.isRunning }
@@ -450,7 +429,7 @@ private final class RunningDurable: Sendable {
     var standardOutput: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
     func signal(_ number: Int32) {
-        sendSignal(number, to: pid)
+        process.signal(number)
     }
 
     /// Sends `signal` and waits until the process is gone.
@@ -461,21 +440,15 @@ private final class RunningDurable: Sendable {
 
     /// Waits for the process to exit (60 s at most) and returns what it printed.
     func finish() async throws -> DurableResult {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                throw TestFailure(reason: "durable (pid \(pid)) did not exit within 60 s; stderr:\n\(standardError)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        let ending: (status: Int32, signalled: Bool)
+        do {
+            ending = try await process.waitForExit(timeout: .seconds(60))
+        } catch {
+            throw TestFailure(reason: "durable (pid \(pid)) did not exit within 60 s; stderr:\n\(standardError)")
         }
-        let status =
-            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status = ending.signalled ? 128 + ending.status : ending.status
         return DurableResult(status: status, standardOutput: standardOutput, standardError: standardError)
     }
-}
-
-private func sendSignal(_ number: Int32, to pid: Int32) {
-    kill(pid, number)
 }
 
 /// Runs `durable` to the end.

@@ -13,6 +13,7 @@ import Synchronization
 /// The shared `DurableTestSupport` types, visible to every file of the tests.
 typealias ChildProcess = DurableTestSupport.ChildProcess
 typealias DatabaseProbe = DurableTestSupport.DatabaseProbe
+typealias SpawnedProcess = DurableTestSupport.SpawnedProcess
 
 extension ChildProcess {
     /// The worker binary: built by `swift build --build-tests` next to the test
@@ -65,21 +66,12 @@ struct DurableToolOutput {
 
 /// Runs the built `durable` tool with `arguments` (without `$DURABLE_DB`) to the end.
 func runDurableTool(_ arguments: [String]) throws -> DurableToolOutput {
-    let process = Process()
-    process.executableURL = try ChildProcess.durableExecutable()
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let finished = try SpawnedProcess.run(
+        try ChildProcess.durableExecutable().path, arguments,
+        environment: ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }, mergingErrors: false)
     return DurableToolOutput(
-        status: process.terminationStatus, standardOutput: String(decoding: stdout, as: UTF8.self),
-        standardError: String(decoding: stderr, as: UTF8.self))
+        status: finished.signalled ? 128 + finished.status : finished.status, standardOutput: finished.standardOutput,
+        standardError: finished.standardError)
 }
 
 // MARK: - Jobs of the worker, as the test process sees them
