@@ -1,4 +1,4 @@
-import Durable
+@testable import Durable
 import Foundation
 import Testing
 
@@ -34,21 +34,15 @@ struct AppendLineTests {
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "one")).value
-            // A crashed append: bytes written, never recorded.
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data("half a li".utf8))
-            try handle.close()
+            // A crashed append: the line noted as pending, half of it written, never recorded.
+            try await simulateCrashedAppend("half a line", to: output, engine: engine)
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "two")).value
         }
         #expect(try lines(output) == ["kept from before", "one", "two", ""])
 
         // repair cuts a crashed tail without appending anything.
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data("partial".utf8))
-        try handle.close()
-        #expect(try await engine.repairAppendedFile(at: output) == 7)
+        try await simulateCrashedAppend("partial line", to: output, engine: engine)
+        #expect(try await engine.repairAppendedFile(at: output) == 6)
         #expect(try lines(output) == ["kept from before", "one", "two", ""])
         #expect(try await engine.repairAppendedFile(at: output) == 0)
     }
@@ -101,4 +95,18 @@ extension AppendLineTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)).isEmpty)
         await #expect(throws: (any Error).self) { try await engine.repairAppendedFile(at: output) }
     }
+}
+
+/// What an append that crashed half-way leaves: its line noted as pending in the
+/// ledger, and the first half of its bytes in the file.
+func simulateCrashedAppend(_ line: String, to path: String, engine: TaskEngine) async throws {
+    let canonical = AppendedFile.canonicalPath(path)
+    let offset = try #require(try await engine.store.committedLength(of: canonical))
+    let bytes = Array((line + "\n").utf8)
+    try await engine.store.notePendingAppend(
+        PendingAppend(path: canonical, offset: offset, line: bytes, task: TaskID(1)), now: 0)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(bytes.prefix(bytes.count / 2)))
+    try handle.close()
 }

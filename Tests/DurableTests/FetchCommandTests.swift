@@ -72,11 +72,13 @@ struct FetchCommandTests {
             #expect(try reprobe.int("SELECT count(*) FROM task_attempts") == 10)
             try reprobe.close()
 
-            // A removed output file is reported, not silently taken as complete.
+            // A removed output file that held bytes of its own cannot be written again
+            // from the database: refused, saying why, and nothing is fetched or created.
             try FileManager.default.removeItem(atPath: out)
             let removed = try await durable(["fetch", list, "--out", out, "--db", db, "--quiet"], in: directory)
-            #expect(removed.status == 0, "\(removed)")
-            #expect(removed.standardError.contains("out.tsv is shorter than the lines recorded for it"), "\(removed)")
+            #expect(removed.status == 1, "\(removed)")
+            #expect(removed.standardError.contains("held 21 bytes before Durable first appended"), "\(removed)")
+            #expect(!FileManager.default.fileExists(atPath: out))
             #expect(server.totalRequests == requests)
         }
     }
@@ -173,10 +175,7 @@ struct FetchCommandTests {
                 }
                 try await child.sigkill()
                 // What a crash in the middle of a write leaves: a line cut short.
-                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-                try handle.seekToEnd()
-                try handle.write(contentsOf: Data("\(server.url("/slow/30/999"))\t200\t12".utf8))
-                try handle.close()
+                try injectCrashedAppend("\(server.url("/slow/30/999"))\t200\t12345\tabc\n", cutAt: 40, to: out, db: db)
             }
             let lengthBefore = try lines(of: out).count
             #expect(lengthBefore < count + 1, "the batch must not have finished before the last kill")
@@ -274,176 +273,26 @@ struct FetchCommandTests {
     }
 }
 
-// MARK: - Helpers
-
-/// Runs `body` with a started server, and stops the server whatever happens.
-private func withServer<T: Sendable>(_ body: (TestHTTPServer) async throws -> T) async throws -> T {
-    let server = try await TestHTTPServer.start()
-    do {
-        let result = try await body(server)
-        await server.stop()
-        return result
-    } catch {
-        await server.stop()
-        throw error
+/// Leaves in `out` what a `durable fetch` killed half-way through appending `line`
+/// leaves: the line noted as pending in the database at the file's committed
+/// length, and its first `cutAt` bytes in the file (replacing what the killed
+/// process left there, itself the start of its pending line).
+private func injectCrashedAppend(_ line: String, cutAt: Int, to out: String, db: String) throws {
+    let queue = try DatabaseQueue(path: db)
+    defer { try? queue.close() }
+    let committed = try queue.write { db -> Int64 in
+        let base = try Int64.fetchOne(db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [out])
+        let end = try Int64.fetchOne(
+            db, sql: "SELECT max(offset + length) FROM file_appends WHERE path = ?", arguments: [out])
+        let committed = max(base ?? 0, end ?? 0)
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO pending_appends (path, offset, line, task_id, created_at) VALUES (?, ?, ?, 0, 0)",
+            arguments: [out, committed, Data(line.utf8)])
+        return committed
     }
-}
-
-/// Runs `durable` until it exits.
-private func durable(
-    _ arguments: [String], standardInput: String? = nil, in directory: TemporaryDirectory,
-    workingDirectory: String? = nil
-) async throws -> DurableProcess.Ending {
-    let process = try DurableProcess(
-        arguments, standardInput: standardInput, in: directory, label: "durable-\(UUID().uuidString)",
-        workingDirectory: workingDirectory)
-    return try await process.finish()
-}
-
-private func write(_ text: String, to path: String) throws {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-}
-
-/// The SHA-256 of each body, as the system's `sha256sum` (or `shasum -a 256`) computes it.
-private func sha256sum(_ bodies: [[UInt8]], in directory: TemporaryDirectory) throws -> [String] {
-    let folder = directory.file("sha-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    let files = try bodies.enumerated().map { index, body in
-        let path = "\(folder)/\(index)"
-        try Data(body).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-    let process = Process()
-    if FileManager.default.isExecutableFile(atPath: "/usr/bin/sha256sum") {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = files
-    } else {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/shasum")
-        process.arguments = ["-a", "256"] + files
-    }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    let digests = output.split(separator: "\n").map { String($0.prefix(64)) }
-    guard process.terminationStatus == 0, digests.count == bodies.count else {
-        throw TestFailure(reason: "sha256sum failed: \(output)")
-    }
-    return digests
-}
-
-/// The built `durable` binary as a child process of the test, with its standard
-/// output and error in files. Waiting polls, so no thread of the cooperative
-/// pool (which also serves the test HTTP server) is ever blocked. Killed if still
-/// running when released.
-private final class DurableProcess: Sendable {
-    /// How the process ended, and what it printed.
-    struct Ending: CustomStringConvertible {
-        var status: Int32
-        var signalled: Bool
-        var standardOutput: String
-        var standardError: String
-
-        /// The last line on standard error.
-        var summary: String { standardError.split(separator: "\n").last.map(String.init) ?? "" }
-
-        var description: String {
-            "exit \(signalled ? "signal " : "")\(status); stdout: \(standardOutput); stderr: \(standardError)"
-        }
-    }
-
-    let label: String
-    private let process: Process
-    private let outputPath: String
-    private let errorPath: String
-
-    init(
-        _ arguments: [String], standardInput: String? = nil, in directory: TemporaryDirectory, label: String,
-        workingDirectory: String? = nil
-    ) throws {
-        self.label = label
-        outputPath = directory.file("\(label).stdout")
-        errorPath = directory.file("\(label).stderr")
-        let process = Process()
-        process.executableURL = try ChildProcess.durableExecutable()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        if let standardInput {
-            let inputPath = directory.file("\(label).stdin")
-            try write(standardInput, to: inputPath)
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        for path in [outputPath, errorPath] {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw TestFailure(reason: "cannot create \(path)")
-            }
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let error = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-        defer {
-            try? output.close()
-            try? error.close()
-        }
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        self.process = process
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    /// Waits until the process has exited.
-    func finish(timeout: Duration = .seconds(120)) async throws -> Ending {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill(process.processIdentifier, SIGKILL)
-                throw TestFailure(reason: "\(label) did not exit within \(timeout): \(read(errorPath))")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return Ending(
-            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
-            standardOutput: read(outputPath), standardError: read(errorPath))
-    }
-
-    /// Kills the process with SIGKILL and waits until it is gone.
-    func sigkill() async throws {
-        kill(process.processIdentifier, SIGKILL)
-        let ending = try await finish(timeout: .seconds(30))
-        guard ending.signalled else {
-            throw TestFailure(reason: "\(label) exited by itself before it was killed: \(ending)")
-        }
-    }
-
-    private func read(_ path: String) -> String {
-        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    }
-}
-
-extension DurableProcess {
-    /// `poll(child:)` wants a ``ChildProcess``; this is the same check for `durable`.
-    func requireRunning() throws {
-        guard process.isRunning else {
-            throw TestFailure(reason: "\(label) exited early: \(read(errorPath))")
-        }
-    }
-}
-
-/// Polls `condition` until it holds, failing if `child` exits first or after `timeout`.
-private func poll(
-    _ what: String, timeout: Duration = .seconds(60), child: DurableProcess, _ condition: () throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        try child.requireRunning()
-        guard ContinuousClock.now < deadline else { throw TestFailure(reason: "timed out waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+    try handle.truncate(atOffset: UInt64(committed))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(line.utf8.prefix(cutAt)))
+    try handle.close()
 }

@@ -3,8 +3,11 @@ extension TaskContext {
     /// Appends `line` and a newline to the file at `path`, exactly once for this
     /// call of this task: re-runs after a crash do not append it again, and a crash
     /// half-way through writing leaves no partial line (it is cut off before the
-    /// next append). Bytes the file held before Durable first appended to it are
-    /// kept. Lines from concurrent tasks (and processes) never interleave.
+    /// next append; a failed write, on a full disk say, cuts it at once). Bytes the
+    /// file held before Durable first appended to it are kept. Lines from
+    /// concurrent tasks (and processes) never interleave. The file belongs to this
+    /// database: bytes written after its last recorded line by anyone else make
+    /// the append fail (not retried), and the file is left as it is.
     ///
     /// ```swift
     /// let page = try await context.step("fetch") { try await download(url) }
@@ -25,10 +28,29 @@ extension TaskEngine {
     /// recorded line, removing what an append that crashed before it was recorded
     /// left behind. Call it before reading the file while no task appends to it.
     ///
+    /// Only the start of the line this database was writing is ever cut: other
+    /// bytes after the last recorded line (another program's, or another
+    /// database's appends to the same file) make it throw, naming the file, which
+    /// is left as it is. So does a file shorter than its recorded lines.
+    ///
     /// - Returns: How many bytes were removed.
     @discardableResult
     public func repairAppendedFile(at path: String) async throws -> Int64 {
         try await AppendedFile.repair(path, store: store)
+    }
+
+    /// Writes a file that was written with ``TaskContext/appendLine(_:to:)`` and
+    /// then deleted again, line by line, from what the database recorded, so that
+    /// appends can go on. Does nothing when the file exists or nothing was
+    /// appended to it.
+    ///
+    /// - Returns: How many lines were written.
+    /// - Throws: An error naming the file when the database cannot rebuild it: it
+    ///   held bytes of its own before Durable first appended to it, or its lines
+    ///   were recorded by a Durable older than schema version 5.
+    @discardableResult
+    public func restoreAppendedFile(at path: String) async throws -> Int {
+        try await AppendedFile.restore(path, store: store)
     }
 
     /// Where a task's lines went, in the order it appended them.

@@ -1,19 +1,17 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Appends lines to files exactly once per task, across crashes and processes.
+/// Appends lines to files exactly once per task, across crashes and processes,
+/// and never touches bytes it did not write.
 ///
 /// Under an exclusive `flock` on the file: if the task's append is already
-/// recorded, nothing is written; otherwise the file is cut back to its committed
-/// length (dropping the bytes of an append that crashed before it was recorded),
-/// the line is written there and synced, and only then recorded. A crash before
-/// the record leaves bytes that the next append (or `repair`) cuts off; a crash
-/// after it leaves a record that makes the re-run write nothing.
+/// recorded, nothing is written. Otherwise the line is noted in the ledger as
+/// pending at the file's committed length (the end of its last recorded line),
+/// written there and synced, and only then recorded. Bytes found after the
+/// committed length are cut only when they are the start of the pending line
+/// (an append that crashed before it was recorded); any other bytes — another
+/// program's, or another database's appends to the same file — make the append
+/// (and `repair`) fail with an error naming the file, which is left as it is. A
+/// write that fails (a full disk) cuts its partial line at once.
 enum AppendedFile {
     /// One appender per file in this process: `flock` blocks its thread, so tasks
     /// of this process queue here (suspended) and only other processes meet the
@@ -37,7 +35,8 @@ enum AppendedFile {
         let path = canonicalPath(path)
         if let recorded = try await store.recordedAppend(of: task, sequence: sequence) { return recorded }
         return try await appenders.withLock(path) {
-            try await appendLocked(bytes: Array(line.utf8) + [10], to: path, task: task, sequence: sequence, store: store, clock: clock)
+            try await appendLocked(
+                bytes: Array(line.utf8) + [10], to: path, task: task, sequence: sequence, store: store, clock: clock)
         }
     }
 
@@ -53,15 +52,26 @@ enum AppendedFile {
             // Another attempt of this task (in another process) may have finished.
             if let recorded = try await store.recordedAppend(of: task, sequence: sequence) { return recorded }
             let offset = try await store.committedLength(of: path) ?? 0
-            try requireIntact(file, committed: offset)
-            try file.write(bytes, at: offset)
+            try await cutLeftovers(of: file, committed: offset, store: store)
+            try await store.notePendingAppend(
+                PendingAppend(path: path, offset: offset, line: bytes, task: task), now: clock.now())
+            do {
+                try file.write(bytes, at: offset)
+            } catch {
+                // A full disk, say: the partial line goes at once.
+                try? file.truncate(to: offset)
+                throw error
+            }
             let append = FileAppend(path: path, offset: offset, length: Int64(bytes.count))
-            if try await store.recordAppend(append, of: task, sequence: sequence, now: clock.now()) { return append }
+            if try await store.recordAppend(append, line: bytes, of: task, sequence: sequence, now: clock.now()) {
+                return append
+            }
         }
     }
 
-    /// Cuts the file back to its committed length: the bytes of an append that
-    /// crashed before it was recorded. Returns how many bytes were removed.
+    /// Cuts the file back to its committed length when what follows it is the
+    /// start of the line the ledger shows being written there. Returns how many
+    /// bytes were removed.
     @discardableResult
     static func repair(_ path: String, store: any TaskStore) async throws -> Int64 {
         let path = canonicalPath(path)
@@ -72,76 +82,66 @@ enum AppendedFile {
             let file = try LockedFile(path: path, create: false)
             defer { file.close() }
             let committed = try await store.committedLength(of: path) ?? 0
-            try requireIntact(file, committed: committed)
-            let size = try file.size()
-            guard size > committed else { return 0 }
-            try file.truncate(to: committed)
-            return size - committed
-        }
-    }
-}
-
-/// Refuses a file shorter than the lines recorded in it: it was truncated or
-/// replaced outside Durable, and appending would leave a hole of zero bytes.
-private func requireIntact(_ file: LockedFile, committed: Int64) throws {
-    let size = try file.size()
-    guard size >= committed else {
-        throw NonRetryableError(
-            "\(file.path) holds \(size) bytes, fewer than the \(committed) bytes of lines Durable appended to it: "
-                + "it was truncated or replaced outside Durable; restore it or append to another file")
-    }
-}
-
-/// A file opened for writing and locked with `flock` until closed.
-private struct LockedFile {
-    let path: String
-    let descriptor: Int32
-
-    init(path: String, create: Bool) throws {
-        self.path = path
-        descriptor = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
-        guard descriptor >= 0 else { throw Self.failure("open", path) }
-        guard flock(descriptor, LOCK_EX) == 0 else {
-            let error = Self.failure("lock", path)
-            _ = Glibc.close(descriptor)
-            throw error
+            return try await cutLeftovers(of: file, committed: committed, store: store)
         }
     }
 
-    func size() throws -> Int64 {
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw Self.failure("read the size of", path) }
-        return Int64(status.st_size)
-    }
-
-    func truncate(to length: Int64) throws {
-        guard ftruncate(descriptor, off_t(length)) == 0, fsync(descriptor) == 0 else {
-            throw Self.failure("truncate", path)
+    /// Writes a file that Durable appended to, and that no longer exists, again
+    /// from the ledger. Returns how many lines it wrote (0 when the file exists or
+    /// Durable never appended to it).
+    static func restore(_ path: String, store: any TaskStore) async throws -> Int {
+        let path = canonicalPath(path)
+        guard !FileManager.default.fileExists(atPath: path), let ledger = try await store.appendedLines(of: path),
+            !ledger.lines.isEmpty
+        else { return 0 }
+        guard ledger.baseLength == 0 else {
+            throw NonRetryableError(
+                "cannot write \(path) again: it held \(ledger.baseLength) bytes before Durable first appended to it, "
+                    + "which \(store.location) does not keep")
         }
-    }
-
-    /// Writes `bytes` at `offset` after cutting the file there, and syncs.
-    func write(_ bytes: [UInt8], at offset: Int64) throws {
-        guard ftruncate(descriptor, off_t(offset)) == 0 else { throw Self.failure("truncate", path) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return -1 }
-                return pwrite(descriptor, base + written, bytes.count - written, off_t(offset) + off_t(written))
+        var bytes: [UInt8] = []
+        for (offset, line) in ledger.lines {
+            guard let line, offset == Int64(bytes.count) else {
+                throw NonRetryableError(
+                    "cannot write \(path) again: \(store.location) does not keep the bytes of its lines before "
+                        + "offset \(offset) (they were recorded by an older Durable)")
             }
-            guard result > 0 else { throw Self.failure("write to", path) }
-            written += result
+            bytes += line
         }
-        guard fsync(descriptor) == 0 else { throw Self.failure("sync", path) }
+        return try await appenders.withLock(path) {
+            let file = try LockedFile(path: path, create: true)
+            defer { file.close() }
+            // Created meanwhile by someone else: not ours to fill.
+            guard try file.size() == 0 else { return 0 }
+            try file.write(bytes, at: 0)
+            return ledger.lines.count
+        }
     }
 
-    func close() {
-        _ = flock(descriptor, LOCK_UN)
-        _ = Glibc.close(descriptor)
-    }
-
-    private static func failure(_ action: String, _ path: String) -> any Error {
-        let reason = String(cString: strerror(errno))
-        return DurableError(.invalidArgument, "cannot \(action) \(path): \(reason)")
+    /// Makes the file end at its committed length: bytes after it are cut when
+    /// they are the start of the pending line written there, and refused
+    /// otherwise. Returns how many bytes were cut.
+    @discardableResult
+    private static func cutLeftovers(of file: LockedFile, committed: Int64, store: any TaskStore) async throws -> Int64 {
+        let size = try file.size()
+        guard size != committed else { return 0 }
+        guard size > committed else {
+            throw NonRetryableError(
+                "\(file.path) holds \(size) bytes, fewer than the \(committed) bytes of lines \(store.location) "
+                    + "recorded in it: it was truncated or replaced outside Durable; restore it, or append to another "
+                    + "file. Nothing was changed")
+        }
+        let extra = size - committed
+        if let pending = try await store.pendingAppend(to: file.path), pending.offset == committed,
+            extra <= Int64(pending.line.count),
+            try file.read(at: committed, count: Int(extra)) == Array(pending.line.prefix(Int(extra)))
+        {
+            try file.truncate(to: committed)
+            return extra
+        }
+        throw NonRetryableError(
+            "\(file.path) has \(extra) bytes after the \(committed) bytes of lines \(store.location) recorded in it, "
+                + "and they are not a line it was writing: another program, or Durable with another database, wrote "
+                + "to the file. Nothing was changed; a file Durable appends to belongs to one database")
     }
 }

@@ -126,9 +126,23 @@ protocol TaskStore: Sendable {
     /// `baseLength` bytes; does nothing if it is already recorded.
     func registerAppendedFile(_ path: String, baseLength: Int64, now: Int64) async throws
 
-    /// Records an append if the file's committed length is still `append.offset`;
-    /// `false` (nothing recorded) if another append came first.
-    func recordAppend(_ append: FileAppend, of id: TaskID, sequence: Int, now: Int64) async throws -> Bool
+    /// Records an append and its bytes if the file's committed length is still
+    /// `append.offset`, and clears the file's pending line; `false` (nothing
+    /// recorded) if another append came first.
+    func recordAppend(_ append: FileAppend, line: [UInt8], of id: TaskID, sequence: Int, now: Int64) async throws
+        -> Bool
+
+    /// The line being appended to the file, if one is.
+    func pendingAppend(to path: String) async throws -> PendingAppend?
+
+    /// Stores the line about to be written to a file (replacing any other). Not
+    /// synced on its own: lost in a power cut, the leftovers of that append are
+    /// refused instead of cut.
+    func notePendingAppend(_ pending: PendingAppend, now: Int64) async throws
+
+    /// The file's length before Durable first appended to it and its recorded
+    /// lines; `nil` when Durable never appended to it.
+    func appendedLines(of path: String) async throws -> AppendedLines?
 
     // MARK: Cancelling and callbacks
 

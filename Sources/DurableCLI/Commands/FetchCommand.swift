@@ -2,6 +2,12 @@ import ArgumentParser
 import Durable
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// `durable fetch URLS --out FILE`: GETs every listed URL as a durable task and
 /// appends one `url<TAB>status<TAB>bytes<TAB>sha256` line per URL to FILE,
 /// exactly once across crashes and re-runs.
@@ -13,9 +19,11 @@ struct FetchCommand: AsyncParsableCommand {
             Each URL is a task in the database, keyed by FILE and the URL: kill the command at any \
             moment and run it again with the same arguments, and it fetches only what is missing. \
             FILE then holds each URL's line exactly once and never a partial line (a line cut short \
-            by a crash is removed when the run starts). Bytes FILE held before Durable first wrote \
-            to it are kept; do not write to it yourself afterwards, since bytes after the last line \
-            Durable recorded are removed as a crash's leftovers. A URL listed twice is fetched once.
+            by a crash is removed when the run starts; one cut short by a full disk at once). Bytes \
+            FILE held before Durable first wrote to it are kept. FILE belongs to the database: if \
+            anything else writes after its last line (you, or durable fetch with another database), \
+            the command stops with an error naming FILE and changes nothing. If FILE was deleted, \
+            its lines are written again from the database first. A URL listed twice is fetched once.
 
             A URL whose final response (after redirects) has a status below 400 gets its line: \
             url, status, body length in bytes and the body's SHA-256, separated by tabs. A status of \
@@ -89,8 +97,16 @@ struct FetchCommand: AsyncParsableCommand {
         engine.register(FetchURL(fetcher: fetcher))
         let result: Tally
         do {
+            // A deleted --out is written again from the database, lines and all.
+            let restored = try await engine.restoreAppendedFile(at: output.path)
+            if restored > 0 {
+                let note = "durable fetch: \(out) did not exist; wrote its \(restored) line(s) again from \(database.path)\n"
+                writeAll(STDERR_FILENO, Array(note.utf8))
+            }
             try await engine.repairAppendedFile(at: output.path)
             result = try await engine.run { engine in try await fetchAll(inputs, on: engine) }
+            // A failed write (a full disk) cut its partial line; nothing else may be left half-written.
+            try await engine.repairAppendedFile(at: output.path)
         } catch let error as DurableError where error.code == .storeUnavailable {
             await fetcher.shutdown()
             throw StoreFailureStop.report(

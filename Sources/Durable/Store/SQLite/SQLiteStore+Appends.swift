@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 // The ledger of lines appended to files exactly once.
@@ -25,16 +26,54 @@ extension SQLiteStore {
         }
     }
 
-    func recordAppend(_ append: FileAppend, of id: TaskID, sequence: Int, now: Int64) async throws -> Bool {
+    func recordAppend(_ append: FileAppend, line: [UInt8], of id: TaskID, sequence: Int, now: Int64) async throws
+        -> Bool
+    {
         try await write("record a line appended to \(append.path)") { db in
             guard try Self.committedLength(of: append.path, in: db) == append.offset else { return false }
             try db.execute(
                 sql: """
-                    INSERT INTO file_appends (task_id, sequence, path, offset, length, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO file_appends (task_id, sequence, path, offset, length, line, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [id.rawValue, sequence, append.path, append.offset, append.length, now])
+                arguments: [id.rawValue, sequence, append.path, append.offset, append.length, Data(line), now])
+            try db.execute(sql: "DELETE FROM pending_appends WHERE path = ?", arguments: [append.path])
             return true
+        }
+    }
+
+    func pendingAppend(to path: String) async throws -> PendingAppend? {
+        try await read("read the line being appended to \(path)") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT offset, line, task_id FROM pending_appends WHERE path = ?", arguments: [path]
+            ).map { row in
+                PendingAppend(
+                    path: path, offset: row[0], line: [UInt8](row[1] as Data), task: TaskID(row[2] as Int64))
+            }
+        }
+    }
+
+    func notePendingAppend(_ pending: PendingAppend, now: Int64) async throws {
+        try await write("note the line being appended to \(pending.path)", relaxed: true) { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO pending_appends (path, offset, line, task_id, created_at)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [pending.path, pending.offset, Data(pending.line), pending.task.rawValue, now])
+        }
+    }
+
+    func appendedLines(of path: String) async throws -> AppendedLines? {
+        try await read("read the lines appended to \(path)") { db in
+            guard
+                let base = try Int64.fetchOne(
+                    db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [path])
+            else { return nil }
+            let lines = try Row.fetchAll(
+                db, sql: "SELECT offset, line FROM file_appends WHERE path = ? ORDER BY offset", arguments: [path]
+            ).map { row in (offset: row[0] as Int64, line: (row[1] as Data?).map { [UInt8]($0) }) }
+            return AppendedLines(baseLength: base, lines: lines)
         }
     }
 
