@@ -21,6 +21,8 @@ struct DurableCommand: AsyncParsableCommand {
             // inspection:
             List.self, Show.self, Stats.self, Watch.self, Cancel.self, Retry.self, Prune.self, Schema.self,
             Migrate.self,
+            // started by run:
+            GuardLinesCommand.self,
         ]
     )
 }

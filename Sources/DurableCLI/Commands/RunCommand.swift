@@ -28,12 +28,15 @@ struct RunCommand: AsyncParsableCommand {
             the standard error of failed lines follows a line naming them; the last 8 KiB of each stream are kept. \
             Commands see DURABLE_LINE, DURABLE_ATTEMPT and DURABLE_TASK_ID in their environment.
 
-            Ctrl-C once: no new lines start; running ones finish. Twice (or SIGTERM): running lines are stopped \
-            and run again next time.
+            Ctrl-C once: no new lines start; running ones finish. Twice (or SIGTERM, or SIGHUP): running lines \
+            are stopped and run again next time. No line outlives durable run: if it is killed (even with \
+            SIGKILL), a small guard process it started stops the lines' processes; and a line taken over from \
+            a run that did not finish is started again only once that run's processes on this host are gone.
 
             Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
             file or database), 75 when the database could not be written for --store-timeout (a full disk, say), \
-            130 when interrupted before every line finished.
+            128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) when interrupted before every line \
+            finished.
             """)
 
     @OptionGroup var database: DatabaseOption
@@ -112,8 +115,12 @@ struct RunCommand: AsyncParsableCommand {
         defer { try? engine.close() }
         var commands: [Int: String] = [:]
         for line in batch.lines { commands[line.number] = line.command }
+        let killGracePeriod = Duration.seconds(2)
+        let runnerID = UUID().uuidString
         engine.register(
-            ShellCommand(batch: batch.identity, commands: commands, tailLimit: 8192, killGracePeriod: .seconds(2)))
+            ShellCommand(
+                batch: batch.identity, commands: commands, tailLimit: 8192, killGracePeriod: killGracePeriod,
+                runnerID: runnerID, database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
 
         let options = TaskOptions(
             timeout: timeout,
@@ -155,7 +162,8 @@ struct RunCommand: AsyncParsableCommand {
         ledger.startProgress(toRun: pending.count)
 
         let stopper = RunStopper(engine: engine)
-        let signalSources = [SIGINT, SIGTERM].map { number in
+        // SIGHUP (the terminal went away) stops running lines, as SIGTERM does.
+        let signalSources = [SIGINT, SIGTERM, SIGHUP].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
@@ -167,6 +175,8 @@ struct RunCommand: AsyncParsableCommand {
         defer { for source in signalSources { source.cancel() } }
 
         if !pending.isEmpty {
+            // Before any line starts: however this process ends, its lines end with it.
+            _ = try LineGuard.start(runnerID: runnerID, gracePeriod: killGracePeriod)
             try await runWorker(
                 engine: engine, pending: pending, indexByID: indexByID, ledger: ledger, stopper: stopper)
         }

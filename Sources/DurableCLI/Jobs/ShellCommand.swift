@@ -51,6 +51,10 @@ struct ShellCommand: Job {
     let tailLimit: Int
     /// How long a stopped command has between SIGTERM and SIGKILL.
     let killGracePeriod: Duration
+    /// This `durable run`'s id (``LineGuard``), in every line's `DURABLE_RUNNER`.
+    let runnerID: String
+    /// The database's absolute path, in every line's `DURABLE_DATABASE`.
+    let database: String
 
     func run(_ input: Input, context: TaskContext) async throws -> ShellOutcome {
         guard input.file == batch, commands[input.line] == input.command else {
@@ -59,16 +63,41 @@ struct ShellCommand: Job {
                 message: "line \(input.line) of \(input.file) changed since this task was created; "
                     + "it is not part of the current run")
         }
+        if context.attempt > 1 { try await stopEarlierRuns(of: context.taskID, line: input.line) }
         let result = try await ShellProcess.run(
             input.command,
             environment: [
                 "DURABLE_TASK_ID": "\(context.taskID)", "DURABLE_LINE": "\(input.line)",
-                "DURABLE_ATTEMPT": "\(context.attempt)",
+                "DURABLE_ATTEMPT": "\(context.attempt)", "DURABLE_RUNNER": runnerID, "DURABLE_DATABASE": database,
             ],
             tailLimit: tailLimit, killGracePeriod: killGracePeriod)
         let outcome = ShellOutcome(result)
         guard result.succeeded else { throw ShellCommandFailure(outcome: outcome) }
         return outcome
+    }
+}
+
+extension ShellCommand {
+    /// A line taken over from a run that did not finish (its `durable run` was
+    /// killed, say) may still have processes running on this host: they are
+    /// stopped, and must be gone, before the line starts again, so that it never
+    /// runs twice at the same time. (Processes on another host are not seen.)
+    private func stopEarlierRuns(of task: TaskID, line: Int) async throws {
+        let matches = ["DURABLE_TASK_ID": "\(task)", "DURABLE_DATABASE": database]
+        let grace = killGracePeriod
+        // Waiting blocks: on a thread of its own, off the cooperative pool.
+        let (found, survivors) = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: LineProcesses.stop(matches, gracePeriod: grace)) }.start()
+        }
+        guard survivors.isEmpty else {
+            throw ShellProcess.LaunchError(
+                description: "line \(line)'s earlier run is still running (processes \(survivors)) and could not be "
+                    + "stopped; it was not started again")
+        }
+        if !found.isEmpty {
+            FileHandle.standardError.write(
+                Data("durable run: stopped line \(line)'s earlier run (processes \(found)) before running it again\n".utf8))
+        }
     }
 }
 
