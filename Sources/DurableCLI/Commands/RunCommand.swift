@@ -18,7 +18,8 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run each line of a file as a shell command, durably: running it again resumes the batch.",
         discussion: """
             Each non-empty line of FILE (or of standard input, with -) runs with /bin/sh -c, in the current \
-            directory, as a task stored in the database. A line's task is known by the file's path, the line \
+            directory, as a task stored in the database. A line runs exactly as written; a file with a line \
+            that is not UTF-8 or holds a NUL byte is refused, naming the line, before anything is stored. A line's task is known by the file's path, the line \
             number and the line's text, so running the same command again after a crash, a kill or Ctrl-C runs \
             only what did not finish; lines that finished are printed from the database, not run again \
             (--retry-failed runs failed lines again). A line that changed is a new task. --retries and \

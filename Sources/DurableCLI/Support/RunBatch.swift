@@ -34,15 +34,28 @@ struct RunBatch {
         return try RunBatch(identity: absolutePath(argument), label: argument, bytes: bytes)
     }
 
+    /// Splits `bytes` into lines. A line is run exactly as written, so one that a
+    /// command cannot carry unchanged — a NUL byte, which ends a C string, or bytes
+    /// that are not UTF-8, which a stored task cannot hold — refuses the whole
+    /// batch, naming the line, before anything is stored or run.
     private init(identity: String, label: String, bytes: [UInt8]) throws {
         self.identity = identity
         var lines: [Line] = []
-        for (offset, text) in String(decoding: bytes, as: UTF8.self).split(
-            separator: "\n", omittingEmptySubsequences: false
-        ).enumerated() {
-            let command = text.hasSuffix("\r") ? String(text.dropLast()) : String(text)
+        for (offset, raw) in bytes.split(separator: 10, omittingEmptySubsequences: false).enumerated() {
+            let number = offset + 1
+            let content = raw.last == 13 ? raw.dropLast() : raw
+            if let column = content.firstIndex(of: 0) {
+                throw CommandError(
+                    "line \(number) of \(label) holds a NUL byte (column \(column - content.startIndex + 1)), which no "
+                        + "shell command can carry; nothing was stored or run")
+            }
+            guard let command = String(validating: content, as: UTF8.self) else {
+                throw CommandError(
+                    "line \(number) of \(label) is not valid UTF-8: durable run stores and runs each line's exact text "
+                        + "as UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8); nothing was stored or run")
+            }
             guard !command.allSatisfy(\.isWhitespace) else { continue }
-            lines.append(Line(number: offset + 1, command: command))
+            lines.append(Line(number: number, command: command))
         }
         guard !lines.isEmpty else {
             throw CommandError(
