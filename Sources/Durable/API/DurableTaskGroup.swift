@@ -52,7 +52,9 @@ public final class DurableTaskGroup: Sendable {
         let added = watch.add(ids)
         guard !added.isEmpty else { return }
         engine.hub.extend(watch, with: added)
-        watch.deliver(try await engine.store.outcomes(of: added))
+        let stored = try await engine.store.outcomes(of: added)
+        watch.deliver(stored.outcomes)
+        watch.failMissing(stored.missing)
     }
 
     func markFinished() {

@@ -31,7 +31,7 @@ extension TaskEngine {
     ) async throws -> T {
         let record = try await store.createGroup(name: name, key: key, now: clock.now())
         let watch = CompletionWatch(ids: [], openEnded: true)
-        watch.finishInitialization(with: [])
+        watch.finishInitialization(with: StoredOutcomes())
         hub.register(watch)
         watcher.subscribe()
         defer {
@@ -113,7 +113,7 @@ extension TaskEngine {
             _ = try await shielded { try await self.waitUntilFinished(unfinished) }
         }
         let outcomes = try await shielded {
-            try await self.store.outcomes(of: try await self.store.groupTasks(record.id))
+            try await self.store.outcomes(of: try await self.store.groupTasks(record.id)).outcomes
         }
 
         let childErrors = outcomes.filter { $0.status == .failed }.map {

@@ -165,11 +165,17 @@ final class ChangeWatcher: Sendable {
     private func readChanges() {
         do {
             if hub.hasWatches {
+                var gaps = false
                 while true {
-                    let page = try store.completions(after: hub.publishedSequence, limit: 1000)
+                    let after = hub.publishedSequence
+                    let page = try store.completions(after: after, limit: 1000)
+                    // Numbers missing from a page belong to deleted (pruned) tasks.
+                    gaps = gaps || page.coveredThrough - after > Int64(page.outcomes.count)
                     hub.publish(page.outcomes, coveredThrough: page.coveredThrough)
                     if page.outcomes.count < 1000 { break }
                 }
+                // Rare: a pruned task someone here awaits would otherwise never come.
+                if gaps { hub.failMissing(try store.missingTasks(among: hub.watchedTaskIDs)) }
             }
         } catch where !state.withLock({ $0.stopped }) {
             logger.warning("cannot read the changes made to \(store.location): \(error)")

@@ -72,6 +72,21 @@ final class CompletionHub: Sendable {
         }
     }
 
+    /// The tasks that watches wait for, for the check after completions went
+    /// missing (pruned) from the feed.
+    var watchedTaskIDs: [TaskID] { state.withLock { Array($0.watches.keys) } }
+
+    /// Tells the watches of `ids` that those tasks no longer exist.
+    func failMissing(_ ids: [TaskID]) {
+        guard !ids.isEmpty else { return }
+        let watches = state.withLock { state -> [CompletionWatch] in
+            var seen = Set<ObjectIdentifier>()
+            return ids.flatMap { state.watches.removeValue(forKey: $0) ?? [] }
+                .filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+        for watch in watches { watch.failMissing(ids) }
+    }
+
     /// Whether anyone waits for outcomes (the change watcher then reads other
     /// processes' completions).
     var hasWatches: Bool { state.withLock { $0.watchCount > 0 } }

@@ -28,6 +28,8 @@ final class CompletionWatch: Sendable {
         var expired = false
         /// The store's error, once this process's store failed for too long.
         var failure: DurableError?
+        /// Set when watched tasks were deleted while awaited.
+        var deleted: DurableError?
         var waiter: CheckedContinuation<WatchEvent, any Error>?
     }
 
@@ -84,12 +86,14 @@ final class CompletionWatch: Sendable {
         if let (waiter, batch) = resume { waiter.resume(returning: .outcomes(batch)) }
     }
 
-    /// Hands over the outcomes read from the store and starts delivering.
-    func finishInitialization(with stored: [TaskOutcome]) {
+    /// Hands over the outcomes read from the store and starts delivering; watched
+    /// tasks that no longer exist end the watch (see ``failMissing(_:)``).
+    func finishInitialization(with stored: StoredOutcomes) {
         let resume = state.withLock { state -> Resumption? in
-            for outcome in stored where state.remaining.remove(outcome.id) != nil {
+            for outcome in stored.outcomes where state.remaining.remove(outcome.id) != nil {
                 state.buffer.append(outcome)
             }
+            Self.noteMissing(stored.missing, in: &state)
             state.initializing = false
             return Self.takeEvent(&state)
         }
@@ -106,6 +110,27 @@ final class CompletionWatch: Sendable {
         if let (waiter, result) = resume { waiter.resume(with: result) }
     }
 
+    /// Watched tasks that no longer exist (pruned while awaited): once the
+    /// outcomes already received are taken, `next()` throws
+    /// ``DurableError/Code/unknownTask`` naming them, instead of waiting forever.
+    func failMissing(_ ids: [TaskID]) {
+        guard !ids.isEmpty else { return }
+        let resume = state.withLock { state -> Resumption? in
+            Self.noteMissing(ids, in: &state)
+            return Self.takeEvent(&state)
+        }
+        if let (waiter, result) = resume { waiter.resume(with: result) }
+    }
+
+    private static func noteMissing(_ ids: [TaskID], in state: inout State) {
+        let gone = ids.filter { state.remaining.remove($0) != nil }
+        guard !gone.isEmpty, state.deleted == nil else { return }
+        state.deleted = DurableError(
+            .unknownTask,
+            "task\(gone.count == 1 ? "" : "s") \(gone.map { "\($0)" }.joined(separator: ", ")) no longer "
+                + "exist\(gone.count == 1 ? "s" : ""): deleted (durable prune) while awaited")
+    }
+
     /// Ends the wait with the store's error, once the outcomes already received
     /// are taken (only for a watch that ends on store failures).
     func failOnStoreFailure(_ error: DurableError) {
@@ -120,6 +145,7 @@ final class CompletionWatch: Sendable {
     /// What `next()` returns now, if anything: an event, or the store's error
     /// when nothing else is ready.
     private static func readyResult(_ state: inout State) -> Result<WatchEvent, any Error>? {
+        if !state.initializing, state.buffer.isEmpty, let deleted = state.deleted { return .failure(deleted) }
         if let event = readyEvent(&state) { return .success(event) }
         if let failure = state.failure, !state.initializing { return .failure(failure) }
         return nil

@@ -32,8 +32,9 @@ protocol TaskStore: Sendable {
     /// The task row, or `nil`.
     func task(_ id: TaskID) async throws -> TaskRecord?
 
-    /// The outcomes of those of `ids` that are finished, in stored completion order.
-    func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome]
+    /// The outcomes of those of `ids` that are finished, in stored completion
+    /// order, and those of `ids` that no longer exist (pruned).
+    func outcomes(of ids: [TaskID]) async throws -> StoredOutcomes
 
 
     /// The highest completion number stored so far.
@@ -55,6 +56,10 @@ protocol TaskStore: Sendable {
 
     /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
     func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool
+
+    /// Those of `ids` that no longer exist (pruned), read on the change watcher's
+    /// connection.
+    func missingTasks(among ids: [TaskID]) throws -> [TaskID]
 
     /// Running tasks of `owner` with a stored cancel request, and their messages.
     func cancelRequests(owner: String) throws -> [TaskID: String?]
@@ -252,6 +257,13 @@ struct CycleResult: Sendable {
     /// Some task went back to pending (a retry, a long sleep): the worker looks
     /// for due work again, which arms its timer for the earliest wake-up.
     var requeued = false
+}
+
+/// What `outcomes(of:)` read: the finished tasks' outcomes in completion order,
+/// and the tasks that no longer exist.
+struct StoredOutcomes: Sendable {
+    var outcomes: [TaskOutcome] = []
+    var missing: [TaskID] = []
 }
 
 /// A page of completions read in one snapshot.

@@ -34,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
             SIGKILL), a small guard process it started stops the lines' processes; and a line taken over from \
             a run that did not finish is started again only once that run's processes on this host are gone.
 
+            A line pruned (durable prune) after it finished and before this run read its result is reported \
+            as pruned; prune forgets, so a later run runs it again.
+
             Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
             file or database), 75 when the database could not be written for --store-timeout (a full disk, say), \
             128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) when interrupted before every line \
@@ -190,7 +193,12 @@ struct RunCommand: AsyncParsableCommand {
                     guard let index = indexByID[task.id] else { continue }
                     ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
                 }
-            } catch is TimeoutError {}
+            } catch is TimeoutError {
+            } catch let error as DurableError where error.code == .unknownTask {
+                _ = try await Self.reportPruned(
+                    unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false }, engine: engine,
+                    indexByID: indexByID, ledger: ledger)
+            }
         }
         ledger.flushRemaining()
 
@@ -200,6 +208,7 @@ struct RunCommand: AsyncParsableCommand {
         if counts.unfinished > 0 { summary += "interrupted: " }
         summary += "\(counts.succeeded) succeeded, \(counts.failed) failed"
         if counts.cancelled > 0 { summary += ", \(counts.cancelled) cancelled" }
+        if counts.pruned > 0 { summary += ", \(counts.pruned) pruned before their result was read" }
         if counts.unfinished > 0 { summary += ", \(counts.unfinished) not finished" }
         if counts.earlier > 0 { summary += " (\(counts.earlier) already done before this run)" }
         summary += " in \(elapsed)"
@@ -208,6 +217,22 @@ struct RunCommand: AsyncParsableCommand {
 
         if counts.unfinished > 0 { return 128 + (stopper.interruptSignal ?? SIGINT) }
         return counts.failed + counts.cancelled > 0 ? 1 : 0
+    }
+
+    /// Records the lines of `tasks` that no longer exist as pruned; returns the others.
+    private static func reportPruned(
+        _ tasks: [DurableTask<ShellOutcome>], engine: TaskEngine, indexByID: [TaskID: Int], ledger: RunLedger
+    ) async throws -> [DurableTask<ShellOutcome>] {
+        var remaining: [DurableTask<ShellOutcome>] = []
+        for task in tasks {
+            do {
+                _ = try await engine.record(of: task.id)
+                remaining.append(task)
+            } catch let error as DurableError where error.code == .unknownTask {
+                if let index = indexByID[task.id] { ledger.record(index: index, result: .pruned) }
+            }
+        }
+        return remaining
     }
 
     private enum Ending: Sendable {
@@ -227,17 +252,27 @@ struct RunCommand: AsyncParsableCommand {
                 return .workerStopped
             }
             group.addTask {
-                do {
-                    for try await task in engine.asCompleted(pending) {
-                        guard let index = indexByID[task.id] else { continue }
-                        ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
+                var unreported = pending
+                while !unreported.isEmpty {
+                    do {
+                        for try await task in engine.asCompleted(unreported) {
+                            guard let index = indexByID[task.id] else { continue }
+                            ledger.record(
+                                index: index, result: try await RunLedger.lineResult { try await task.result() })
+                        }
+                        break
+                    } catch let error as DurableError where error.code == .unknownTask {
+                        // Lines pruned while this run ran: reported as such, the others awaited again.
+                        unreported = try await Self.reportPruned(
+                            unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false },
+                            engine: engine, indexByID: indexByID, ledger: ledger)
+                    } catch {
+                        // Stopped after the worker drained: the rest is read afterwards.
+                        if Task.isCancelled { return .consumerStopped }
+                        throw error
                     }
-                    return .allReported
-                } catch {
-                    // Stopped after the worker drained: the rest is read afterwards.
-                    if Task.isCancelled { return .consumerStopped }
-                    throw error
                 }
+                return .allReported
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -18,12 +18,15 @@ final class RunLedger: Sendable {
         /// `reason`: "exit status 3", or the timeout; `outcome` when the command ended by itself.
         case failed(reason: String, outcome: ShellOutcome?)
         case cancelled(String)
+        /// Deleted (`durable prune`) after it finished, before this run read how.
+        case pruned
     }
 
     struct Counts {
         var succeeded = 0
         var failed = 0
         var cancelled = 0
+        var pruned = 0
         var earlier = 0
         var unfinished = 0
     }
@@ -72,6 +75,9 @@ final class RunLedger: Sendable {
         state.withLock { state in state.recorded.indices.filter { !state.recorded[$0] } }
     }
 
+    /// Whether line `index` has its outcome.
+    func isRecorded(_ index: Int) -> Bool { state.withLock { $0.recorded[index] } }
+
     var counts: Counts { state.withLock { $0.counts } }
 
     /// Reads a finished task's outcome: `body` returns its result or throws its
@@ -88,6 +94,8 @@ final class RunLedger: Sendable {
             return .failed(reason: error.message, outcome: nil)
         } catch let error as CancelledError {
             return .cancelled(error.message ?? "cancelled")
+        } catch let error as DurableError where error.code == .unknownTask {
+            return .pruned
         }
     }
 
@@ -110,6 +118,9 @@ final class RunLedger: Sendable {
             case .cancelled:
                 state.counts.cancelled += 1
                 failed = true
+            case .pruned:
+                state.counts.pruned += 1
+                failed = false
             }
             if earlier {
                 state.counts.earlier += 1
@@ -212,6 +223,10 @@ final class RunLedger: Sendable {
             }
         case .cancelled(let message):
             errorText = "durable run: line \(line.number) was cancelled (\(Self.oneLine(message))): \(command)\n"
+        case .pruned:
+            errorText =
+                "durable run: line \(line.number) finished, but was pruned before this run read its result; a later "
+                + "run runs it again: \(command)\n"
         }
         if let outcome, outcome.stdoutTail.utf8.count < outcome.stdoutBytes {
             errorText +=

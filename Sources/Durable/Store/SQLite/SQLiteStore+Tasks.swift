@@ -43,27 +43,39 @@ extension SQLiteStore {
         }
     }
 
-    func outcomes(of ids: [TaskID]) async throws -> [TaskOutcome] {
-        guard !ids.isEmpty else { return [] }
+    func outcomes(of ids: [TaskID]) async throws -> StoredOutcomes {
+        guard !ids.isEmpty else { return StoredOutcomes() }
         return try await read("read the outcomes of \(ids.count) task(s)") { db in
-            var outcomes: [TaskOutcome] = []
+            var stored = StoredOutcomes()
+            var existing = Set<TaskID>()
+            // Unfinished tasks are read too, to tell them from tasks that no longer exist.
             let statement = try db.cachedStatement(
-                sql: """
-                    SELECT \(SQLiteRows.outcomeColumns) FROM tasks
-                    WHERE id IN (SELECT value FROM json_each(?)) AND completion_seq IS NOT NULL
-                    """)
+                sql: "SELECT \(SQLiteRows.outcomeColumns) FROM tasks WHERE id IN (SELECT value FROM json_each(?))")
             var start = ids.startIndex
             while start < ids.endIndex {
                 let end = ids.index(start, offsetBy: 5000, limitedBy: ids.endIndex) ?? ids.endIndex
                 let list = "[" + ids[start..<end].map { String($0.rawValue) }.joined(separator: ",") + "]"
                 let rows = try Row.fetchCursor(statement, arguments: [list])
                 while let row = try rows.next() {
-                    if let outcome = SQLiteRows.outcome(row) { outcomes.append(outcome) }
+                    existing.insert(TaskID(row["id"] as Int64))
+                    if let outcome = SQLiteRows.outcome(row) { stored.outcomes.append(outcome) }
                 }
                 start = end
             }
-            outcomes.sort { $0.completionSequence < $1.completionSequence }
-            return outcomes
+            stored.outcomes.sort { $0.completionSequence < $1.completionSequence }
+            stored.missing = ids.filter { !existing.contains($0) }
+            return stored
+        }
+    }
+
+    func missingTasks(among ids: [TaskID]) throws -> [TaskID] {
+        guard !ids.isEmpty else { return [] }
+        return try readOnWatchingConnection("look for deleted tasks") { db in
+            let list = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
+            let existing = Set(
+                try Int64.fetchAll(
+                    db, sql: "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [list]))
+            return ids.filter { !existing.contains($0.rawValue) }
         }
     }
 
