@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Durable
 import Foundation
 import Synchronization
@@ -166,17 +165,8 @@ struct RunCommand: AsyncParsableCommand {
         ledger.startProgress(toRun: pending.count)
 
         let stopper = RunStopper(engine: engine)
-        // SIGHUP (the terminal went away) stops running lines, as SIGTERM does.
-        let signalSources = [SIGINT, SIGTERM, SIGHUP].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if let message = stopper.interrupt(by: number) { ledger.note(message) }
-            }
-            source.resume()
-            return source
-        }
-        defer { for source in signalSources { source.cancel() } }
+        let signals = await StopSignals.handle(with: stopper) { ledger.note($0) }
+        defer { signals.cancel() }
 
         if !pending.isEmpty {
             // Before any line starts: however this process ends, its lines end with it.

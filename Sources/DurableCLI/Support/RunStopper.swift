@@ -10,8 +10,8 @@ import Synchronization
     import Darwin
 #endif
 
-/// Stops the worker on Ctrl-C (first: no new lines; second: stop running ones)
-/// and SIGTERM (stop running ones), and once every line is reported. A request
+/// Stops the worker on Ctrl-C (first: no new work; second: stop running work)
+/// and SIGTERM or SIGHUP (stop running work), and once all work is reported. A request
 /// made while no worker runs yet is applied by the next ``apply()``.
 final class RunStopper: Sendable {
     private enum Level: Int, Comparable {
@@ -27,10 +27,15 @@ final class RunStopper: Sendable {
     }
 
     private let engine: TaskEngine
+    /// How messages name the command and its work: `durable run`, `lines`.
+    private let command: String
+    private let noun: String
     private let state = Mutex(State())
 
-    init(engine: TaskEngine) {
+    init(engine: TaskEngine, command: String = "durable run", noun: String = "lines") {
         self.engine = engine
+        self.command = command
+        self.noun = noun
     }
 
     /// Whether Ctrl-C or SIGTERM arrived.
@@ -51,9 +56,9 @@ final class RunStopper: Sendable {
         apply()
         switch level {
         case .drain:
-            return "durable run: stopping: no new lines start; running lines may finish (Ctrl-C again stops them)"
+            return "\(command): stopping: no new \(noun) start; running \(noun) may finish (Ctrl-C again stops them)"
         case .interrupt:
-            return "durable run: stopping running lines now; they run again next time"
+            return "\(command): stopping running \(noun) now; they run again next time"
         case .none, .finish:
             return nil
         }
