@@ -36,8 +36,13 @@ struct FetchCommand: AsyncParsableCommand {
             URLS has one http or https URL per non-empty line (`-` reads standard input); a line \
             that is not one stops the command before anything is stored, naming the line.
 
-            When the database cannot be written for --store-timeout (a full disk, say), the command \
-            stops with exit status 75; running it again fetches what was not stored.
+            Ctrl-C once: no new URLs start; running ones finish. Twice (or SIGTERM, SIGHUP): running \
+            fetches stop and are fetched again next time. When the database cannot be written for \
+            --store-timeout (a full disk, say), the command stops with exit status 75; running it again \
+            fetches what was not stored.
+
+            Exit status: 0 when every URL was fetched, 1 when any failed, 75 (see above), 128 + the signal \
+            (130 for Ctrl-C) when interrupted before every URL finished.
             """)
 
     @Argument(help: "A file with one URL per line, or - for standard input.")
@@ -95,7 +100,17 @@ struct FetchCommand: AsyncParsableCommand {
         let fetcher = PageFetcher(
             timeout: .milliseconds(Int64(timeout * 1000)), maxRedirects: maxRedirects, connectionsPerHost: jobs)
         engine.register(FetchURL(fetcher: fetcher))
-        let result: Tally
+        let retry =
+            retries > 0
+            ? RetryPolicy.exponentialJitter(
+                maxAttempts: retries + 1, initialDelay: .milliseconds(Int64(retryDelay * 1000)),
+                maxDelay: .seconds(60))
+            : RetryPolicy.none
+        let progress = ProgressReporter(label: "durable fetch", total: inputs.count, quiet: quiet)
+        let stopper = RunStopper(engine: engine, command: "durable fetch", noun: "URLs")
+        let signals = await StopSignals.handle(with: stopper) { writeAll(STDERR_FILENO, Array("\($0)\n".utf8)) }
+        defer { signals.cancel() }
+        let result: FetchBatch.Tally
         do {
             // A deleted --out is written again from the database, lines and all.
             let restored = try await engine.restoreAppendedFile(at: output.path)
@@ -104,7 +119,8 @@ struct FetchCommand: AsyncParsableCommand {
                 writeAll(STDERR_FILENO, Array(note.utf8))
             }
             try await engine.repairAppendedFile(at: output.path)
-            result = try await engine.run { engine in try await fetchAll(inputs, on: engine) }
+            result = try await FetchBatch(inputs: inputs, retry: retry).run(
+                on: engine, stopper: stopper, progress: progress)
             // A failed write (a full disk) cut its partial line; nothing else may be left half-written.
             try await engine.repairAppendedFile(at: output.path)
         } catch let error as DurableError where error.code == .storeUnavailable {
@@ -117,11 +133,14 @@ struct FetchCommand: AsyncParsableCommand {
         }
         await fetcher.shutdown()
 
-        var summary = "durable fetch: \(result.fetched) of \(inputs.count) URLs fetched, \(result.failed) failed"
+        var summary = "durable fetch: \(result.unfinished > 0 ? "interrupted: " : "")\(result.fetched) of "
+            + "\(inputs.count) URLs fetched, \(result.failed) failed"
         if list.duplicates > 0 {
             summary += " (\(list.duplicates) repeated \(list.duplicates == 1 ? "line" : "lines") fetched once)"
         }
+        if result.unfinished > 0 { summary += ", \(result.unfinished) not finished" }
         summary += "; lines in \(out)"
+        if result.unfinished > 0 { summary += "; run the same command again to finish" }
         var report: [String] = []
         if !quiet {
             report = result.failures.map { "durable fetch: failed: \($0)" }
@@ -136,76 +155,9 @@ struct FetchCommand: AsyncParsableCommand {
                 "durable fetch: warning: \(out) is shorter than the lines recorded for it (was it edited or "
                     + "removed?); use a new --db to fetch everything again")
         }
-        result.progress.finish(summary: (report + [summary]).joined(separator: "\n"))
+        progress.finish(summary: (report + [summary]).joined(separator: "\n"))
+        if result.unfinished > 0 { throw ExitCode(128 + (stopper.interruptSignal ?? SIGINT)) }
         if result.failed > 0 { throw ExitCode(1) }
-    }
-
-    private static let failuresShown = 10
-
-    /// What a run ended with.
-    private struct Tally {
-        var fetched = 0
-        var failed = 0
-        var failures: [String] = []
-        /// Where the last recorded line of the batch ends in the output file.
-        var recordedEnd: Int64 = 0
-        let progress: ProgressReporter
-    }
-
-    /// Creates (or finds again) a task per URL and waits for all of them.
-    private func fetchAll(_ inputs: [FetchURL.Input], on engine: TaskEngine) async throws -> Tally {
-        let retry =
-            retries > 0
-            ? RetryPolicy.exponentialJitter(
-                maxAttempts: retries + 1, initialDelay: .milliseconds(Int64(retryDelay * 1000)),
-                maxDelay: .seconds(60))
-            : RetryPolicy.none
-        var tasks: [DurableTask<FetchURL.Output>] = []
-        tasks.reserveCapacity(inputs.count)
-        var start = 0
-        while start < inputs.count {
-            let chunk = inputs[start..<min(start + 5000, inputs.count)]
-            tasks += try await engine.createTasks(
-                FetchURL.self,
-                chunk.map { TaskRequest($0, name: $0.url, key: FetchURL.key(for: $0), options: .init(retry: retry)) })
-            start += chunk.count
-        }
-
-        var tally = Tally(progress: ProgressReporter(label: "durable fetch", total: tasks.count, quiet: quiet))
-        var inputsByID: [TaskID: FetchURL.Input] = [:]
-        for (task, input) in zip(tasks, inputs) { inputsByID[task.id] = input }
-        for try await task in engine.asCompleted(tasks) {
-            do {
-                let output = try await task.result()
-                tally.fetched += 1
-                if let input = inputsByID[task.id] {
-                    let page = FetchedPage(
-                        status: output.status, bytes: output.bytes, sha256: output.sha256, finalURL: output.finalURL)
-                    let length = Int64(FetchURL.line(url: input.url, page: page).utf8.count + 1)
-                    tally.recordedEnd = max(tally.recordedEnd, output.offset + length)
-                }
-            } catch {
-                tally.failed += 1
-                if tally.failures.count < Self.failuresShown {
-                    tally.failures.append(Self.describe(error, of: inputsByID[task.id]))
-                }
-            }
-            tally.progress.update(done: tally.fetched + tally.failed, failed: tally.failed)
-        }
-        return tally
-    }
-
-    /// A failed task's stored error in one line, starting with `GET <url>`.
-    private static func describe(_ error: any Error, of input: FetchURL.Input?) -> String {
-        let url = input?.url ?? "?"
-        let message: String
-        switch error {
-        case let stored as StoredError: message = stored.message
-        case let cancelled as CancelledError: message = "GET \(url): cancelled (\(cancelled))"
-        default: message = "\(error)"
-        }
-        let line = message.hasPrefix("GET ") ? message : "GET \(url): \(message)"
-        return line.replacingOccurrences(of: "\n", with: " ")
     }
 }
 

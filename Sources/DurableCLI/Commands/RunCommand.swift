@@ -225,9 +225,6 @@ struct RunCommand: AsyncParsableCommand {
         return remaining
     }
 
-    private enum Ending: Sendable {
-        case allReported, workerStopped, consumerStopped, tickerStopped
-    }
 
     /// Runs a worker until every pending line is reported or an interrupt has
     /// drained it.
@@ -236,47 +233,20 @@ struct RunCommand: AsyncParsableCommand {
         stopper: RunStopper
     ) async throws {
         guard !stopper.interrupted else { return }
-        try await withThrowingTaskGroup(of: Ending.self) { group in
-            group.addTask {
-                try await engine.run()
-                return .workerStopped
-            }
-            group.addTask {
-                var unreported = pending
-                while !unreported.isEmpty {
-                    do {
-                        for try await task in engine.asCompleted(unreported) {
-                            guard let index = indexByID[task.id] else { continue }
-                            ledger.record(
-                                index: index, result: try await RunLedger.lineResult { try await task.result() })
-                        }
-                        break
-                    } catch let error as DurableError where error.code == .unknownTask {
-                        // Lines pruned while this run ran: reported as such, the others awaited again.
-                        unreported = try await Self.reportPruned(
-                            unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false },
-                            engine: engine, indexByID: indexByID, ledger: ledger)
-                    } catch {
-                        // Stopped after the worker drained: the rest is read afterwards.
-                        if Task.isCancelled { return .consumerStopped }
-                        throw error
+        try await WorkerRun.run(engine: engine, stopper: stopper, tick: { ledger.tick() }) {
+            var unreported = pending
+            while !unreported.isEmpty {
+                do {
+                    for try await task in engine.asCompleted(unreported) {
+                        guard let index = indexByID[task.id] else { continue }
+                        ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
                     }
-                }
-                return .allReported
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    stopper.apply()
-                    ledger.tick()
-                    try? await Task.sleep(for: .milliseconds(100))
-                }
-                return .tickerStopped
-            }
-            while let ending = try await group.next() {
-                switch ending {
-                case .allReported: stopper.finish()
-                case .workerStopped: group.cancelAll()
-                case .consumerStopped, .tickerStopped: break
+                    return
+                } catch let error as DurableError where error.code == .unknownTask {
+                    // Lines pruned while this run ran: reported as such, the others awaited again.
+                    unreported = try await Self.reportPruned(
+                        unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false },
+                        engine: engine, indexByID: indexByID, ledger: ledger)
                 }
             }
         }

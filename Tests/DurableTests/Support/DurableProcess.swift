@@ -116,6 +116,11 @@ final class DurableProcess: Sendable {
             standardError: read(errorPath))
     }
 
+    /// Sends `number` (SIGINT for a Ctrl-C, say).
+    func signal(_ number: Int32) {
+        process.signal(number)
+    }
+
     /// Kills the process with SIGKILL and waits until it is gone.
     func sigkill() async throws {
         process.signal(SIGKILL)
