@@ -39,3 +39,40 @@ struct RunBatchInputTests {
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "café ☕ \"quoted\"\nit's\n")
     }
 }
+
+/// One convention across commands.
+@Suite("durable: conventions across commands")
+struct CommandConventionTests {
+    @Test("--db naming a directory says so, in every kind of command")
+    func databaseIsADirectory() async throws {
+        let directory = TemporaryDirectory()
+        let list = directory.file("urls.txt")
+        try Data("http://127.0.0.1:9/x\n".utf8).write(to: URL(fileURLWithPath: list))
+        let commands = directory.file("commands.txt")
+        try Data("true\n".utf8).write(to: URL(fileURLWithPath: commands))
+        for arguments in [
+            ["ls", "--db", directory.path], ["stats", "--db", directory.path],
+            ["run", commands, "--db", directory.path], ["fetch", list, "--out", directory.file("o"), "--db", directory.path],
+        ] {
+            let result = try runDurableTool(arguments)
+            #expect(result.status != 0, "\(arguments): \(result)")
+            #expect(result.standardError.contains("\(directory.path) is a directory"), "\(arguments): \(result)")
+        }
+    }
+
+    @Test("fetch takes -q and durations with units for --timeout and --retry-delay")
+    func fetchOptions() async throws {
+        let directory = TemporaryDirectory()
+        let list = directory.file("urls.txt")
+        // A refused connection: the run ends quickly, with one failed URL.
+        try Data("http://127.0.0.1:9/x\n".utf8).write(to: URL(fileURLWithPath: list))
+        let result = try runDurableTool([
+            "fetch", list, "--out", directory.file("out.tsv"), "--db", directory.file("f.sqlite"), "-q",
+            "--timeout", "10s", "--retry-delay", "250ms", "--retries", "0",
+        ])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.standardError.contains("0 of 1 URLs fetched, 1 failed"), "\(result)")
+        let refused = try runDurableTool(["fetch", list, "--out", directory.file("out.tsv"), "--timeout", "2d"])
+        #expect(refused.status != 0 && refused.standardError.contains("--timeout"), "\(refused)")
+    }
+}

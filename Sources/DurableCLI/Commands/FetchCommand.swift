@@ -54,19 +54,27 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("j"), .customLong("jobs")], help: "How many URLs to fetch at once.")
     var jobs = 16
 
-    @Option(help: ArgumentHelp("The longest one GET may take, body included, in seconds.", valueName: "seconds"))
-    var timeout = 30.0
+    @Option(
+        help: ArgumentHelp(
+            "The longest one GET may take, body included (such as 30s, 500ms or 2m; a plain number is seconds; at "
+                + "most 1d).", valueName: "duration"),
+        transform: { try DurationArgument(parsing: $0, option: "--timeout").duration })
+    var timeout: Duration = .seconds(30)
 
     @Option(help: "How many times to retry a URL after a server or network error.")
     var retries = 2
 
-    @Option(help: ArgumentHelp("The wait before the first retry, doubled for each next one.", valueName: "seconds"))
-    var retryDelay = 1.0
+    @Option(
+        help: ArgumentHelp(
+            "The wait before the first retry, doubled for each next one (such as 1s or 250ms; a plain number is "
+                + "seconds; at most 1d).", valueName: "duration"),
+        transform: { try DurationArgument(parsing: $0, option: "--retry-delay").duration })
+    var retryDelay: Duration = .seconds(1)
 
     @Option(help: "How many redirects to follow; 0 follows none and records the 3xx response.")
     var maxRedirects = 5
 
-    @Flag(help: "Print only the summary line, no progress.")
+    @Flag(name: .shortAndLong, help: "Print only the summary line, no progress.")
     var quiet = false
 
     @OptionGroup var database: DatabaseOption
@@ -74,13 +82,11 @@ struct FetchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("-j/--jobs must be at least 1") }
-        guard timeout > 0, timeout <= 86_400 else {
-            throw ValidationError("--timeout must be more than 0 and at most 86400 seconds")
+        guard timeout > .zero, timeout <= .seconds(86_400) else {
+            throw ValidationError("--timeout must be more than 0 and at most 1d")
         }
         guard (0...1000).contains(retries) else { throw ValidationError("--retries must be between 0 and 1000") }
-        guard retryDelay >= 0, retryDelay <= 86_400 else {
-            throw ValidationError("--retry-delay must be between 0 and 86400 seconds")
-        }
+        guard retryDelay <= .seconds(86_400) else { throw ValidationError("--retry-delay must be at most 1d") }
         guard maxRedirects >= 0 else { throw ValidationError("--max-redirects cannot be negative") }
     }
 
@@ -98,12 +104,12 @@ struct FetchCommand: AsyncParsableCommand {
         }
         defer { try? engine.close() }
         let fetcher = PageFetcher(
-            timeout: .milliseconds(Int64(timeout * 1000)), maxRedirects: maxRedirects, connectionsPerHost: jobs)
+            timeout: timeout, maxRedirects: maxRedirects, connectionsPerHost: jobs)
         engine.register(FetchURL(fetcher: fetcher))
         let retry =
             retries > 0
             ? RetryPolicy.exponentialJitter(
-                maxAttempts: retries + 1, initialDelay: .milliseconds(Int64(retryDelay * 1000)),
+                maxAttempts: retries + 1, initialDelay: retryDelay,
                 maxDelay: .seconds(60))
             : RetryPolicy.none
         let progress = ProgressReporter(label: "durable fetch", total: inputs.count, quiet: quiet)

@@ -23,6 +23,7 @@ struct DatabaseOption: ParsableArguments {
         var configuration = EngineConfiguration()
         configuration.lockTimeout = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
         configure(&configuration)
+        try refuseDirectory()
         var logger = Logger(label: "durable")
         logger.logLevel = logLevel
         return try TaskEngine(path: path, configuration: configuration, logger: logger)
@@ -34,6 +35,17 @@ struct DatabaseOption: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandError("no database at \(path) (use --db or $DURABLE_DB to name another)")
         }
+        try refuseDirectory()
+    }
+
+    /// A folder given as the database is named as such, not as "cannot open".
+    private func refuseDirectory() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return
+        }
+        let file = (path as NSString).appendingPathComponent("durable.sqlite")
+        throw CommandError("the database \(path) is a directory; name a database file, such as \(file)")
     }
 }
 
