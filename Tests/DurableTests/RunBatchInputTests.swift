@@ -1,5 +1,6 @@
 import Durable
 import Foundation
+import GRDB
 import Testing
 
 /// `durable run` runs each line's exact text, or refuses the batch: never a
@@ -74,5 +75,69 @@ struct CommandConventionTests {
         #expect(result.standardError.contains("0 of 1 URLs fetched, 1 failed"), "\(result)")
         let refused = try runDurableTool(["fetch", list, "--out", directory.file("out.tsv"), "--timeout", "2d"])
         #expect(refused.status != 0 && refused.standardError.contains("--timeout"), "\(refused)")
+    }
+}
+
+/// How `durable run` knows a line again: by its text and occurrence.
+@Suite("durable run: a line is its text and occurrence")
+struct RunLineIdentityTests {
+    @Test("inserting, deleting and moving lines re-runs nothing that finished; a repeated line is its own line")
+    func editedFile() async throws {
+        let directory = TemporaryDirectory()
+        let log = directory.file("log")
+        let database = directory.file("run.sqlite")
+        let file = directory.file("commands.txt")
+        func run(_ lines: [String]) throws -> DurableToolOutput {
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
+            return try runDurableTool(["run", file, "--db", database, "-j", "1", "--quiet"])
+        }
+        let a = "echo a >> \(log)"
+        let b = "echo b >> \(log)"
+        let c = "echo c >> \(log)"
+        #expect(try run([a, b, a, c]).status == 0)
+        #expect(try lines(of: log) == ["a", "b", "a", "c"])
+
+        // A comment on top (a line of its own, which runs), lines moved, one
+        // deleted: nothing that finished runs again.
+        let moved = try run(["# a comment", "", c, a, b])
+        #expect(moved.status == 0, "\(moved)")
+        #expect(moved.standardError.contains("4 succeeded, 0 failed (3 already done before this run)"), "\(moved)")
+        #expect(try lines(of: log) == ["a", "b", "a", "c"])
+
+        // The repeated line back, and a third copy: only the third runs.
+        let third = try run([a, a, a, b, c])
+        #expect(third.status == 0, "\(third)")
+        #expect(try lines(of: log) == ["a", "b", "a", "c", "a"])
+    }
+}
+
+extension RunLineIdentityTests {
+    @Test("lines finished by an older build, which knew a line by its number, are not run again while they stay put")
+    func olderBuildsTasks() async throws {
+        let directory = TemporaryDirectory()
+        let log = directory.file("log")
+        let database = directory.file("run.sqlite")
+        let file = directory.file("commands.txt")
+        let commands = ["echo a >> \(log)", "echo b >> \(log)"]
+        try Data((commands.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 0)
+        // What an older build stored: keys and inputs by line number.
+        let queue = try DatabaseQueue(path: database)
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET
+                        key = json_extract(input, '$.file') || ':' || CAST(substr(name, 6, instr(name, ':') - 6) AS INTEGER)
+                            || ':' || json_extract(input, '$.command'),
+                        input = json_object('file', json_extract(input, '$.file'),
+                                            'line', CAST(substr(name, 6, instr(name, ':') - 6) AS INTEGER),
+                                            'command', json_extract(input, '$.command'))
+                    """)
+        }
+        try queue.close()
+        let again = try runDurableTool(["run", file, "--db", database, "--quiet"])
+        #expect(again.status == 0, "\(again)")
+        #expect(again.standardError.contains("2 succeeded, 0 failed (2 already done before this run)"), "\(again)")
+        #expect(try lines(of: log).sorted() == ["a", "b"])
     }
 }

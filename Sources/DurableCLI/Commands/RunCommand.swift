@@ -18,8 +18,10 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Each non-empty line of FILE (or of standard input, with -) runs with /bin/sh -c, in the current \
             directory, as a task stored in the database. A line runs exactly as written; a file with a line \
-            that is not UTF-8 or holds a NUL byte is refused, naming the line, before anything is stored. A line's task is known by the file's path, the line \
-            number and the line's text, so running the same command again after a crash, a kill or Ctrl-C runs \
+            that is not UTF-8 or holds a NUL byte is refused, naming the line, before anything is stored. A \
+            line is known by its text and by how many lines with the same text come before it (the second \
+            `make` is another line than the first), so inserting, deleting or moving lines re-runs nothing \
+            that finished. Running the same command again after a crash, a kill or Ctrl-C runs \
             only what did not finish; lines that finished are printed from the database, not run again \
             (--retry-failed runs failed lines again). A line that changed is a new task. --retries and \
             --timeout stay with a line's task as it was first created.
@@ -116,28 +118,20 @@ struct RunCommand: AsyncParsableCommand {
                 configuration.storeFailureTimeout = storeFailureTimeout
             }, logLevel: .error)
         defer { try? engine.close() }
-        var commands: [Int: String] = [:]
-        for line in batch.lines { commands[line.number] = line.command }
         let killGracePeriod = Duration.seconds(2)
         let runnerID = UUID().uuidString
         engine.register(
             ShellCommand(
-                batch: batch.identity, commands: commands, tailLimit: 8192, killGracePeriod: killGracePeriod,
-                runnerID: runnerID, database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
+                batch: batch.identity, lineNumbers: batch.lineNumbers, tailLimit: 8192,
+                killGracePeriod: killGracePeriod, runnerID: runnerID,
+                database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
 
         let options = TaskOptions(
             timeout: timeout,
             retry: retries > 0
                 ? .exponentialJitter(maxAttempts: retries + 1, initialDelay: .milliseconds(500), maxDelay: .seconds(30))
                 : nil)
-        let tasks = try await engine.createTasks(
-            ShellCommand.self,
-            batch.lines.map { line in
-                TaskRequest(
-                    ShellCommand.Input(file: batch.identity, line: line.number, command: line.command),
-                    name: "line \(line.number): \(RunLedger.abbreviated(line.command, to: 80))",
-                    key: "\(batch.identity):\(line.number):\(line.command)", options: options)
-            })
+        let tasks = try await BatchTasks.tasks(of: batch, options: options, on: engine)
         var indexByID: [TaskID: Int] = [:]
         for (index, task) in tasks.enumerated() { indexByID[task.id] = index }
         if retryFailed {

@@ -13,23 +13,30 @@ import Synchronization
 /// Its stored name is `run:<batch>` (the batch being the file's absolute path, or
 /// `stdin`), so a `durable run` process claims only the lines of its own batch;
 /// another batch's pending lines in the same database are left for a run of that
-/// batch. A claimed line that is no longer in the batch (the file changed since
-/// its task was created) is cancelled without running.
+/// batch. A line is its text and how many lines with the same text come before it
+/// (the second `make` is another line than the first), so inserting, deleting or
+/// moving lines re-runs nothing that finished. A claimed line that is no longer in
+/// the batch (its text changed) is cancelled without running.
 ///
 /// A line that exits with 0 succeeds with its ``ShellOutcome``; any other ending
 /// throws ``ShellCommandFailure``, so the task's retry policy applies and the
 /// task is stored as failed, with the exit status and the output tails in its
 /// error message (``ShellCommandFailure/init(parsing:)`` reads them back).
 struct ShellCommand: Job {
-    /// One line of a batch. Everything here is also in the task's key, so a
-    /// re-run of the same batch finds the same task.
+    /// One line of a batch. Its text and occurrence are also in the task's key
+    /// (``RunBatch/key(of:)``), so a re-run of the same batch finds the same task
+    /// wherever the line moved.
     struct Input: Codable, Sendable, Hashable {
         /// The batch: the file's absolute path, or `stdin`.
         var file: String
-        /// The line number in the file, from 1.
-        var line: Int
+        /// The line number, for tasks of older builds, which knew a line by it;
+        /// `nil` since (the number changes when lines move; ``currentLine(of:)``).
+        var line: Int?
         /// The line's text.
         var command: String
+        /// How many lines with the same text come before it; `nil` for tasks of
+        /// older builds.
+        var occurrence: Int?
     }
 
     typealias Output = ShellOutcome
@@ -45,8 +52,8 @@ struct ShellCommand: Job {
 
     /// The batch this process runs.
     let batch: String
-    /// Its lines: line number → command.
-    let commands: [Int: String]
+    /// Its lines' numbers, by text, in file order.
+    let lineNumbers: [String: [Int]]
     /// How many bytes of each output stream are kept.
     let tailLimit: Int
     /// How long a stopped command has between SIGTERM and SIGKILL.
@@ -57,17 +64,17 @@ struct ShellCommand: Job {
     let database: String
 
     func run(_ input: Input, context: TaskContext) async throws -> ShellOutcome {
-        guard input.file == batch, commands[input.line] == input.command else {
+        guard input.file == batch, let line = currentLine(of: input) else {
             throw CancelledError(
                 taskID: context.taskID,
-                message: "line \(input.line) of \(input.file) changed since this task was created; "
-                    + "it is not part of the current run")
+                message: "the line \"\(input.command)\" of \(input.file) is no longer in the file (it changed since "
+                    + "this task was created); it is not part of the current run")
         }
-        if context.attempt > 1 { try await stopEarlierRuns(of: context.taskID, line: input.line) }
+        if context.attempt > 1 { try await stopEarlierRuns(of: context.taskID, line: line) }
         let result = try await ShellProcess.run(
             input.command,
             environment: [
-                "DURABLE_TASK_ID": "\(context.taskID)", "DURABLE_LINE": "\(input.line)",
+                "DURABLE_TASK_ID": "\(context.taskID)", "DURABLE_LINE": "\(line)",
                 "DURABLE_ATTEMPT": "\(context.attempt)", "DURABLE_RUNNER": runnerID, "DURABLE_DATABASE": database,
             ],
             tailLimit: tailLimit, killGracePeriod: killGracePeriod)
@@ -98,6 +105,17 @@ extension ShellCommand {
             FileHandle.standardError.write(
                 Data("durable run: stopped line \(line)'s earlier run (processes \(found)) before running it again\n".utf8))
         }
+    }
+}
+
+extension ShellCommand {
+    /// Where the line of `input` is in the file now: its text's `occurrence`-th
+    /// line (or, for a task of an older build, its line number, if its text is
+    /// still there); `nil` when the file no longer has it.
+    func currentLine(of input: Input) -> Int? {
+        let numbers = lineNumbers[input.command] ?? []
+        if let occurrence = input.occurrence { return occurrence < numbers.count ? numbers[occurrence] : nil }
+        return input.line.flatMap { numbers.contains($0) ? $0 : nil }
     }
 }
 

@@ -16,11 +16,25 @@ struct RunBatch {
         /// From 1, counting blank lines.
         var number: Int
         var command: String
+        /// How many lines with the same text come before this one: with the text,
+        /// what identifies the line, wherever it moves in the file.
+        var occurrence: Int
     }
 
     /// The file's absolute path (symbolic links resolved), or `stdin`.
     var identity: String
     var lines: [Line]
+
+    /// The line numbers of each text, in file order.
+    var lineNumbers: [String: [Int]] {
+        Dictionary(grouping: lines, by: \.command).mapValues { $0.map(\.number) }
+    }
+
+    /// The idempotency key of a line's task: the batch, the occurrence and the text.
+    func key(of line: Line) -> String { "\(identity):#\(line.occurrence):\(line.command)" }
+
+    /// The key older builds gave a line's task: the batch, the line number and the text.
+    func legacyKey(of line: Line) -> String { "\(identity):\(line.number):\(line.command)" }
 
     static func load(_ argument: String) throws -> RunBatch {
         if argument == "-" {
@@ -41,6 +55,7 @@ struct RunBatch {
     private init(identity: String, label: String, bytes: [UInt8]) throws {
         self.identity = identity
         var lines: [Line] = []
+        var occurrences: [String: Int] = [:]
         for (offset, raw) in bytes.split(separator: 10, omittingEmptySubsequences: false).enumerated() {
             let number = offset + 1
             let content = raw.last == 13 ? raw.dropLast() : raw
@@ -55,7 +70,9 @@ struct RunBatch {
                         + "as UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8); nothing was stored or run")
             }
             guard !command.allSatisfy(\.isWhitespace) else { continue }
-            lines.append(Line(number: number, command: command))
+            let occurrence = occurrences[command, default: 0]
+            occurrences[command] = occurrence + 1
+            lines.append(Line(number: number, command: command, occurrence: occurrence))
         }
         guard !lines.isEmpty else {
             throw CommandError(
