@@ -141,3 +141,26 @@ extension RunLineIdentityTests {
         #expect(try lines(of: log).sorted() == ["a", "b"])
     }
 }
+
+extension RunLineIdentityTests {
+    @Test("--dry-run tells which lines are done, failed or would run, and changes nothing")
+    func dryRun() async throws {
+        let directory = TemporaryDirectory()
+        let database = directory.file("run.sqlite")
+        let file = directory.file("commands.txt")
+        try Data("true\nfalse\n".utf8).write(to: URL(fileURLWithPath: file))
+        let before = try runDurableTool(["run", file, "--db", database, "--dry-run"])
+        #expect(before.status == 0, "\(before)")
+        #expect(before.lines.last?.contains("2 would run") == true, "\(before)")
+        #expect(!FileManager.default.fileExists(atPath: database))
+
+        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
+        try Data("true\nfalse\necho new\n".utf8).write(to: URL(fileURLWithPath: file))
+        let stored = try Data(contentsOf: URL(fileURLWithPath: database))
+        let after = try runDurableTool(["run", file, "--db", database, "--dry-run"])
+        #expect(after.status == 0, "\(after)")
+        #expect(after.lines.prefix(3) == ["line 1: succeeded: true", "line 2: failed: false", "line 3: would run: echo new"])
+        #expect(after.lines.last?.contains("a run would run 1 (--retry-failed: also the 1 failed") == true, "\(after)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == stored)
+    }
+}

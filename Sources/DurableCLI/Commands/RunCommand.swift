@@ -74,6 +74,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the lines' output in file order rather than as they finish.")
     var keepOrder = false
 
+    @Flag(help: "Print what a run would do — which lines are done, failed, pending or would run — and change nothing.")
+    var dryRun = false
+
     @Flag(name: .shortAndLong, help: "No progress line; the summary is still printed.")
     var quiet = false
 
@@ -111,6 +114,10 @@ struct RunCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let batch = try RunBatch.load(file)
         ShellCommand.use(batch: batch.identity)
+        if dryRun {
+            try await DryRun.report(batch, database: database)
+            return 0
+        }
         let storeFailureTimeout = try storeTimeout.timeout()
         let engine = try database.openEngine(
             configure: { configuration in
