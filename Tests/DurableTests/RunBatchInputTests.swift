@@ -164,3 +164,19 @@ extension RunLineIdentityTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == stored)
     }
 }
+
+extension RunLineIdentityTests {
+    @Test("a rerun's --timeout and --retries apply to lines that have not succeeded, and it says so")
+    func changedFlags() async throws {
+        let directory = TemporaryDirectory()
+        let database = directory.file("run.sqlite")
+        let file = directory.file("commands.txt")
+        try Data("sleep 0.5; echo slow\necho quick\n".utf8).write(to: URL(fileURLWithPath: file))
+        let first = try runDurableTool(["run", file, "--db", database, "--timeout", "100ms", "--quiet"])
+        #expect(first.status == 1, "\(first)")
+        let second = try runDurableTool(["run", file, "--db", database, "--timeout", "10s", "--retry-failed", "--quiet"])
+        #expect(second.status == 0, "\(second)")
+        #expect(second.standardError.contains("1 line(s) from an earlier run now use this run's --timeout"), "\(second)")
+        #expect(second.standardOutput.contains("slow"), "\(second)")
+    }
+}

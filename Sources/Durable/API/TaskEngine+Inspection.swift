@@ -88,6 +88,33 @@ extension TaskEngine {
         return reset
     }
 
+    /// Changes how the next attempts of tasks that have not succeeded run: their
+    /// per-attempt `timeout` (`nil`: none) and their `retry` policy (`nil`: one
+    /// attempt). Pending, failed and cancelled tasks take them for their next run
+    /// (a failed one after ``retry(_:)``); a running one from its next attempt.
+    /// Succeeded tasks are left as they are.
+    ///
+    /// ```swift
+    /// try await engine.updateAttemptOptions(of: ids, timeout: .seconds(10), retry: .exponentialJitter(maxAttempts: 3))
+    /// ```
+    ///
+    /// - Returns: How many tasks changed.
+    /// - Throws: ``DurableError/Code/invalidArgument`` for a timeout or retry delay
+    ///   out of range; nothing is changed then.
+    @discardableResult
+    public func updateAttemptOptions(of ids: [TaskID], timeout: Duration?, retry: RetryPolicy?) async throws -> Int {
+        let timeoutMilliseconds = try timeout?.checkedMilliseconds(of: "timeout", positive: true)
+        try retry?.checkDelays(of: "retry")
+        let stored = try retry.flatMap { $0.maxAttempts > 1 ? try StoredJSON.encode($0) : nil }
+        var changed = 0
+        for start in stride(from: 0, to: ids.count, by: 1000) {
+            changed += try await store.updateAttemptOptions(
+                of: Array(ids[start..<min(start + 1000, ids.count)]), timeoutMilliseconds: timeoutMilliseconds,
+                retry: stored)
+        }
+        return changed
+    }
+
     /// Runs every failed task again (see ``retry(_:)``). Returns how many.
     @discardableResult
     public func retryFailedTasks(batchSize: Int = 1000) async throws -> Int {

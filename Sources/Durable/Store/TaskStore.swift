@@ -185,6 +185,10 @@ protocol TaskStore: Sendable {
     /// successful steps stay, so the re-run resumes. Returns the ids reset.
     func retry(_ ids: [TaskID], now: Int64) async throws -> [TaskID]
 
+    /// Sets the per-attempt timeout and the retry policy (JSON; `nil`: one attempt)
+    /// of those of `ids` that have not succeeded; returns how many changed.
+    func updateAttemptOptions(of ids: [TaskID], timeoutMilliseconds: Int64?, retry: String?) async throws -> Int
+
     /// The ids of up to `limit` failed tasks, oldest first.
     func failedTaskIDs(limit: Int) async throws -> [TaskID]
 

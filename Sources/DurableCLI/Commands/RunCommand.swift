@@ -24,7 +24,8 @@ struct RunCommand: AsyncParsableCommand {
             that finished. Running the same command again after a crash, a kill or Ctrl-C runs \
             only what did not finish; lines that finished are printed from the database, not run again \
             (--retry-failed runs failed lines again). A line that changed is a new task. --retries and \
-            --timeout stay with a line's task as it was first created.
+            --timeout apply to every line that has not succeeded, also to lines an earlier run created (a \
+            note says how many changed).
 
             Each finished line's standard output is printed as it finishes (in file order with --keep-order), and \
             the standard error of failed lines follows a line naming them; the last 8 KiB of each stream are kept. \
@@ -139,6 +140,12 @@ struct RunCommand: AsyncParsableCommand {
                 ? .exponentialJitter(maxAttempts: retries + 1, initialDelay: .milliseconds(500), maxDelay: .seconds(30))
                 : nil)
         let tasks = try await BatchTasks.tasks(of: batch, options: options, on: engine)
+        // This run's --timeout and --retries hold for every line not yet succeeded.
+        let changed = try await engine.updateAttemptOptions(of: tasks.map(\.id), timeout: timeout, retry: options.retry)
+        if changed > 0 {
+            let note = "durable run: \(changed) line(s) from an earlier run now use this run's --timeout and --retries\n"
+            writeAll(STDERR_FILENO, Array(note.utf8))
+        }
         var indexByID: [TaskID: Int] = [:]
         for (index, task) in tasks.enumerated() { indexByID[task.id] = index }
         if retryFailed {

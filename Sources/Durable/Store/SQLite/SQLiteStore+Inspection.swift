@@ -135,6 +135,21 @@ extension SQLiteStore {
         }
     }
 
+    func updateAttemptOptions(of ids: [TaskID], timeoutMilliseconds: Int64?, retry: String?) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let list = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
+        return try await write("change the attempt options of \(ids.count) task(s)") { db in
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET timeout_ms = ?, retry = ?
+                    WHERE id IN (SELECT value FROM json_each(?)) AND status != 'succeeded'
+                      AND (timeout_ms IS NOT ? OR retry IS NOT ?)
+                    """,
+                arguments: [timeoutMilliseconds, retry, list, timeoutMilliseconds, retry])
+            return db.changesCount
+        }
+    }
+
     func failedTaskIDs(limit: Int) async throws -> [TaskID] {
         try await read("list failed tasks") { db in
             try Int64.fetchAll(
