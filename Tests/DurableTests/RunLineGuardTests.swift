@@ -127,3 +127,49 @@ private enum LineProcessesProbe {
         }
     }
 }
+
+/// What `durable run` reports when it does not run every line alone.
+@Suite("durable run: counts and notes", .serialized)
+struct RunReportTests {
+    @Test("two runners of one batch each say how many lines the other ran; together they ran each line once")
+    func twoRunners() async throws {
+        let directory = TemporaryDirectory()
+        let database = directory.file("run.sqlite")
+        let commands = (1...40).map { "sleep 0.02; echo \($0)" }.joined(separator: "\n")
+        let file = directory.file("commands.txt")
+        try Data((commands + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        // The database first, so that both runners open a file that exists.
+        #expect(try runDurableTool(["run", file, "--db", database, "--dry-run"]).status == 0)
+        let arguments = ["run", file, "--db", database, "-j", "2", "--quiet"]
+        let runners = try (1...2).map { index in
+            try ChildProcess(
+                "runner-\(index)", executable: try ChildProcess.durableExecutable(), arguments: arguments,
+                output: directory.file("runner-\(index).out"))
+        }
+        var ranHere = 0
+        for runner in runners {
+            let (status, signalled) = try await runner.waitForExit(timeout: .seconds(120))
+            let summary = runner.fullOutput.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(!signalled && status == 0, "\(summary)")
+            func count(_ pattern: String) -> Int {
+                guard let range = summary.range(of: "(\\d+) \(pattern)", options: .regularExpression) else { return 0 }
+                return Int(summary[range].split(separator: " ")[0]) ?? 0
+            }
+            #expect(count("succeeded") == 40, "\(summary)")
+            ranHere += count("succeeded") - count("already done") - count("run meanwhile by another")
+        }
+        #expect(ranHere == 40)
+    }
+
+    @Test("a failed attempt with retries left says it will retry")
+    func retryNote() async throws {
+        let directory = TemporaryDirectory()
+        let counter = directory.file("count")
+        let file = directory.file("commands.txt")
+        try Data("echo x >> \(counter); [ $(wc -l < \(counter)) -ge 3 ]\n".utf8).write(to: URL(fileURLWithPath: file))
+        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--retries", "2", "--quiet"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardError.contains("line 1 failed (exit status 1) on attempt 1 of 3; retrying"), "\(result)")
+        #expect(result.standardError.contains("on attempt 2 of 3; retrying"), "\(result)")
+    }
+}

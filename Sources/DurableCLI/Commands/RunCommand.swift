@@ -128,10 +128,11 @@ struct RunCommand: AsyncParsableCommand {
         defer { try? engine.close() }
         let killGracePeriod = Duration.seconds(2)
         let runnerID = UUID().uuidString
+        let runHere = LinesRunHere()
         engine.register(
             ShellCommand(
                 batch: batch.identity, lineNumbers: batch.lineNumbers, tailLimit: 8192,
-                killGracePeriod: killGracePeriod, runnerID: runnerID,
+                killGracePeriod: killGracePeriod, runnerID: runnerID, runHere: runHere, retries: retries,
                 database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
 
         let options = TaskOptions(
@@ -180,7 +181,8 @@ struct RunCommand: AsyncParsableCommand {
             // Before any line starts: however this process ends, its lines end with it.
             _ = try LineGuard.start(runnerID: runnerID, gracePeriod: killGracePeriod)
             try await runWorker(
-                engine: engine, pending: pending, indexByID: indexByID, ledger: ledger, stopper: stopper)
+                engine: engine, pending: pending, indexByID: indexByID, ledger: ledger, stopper: stopper,
+                runHere: runHere)
         }
 
         // After an interrupt: what finished but was not reported yet.
@@ -189,7 +191,9 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 for try await task in engine.asCompleted(unreported, timeout: .zero) {
                     guard let index = indexByID[task.id] else { continue }
-                    ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
+                    ledger.record(
+                        index: index, result: try await RunLedger.lineResult { try await task.result() },
+                        byOthers: !runHere.contains(task.id))
                 }
             } catch is TimeoutError {
             } catch let error as DurableError where error.code == .unknownTask {
@@ -208,7 +212,10 @@ struct RunCommand: AsyncParsableCommand {
         if counts.cancelled > 0 { summary += ", \(counts.cancelled) cancelled" }
         if counts.pruned > 0 { summary += ", \(counts.pruned) pruned before their result was read" }
         if counts.unfinished > 0 { summary += ", \(counts.unfinished) not finished" }
-        if counts.earlier > 0 { summary += " (\(counts.earlier) already done before this run)" }
+        var notes: [String] = []
+        if counts.earlier > 0 { notes.append("\(counts.earlier) already done before this run") }
+        if counts.byOthers > 0 { notes.append("\(counts.byOthers) run meanwhile by another durable run") }
+        if !notes.isEmpty { summary += " (\(notes.joined(separator: "; ")))" }
         summary += " in \(elapsed)"
         if counts.unfinished > 0 { summary += "; run the same command again to finish" }
         ledger.finish(summary: summary)
@@ -238,7 +245,7 @@ struct RunCommand: AsyncParsableCommand {
     /// drained it.
     private func runWorker(
         engine: TaskEngine, pending: [DurableTask<ShellOutcome>], indexByID: [TaskID: Int], ledger: RunLedger,
-        stopper: RunStopper
+        stopper: RunStopper, runHere: LinesRunHere
     ) async throws {
         guard !stopper.interrupted else { return }
         try await WorkerRun.run(engine: engine, stopper: stopper, tick: { ledger.tick() }) {
@@ -247,7 +254,9 @@ struct RunCommand: AsyncParsableCommand {
                 do {
                     for try await task in engine.asCompleted(unreported) {
                         guard let index = indexByID[task.id] else { continue }
-                        ledger.record(index: index, result: try await RunLedger.lineResult { try await task.result() })
+                        ledger.record(
+                        index: index, result: try await RunLedger.lineResult { try await task.result() },
+                        byOthers: !runHere.contains(task.id))
                     }
                     return
                 } catch let error as DurableError where error.code == .unknownTask {

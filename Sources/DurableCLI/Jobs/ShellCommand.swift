@@ -60,6 +60,10 @@ struct ShellCommand: Job {
     let killGracePeriod: Duration
     /// This `durable run`'s id (``LineGuard``), in every line's `DURABLE_RUNNER`.
     let runnerID: String
+    /// The lines this process started.
+    let runHere: LinesRunHere
+    /// `--retries`: a failed attempt with attempts left says that it will retry.
+    let retries: Int
     /// The database's absolute path, in every line's `DURABLE_DATABASE`.
     let database: String
 
@@ -70,6 +74,7 @@ struct ShellCommand: Job {
                 message: "the line \"\(input.command)\" of \(input.file) is no longer in the file (it changed since "
                     + "this task was created); it is not part of the current run")
         }
+        runHere.insert(context.taskID)
         if context.attempt > 1 { try await stopEarlierRuns(of: context.taskID, line: line) }
         let result = try await ShellProcess.run(
             input.command,
@@ -79,7 +84,14 @@ struct ShellCommand: Job {
             ],
             tailLimit: tailLimit, killGracePeriod: killGracePeriod)
         let outcome = ShellOutcome(result)
-        guard result.succeeded else { throw ShellCommandFailure(outcome: outcome) }
+        guard result.succeeded else {
+            if context.attempt <= retries {
+                let note = "durable run: line \(line) failed (\(outcome.ending)) on attempt \(context.attempt) of "
+                    + "\(retries + 1); retrying\n"
+                FileHandle.standardError.write(Data(note.utf8))
+            }
+            throw ShellCommandFailure(outcome: outcome)
+        }
         return outcome
     }
 }

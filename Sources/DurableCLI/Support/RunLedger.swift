@@ -28,6 +28,8 @@ final class RunLedger: Sendable {
         var cancelled = 0
         var pruned = 0
         var earlier = 0
+        /// Finished during this run by another process running the same batch.
+        var byOthers = 0
         var unfinished = 0
     }
 
@@ -100,7 +102,7 @@ final class RunLedger: Sendable {
     }
 
     /// Counts a finished line and prints its output (or buffers it, to keep file order).
-    func record(index: Int, result: LineResult, earlier: Bool = false) {
+    func record(index: Int, result: LineResult, earlier: Bool = false, byOthers: Bool = false) {
         let output = render(index: index, result: result)
         let showProgress = ContinuousClock.now - started >= Self.progressDelay
         state.withLock { state in
@@ -117,7 +119,7 @@ final class RunLedger: Sendable {
                 failed = true
             case .cancelled:
                 state.counts.cancelled += 1
-                failed = true
+                failed = false
             case .pruned:
                 state.counts.pruned += 1
                 failed = false
@@ -125,6 +127,7 @@ final class RunLedger: Sendable {
             if earlier {
                 state.counts.earlier += 1
             } else {
+                if byOthers { state.counts.byOthers += 1 }
                 state.finishedNow += 1
                 if failed { state.failedNow += 1 }
             }
