@@ -180,3 +180,49 @@ extension RunLineIdentityTests {
         #expect(second.standardOutput.contains("slow"), "\(second)")
     }
 }
+
+/// `durable run` passes its lines' output through: every byte, unchanged.
+@Suite("durable run: output passed through")
+struct RunOutputTests {
+    @Test("every byte of a line's output is passed through, grouped per line, and kept whole with --results")
+    func wholeOutput() async throws {
+        let directory = TemporaryDirectory()
+        let file = directory.file("commands.txt")
+        let results = directory.file("results")
+        // 300 KB of output, and bytes that are not UTF-8.
+        let lines = [
+            "head -c 300000 /dev/zero | tr '\\0' 'x'; echo",
+            "printf 'caf\\351\\n'; printf 'err\\n' >&2",
+        ]
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        let out = directory.file("stdout")
+        let err = directory.file("stderr")
+        let child = try SpawnedProcess(
+            try ChildProcess.durableExecutable().path,
+            ["run", file, "--db", directory.file("run.sqlite"), "-j", "2", "--quiet", "--keep-order", "--results", results],
+            output: out, error: err)
+        let (status, _) = try await child.waitForExit()
+        #expect(status == 0, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        let printed = try Data(contentsOf: URL(fileURLWithPath: out))
+        let expected = Data(repeating: UInt8(ascii: "x"), count: 300_000) + Data("\n".utf8) + Data([0x63, 0x61, 0x66, 0xE9, 0x0A])
+        // Compared outside #expect: a failure would describe 300 KB twice.
+        let same = printed == expected
+        #expect(same, "printed \(printed.count) bytes, expected \(expected.count)")
+        #expect(try String(contentsOfFile: err, encoding: .utf8).contains("err\n"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: results + "/line-1.stdout")).count == 300_001)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: results + "/line-2.stdout")) == Data([0x63, 0x61, 0x66, 0xE9, 0x0A]))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: results + "/line-2.stderr")) == Data("err\n".utf8))
+    }
+
+    @Test("--line-buffer passes whole lines through as they come")
+    func lineBuffered() async throws {
+        let directory = TemporaryDirectory()
+        let file = directory.file("commands.txt")
+        try Data("printf 'a\\nb'; sleep 0.1; printf 'c\\n'\n".utf8).write(to: URL(fileURLWithPath: file))
+        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--line-buffer", "--quiet"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardOutput == "a\nbc\n")
+        let refused = try runDurableTool(["run", file, "--line-buffer", "--keep-order"])
+        #expect(refused.status != 0 && refused.standardError.contains("cannot go together"), "\(refused)")
+    }
+}

@@ -27,9 +27,13 @@ struct RunCommand: AsyncParsableCommand {
             --timeout apply to every line that has not succeeded, also to lines an earlier run created (a \
             note says how many changed).
 
-            Each finished line's standard output is printed as it finishes (in file order with --keep-order), and \
-            the standard error of failed lines follows a line naming them; the last 8 KiB of each stream are kept. \
-            Commands see DURABLE_LINE, DURABLE_ATTEMPT and DURABLE_TASK_ID in their environment.
+            The output of the lines this run runs goes through unchanged, every byte of standard output and \
+            standard error, one line's output at once as the line finishes (in file order with --keep-order; \
+            as whole lines as they come with --line-buffer), spooled meanwhile in a temporary folder (or kept \
+            in --results DIR); a failed line is named after its output. Lines finished earlier are only \
+            counted (--replay prints their stored output); the database keeps the last --tail-size bytes of \
+            each stream for inspection. Commands see DURABLE_LINE, DURABLE_ATTEMPT, DURABLE_TASK_ID, \
+            DURABLE_RUNNER and DURABLE_DATABASE in their environment.
 
             Ctrl-C once: no new lines start; running ones finish. Twice (or SIGTERM, or SIGHUP): running lines \
             are stopped and run again next time. No line outlives durable run: if it is killed (even with \
@@ -75,6 +79,20 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the lines' output in file order rather than as they finish.")
     var keepOrder = false
 
+    @Flag(help: "Pass each line's output through as whole lines, as it comes, instead of each line's output at once.")
+    var lineBuffer = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Also keep each line's whole output in DIR/line-<n>.stdout and DIR/line-<n>.stderr.", valueName: "dir"))
+    var results: String?
+
+    @Flag(help: "Print the stored output of lines that finished in earlier runs too (their last --tail-size bytes).")
+    var replay = false
+
+    @Option(help: ArgumentHelp("How many bytes of each stream of each line the database keeps.", valueName: "bytes"))
+    var tailSize = 8192
+
     @Flag(help: "Print what a run would do — which lines are done, failed, pending or would run — and change nothing.")
     var dryRun = false
 
@@ -84,6 +102,8 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard retries >= 0 else { throw ValidationError("--retries cannot be negative") }
+        guard tailSize >= 0 else { throw ValidationError("--tail-size cannot be negative") }
+        if lineBuffer && keepOrder { throw ValidationError("--line-buffer and --keep-order cannot go together") }
         if let timeout, timeout <= .zero { throw ValidationError("--timeout must be longer than zero") }
     }
 
@@ -126,14 +146,16 @@ struct RunCommand: AsyncParsableCommand {
                 configuration.storeFailureTimeout = storeFailureTimeout
             }, logLevel: .error)
         defer { try? engine.close() }
+        let lineOutput = try LineOutput(mode: lineBuffer ? .lineBuffered : .grouped, results: results)
+        defer { lineOutput.cleanUp() }
         let killGracePeriod = Duration.seconds(2)
         let runnerID = UUID().uuidString
         let runHere = LinesRunHere()
         engine.register(
             ShellCommand(
-                batch: batch.identity, lineNumbers: batch.lineNumbers, tailLimit: 8192,
+                batch: batch.identity, lineNumbers: batch.lineNumbers, tailLimit: tailSize,
                 killGracePeriod: killGracePeriod, runnerID: runnerID, runHere: runHere, retries: retries,
-                database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
+                output: lineOutput, database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
 
         let options = TaskOptions(
             timeout: timeout,
@@ -156,9 +178,11 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        // Lines finished by an earlier run are printed from the database first,
-        // a chunk at a time so that their stored output is never all in memory.
-        let ledger = RunLedger(lines: batch.lines, keepOrder: keepOrder, quiet: quiet, started: started)
+        // Lines finished by an earlier run are counted (and with --replay printed
+        // from the database) first, a chunk at a time.
+        let ledger = RunLedger(
+            lines: batch.lines, output: lineOutput, replayEarlier: replay, keepOrder: keepOrder, quiet: quiet,
+            started: started)
         var pending: [DurableTask<ShellOutcome>] = []
         for start in stride(from: 0, to: tasks.count, by: 1000) {
             let chunk = Array(tasks[start..<min(start + 1000, tasks.count)])
@@ -168,7 +192,8 @@ struct RunCommand: AsyncParsableCommand {
             guard !earlier.isEmpty else { continue }
             for (task, result) in zip(earlier, try await engine.gatherResults(earlier)) {
                 guard let index = indexByID[task.id] else { continue }
-                ledger.record(index: index, result: try await RunLedger.lineResult { try result.get() }, earlier: true)
+                ledger.record(
+                    index: index, result: try await RunLedger.lineResult { try result.get() }, source: .earlier)
             }
         }
         ledger.startProgress(toRun: pending.count)
@@ -193,7 +218,7 @@ struct RunCommand: AsyncParsableCommand {
                     guard let index = indexByID[task.id] else { continue }
                     ledger.record(
                         index: index, result: try await RunLedger.lineResult { try await task.result() },
-                        byOthers: !runHere.contains(task.id))
+                        source: runHere.contains(task.id) ? .here : .others)
                 }
             } catch is TimeoutError {
             } catch let error as DurableError where error.code == .unknownTask {
@@ -234,7 +259,7 @@ struct RunCommand: AsyncParsableCommand {
                 _ = try await engine.record(of: task.id)
                 remaining.append(task)
             } catch let error as DurableError where error.code == .unknownTask {
-                if let index = indexByID[task.id] { ledger.record(index: index, result: .pruned) }
+                if let index = indexByID[task.id] { ledger.record(index: index, result: .pruned, source: .others) }
             }
         }
         return remaining
@@ -256,7 +281,7 @@ struct RunCommand: AsyncParsableCommand {
                         guard let index = indexByID[task.id] else { continue }
                         ledger.record(
                         index: index, result: try await RunLedger.lineResult { try await task.result() },
-                        byOthers: !runHere.contains(task.id))
+                        source: runHere.contains(task.id) ? .here : .others)
                     }
                     return
                 } catch let error as DurableError where error.code == .unknownTask {

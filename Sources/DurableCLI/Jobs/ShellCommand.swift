@@ -64,6 +64,8 @@ struct ShellCommand: Job {
     let runHere: LinesRunHere
     /// `--retries`: a failed attempt with attempts left says that it will retry.
     let retries: Int
+    /// Where each line's output goes.
+    let output: LineOutput
     /// The database's absolute path, in every line's `DURABLE_DATABASE`.
     let database: String
 
@@ -82,7 +84,7 @@ struct ShellCommand: Job {
                 "DURABLE_TASK_ID": "\(context.taskID)", "DURABLE_LINE": "\(line)",
                 "DURABLE_ATTEMPT": "\(context.attempt)", "DURABLE_RUNNER": runnerID, "DURABLE_DATABASE": database,
             ],
-            tailLimit: tailLimit, killGracePeriod: killGracePeriod)
+            tailLimit: tailLimit, killGracePeriod: killGracePeriod, sinks: try output.sinks(forLine: line))
         let outcome = ShellOutcome(result)
         guard result.succeeded else {
             if context.attempt <= retries {

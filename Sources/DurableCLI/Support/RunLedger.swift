@@ -34,8 +34,20 @@ final class RunLedger: Sendable {
     }
 
     private struct Output {
+        /// A line run here whose whole output (files of ``LineOutput``) goes out first.
+        var replayLine: Int?
         var standardOutput: [UInt8]
         var standardError: [UInt8]
+    }
+
+    /// Who finished a line, which decides what of it is printed.
+    enum Source {
+        /// This process ran it: all of its output, unchanged.
+        case here
+        /// A run before this one: its stored tails, with `--replay`; else nothing.
+        case earlier
+        /// Another process running the same batch meanwhile: only a failure note.
+        case others
     }
 
     private struct State {
@@ -52,6 +64,8 @@ final class RunLedger: Sendable {
     }
 
     private let lines: [RunBatch.Line]
+    private let output: LineOutput
+    private let replayEarlier: Bool
     private let keepOrder: Bool
     private let quiet: Bool
     private let liveProgress: Bool
@@ -61,8 +75,13 @@ final class RunLedger: Sendable {
     /// Progress appears once a run has lasted this long.
     private static let progressDelay: Duration = .seconds(2)
 
-    init(lines: [RunBatch.Line], keepOrder: Bool, quiet: Bool, started: ContinuousClock.Instant) {
+    init(
+        lines: [RunBatch.Line], output: LineOutput, replayEarlier: Bool, keepOrder: Bool, quiet: Bool,
+        started: ContinuousClock.Instant
+    ) {
         self.lines = lines
+        self.output = output
+        self.replayEarlier = replayEarlier
         self.keepOrder = keepOrder
         self.quiet = quiet
         self.started = started
@@ -102,8 +121,10 @@ final class RunLedger: Sendable {
     }
 
     /// Counts a finished line and prints its output (or buffers it, to keep file order).
-    func record(index: Int, result: LineResult, earlier: Bool = false, byOthers: Bool = false) {
-        let output = render(index: index, result: result)
+    func record(index: Int, result: LineResult, source: Source) {
+        let output = render(index: index, result: result, source: source)
+        let earlier = source == .earlier
+        let byOthers = source == .others
         let showProgress = ContinuousClock.now - started >= Self.progressDelay
         state.withLock { state in
             guard !state.recorded[index] else { return }
@@ -197,16 +218,18 @@ final class RunLedger: Sendable {
 
     private func write(_ output: Output, _ state: inout State) {
         if liveProgress && state.progressShown && !quiet
-            && !(output.standardOutput.isEmpty && output.standardError.isEmpty)
+            && !(output.standardOutput.isEmpty && output.standardError.isEmpty && output.replayLine == nil)
         {
             writeAll(STDERR_FILENO, Array("\r\u{1B}[K".utf8))
         }
+        if let line = output.replayLine { self.output.replay(line: line) }
         writeAll(STDOUT_FILENO, output.standardOutput)
         writeAll(STDERR_FILENO, output.standardError)
     }
 
-    private func render(index: Int, result: LineResult) -> Output {
+    private func render(index: Int, result: LineResult, source: Source) -> Output {
         let line = lines[index]
+        if source == .earlier && !replayEarlier { return Output(standardOutput: [], standardError: []) }
         let command = Self.abbreviated(line.command, to: 120)
         var errorText = ""
         var outcome: ShellOutcome?
@@ -216,7 +239,7 @@ final class RunLedger: Sendable {
         case .failed(let reason, let failed):
             outcome = failed
             errorText = "durable run: line \(line.number) failed (\(Self.oneLine(reason))): \(command)\n"
-            if let failed, !failed.stderrTail.isEmpty {
+            if source == .earlier, let failed, !failed.stderrTail.isEmpty {
                 let kept = failed.stderrTail.utf8.count
                 if kept < failed.stderrBytes {
                     errorText += "[… \(failed.stderrBytes - kept) earlier bytes of standard error not kept]\n"
@@ -231,12 +254,20 @@ final class RunLedger: Sendable {
                 "durable run: line \(line.number) finished, but was pruned before this run read its result; a later "
                 + "run runs it again: \(command)\n"
         }
-        if let outcome, outcome.stdoutTail.utf8.count < outcome.stdoutBytes {
-            errorText +=
-                "durable run: line \(line.number) printed \(outcome.stdoutBytes) bytes; only the last "
-                + "\(outcome.stdoutTail.utf8.count) were kept\n"
+        switch source {
+        case .here:
+            return Output(replayLine: line.number, standardOutput: [], standardError: Array(errorText.utf8))
+        case .others:
+            return Output(standardOutput: [], standardError: Array(errorText.utf8))
+        case .earlier:
+            if let outcome, outcome.stdoutTail.utf8.count < outcome.stdoutBytes {
+                errorText +=
+                    "durable run: line \(line.number) printed \(outcome.stdoutBytes) bytes; only the last "
+                    + "\(outcome.stdoutTail.utf8.count) were kept\n"
+            }
+            return Output(
+                standardOutput: Array((outcome?.stdoutTail ?? "").utf8), standardError: Array(errorText.utf8))
         }
-        return Output(standardOutput: Array((outcome?.stdoutTail ?? "").utf8), standardError: Array(errorText.utf8))
     }
 
     static func abbreviated(_ text: String, to length: Int) -> String {

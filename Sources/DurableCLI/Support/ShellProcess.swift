@@ -40,6 +40,12 @@ enum ShellProcess {
         var totalBytes: Int
     }
 
+    /// Where every byte of the two streams goes besides the kept tails.
+    struct Sinks: Sendable {
+        var standardOutput: OutputSink
+        var standardError: OutputSink
+    }
+
     /// The command could not be started at all.
     struct LaunchError: Error, CustomStringConvertible {
         var description: String
@@ -52,10 +58,10 @@ enum ShellProcess {
     ///   command was stopped before it succeeded; ``LaunchError`` when it cannot start.
     static func run(
         _ command: String, environment: [String: String] = [:], tailLimit: Int = 8192,
-        killGracePeriod: Duration = .seconds(2)
+        killGracePeriod: Duration = .seconds(2), sinks: Sinks? = nil
     ) async throws -> Result {
         try Task.checkCancellation()
-        let child = try RunningChild.spawn(command, environment: environment, tailLimit: tailLimit)
+        let child = try RunningChild.spawn(command, environment: environment, tailLimit: tailLimit, sinks: sinks)
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in child.collect(into: continuation) }
         } onCancel: {
@@ -84,27 +90,36 @@ private final class RunningChild: Sendable {
     private let outputFD: Int32
     private let errorFD: Int32
     private let tailLimit: Int
+    private let sinks: ShellProcess.Sinks?
     private let started: ContinuousClock.Instant
     private let state = Mutex(State())
 
-    private init(pid: pid_t, outputFD: Int32, errorFD: Int32, tailLimit: Int, started: ContinuousClock.Instant) {
+    private init(
+        pid: pid_t, outputFD: Int32, errorFD: Int32, tailLimit: Int, sinks: ShellProcess.Sinks?,
+        started: ContinuousClock.Instant
+    ) {
         self.pid = pid
+        self.sinks = sinks
         self.started = started
         self.outputFD = outputFD
         self.errorFD = errorFD
         self.tailLimit = tailLimit
     }
 
-    static func spawn(_ command: String, environment extra: [String: String], tailLimit: Int) throws -> RunningChild {
+    static func spawn(
+        _ command: String, environment extra: [String: String], tailLimit: Int, sinks: ShellProcess.Sinks?
+    ) throws -> RunningChild {
         // Pipes are made close-on-exec in two calls (pipe2 is not visible to
         // Swift); spawning one child at a time keeps another child from
         // inheriting this one's pipe in between.
-        try spawnLock.withLock { _ in try spawnLocked(command, environment: extra, tailLimit: tailLimit) }
+        try spawnLock.withLock { _ in
+            try spawnLocked(command, environment: extra, tailLimit: tailLimit, sinks: sinks)
+        }
     }
 
-    private static func spawnLocked(_ command: String, environment extra: [String: String], tailLimit: Int) throws
-        -> RunningChild
-    {
+    private static func spawnLocked(
+        _ command: String, environment extra: [String: String], tailLimit: Int, sinks: ShellProcess.Sinks?
+    ) throws -> RunningChild {
         let output = try makePipe()
         let error: (read: Int32, write: Int32)
         do {
@@ -172,7 +187,8 @@ private final class RunningChild: Sendable {
             throw ShellProcess.LaunchError(description: "cannot start /bin/sh: \(String(cString: strerror(status)))")
         }
         return RunningChild(
-            pid: pid, outputFD: output.read, errorFD: error.read, tailLimit: tailLimit, started: started)
+            pid: pid, outputFD: output.read, errorFD: error.read, tailLimit: tailLimit, sinks: sinks,
+            started: started)
     }
 
     private static func makePipe() throws -> (read: Int32, write: Int32) {
@@ -241,7 +257,13 @@ private final class RunningChild: Sendable {
                 let count = read(fds[index].fd, chunk.baseAddress, chunk.count)
                 if count > 0 {
                     let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
-                    if index == 0 { output.append(bytes) } else { error.append(bytes) }
+                    if index == 0 {
+                        output.append(bytes)
+                        sinks?.standardOutput.write(bytes)
+                    } else {
+                        error.append(bytes)
+                        sinks?.standardError.write(bytes)
+                    }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     close(fds[index].fd)
                     fds[index].fd = -1
@@ -253,6 +275,8 @@ private final class RunningChild: Sendable {
             }
         }
         for entry in fds where entry.fd >= 0 { close(entry.fd) }
+        sinks?.standardOutput.finish()
+        sinks?.standardError.finish()
         let final = status ?? reap(blocking: true) ?? -1
         let duration = ContinuousClock.now - started
         let stopped = state.withLock { $0.stopRequested }
