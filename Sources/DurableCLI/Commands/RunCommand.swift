@@ -29,8 +29,8 @@ struct RunCommand: AsyncParsableCommand {
 
             The output of the lines this run runs goes through unchanged, every byte of standard output and \
             standard error, one line's output at once as the line finishes (in file order with --keep-order; \
-            as whole lines as they come with --line-buffer), spooled meanwhile in a temporary folder (or kept \
-            in --results DIR); a failed line is named after its output. Lines finished earlier are only \
+            as whole lines as they come with --line-buffer), held meanwhile in memory (a temporary file past \
+            1 MiB; or kept in --results DIR); a failed line is named after its output. Lines finished earlier are only \
             counted (--replay prints their stored output); the database keeps the last --tail-size bytes of \
             each stream for inspection. Commands see DURABLE_LINE, DURABLE_ATTEMPT, DURABLE_TASK_ID, \
             DURABLE_RUNNER and DURABLE_DATABASE in their environment.
