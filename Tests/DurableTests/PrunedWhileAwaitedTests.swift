@@ -61,3 +61,23 @@ struct PrunedWhileAwaitedTests {
         #expect(prunes > 0)
     }
 }
+
+/// `statistics()`'s rate over the last minute.
+@Suite("Statistics")
+struct StatisticsRateTests {
+    @Test("the last minute's rate is over the time the tasks took to finish, not the whole minute")
+    func rateOverTheirOwnSpan() async throws {
+        let directory = TemporaryDirectory()
+        let clock = ManualClock()
+        let engine = try makeEngine(in: directory) { $0.clock = clock }
+        try await engine.run { engine async throws -> Void in
+            _ = try await engine.gather(try await engine.createTasks(Echo.self, inputs: (0..<5).map { "a\($0)" }))
+            clock.advance(by: .seconds(4))
+            _ = try await engine.gather(try await engine.createTasks(Echo.self, inputs: (0..<5).map { "b\($0)" }))
+        }
+        let statistics = try await engine.statistics()
+        #expect(statistics.finishedLastMinute == 10)
+        #expect(statistics.lastMinuteSpanMilliseconds == 4000)
+        #expect(statistics.lastMinuteRate == 2.25)
+    }
+}

@@ -75,6 +75,17 @@ public struct QueueStatistics: Sendable, Hashable {
     /// Tasks finished in the last minute and the last hour.
     public var finishedLastMinute: Int
     public var finishedLastHour: Int
+    /// From the first to the last of the tasks finished in the last minute, in
+    /// milliseconds (0 for one; `nil` for none).
+    public var lastMinuteSpanMilliseconds: Int64?
+
+    /// Tasks finished per second over the last minute: over the time they took
+    /// to finish, not the whole minute, so a batch that ran for 25 s shows its
+    /// own rate; `nil` when fewer than two finished.
+    public var lastMinuteRate: Double? {
+        guard finishedLastMinute > 1, let span = lastMinuteSpanMilliseconds, span > 0 else { return nil }
+        return Double(finishedLastMinute - 1) / (Double(span) / 1000)
+    }
     /// Per job, how many of the `running` tasks nobody runs any more
     /// (``AbandonedRun``); jobs without any are left out.
     public var abandoned: [String: Int] = [:]

@@ -27,6 +27,7 @@ struct Stats: AsyncParsableCommand {
             var totals: [String: Any] = [
                 "job": NSNull(), "finished_last_minute": statistics.finishedLastMinute,
                 "finished_last_hour": statistics.finishedLastHour,
+                "finished_per_second_last_minute": statistics.lastMinuteRate.map { $0 as Any } ?? NSNull(),
             ]
             for (column, count) in statusColumns(statistics.totals, abandoned: statistics.abandonedTotal) {
                 totals[column] = count
@@ -44,9 +45,9 @@ struct Stats: AsyncParsableCommand {
         let row = statusColumns(totals, abandoned: statistics.abandonedTotal).map { "\($0.count)" }
         table.add(["(all)"] + row + ["\(totals.values.reduce(0, +))"])
         print(table.rendered(), terminator: "")
+        let rate = statistics.lastMinuteRate.map { String(format: " (%.1f/s while they finished)", $0) } ?? ""
         print(
-            "finished in the last minute: \(statistics.finishedLastMinute) "
-                + "(\(String(format: "%.1f", Double(statistics.finishedLastMinute) / 60))/s), "
+            "finished in the last minute: \(statistics.finishedLastMinute)\(rate), "
                 + "last hour: \(statistics.finishedLastHour)")
     }
 }

@@ -71,13 +71,19 @@ extension SQLiteStore {
                 guard let status = TaskStatus(rawValue: row[1] as String) else { continue }
                 counts[row[0] as String, default: [:]][status] = row[2] as Int
             }
-            let minute = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM tasks WHERE completion_seq IS NOT NULL AND finished_at >= ?",
-                arguments: [minuteAgo]) ?? 0
-            let hour = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM tasks WHERE completion_seq IS NOT NULL AND finished_at >= ?",
-                arguments: [hourAgo]) ?? 0
-            return QueueStatistics(counts: counts, finishedLastMinute: minute, finishedLastHour: hour)
+            let finished = try db.cachedStatement(
+                sql: """
+                    SELECT count(*), min(finished_at), max(finished_at) FROM tasks
+                    WHERE completion_seq IS NOT NULL AND finished_at >= ?
+                    """)
+            let minute = try Row.fetchOne(finished, arguments: [minuteAgo])
+            let hour = try Int.fetchOne(finished, arguments: [hourAgo]) ?? 0
+            var statistics = QueueStatistics(
+                counts: counts, finishedLastMinute: minute?[0] ?? 0, finishedLastHour: hour)
+            if let first: Int64 = minute?[1], let last: Int64 = minute?[2] {
+                statistics.lastMinuteSpanMilliseconds = last - first
+            }
+            return statistics
         }
     }
 
