@@ -226,3 +226,23 @@ struct RunOutputTests {
         #expect(refused.status != 0 && refused.standardError.contains("cannot go together"), "\(refused)")
     }
 }
+
+extension RunOutputTests {
+    @Test("--joblog writes one tab-separated row per line: status, exit, signal, seconds, attempts, command")
+    func joblog() async throws {
+        let directory = TemporaryDirectory()
+        let file = directory.file("commands.txt")
+        try Data("true\nexit 3\nkill -9 $$\n".utf8).write(to: URL(fileURLWithPath: file))
+        let log = directory.file("joblog.tsv")
+        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--joblog", log, "-q"])
+        #expect(result.status == 1, "\(result)")
+        let rows = try lines(of: log).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.first == ["line", "status", "exit", "signal", "seconds", "attempts", "command"])
+        #expect(rows.count == 4)
+        #expect(rows.dropFirst().map { [$0[0], $0[1], $0[2], $0[3], $0[5], $0[6]] } == [
+            ["1", "succeeded", "0", "", "1", "true"], ["2", "failed", "3", "", "1", "exit 3"],
+            ["3", "failed", "", "9", "1", "kill -9 $$"],
+        ])
+        #expect(rows.dropFirst().allSatisfy { Double($0[4]) != nil })
+    }
+}

@@ -93,6 +93,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many bytes of each stream of each line the database keeps.", valueName: "bytes"))
     var tailSize = 8192
 
+    @Option(
+        help: ArgumentHelp(
+            "At the end, write one tab-separated row per line (line, status, exit, signal, seconds, attempts, "
+                + "command) to FILE, as GNU parallel's --joblog.", valueName: "file"))
+    var joblog: String?
+
     @Flag(help: "Print what a run would do — which lines are done, failed, pending or would run — and change nothing.")
     var dryRun = false
 
@@ -228,6 +234,15 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         ledger.flushRemaining()
+        if let joblog {
+            var attempts: [Int: Int] = [:]
+            var attemptsByID: [TaskID: Int] = [:]
+            for record in try await engine.tasks(matching: TaskQuery(job: ShellCommand.name, limit: Int.max)) {
+                attemptsByID[record.id] = record.attempt
+            }
+            for (id, index) in indexByID { attempts[index] = attemptsByID[id] }
+            try Joblog.write(to: joblog, lines: batch.lines, results: ledger.results, attempts: attempts)
+        }
 
         let counts = ledger.counts
         let elapsed = RunLedger.describe(ContinuousClock.now - started)

@@ -52,6 +52,8 @@ final class RunLedger: Sendable {
 
     private struct State {
         var recorded: [Bool]
+        /// How each recorded line ended, for the joblog.
+        var results: [Int: LineResult] = [:]
         var counts = Counts()
         var finishedNow = 0
         var failedNow = 0
@@ -96,6 +98,9 @@ final class RunLedger: Sendable {
         state.withLock { state in state.recorded.indices.filter { !state.recorded[$0] } }
     }
 
+    /// How each line ended, by index (lines not finished are missing).
+    var results: [Int: LineResult] { state.withLock { $0.results } }
+
     /// Whether line `index` has its outcome.
     func isRecorded(_ index: Int) -> Bool { state.withLock { $0.recorded[index] } }
 
@@ -129,6 +134,7 @@ final class RunLedger: Sendable {
         state.withLock { state in
             guard !state.recorded[index] else { return }
             state.recorded[index] = true
+            state.results[index] = result
             state.counts.unfinished -= 1
             let failed: Bool
             switch result {
