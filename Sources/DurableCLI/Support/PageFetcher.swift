@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Durable
 import Foundation
 import NIOCore
@@ -81,9 +82,13 @@ final class PageFetcher: Sendable {
         }
         let status = Int(response.status.code)
         var hash = SHA256()
+        var bytes: Int64 = 0
         do {
             for try await buffer in response.body {
-                buffer.withUnsafeReadableBytes { hash.update($0) }
+                buffer.withUnsafeReadableBytes { body in
+                    hash.update(bufferPointer: body)
+                    bytes += Int64(body.count)
+                }
             }
         } catch {
             // A cancelled task (shutdown, timeout) must end as cancelled, not as a network error.
@@ -96,7 +101,8 @@ final class PageFetcher: Sendable {
         }
         let final = response.url?.absoluteString
         return FetchedPage(
-            status: status, bytes: hash.count, sha256: hash.hexDigest(), finalURL: final == url ? nil : final)
+            status: status, bytes: bytes, sha256: hash.finalize().map { String(format: "%02x", $0) }.joined(),
+            finalURL: final == url ? nil : final)
     }
 
     private func timedOut(_ url: String) -> FetchFailure {
