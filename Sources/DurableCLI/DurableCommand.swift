@@ -1,6 +1,12 @@
 import ArgumentParser
 import Durable
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The `durable` command: run batches durably and inspect Durable databases.
 @main
 struct DurableCommand: AsyncParsableCommand {
@@ -11,6 +17,11 @@ struct DurableCommand: AsyncParsableCommand {
             The database is ./durable.sqlite unless --db or $DURABLE_DB names another. Every task, \
             attempt and result is stored there; `sqlite3 durable.sqlite 'select * from task_history'` \
             shows them too.
+
+            Exit status, in every command: 0 on success; 1 when work failed (a line, a URL; watch: \
+            abandoned runs); 2 for bad input or a database that cannot be used (one line on standard \
+            error names it; nothing is changed); 64 for a wrong command line; 75 when run or fetch stop \
+            because the database cannot be written; 128 + the signal when interrupted.
             """,
         version: "durable \(DurableVersion.current) (schema \(DurableVersion.schemaVersion))",
         subcommands: [
@@ -25,4 +36,29 @@ struct DurableCommand: AsyncParsableCommand {
             GuardLinesCommand.self,
         ]
     )
+
+    /// Runs the command; bad input and unusable databases exit with 2 in every
+    /// command (ArgumentParser's own errors keep its codes: 64 for a wrong command
+    /// line), with one line naming the thing.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CommandError {
+            refuse(error.description)
+        } catch let error as DurableError {
+            refuse(error.message)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func refuse(_ message: String) -> Never {
+        writeAll(STDERR_FILENO, Array("Error: \(message.split(separator: "\n").joined(separator: " "))\n".utf8))
+        Glibc.exit(2)
+    }
 }

@@ -76,7 +76,7 @@ struct FetchCommandTests {
             // from the database: refused, saying why, and nothing is fetched or created.
             try FileManager.default.removeItem(atPath: out)
             let removed = try await durable(["fetch", list, "--out", out, "--db", db, "--quiet"], in: directory)
-            #expect(removed.status == 1, "\(removed)")
+            #expect(removed.status == 2, "\(removed)")
             #expect(removed.standardError.contains("held 21 bytes before Durable first appended"), "\(removed)")
             #expect(!FileManager.default.fileExists(atPath: out))
             #expect(server.totalRequests == requests)

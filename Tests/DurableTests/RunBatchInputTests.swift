@@ -56,7 +56,7 @@ struct CommandConventionTests {
             ["run", commands, "--db", directory.path], ["fetch", list, "--out", directory.file("o"), "--db", directory.path],
         ] {
             let result = try runDurableTool(arguments)
-            #expect(result.status != 0, "\(arguments): \(result)")
+            #expect(result.status == 2, "bad input exits 2 in every command: \(arguments): \(result)")
             #expect(result.standardError.contains("\(directory.path) is a directory"), "\(arguments): \(result)")
         }
     }

@@ -118,13 +118,19 @@ struct FetchCommand: AsyncParsableCommand {
         defer { signals.cancel() }
         let result: FetchBatch.Tally
         do {
-            // A deleted --out is written again from the database, lines and all.
-            let restored = try await engine.restoreAppendedFile(at: output.path)
+            // A deleted --out is written again from the database, lines and all;
+            // an --out that does not match it stops the command (bad input: exit 2).
+            let restored: Int
+            do {
+                restored = try await engine.restoreAppendedFile(at: output.path)
+                try await engine.repairAppendedFile(at: output.path)
+            } catch let error as NonRetryableError {
+                throw CommandError(error.message)
+            }
             if restored > 0 {
                 let note = "durable fetch: \(out) did not exist; wrote its \(restored) line(s) again from \(database.path)\n"
                 writeAll(STDERR_FILENO, Array(note.utf8))
             }
-            try await engine.repairAppendedFile(at: output.path)
             result = try await FetchBatch(inputs: inputs, retry: retry).run(
                 on: engine, stopper: stopper, progress: progress)
             // A failed write (a full disk) cut its partial line; nothing else may be left half-written.
