@@ -246,3 +246,25 @@ extension RunOutputTests {
         #expect(rows.dropFirst().allSatisfy { Double($0[4]) != nil })
     }
 }
+
+extension CommandConventionTests {
+    @Test("show, cancel and retry take FILE:LINE for a line's task; --job takes the batch file")
+    func lineHandles() async throws {
+        let directory = TemporaryDirectory()
+        let database = directory.file("run.sqlite")
+        let file = directory.file("jobs.txt")
+        try Data("true\nexit 7\n".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
+        let shown = try runDurableTool(["show", "\(file):2", "--db", database, "--json"])
+        #expect(shown.status == 0, "\(shown)")
+        #expect(shown.standardOutput.contains("\"status\":\"failed\""), "\(shown)")
+        let listed = try runDurableTool(["ls", "--db", database, "--job", file, "--json"])
+        #expect(listed.lines.count == 2, "\(listed)")
+        let retried = try runDurableTool(["retry", "\(file):2", "--db", database])
+        #expect(retried.status == 0 && retried.standardOutput.contains("\(file):2: pending again"), "\(retried)")
+        let cancelled = try runDurableTool(["cancel", "\(file):2", "--db", database])
+        #expect(cancelled.standardOutput.contains("\(file):2: cancelled"), "\(cancelled)")
+        let missing = try runDurableTool(["show", "\(file):9", "--db", database])
+        #expect(missing.status == 2 && missing.standardError.contains("no task of line 9"), "\(missing)")
+    }
+}

@@ -118,9 +118,13 @@ struct Cancel: AsyncParsableCommand {
         abstract: "Cancel tasks: pending ones never start, running ones are cancelled wherever they run.")
 
     @OptionGroup var database: DatabaseOption
-    @Argument(help: "Task ids.") var ids: [Int64] = []
+    @Argument(help: "Task ids, or FILE:LINE for the task of a line of a durable run batch.")
+    var ids: [TaskReference] = []
     @Option(name: .long, help: "Cancel every task with this status (only 'pending').") var status: String?
-    @Option(name: .long, help: "With --status: only tasks of this job.") var job: String?
+    @Option(
+        name: .long, help: "With --status: only tasks of this job (or of this durable run batch file).",
+        transform: jobName)
+    var job: String?
     @Option(name: .long, help: "The cancel message stored with the tasks.") var message = "cancelled with durable cancel"
 
     func validate() throws {
@@ -136,18 +140,23 @@ struct Cancel: AsyncParsableCommand {
             print("cancelled \(count) pending task(s)")
             return
         }
-        var unknown: [Int64] = []
-        for id in ids {
+        var unknown: [String] = []
+        for reference in ids {
+            let id = try await reference.resolve(in: engine, database: database.path)
             do {
-                let record = try await engine.record(of: TaskID(id))
-                let cancelled = try await engine.cancel(TaskID(id), message: message)
-                print("\(id): " + (cancelled ? (record.status == .running ? "cancel requested (running)" : "cancelled") : "already finished (\(record.status))"))
+                let record = try await engine.record(of: id)
+                let cancelled = try await engine.cancel(id, message: message)
+                let what =
+                    cancelled
+                    ? (record.status == .running ? "cancel requested (running)" : "cancelled")
+                    : "already finished (\(record.status))"
+                print("\(reference): \(what)")
             } catch let error as DurableError where error.code == .unknownTask {
-                unknown.append(id)
+                unknown.append("\(reference)")
             }
         }
         if !unknown.isEmpty {
-            throw CommandError("no task has id \(unknown.map(String.init).joined(separator: ", ")) in \(database.path)")
+            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.path)")
         }
     }
 }
@@ -158,7 +167,8 @@ struct Retry: AsyncParsableCommand {
         abstract: "Run failed or cancelled tasks again (stored steps are kept; failed steps run again).")
 
     @OptionGroup var database: DatabaseOption
-    @Argument(help: "Task ids.") var ids: [Int64] = []
+    @Argument(help: "Task ids, or FILE:LINE for the task of a line of a durable run batch.")
+    var ids: [TaskReference] = []
     @Flag(name: .long, help: "Retry every failed task.") var failed = false
 
     func validate() throws {
@@ -172,14 +182,21 @@ struct Retry: AsyncParsableCommand {
             print("\(try await engine.retryFailedTasks()) failed task(s) are pending again")
             return
         }
-        var unknown: [Int64] = []
-        for id in ids where (try? await engine.record(of: TaskID(id))) == nil { unknown.append(id) }
-        if !unknown.isEmpty {
-            throw CommandError("no task has id \(unknown.map(String.init).joined(separator: ", ")) in \(database.path)")
+        var resolved: [(reference: TaskReference, id: TaskID)] = []
+        for reference in ids {
+            resolved.append((reference, try await reference.resolve(in: engine, database: database.path)))
         }
-        let reset = Set(try await engine.retry(ids.map { TaskID($0) }))
-        for id in ids {
-            print("\(id): " + (reset.contains(TaskID(id)) ? "pending again" : "not failed or cancelled; left as it is"))
+        var unknown: [String] = []
+        for entry in resolved where (try? await engine.record(of: entry.id)) == nil {
+            unknown.append("\(entry.reference)")
+        }
+        if !unknown.isEmpty {
+            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.path)")
+        }
+        let reset = Set(try await engine.retry(resolved.map(\.id)))
+        for entry in resolved {
+            let what = reset.contains(entry.id) ? "pending again" : "not failed or cancelled; left as it is"
+            print("\(entry.reference): \(what)")
         }
     }
 }

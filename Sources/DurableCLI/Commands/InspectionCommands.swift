@@ -30,7 +30,7 @@ struct List: AsyncParsableCommand {
     var status: [String] = []
     @Option(name: .long, help: "Only tasks whose name matches this glob (* and ?).")
     var name: String?
-    @Option(name: .long, help: "Only tasks of this job.")
+    @Option(name: .long, help: "Only tasks of this job (or of this durable run batch file).", transform: jobName)
     var job: String?
     @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d; at most 36500d).")
     var since: String?
@@ -75,15 +75,17 @@ struct Show: AsyncParsableCommand {
         abstract: "Show one task: its row, attempts, steps, children, callbacks, result or error.")
 
     @OptionGroup var database: DatabaseOption
-    @Argument(help: "The task id.") var id: Int64
+    @Argument(help: "The task: its id, or FILE:LINE for the task of a line of a durable run batch.")
+    var task: TaskReference
     @Flag(name: .long, help: "One JSON object.") var json = false
 
     func run() async throws {
         let engine = try openForReading(database)
         defer { try? engine.close() }
         let task: TaskRecord
+        let id = try await self.task.resolve(in: engine, database: database.path)
         do {
-            task = try await engine.record(of: TaskID(id))
+            task = try await engine.record(of: id)
         } catch let error as DurableError where error.code == .unknownTask {
             throw CommandError("no task has id \(id) in \(database.path)")
         }

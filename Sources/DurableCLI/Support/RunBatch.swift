@@ -96,7 +96,8 @@ struct RunBatch {
         }
     }
 
-    private static func absolutePath(_ path: String) -> String {
+    /// The absolute path with symbolic links resolved: a batch file's identity.
+    static func absolutePath(_ path: String) -> String {
         if let resolved = realpath(path, nil) {
             defer { free(resolved) }
             return String(cString: resolved)
