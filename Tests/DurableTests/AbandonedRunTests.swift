@@ -105,7 +105,7 @@ struct AbandonedRunTests {
             arguments: ["watch", "--interval", "10ms", "--db", scene.path], output: scene.directory.file("watch.out"))
         let ended = try await watch.exit(within: .seconds(60))
         #expect(ended != nil, "watch did not end: \(watch.output)")
-        #expect(ended?.status != 0)
+        #expect(ended?.status == 1, "abandoned runs end watch with 1")
         #expect(watch.fullOutput.contains("running 0, abandoned 1"), "\(watch.output)")
         #expect(watch.fullOutput.contains("task \(id)"), "\(watch.output)")
         #expect(watch.fullOutput.contains("start a worker on \(scene.path)"), "\(watch.output)")

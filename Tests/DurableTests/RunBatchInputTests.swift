@@ -268,3 +268,21 @@ extension CommandConventionTests {
         #expect(missing.status == 2 && missing.standardError.contains("no task of line 9"), "\(missing)")
     }
 }
+
+extension CommandConventionTests {
+    @Test("watch ends cleanly on Ctrl-C with 130")
+    func watchInterrupted() async throws {
+        let directory = TemporaryDirectory()
+        let database = directory.file("jobs.sqlite")
+        let engine = try TaskEngine(path: database, logger: testLogger)
+        _ = try await engine.createTask(ChildCrashWork.self, 1)
+        try engine.close()
+        let watch = try ChildProcess(
+            "watch", executable: try ChildProcess.durableExecutable(),
+            arguments: ["watch", "--db", database, "--interval", "50ms"], output: directory.file("watch.out"))
+        try await poll("watch prints", child: watch) { watch.fullOutput.contains("pending 1") }
+        kill(watch.pid, SIGINT)
+        let (status, signalled) = try await watch.waitForExit(timeout: .seconds(30))
+        #expect(!signalled && status == 130, "\(watch.fullOutput)")
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import UnixSignals
 import Durable
 import Foundation
 
@@ -84,6 +85,36 @@ struct Watch: AsyncParsableCommand {
         let engine = try openForReading(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
+        // Ctrl-C, SIGTERM or SIGHUP end the watch cleanly: the file is closed, no -wal or -shm stays.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
+        let ending = try await withThrowingTaskGroup(of: WatchEnding.self) { group in
+            group.addTask { try await Self.watch(engine, every: every, live: live) }
+            group.addTask {
+                for await signal in signals { return .signal(signal.rawValue) }
+                return .signal(SIGINT)
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? .done
+        }
+        if live { print("") }
+        switch ending {
+        case .done:
+            return
+        case .abandoned:
+            writeAll(STDERR_FILENO, Array("Error: \(try await abandonedError(engine))\n".utf8))
+            throw ExitCode(1)
+        case .signal(let number):
+            throw ExitCode(128 + number)
+        }
+    }
+
+    private enum WatchEnding: Sendable {
+        case done, abandoned
+        case signal(Int32)
+    }
+
+    /// Prints the counts every `every` until nothing is pending or running.
+    private static func watch(_ engine: TaskEngine, every: Duration, live: Bool) async throws -> WatchEnding {
         while true {
             let statistics = try await engine.statistics()
             let counts = statusColumns(statistics.totals, abandoned: statistics.abandonedTotal)
@@ -92,23 +123,20 @@ struct Watch: AsyncParsableCommand {
                 + ", \(statistics.finishedLastMinute) finished in the last minute"
             FileHandle.standardOutput.write(Data((live ? "\r\u{1B}[K" + line : line + "\n").utf8))
             if statistics.totals[.pending, default: 0] + statistics.liveRunning == 0 {
-                if live { print("") }
-                guard statistics.abandonedTotal == 0 else { throw try await abandonedError(engine) }
-                return
+                return statistics.abandonedTotal == 0 ? .done : .abandoned
             }
             try await Task.sleep(for: every)
         }
     }
 
     /// Names the abandoned runs and how to recover them.
-    private func abandonedError(_ engine: TaskEngine) async throws -> CommandError {
+    private func abandonedError(_ engine: TaskEngine) async throws -> String {
         let runs = try await engine.abandonedRuns()
         let list = runs.prefix(10).map { "task \($0.taskID) (\(Formatting.abandonment($0)))" }.joined(separator: ", ")
         let more = runs.count > 10 ? " and \(runs.count - 10) more" : ""
-        return CommandError(
-            "nothing is pending or running, but \(list)\(more) \(runs.count == 1 ? "is" : "are") still stored as "
-                + "running with nobody running \(runs.count == 1 ? "it" : "them"); "
-                + "start a worker on \(database.path) to recover \(runs.count == 1 ? "it" : "them")")
+        return "nothing is pending or running, but \(list)\(more) \(runs.count == 1 ? "is" : "are") still stored as "
+            + "running with nobody running \(runs.count == 1 ? "it" : "them"); "
+            + "start a worker on \(database.path) to recover \(runs.count == 1 ? "it" : "them")"
     }
 }
 
