@@ -62,7 +62,7 @@ struct RunCommandTests {
         let probe = try DatabaseProbe(path: db)
         let attempts = try probe.rows(
             """
-            SELECT \(lineNumber(of: "t")) AS line, t.status, a.attempt, a.outcome
+            SELECT \(lineNumberSQL(of: "t")) AS line, t.status, a.attempt, a.outcome
             FROM task_attempts AS a JOIN tasks AS t ON t.id = a.task_id ORDER BY line, a.attempt
             """
         ).map { "\($0["line"] as Int):\($0["attempt"] as Int):\($0["outcome"] as String)" }
@@ -311,7 +311,7 @@ struct RunCommandTests {
         let interruptedLines = Set(
             try probe.ids(
                 """
-                SELECT \(lineNumber(of: "t")) FROM task_attempts AS a JOIN tasks AS t ON t.id = a.task_id
+                SELECT \(lineNumberSQL(of: "t")) FROM task_attempts AS a JOIN tasks AS t ON t.id = a.task_id
                 WHERE a.outcome = 'interrupted'
                 """
             ).map(Int.init))
@@ -530,8 +530,6 @@ private struct StoredOutcome: Decodable {
 
 /// SQL for a line's number, read from its task's name ("line 12: ...").
 private let lineNumber = lineNumberSQL(of: nil)
-
-private func lineNumber(of table: String) -> String { lineNumberSQL(of: table) }
 
 private func lineNumberSQL(of table: String?) -> String {
     let name = table.map { "\($0).name" } ?? "name"

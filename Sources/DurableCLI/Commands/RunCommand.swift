@@ -228,19 +228,14 @@ struct RunCommand: AsyncParsableCommand {
                 }
             } catch is TimeoutError {
             } catch let error as DurableError where error.code == .unknownTask {
-                _ = try await Self.reportPruned(
-                    unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false }, engine: engine,
-                    indexByID: indexByID, ledger: ledger)
+                _ = try await Self.reportPruned(unreported, engine: engine, indexByID: indexByID, ledger: ledger)
             }
         }
         ledger.flushRemaining()
         if let joblog {
             var attempts: [Int: Int] = [:]
-            var attemptsByID: [TaskID: Int] = [:]
-            for record in try await engine.tasks(matching: TaskQuery(job: ShellCommand.name, limit: Int.max)) {
-                attemptsByID[record.id] = record.attempt
-            }
-            for (id, index) in indexByID { attempts[index] = attemptsByID[id] }
+            let records = Dictionary(try await BatchTasks.storedTasks(on: engine).map { ($0.id, $0) }) { first, _ in first }
+            for (id, index) in indexByID { attempts[index] = records[id]?.attempt }
             try Joblog.write(to: joblog, lines: batch.lines, results: ledger.results, attempts: attempts)
         }
 
@@ -264,12 +259,13 @@ struct RunCommand: AsyncParsableCommand {
         return counts.failed + counts.cancelled > 0 ? 1 : 0
     }
 
-    /// Records the lines of `tasks` that no longer exist as pruned; returns the others.
+    /// Records the unreported lines of `tasks` that no longer exist as pruned;
+    /// returns the other unreported ones.
     private static func reportPruned(
         _ tasks: [DurableTask<ShellOutcome>], engine: TaskEngine, indexByID: [TaskID: Int], ledger: RunLedger
     ) async throws -> [DurableTask<ShellOutcome>] {
         var remaining: [DurableTask<ShellOutcome>] = []
-        for task in tasks {
+        for task in tasks where indexByID[task.id].map({ !ledger.isRecorded($0) }) ?? false {
             do {
                 _ = try await engine.record(of: task.id)
                 remaining.append(task)
@@ -302,8 +298,7 @@ struct RunCommand: AsyncParsableCommand {
                 } catch let error as DurableError where error.code == .unknownTask {
                     // Lines pruned while this run ran: reported as such, the others awaited again.
                     unreported = try await Self.reportPruned(
-                        unreported.filter { indexByID[$0.id].map { !ledger.isRecorded($0) } ?? false },
-                        engine: engine, indexByID: indexByID, ledger: ledger)
+                        unreported, engine: engine, indexByID: indexByID, ledger: ledger)
                 }
             }
         }

@@ -90,7 +90,7 @@ struct ShellCommand: Job {
             if context.attempt <= retries {
                 let note = "durable run: line \(line) failed (\(outcome.ending)) on attempt \(context.attempt) of "
                     + "\(retries + 1); retrying\n"
-                FileHandle.standardError.write(Data(note.utf8))
+                writeAll(STDERR_FILENO, Array(note.utf8))
             }
             throw ShellCommandFailure(outcome: outcome)
         }

@@ -33,16 +33,26 @@ enum BatchTasks {
         return tasks.compactMap { $0 }
     }
 
-    /// The batch's tasks created by builds that keyed lines by number, by key.
-    private static func legacyTasks(of batch: RunBatch, on engine: TaskEngine) async throws -> [String: TaskID] {
-        var byKey: [String: TaskID] = [:]
-        let prefix = batch.identity + ":"
-        for record in try await engine.tasks(matching: TaskQuery(job: ShellCommand.name, limit: Int.max)) {
-            // Old keys go on with the line number, new ones with "#".
-            guard let key = record.key, key.hasPrefix(prefix), key.dropFirst(prefix.count).first?.isNumber == true
-            else { continue }
-            byKey[key] = record.id
+    /// Every stored task of the batch this process runs (its job, `run:<batch>`).
+    static func storedTasks(on engine: TaskEngine) async throws -> [TaskRecord] {
+        try await engine.tasks(matching: TaskQuery(job: ShellCommand.name, limit: Int.max))
+    }
+
+    /// The batch's stored tasks by key.
+    static func storedTasksByKey(on engine: TaskEngine) async throws -> [String: TaskRecord] {
+        var byKey: [String: TaskRecord] = [:]
+        for record in try await storedTasks(on: engine) {
+            if let key = record.key { byKey[key] = record }
         }
         return byKey
+    }
+
+    /// The batch's tasks created by builds that keyed lines by number, by key.
+    private static func legacyTasks(of batch: RunBatch, on engine: TaskEngine) async throws -> [String: TaskID] {
+        let prefix = batch.identity + ":"
+        // Old keys go on with the line number, new ones with "#".
+        return try await storedTasksByKey(on: engine).filter { key, _ in
+            key.hasPrefix(prefix) && key.dropFirst(prefix.count).first?.isNumber == true
+        }.mapValues(\.id)
     }
 }

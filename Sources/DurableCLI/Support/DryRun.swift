@@ -18,9 +18,7 @@ enum DryRun {
         if FileManager.default.fileExists(atPath: database.path) {
             let engine = try openForReading(database)
             defer { try? engine.close() }
-            for record in try await engine.tasks(matching: TaskQuery(job: ShellCommand.name, limit: Int.max)) {
-                if let key = record.key { tasksByKey[key] = record }
-            }
+            tasksByKey = try await BatchTasks.storedTasksByKey(on: engine)
         }
         var counts: [State: Int] = [:]
         for line in batch.lines {
