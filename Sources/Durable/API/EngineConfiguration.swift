@@ -66,6 +66,9 @@ public struct EngineConfiguration: Sendable {
     public var access: DatabaseAccess = .readWrite
     /// The time source. Default the system clock.
     public var clock: any TaskClock = SystemClock()
+    /// Where the jitter of retry delays is drawn from. Default the system's
+    /// random number generator.
+    public var random: RandomUnit = .system
 
     /// Creates a configuration with the defaults.
     public init() {}

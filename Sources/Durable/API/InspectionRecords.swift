@@ -40,8 +40,8 @@ public struct AttemptRecord: Sendable, Hashable {
     public var owner: String
     public var startedAt: Int64
     public var finishedAt: Int64
-    /// `succeeded`, `failed`, `cancelled`, `interrupted`, `abandoned` or `suspended`.
-    public var outcome: String
+    /// How the run ended.
+    public var outcome: AttemptOutcome
     public var error: StoredError?
 }
 
@@ -49,8 +49,8 @@ public struct AttemptRecord: Sendable, Hashable {
 public struct StepRecord: Sendable, Hashable {
     public var position: Int
     public var name: String
-    /// `step` or `sleep`.
-    public var kind: String
+    /// A step or a durable sleep.
+    public var kind: StepKind
     public var status: TaskStatus
     /// The step's value as JSON, or a sleep's wake-up time.
     public var result: String?

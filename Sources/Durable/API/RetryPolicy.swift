@@ -1,5 +1,3 @@
-import Foundation
-
 /// How often a task runs again after its job throws, and how long it waits in
 /// between: exponential backoff with jitter, stored with the task.
 ///
@@ -57,11 +55,13 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     /// The wait in milliseconds after the `failures`-th failure (from 1), for a
     /// random draw `unit` in 0...1.
     func delayMilliseconds(afterFailure failures: Int, unit: Double) -> Int64 {
-        let base = Double(initialDelay.milliseconds) * pow(multiplier, Double(max(0, failures - 1)))
-        let capped = min(base, Double(maxDelay.milliseconds))
-        let varied = capped * (1 + jitter * (2 * unit - 1))
         // A policy decoded from an edited row may hold any number of milliseconds.
-        return Int64(min(max(0, varied.rounded()), Double(TimeLimit.milliseconds)))
+        backoff.milliseconds(afterFailure: failures, unit: unit, limit: TimeLimit.milliseconds)
+    }
+
+    /// The schedule of the waits between attempts.
+    var backoff: Backoff {
+        Backoff(initial: initialDelay, maximum: maxDelay, multiplier: multiplier, jitter: jitter)
     }
 
     /// Refuses delays too long to be added to a time, naming `option`.

@@ -20,7 +20,7 @@ extension TaskEngine {
     public func steps(of id: TaskID) async throws -> [StepRecord] {
         try await store.steps(of: id).map {
             StepRecord(
-                position: $0.position, name: $0.name, kind: $0.kind.rawValue, status: $0.status, result: $0.result,
+                position: $0.position, name: $0.name, kind: $0.kind, status: $0.status, result: $0.result,
                 error: $0.error)
         }
     }

@@ -116,7 +116,7 @@ final class ChangeWatcher: Sendable {
         var mark = try? store.checkChanges(since: nil).mark
         // Whatever was committed before the first mark was taken is read now.
         readChanges()
-        let pause = useconds_t(clamping: max(1, interval.microseconds))  // at most 71 minutes
+        let pause = useconds_t(clamping: max(1, interval.wholeMicroseconds))  // at most 71 minutes
         let briskPause = max(1, pause / 4)
         var failures = 0
         while true {
@@ -182,12 +182,5 @@ final class ChangeWatcher: Sendable {
         } catch {}
         let listeners = state.withLock { Array($0.listeners.values) }
         for listener in listeners { listener.changed() }
-    }
-}
-
-extension Duration {
-    /// Whole microseconds, rounded down.
-    fileprivate var microseconds: Int {
-        Int(components.seconds) * 1_000_000 + Int(components.attoseconds / 1_000_000_000_000)
     }
 }

@@ -29,7 +29,7 @@ final class StepJournal: Sendable {
         var position: Int
         var name: String
         var occurrence: Int
-        var kind: StoredStep.Kind
+        var kind: StepKind
     }
 
     private struct Key: Hashable {
@@ -47,9 +47,9 @@ final class StepJournal: Sendable {
         var childOccurrences: [String: Int] = [:]
         var nextPosition = 0
         /// The first checkpoint this run asked for that no earlier run stored.
-        var firstNew: (name: String, kind: StoredStep.Kind)?
+        var firstNew: (name: String, kind: StepKind)?
         /// A stored checkpoint this run asked for, from the latest run among them.
-        var latestAsked: (attempt: Int, name: String, kind: StoredStep.Kind)?
+        var latestAsked: (attempt: Int, name: String, kind: StepKind)?
         /// Stored step failures this run threw again (they are never retried).
         var replayedFailures: [StoredError] = []
 
@@ -97,7 +97,7 @@ final class StepJournal: Sendable {
     /// Finds the checkpoint for the next call of `name`, or reserves a position
     /// for a new one. Throws ``NonDeterministicReplay`` when the stored checkpoint
     /// of that name and occurrence is of another kind.
-    func begin(_ name: String, kind: StoredStep.Kind) async throws -> Slot {
+    func begin(_ name: String, kind: StepKind) async throws -> Slot {
         let steps = try await storedSteps()
         return try state.withLock { state in
             // Whoever gets here first installs what was read; the others find it

@@ -57,8 +57,7 @@ extension Worker {
                 // completions and try again, slower each time. At shutdown, give
                 // up once waiters were told (or after 20 tries): the tasks stay
                 // running in the store and are recovered when the store works.
-                let pause = Duration.milliseconds(min(5000, 50 << min(failures, 7)))
-                try? await Task.sleep(for: pause)
+                try? await Task.sleep(for: Self.storeFailureBackoff.pause(afterFailure: failures, unit: 0.5))
                 if state.withLock({ $0.draining }), failures >= 20 || engine.storeHealth.failedPastTimeout {
                     // Nothing more can be stored: running tasks stop too.
                     beginShutdown(gracePeriod: .zero)
@@ -314,6 +313,10 @@ extension Worker {
         wake.signal()
     }
 
+    /// The pauses between tries of a commit while the store fails: 100 ms,
+    /// doubling to 5 s, without jitter (one writer per process).
+    static let storeFailureBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
+
     /// A failed attempt: retried at its backoff time if the error allows it, the
     /// policy has attempts left and the deadline is not passed by then.
     private func failure(_ error: StoredError, retryable: Bool, of running: RunningTask, now: Int64)
@@ -321,7 +324,7 @@ extension Worker {
     {
         let failures = running.task.failures + 1
         guard retryable, let policy = running.retry, failures < policy.maxAttempts else { return .failed(error) }
-        let runAt = now + policy.delayMilliseconds(afterFailure: failures, unit: Double.random(in: 0...1))
+        let runAt = now + policy.delayMilliseconds(afterFailure: failures, unit: engine.configuration.random.next())
         if let deadline = running.task.deadline, runAt >= deadline { return .failed(error) }
         return .retry(error, runAt: runAt)
     }

@@ -99,7 +99,7 @@ struct Show: AsyncParsableCommand {
             object["abandoned"] = abandoned.map(Formatting.json)
             object["attempts"] = attempts.map { attempt -> [String: Any] in
                 var entry: [String: Any] = [
-                    "attempt": attempt.attempt, "owner": attempt.owner, "outcome": attempt.outcome,
+                    "attempt": attempt.attempt, "owner": attempt.owner, "outcome": attempt.outcome.rawValue,
                     "started": Formatting.isoTime(attempt.startedAt) ?? "",
                     "finished": Formatting.isoTime(attempt.finishedAt) ?? "",
                 ]
@@ -108,7 +108,7 @@ struct Show: AsyncParsableCommand {
             }
             object["steps"] = steps.map { step -> [String: Any] in
                 var entry: [String: Any] = [
-                    "position": step.position, "name": step.name, "kind": step.kind, "status": step.status.rawValue,
+                    "position": step.position, "name": step.name, "kind": step.kind.rawValue, "status": step.status.rawValue,
                 ]
                 entry["result"] = step.result.map { Formatting.jsonValue($0) }
                 entry["error"] = step.error?.message
@@ -145,7 +145,7 @@ struct Show: AsyncParsableCommand {
             var table = TextTable(columns: ["attempt", "outcome", "owner", "started", "duration", "error"])
             for attempt in attempts {
                 table.add([
-                    "\(attempt.attempt)", attempt.outcome, attempt.owner, Formatting.time(attempt.startedAt),
+                    "\(attempt.attempt)", attempt.outcome.rawValue, attempt.owner, Formatting.time(attempt.startedAt),
                     Formatting.duration(attempt.finishedAt - attempt.startedAt), Formatting.oneLine(attempt.error?.message),
                 ])
             }
@@ -155,7 +155,7 @@ struct Show: AsyncParsableCommand {
             var table = TextTable(columns: ["position", "name", "kind", "status", "result"])
             for step in steps {
                 table.add([
-                    "\(step.position)", step.name, step.kind, step.status.rawValue,
+                    "\(step.position)", step.name, step.kind.rawValue, step.status.rawValue,
                     Formatting.oneLine(step.result ?? step.error?.message),
                 ])
             }

@@ -9,18 +9,20 @@ import GRDB
 /// moments, and a waiter that looks ten times a second, in step with the
 /// others' commits, can miss all of them for as long as its timeout (seen: a
 /// worker process that claimed nothing for a minute). This one starts at
-/// 0.1 ms and doubles up to 25 ms, at a random point of each interval, until
-/// `timeout` has passed. (Looking every millisecond or less throughout costs
-/// eight contending processes a third of their throughput.)
+/// 0.1 ms and doubles up to 25 ms, at a random point of the upper half of each
+/// interval (`schedule`), until `timeout` has passed. (Looking every
+/// millisecond or less throughout costs eight contending processes a third of
+/// their throughput.)
 enum LockWait {
-    static let longestPause = 25_000
+    /// Pauses from 50-100 µs, doubling up to 12.5-25 ms.
+    static let schedule = Backoff(
+        initial: .microseconds(75), maximum: .microseconds(18_750), multiplier: 2, jitter: 1.0 / 3)
 
-    static func busyMode(timeout: Duration) -> Database.BusyMode {
-        let timeoutMicros = Int(timeout / .microseconds(1))
+    static func busyMode(timeout: Duration, random: RandomUnit = .system) -> Database.BusyMode {
+        let timeoutMicros = timeout.wholeMicroseconds
         return .callback { tries in
             guard waitedAtMost(tries: tries) < timeoutMicros else { return false }
-            let cap = pause(afterTries: tries)
-            usleep(useconds_t(Int.random(in: cap / 2...cap)))
+            usleep(useconds_t(clamping: schedule.microseconds(afterFailure: tries + 1, unit: random.next())))
             return true
         }
     }
@@ -32,16 +34,9 @@ enum LockWait {
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%.1f s", Double(milliseconds) / 1000)
     }
 
-    /// The longest pause (µs) before the next look, after `tries` looks.
-    static func pause(afterTries tries: Int) -> Int {
-        min(longestPause, 100 << min(tries, 10))
-    }
-
     /// An upper bound of the time (µs) spent waiting after `tries` looks.
-    static func waitedAtMost(tries: Int) -> Int {
-        let growing = min(tries, 9)
-        let doubling = (0..<growing).reduce(0) { $0 + pause(afterTries: $1) }
-        return doubling + max(0, tries - growing) * longestPause
+    static func waitedAtMost(tries: Int) -> Int64 {
+        (0..<tries).reduce(0) { $0 + schedule.microseconds(afterFailure: $1 + 1, unit: 1) }
     }
 }
 
@@ -51,35 +46,36 @@ extension LockWait {
     /// called when waiting could deadlock, as when a statement that read must
     /// then write: `PRAGMA journal_mode = WAL` on a new file): the same growing
     /// pauses with jitter as the busy handler, until `timeout` has passed.
-    struct Backoff {
+    struct Deadline {
         private let clock = ContinuousClock()
         private let deadline: ContinuousClock.Instant
+        private let random: RandomUnit
         private var tries = 0
 
-        init(timeout: Duration) {
+        init(timeout: Duration, random: RandomUnit = .system) {
             deadline = clock.now.advanced(by: timeout)
+            self.random = random
         }
 
         /// The pause before the next attempt, or `nil` once the timeout has passed.
         mutating func nextPause() -> Duration? {
             guard clock.now < deadline else { return nil }
-            let cap = LockWait.pause(afterTries: tries)
             tries += 1
-            return .microseconds(Int.random(in: cap / 2...cap))
+            return schedule.pause(afterFailure: tries, unit: random.next())
         }
     }
 
-    /// Runs `operation`, again after a pause (see ``Backoff``) each time it fails
+    /// Runs `operation`, again after a pause (see ``Deadline``) each time it fails
     /// because another connection holds a lock, until `timeout` has passed; then
     /// its last error is thrown.
     static func retrying<T>(timeout: Duration, _ operation: () throws -> T) throws -> T {
-        var backoff = Backoff(timeout: timeout)
+        var backoff = Deadline(timeout: timeout)
         while true {
             do {
                 return try operation()
             } catch let error as DatabaseError where error.isLockContention {
                 guard let pause = backoff.nextPause() else { throw error }
-                usleep(useconds_t(pause / .microseconds(1)))
+                usleep(useconds_t(clamping: pause.wholeMicroseconds))
             }
         }
     }

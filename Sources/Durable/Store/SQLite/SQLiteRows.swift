@@ -33,13 +33,7 @@ enum SQLiteRows {
     ///   of ``TaskStatus`` (a row edited by hand): it is named, never guessed.
     static func task(_ row: Row) throws -> TaskRecord {
         let id: Int64 = row["id"]
-        let storedStatus: String = row["status"]
-        guard let status = TaskStatus(rawValue: storedStatus) else {
-            throw DurableError(
-                .invalidRow,
-                "task \(id) has status '\(storedStatus)', which is not one of "
-                    + TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))
-        }
+        let status = try StoredWord.decode(TaskStatus.self, row["status"], column: "status", of: "task \(id)")
         return TaskRecord(
             id: TaskID(id),
             job: row["job"] as String,
@@ -112,12 +106,13 @@ enum SQLiteRows {
             jobs: (try? StoredJSON.decode([String].self, from: row["jobs"] as String)) ?? [])
     }
 
-    static func group(_ row: Row, existed: Bool) -> GroupRecord {
-        GroupRecord(
-            id: GroupID(rawValue: row["id"] as Int64),
+    static func group(_ row: Row, existed: Bool) throws -> GroupRecord {
+        let id: Int64 = row["id"]
+        return GroupRecord(
+            id: GroupID(rawValue: id),
             name: row["name"] as String,
             key: row["key"] as String?,
-            state: GroupRecord.State(rawValue: row["state"] as String) ?? .finished,
+            state: try StoredWord.decode(GroupState.self, row["state"], column: "state", of: "task group \(id)"),
             failedTaskID: taskID(row, "failed_task_id"),
             existed: existed)
     }

@@ -45,8 +45,11 @@ extension SQLiteStore {
                     """,
                 arguments: [id.rawValue]
             ).map { row in
-                AttemptRecord(
-                    taskID: id, attempt: row[0], owner: row[1], startedAt: row[2], finishedAt: row[3], outcome: row[4],
+                let attempt: Int = row[0]
+                return AttemptRecord(
+                    taskID: id, attempt: attempt, owner: row[1], startedAt: row[2], finishedAt: row[3],
+                    outcome: try StoredWord.decode(
+                        AttemptOutcome.self, row[4], column: "outcome", of: "attempt \(attempt) of task \(id)"),
                     error: StoredJSON.decodeError(row[5] as String?))
             }
         }
@@ -68,8 +71,9 @@ extension SQLiteStore {
         try await read("count tasks") { db in
             var counts: [String: [TaskStatus: Int]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT job, status, count(*) FROM tasks GROUP BY job, status") {
-                guard let status = TaskStatus(rawValue: row[1] as String) else { continue }
-                counts[row[0] as String, default: [:]][status] = row[2] as Int
+                let job: String = row[0]
+                let status = try StoredWord.decode(TaskStatus.self, row[1], column: "status", of: "a task of job \(job)")
+                counts[job, default: [:]][status] = row[2] as Int
             }
             let finished = try db.cachedStatement(
                 sql: """

@@ -12,10 +12,13 @@ extension SQLiteStore {
                     """,
                 arguments: [id.rawValue]
             ).map { row in
-                StoredStep(
-                    position: row[0] as Int, name: row[1] as String, occurrence: row[2] as Int,
-                    kind: StoredStep.Kind(rawValue: row[3] as String) ?? .step,
-                    status: TaskStatus(rawValue: row[4] as String) ?? .failed, result: row[5] as String?,
+                let position: Int = row[0]
+                let step = "step \(position) of task \(id)"
+                return StoredStep(
+                    position: position, name: row[1] as String, occurrence: row[2] as Int,
+                    kind: try StoredWord.decode(StepKind.self, row[3], column: "kind", of: step),
+                    status: try StoredWord.decode(TaskStatus.self, row[4], column: "status", of: step),
+                    result: row[5] as String?,
                     error: StoredJSON.decodeError(row[6] as String?), attempt: row[7] as Int)
             }
         }

@@ -178,7 +178,7 @@ extension SQLiteStore {
             if let key,
                 let row = try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE key = ?", arguments: [key])
             {
-                return SQLiteRows.group(row, existed: true)
+                return try SQLiteRows.group(row, existed: true)
             }
             try db.execute(
                 sql: "INSERT INTO task_groups (name, key, created_at) VALUES (coalesce(?, ''), ?, ?)",
@@ -196,7 +196,7 @@ extension SQLiteStore {
     func group(_ id: GroupID) async throws -> GroupRecord? {
         try await read("read task group \(id)") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE id = ?", arguments: [id.rawValue])
-                .map { SQLiteRows.group($0, existed: true) }
+                .map { try SQLiteRows.group($0, existed: true) }
         }
     }
 

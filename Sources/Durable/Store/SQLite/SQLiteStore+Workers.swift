@@ -59,7 +59,7 @@ extension SQLiteStore {
                 let error = StoredError(kind: .interrupted, type: "Durable.Recovery", message: reason)
                 try transitions.recordAttempt(
                     id, attempt: row["attempt"] as Int, owner: owner, startedAt: row["started_at"] as Int64? ?? now,
-                    outcome: "abandoned", error: try StoredJSON.encode(error))
+                    outcome: .abandoned, error: try StoredJSON.encode(error))
                 if row["cancel_requested_at"] as Int64? != nil {
                     let message: String? = row["cancel_message"]
                     try transitions.finishUnowned(
@@ -127,13 +127,13 @@ extension SQLiteStore {
     /// failure. If a cancel was requested meanwhile, the task ends cancelled
     /// instead. Returns `false` when the task moved on.
     private static func requeue(
-        _ completion: TaskCompletion, runAt: Int64?, outcome: String, error: StoredError?,
+        _ completion: TaskCompletion, runAt: Int64?, outcome: AttemptOutcome, error: StoredError?,
         with transitions: inout SQLiteTransitions
     ) throws -> Bool {
         let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
         let db = transitions.db
         let errorText = try error.map(StoredJSON.encode)
-        let isRetry = outcome == "failed"
+        let isRetry = outcome.isFailure
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
@@ -265,7 +265,7 @@ enum StoredEnding {
     case end(EndedRun)
     /// Pending again at `runAt` (as soon as possible when `nil`), with the
     /// attempt row's outcome and error.
-    case requeue(runAt: Int64?, outcome: String, error: StoredError?)
+    case requeue(runAt: Int64?, outcome: AttemptOutcome, error: StoredError?)
 }
 
 extension TaskCompletion {
@@ -276,9 +276,9 @@ extension TaskCompletion {
         case .succeeded(let json): (status, result, error) = (.succeeded, json, nil)
         case .failed(let stored): (status, result, error) = (.failed, nil, stored)
         case .cancelled(let stored): (status, result, error) = (.cancelled, nil, stored)
-        case .released(let stored): return .requeue(runAt: nil, outcome: "interrupted", error: stored)
-        case .retry(let stored, let runAt): return .requeue(runAt: runAt, outcome: "failed", error: stored)
-        case .suspended(let runAt): return .requeue(runAt: runAt, outcome: "suspended", error: nil)
+        case .released(let stored): return .requeue(runAt: nil, outcome: .interrupted, error: stored)
+        case .retry(let stored, let runAt): return .requeue(runAt: runAt, outcome: .failed, error: stored)
+        case .suspended(let runAt): return .requeue(runAt: runAt, outcome: .suspended, error: nil)
         }
         return .end(
             EndedRun(

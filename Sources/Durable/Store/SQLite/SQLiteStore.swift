@@ -81,7 +81,7 @@ final class SQLiteStore: TaskStore {
         guard access == .readWrite else {
             throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot \(operation)")
         }
-        var backoff = LockWait.Backoff(timeout: lockTimeout)
+        var backoff = LockWait.Deadline(timeout: lockTimeout)
         let relax = relaxed && durability == .powerLossSafe
         while true {
             do {

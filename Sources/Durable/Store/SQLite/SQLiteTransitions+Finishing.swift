@@ -18,7 +18,7 @@ struct AttemptRow {
     var attempt: Int
     var owner: String
     var startedAt: Int64
-    var outcome: String
+    var outcome: AttemptOutcome
     var error: String?
 }
 
@@ -108,7 +108,7 @@ extension SQLiteTransitions {
                 finishedAttempts.append(
                     AttemptRow(
                         taskID: run.id.rawValue, attempt: run.attempt, owner: run.owner, startedAt: run.startedAt,
-                        outcome: run.status.rawValue, error: errors[offset]))
+                        outcome: AttemptOutcome(ending: run.status), error: errors[offset]))
                 try afterFinish(
                     run.id, finished, sequence: sequence, status: run.status, result: run.result, error: run.error)
             }
@@ -190,7 +190,7 @@ extension SQLiteTransitions {
 
     /// Inserts the attempt row of a run that ended (at once; finished runs are buffered).
     func recordAttempt(
-        _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: String, error: String?
+        _ id: TaskID, attempt: Int, owner: String, startedAt: Int64, outcome: AttemptOutcome, error: String?
     ) throws {
         let row = AttemptRow(
             taskID: id.rawValue, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: error)
@@ -209,7 +209,7 @@ extension SQLiteTransitions {
         try statement.bind(row.owner, at: base + 3)
         try statement.bind(row.startedAt, at: base + 4)
         try statement.bind(now, at: base + 5)
-        try statement.bind(row.outcome, at: base + 6)
+        try statement.bind(row.outcome.rawValue, at: base + 6)
         try statement.bind(row.error, at: base + 7)
     }
 

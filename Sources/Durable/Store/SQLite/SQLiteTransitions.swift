@@ -132,8 +132,8 @@ struct SQLiteTransitions {
         let row = try Row.fetchOne(db, sql: "SELECT name, state FROM task_groups WHERE id = ?", arguments: [group.rawValue])
         guard let row else { throw DurableError(.groupNotOpen, "task group \(group) does not exist") }
         let state: String = row["state"]
-        guard state == GroupRecord.State.open.rawValue else {
-            let reason = state == GroupRecord.State.finished.rawValue ? "is finished" : "is shutting down"
+        guard state == GroupState.open.rawValue else {
+            let reason = state == GroupState.finished.rawValue ? "is finished" : "is shutting down"
             throw DurableError(.groupNotOpen, "task group \(group) (\(row["name"] as String)) \(reason); no task was created")
         }
     }
@@ -164,7 +164,7 @@ struct SQLiteTransitions {
         let row = try Row.fetchOne(
             db, sql: "SELECT status, owner FROM tasks WHERE id = ?", arguments: [id.rawValue])
         guard let row else { throw DurableError(.unknownTask, "no task has id \(id)") }
-        let status = TaskStatus(rawValue: row["status"] as String) ?? .failed
+        let status = try StoredWord.decode(TaskStatus.self, row["status"], column: "status", of: "task \(id)")
         switch status {
         case .succeeded, .failed, .cancelled:
             return .alreadyFinished
