@@ -9,6 +9,13 @@ enum SQLiteRows {
         created_at, started_at, finished_at, completion_seq
         """
 
+    /// ``ClaimRule`` in SQL, for a `tasks` row, with `now` the placeholder (or
+    /// expression) for the current time. Every claim and every look for due work
+    /// uses it.
+    static func claimable(now: String) -> String {
+        "status = 'pending' AND run_at <= \(now) AND (deadline IS NULL OR deadline > \(now))"
+    }
+
     /// The jobs that have pending tasks, found by walking the `tasks_claim` index
     /// from one job to the next (a few lookups, whatever the backlog).
     static let pendingJobs = """

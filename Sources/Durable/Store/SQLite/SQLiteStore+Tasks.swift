@@ -19,7 +19,10 @@ extension SQLiteStore {
             let created = try transitions.insert(tasks)
             let jobs = claim.jobs.map(Set.init)
             let due = zip(created, tasks)
-                .filter { !$0.0.existed && $0.1.runAt <= now && (jobs?.contains($0.1.job) ?? true) }
+                .filter { created, task in
+                    !created.existed && (jobs?.contains(task.job) ?? true)
+                        && ClaimRule.admits(runAt: task.runAt, deadline: task.deadline, now: now)
+                }
                 .prefix(claim.limit)
                 .map { String($0.0.id.rawValue) }
             guard !due.isEmpty else { return (created, []) }
@@ -105,7 +108,7 @@ extension SQLiteStore {
     func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool {
         try readOnWatchingConnection("look for due tasks") { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ? AND status = 'pending' AND run_at <= ?)")
+                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2")))")
             for job in try jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs) {
                 if try Bool.fetchOne(statement, arguments: [job, now]) == true { return true }
             }

@@ -165,12 +165,12 @@ extension SQLiteStore {
         let candidatesStatement = try db.cachedStatement(
             sql: """
                 SELECT priority, run_at, id FROM tasks
-                WHERE job = ? AND status = 'pending' AND run_at <= ? AND (deadline IS NULL OR deadline > ?)
-                ORDER BY priority DESC, run_at, id LIMIT ?
+                WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2"))
+                ORDER BY priority DESC, run_at, id LIMIT ?3
                 """)
         var candidates: [(priority: Int, runAt: Int64, id: Int64)] = []
         for job in jobs {
-            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, now, request.limit])
+            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, request.limit])
             while let row = try rows.next() {
                 candidates.append((row[0], row[1], row[2]))
             }
@@ -183,14 +183,15 @@ extension SQLiteStore {
         return try claim(ids: ids, for: request, db: db, now: now)
     }
 
-    /// Claims the pending tasks among `ids` (a JSON array) for `request.owner`.
+    /// Claims the tasks among `ids` (a JSON array) that ``ClaimRule`` admits, for
+    /// `request.owner`.
     static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
         let statement = try BoundStatement(
             db,
             sql: """
-                UPDATE tasks SET status = 'running', owner = ?, attempt = attempt + 1, started_at = ?,
-                                 lease_expires_at = ?
-                WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
+                UPDATE tasks SET status = 'running', owner = ?1, attempt = attempt + 1, started_at = ?2,
+                                 lease_expires_at = ?3
+                WHERE id IN (SELECT value FROM json_each(?4)) AND \(SQLiteRows.claimable(now: "?2"))
                 RETURNING \(SQLiteRows.claimedColumns)
                 """)
         try statement.bind(request.owner, at: 1)
