@@ -35,17 +35,35 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
+        // The engine: the API users call and the runtime behind it (workers, waiters,
+        // the change feed), written against the store protocol only. It imports no
+        // database library; each store is a target of its own.
         .target(
-            name: "Durable",
+            name: "DurableEngine",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The SQLite store on GRDB: the embedded default. Its schema is migrations/*.sql.
+        .target(
+            name: "DurableSQLite",
+            dependencies: [
+                "DurableEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C interface, for the few statements every task passes through.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict,
             plugins: ["EmbedMigrations"]
+        ),
+        // What users import: the engine, opened on an SQLite file by default.
+        .target(
+            name: "Durable",
+            dependencies: ["DurableEngine", "DurableSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "DurableCLI",
@@ -107,6 +125,8 @@ let package = Package(
             dependencies: [
                 "DurableTestSupport",
                 "Durable",
+                "DurableEngine",
+                "DurableSQLite",
                 "DurableTestWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -1,4 +1,6 @@
-@testable import Durable
+import Durable
+@testable import DurableEngine
+@testable import DurableSQLite
 import Foundation
 import Testing
 

@@ -1,4 +1,6 @@
-@testable import Durable
+import Durable
+@testable import DurableEngine
+@testable import DurableSQLite
 import Testing
 
 /// The claimable rule exists once (``ClaimRule``); the store's claims, its

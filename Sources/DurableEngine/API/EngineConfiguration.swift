@@ -1,0 +1,112 @@
+/// How an engine stores and runs tasks. Every field has a default. Durations
+/// are at most 10000 years; ``TaskEngine/init(path:configuration:logger:)`` refuses
+/// others (and intervals of zero or less) with ``DurableError/Code/invalidArgument``.
+///
+/// ```swift
+/// var configuration = EngineConfiguration()
+/// configuration.maxConcurrentTasks = 16
+/// configuration.durability = .processCrashSafe
+/// let engine = try TaskEngine(path: "jobs.sqlite", configuration: configuration)
+/// ```
+public struct EngineConfiguration: Sendable {
+    /// What a commit survives. Default ``Durability/powerLossSafe``.
+    public var durability: Durability = .powerLossSafe
+    /// How many tasks this process runs at once. Default 64.
+    public var maxConcurrentTasks: Int = 64
+    /// How long a claim holds without a heartbeat before another process may take
+    /// the task back. Default 30 s.
+    public var leaseDuration: Duration = .seconds(30)
+    /// How often running tasks' leases are renewed. Default a third of the lease.
+    public var heartbeatInterval: Duration?
+    /// How often abandoned tasks (dead owners, expired leases) are looked for,
+    /// besides at start. Default 5 s.
+    public var recoveryInterval: Duration = .seconds(5)
+    /// How long a graceful shutdown lets running tasks finish before cancelling
+    /// them and handing them back as pending. Default 30 s.
+    public var gracefulShutdownTimeout: Duration = .seconds(30)
+    /// What to do with tasks whose job is not registered here. Default
+    /// ``UnknownJobPolicy/leavePending``.
+    public var unknownJobPolicy: UnknownJobPolicy = .leavePending
+    /// How long to wait for another process's write lock before failing with
+    /// ``DurableError/Code/databaseLocked``. Default 60 s.
+    public var lockTimeout: Duration = .seconds(60)
+    /// How often the file is checked for commits of other processes (a cheap
+    /// `PRAGMA data_version`, on a thread of its own) while anything waits on it.
+    /// For 100 ms after another process's commit is seen or a wait begins, it is
+    /// checked four times as often while a caller here waits for a result or an
+    /// idle worker here waits for work, as more is likely to follow soon.
+    /// Default 1 ms (an idle worker spends about 3-5 % of a core on 2-core VMs,
+    /// mostly in waking up; raise it for many idle workers, lower it for lower
+    /// latency; longer than 71 minutes counts as 71 minutes).
+    public var changePollInterval: Duration = .milliseconds(1)
+    /// A durable sleep longer than this suspends the job: its slot is freed and the
+    /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
+    /// in place. Default 2 s.
+    public var sleepSuspendThreshold: Duration = .seconds(2)
+    /// How long this process's worker may fail to store its work (a full disk, a
+    /// file that became read-only, a write lock held past `lockTimeout`) before
+    /// the process's waiters are told: `value`, `result()`, `gather`, `wait`,
+    /// `asCompleted`, `waitFor` and task groups called from outside a job then
+    /// throw ``DurableError/Code/storeUnavailable`` naming the cause, and new
+    /// waits that would block fail at once until a commit succeeds. The worker
+    /// keeps retrying, with growing pauses, and loses nothing; once the store works
+    /// again it stores what it finished. ``TaskEngine/health`` reports the failure
+    /// from the first failed commit. Jobs awaiting other tasks keep waiting. A
+    /// worker asked to stop while its store fails past this time stops its running
+    /// tasks and gives up what it could not store: those tasks stay `running` in
+    /// the file and run again once a worker recovers them. Zero tells waiters at
+    /// the first failed commit; `nil`: waiters wait as long as it takes. Default 60 s.
+    public var storeFailureTimeout: Duration? = .seconds(60)
+    /// Whether opening a file applies the migrations it lacks. When `false`, a
+    /// file with an older schema is refused (``DurableError/Code/schemaTooOld``);
+    /// inspection tools use this so that only `durable migrate` changes a schema.
+    public var appliesMigrations = true
+    /// Whether this engine may change the file. Default
+    /// ``DatabaseAccess/readWrite``; inspection tools use ``DatabaseAccess/readOnly``.
+    public var access: DatabaseAccess = .readWrite
+    /// The time source. Default the system clock.
+    public var clock: any TaskClock = SystemClock()
+    /// Where the jitter of retry delays is drawn from. Default the system's
+    /// random number generator.
+    public var random: RandomUnit = .system
+
+    /// Creates a configuration with the defaults.
+    public init() {}
+
+    /// Creates a configuration with a clock, for tests.
+    public init(clock: any TaskClock) {
+        self.clock = clock
+    }
+
+    var effectiveHeartbeatInterval: Duration { heartbeatInterval ?? leaseDuration / 3 }
+
+    /// Refuses values the engine cannot work with, naming the setting.
+    package func validate() throws {
+        guard maxConcurrentTasks > 0 else {
+            throw DurableError(.invalidArgument, "EngineConfiguration.maxConcurrentTasks must be at least 1")
+        }
+        let intervals = [
+            ("leaseDuration", leaseDuration), ("recoveryInterval", recoveryInterval),
+            ("changePollInterval", changePollInterval),
+        ]
+        for (name, interval) in intervals + (heartbeatInterval.map { [("heartbeatInterval", $0)] } ?? []) {
+            try interval.checkedMilliseconds(of: "EngineConfiguration.\(name)", positive: true)
+        }
+        let limits = [
+            ("gracefulShutdownTimeout", gracefulShutdownTimeout), ("lockTimeout", lockTimeout),
+            ("sleepSuspendThreshold", sleepSuspendThreshold),
+        ]
+        for (name, limit) in limits { try limit.checkedMilliseconds(of: "EngineConfiguration.\(name)") }
+        if let storeFailureTimeout {
+            try storeFailureTimeout.checkedMilliseconds(of: "EngineConfiguration.storeFailureTimeout")
+        }
+    }
+}
+
+/// What a worker does with a task whose job name it does not know.
+public enum UnknownJobPolicy: Sendable, Hashable {
+    /// Leave it pending for a process that registers the job (logged at start).
+    case leavePending
+    /// Fail it with an error naming the job.
+    case fail
+}

@@ -1,0 +1,334 @@
+public import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A durable task engine on a store (an SQLite file by default): the analogue of
+/// asyncio's event loop, except that every task, name, context, callback and
+/// result is stored.
+///
+/// Opening the file resumes its pending set: run a worker with ``run()`` (or
+/// ``run(_:)``, the `asyncio.run(main())` analogue) and stored tasks are claimed
+/// and run; the awaiting functions answer from the stored state, so results
+/// computed before a crash are returned, not recomputed.
+///
+/// ```swift
+/// let engine = try TaskEngine(path: "jobs.sqlite")
+/// engine.register(Resize())
+/// try await engine.run { engine in
+///     let task = try await engine.createTask(Resize.self, photo, name: "cover")
+///     let thumbnail = try await task.value
+/// }
+/// ```
+///
+/// Several processes may open the same file; each claims tasks with a lease, and
+/// a task whose process died is taken over (at once on the same host).
+public final class TaskEngine: Sendable {
+    /// Where the tasks are stored: the database file, for an SQLite store.
+    public let path: String
+    /// How the engine stores and runs tasks.
+    public let configuration: EngineConfiguration
+    let logger: Logger
+    package let store: any TaskStore
+    let registry = JobRegistry()
+    let hub: CompletionHub
+    let watcher: ChangeWatcher
+    let localCallbacks = LocalCallbacks()
+    let storeHealth: StoreHealth
+    private let activeWorker = Mutex<Worker?>(nil)
+
+    /// Runs on `store`, opened by its own target (the SQLite store, the
+    /// PostgreSQL store); `configuration` was validated by the caller
+    /// (``EngineConfiguration/validate()``) before the store was opened.
+    package init(store: any TaskStore, configuration: EngineConfiguration, logger: Logger) {
+        self.path = store.location
+        self.configuration = configuration
+        self.logger = logger
+        self.store = store
+        hub = CompletionHub(after: store.completionSequenceAtOpen)
+        watcher = ChangeWatcher(store: store, hub: hub, interval: configuration.changePollInterval, logger: logger)
+        storeHealth = StoreHealth(hub: hub, clock: configuration.clock, timeout: configuration.storeFailureTimeout)
+    }
+
+    var clock: any TaskClock { configuration.clock }
+
+    /// The worker running in this process, if any.
+    var currentWorker: Worker? { activeWorker.withLock { $0 } }
+
+    /// Whether this process's worker can store its work: ``EngineHealth/storeFailing(since:error:)``
+    /// from its first failed commit until one succeeds again. See
+    /// ``EngineConfiguration/storeFailureTimeout`` for what waiters are told.
+    public var health: EngineHealth { storeHealth.health }
+
+    /// Makes `job` runnable by this engine's worker under `J.name`. Register every
+    /// job whose tasks the database may hold before calling ``run()``.
+    public func register<J: Job>(_ job: J) {
+        registry.register(job)
+    }
+
+    /// The schema migrations applied to the file, oldest first.
+    public func appliedMigrations() async throws -> [AppliedMigration] {
+        try await store.appliedMigrations()
+    }
+
+    /// The stored row of a task, for inspection.
+    public func record(of id: TaskID) async throws -> TaskRecord {
+        guard let record = try await store.task(id) else { throw DurableError(.unknownTask, "no task has id \(id)") }
+        return record
+    }
+
+    // MARK: Creating tasks
+
+    /// Stores a new task and returns it; it runs on whichever worker claims it.
+    ///
+    /// The row is committed before this returns, so the task survives any crash
+    /// after that. With a `key`, creating again returns the stored task (an error
+    /// if it has another job or input), which makes re-running a submitting
+    /// program safe.
+    ///
+    /// ```swift
+    /// let task = try await engine.createTask(Resize.self, photo, name: "cover", key: "resize:\(photo.id)")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - job: The job to run.
+    ///   - input: Its input, stored as JSON.
+    ///   - name: The task's name; `nil` gives `Task-<id>`.
+    ///   - context: Values the job reads as `context.values`; `nil` copies those of
+    ///     the job calling this, if any.
+    ///   - key: An idempotency key; it names at most one task, whatever its job.
+    ///   - options: Scheduling options.
+    /// - Throws: ``DurableError/Code/keyConflict`` when `key` already names a task
+    ///   of another job or with another input, and ``DurableError/Code/invalidArgument``
+    ///   naming the option when one is out of range (a NaN date, a duration longer
+    ///   than 10000 years, a timeout of zero); nothing is created then.
+    @discardableResult
+    public func createTask<J: Job>(
+        _ job: J.Type, _ input: J.Input, name: String? = nil, context: [String: String]? = nil,
+        key: String? = nil, options: TaskOptions = TaskOptions()
+    ) async throws -> DurableTask<J.Output> {
+        let tasks = try await createTasks(
+            job, [TaskRequest(input, name: name, context: context, key: key, options: options)])
+        return tasks[0]
+    }
+
+    /// Stores many tasks in one transaction: all or none are created.
+    @discardableResult
+    public func createTasks<J: Job>(_ job: J.Type, _ requests: [TaskRequest<J.Input>]) async throws
+        -> [DurableTask<J.Output>]
+    {
+        try await createTasks(job, requests, groupID: nil)
+    }
+
+    /// Stores one task per input in one transaction, with the same options.
+    @discardableResult
+    public func createTasks<J: Job>(_ job: J.Type, inputs: [J.Input], options: TaskOptions = TaskOptions())
+        async throws -> [DurableTask<J.Output>]
+    {
+        try await createTasks(job, inputs.map { TaskRequest($0, options: options) })
+    }
+
+    func createTasks<J: Job>(
+        _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?, detached: Bool = false,
+        creator explicitCreator: TaskContext? = nil
+    ) async throws -> [DurableTask<J.Output>] {
+        let now = clock.now()
+        let current = explicitCreator ?? TaskContext.current
+        let creator = current.flatMap { $0.engine === self ? $0 : nil }
+        let inherited = current?.values
+        let newTasks = try requests.map { request in
+            let input: String
+            do {
+                input = try StoredJSON.encode(request.input)
+            } catch {
+                throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
+            }
+            let options = request.options
+            let retry = options.retry ?? J.retryPolicy
+            try retry.checkDelays(of: options.retry == nil ? "\(J.self).retryPolicy" : "TaskOptions.retry")
+            let delay = try options.delay?.checkedMilliseconds(of: "TaskOptions.delay") ?? 0
+            let runAt = try options.runAt?.checkedUnixMilliseconds(of: "TaskOptions.runAt")
+            // A child finishes by its parent's deadline at the latest.
+            let deadline = [try options.deadline?.checkedUnixMilliseconds(of: "TaskOptions.deadline"),
+                creator?.deadlineMilliseconds].compactMap { $0 }.min()
+            return NewTask(
+                job: J.name, input: input, name: request.name,
+                context: try StoredJSON.encodeContext(request.context ?? inherited ?? [:]), key: request.key,
+                priority: options.priority, runAt: runAt ?? now.adding(milliseconds: delay), deadline: deadline,
+                timeoutMilliseconds: try options.timeout?.checkedMilliseconds(of: "TaskOptions.timeout", positive: true),
+                retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil,
+                parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil)
+        }
+        let created = try await store(newTasks, now: now)
+        return created.map { DurableTask(id: $0.id, engine: self) }
+    }
+
+    /// Stores new tasks. When this process's worker is idle, the due ones it can
+    /// run are claimed in the same transaction and start at once, saving a claim
+    /// commit on the way from submission to result.
+    private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
+        guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
+        // The worker arms its deadline timer from the change watcher's thread.
+        defer { if newTasks.contains(where: { $0.deadline != nil }) { watcher.readSoon() } }
+        let reserved = worker.reserveSlots(newTasks.count)
+        guard reserved > 0 else {
+            let created = try await store.createTasks(newTasks, now: now)
+            if created.contains(where: { !$0.existed }) { worker.noteNewWork() }
+            return created
+        }
+        let claim = ClaimRequest(
+            owner: worker.id, limit: reserved, jobs: worker.claimJobs,
+            leaseUntil: now + configuration.leaseDuration.milliseconds)
+        let result: (created: [CreatedTask], claimed: [ClaimedTask])
+        do {
+            result = try await store.createAndClaimTasks(newTasks, claim: claim, now: now)
+        } catch {
+            worker.startClaimed([], reserved: reserved)
+            throw error
+        }
+        worker.startClaimed(result.claimed, reserved: reserved)
+        if result.created.filter({ !$0.existed }).count > result.claimed.count { worker.noteNewWork() }
+        return result.created
+    }
+
+    /// Reattaches to a stored task, for instance after a restart.
+    ///
+    /// - Throws: ``DurableError/Code/unknownTask`` when no task has the id, and
+    ///   ``DurableError/Code/jobMismatch`` when it belongs to another job.
+    public func task<J: Job>(id: TaskID, as job: J.Type) async throws -> DurableTask<J.Output> {
+        let record = try await record(of: id)
+        guard record.job == J.name else {
+            throw DurableError(.jobMismatch, "task \(id) (\(record.name)) is a \(record.job) task, not a \(J.name) task")
+        }
+        return DurableTask(id: id, engine: self)
+    }
+
+    // MARK: Cancelling
+
+    /// Cancels the task with this id, whatever its job: see ``DurableTask/cancel(message:)``.
+    ///
+    /// - Returns: `false` when the task had already finished.
+    /// - Throws: ``DurableError/Code/unknownTask`` when no task has the id.
+    @discardableResult
+    public func cancel(_ id: TaskID, message: String? = nil) async throws -> Bool {
+        let (result, effects) = try await store.requestCancel(of: id, message: message, now: clock.now())
+        apply(effects)
+        return result != .alreadyFinished
+    }
+
+    /// Wakes this process's waiters for the tasks a write finished, delivers the
+    /// cancel requests it stored for tasks running here, and tells the worker about
+    /// tasks it created. Other processes
+    /// notice both through their change watchers.
+    func apply(_ effects: TransitionEffects) {
+        hub.publish(effects.finished)
+        guard let worker = currentWorker else { return }
+        if effects.createdTasks > 0 { worker.noteNewWork() }
+        for request in effects.cancelRequests where request.owner == worker.id {
+            worker.deliverCancel(of: request.id, message: request.message)
+        }
+    }
+
+    // MARK: Running
+
+    /// Works as a worker until cancelled or shut down gracefully: claims stored
+    /// tasks and runs them, at most `maxConcurrentTasks` at once.
+    ///
+    /// A graceful shutdown (ServiceLifecycle) stops claiming, lets running tasks
+    /// finish within `gracefulShutdownTimeout`, then cancels them and hands them
+    /// back as pending; cancelling the calling task does the same without the
+    /// grace period. Either way, every finished run is stored before this returns.
+    public func run() async throws {
+        try await withWorker { worker in
+            let loop = Task { try await worker.run() }
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await loop.value
+                } onCancel: {
+                    worker.beginShutdown(immediately: true)
+                }
+            } onGracefulShutdown: {
+                worker.beginShutdown(immediately: false)
+            }
+        }
+    }
+
+    /// Runs a worker while `body` runs, then shuts it down gracefully: the
+    /// `asyncio.run(main())` analogue. Tasks still running when `body` returns
+    /// get the grace period, then are handed back as pending for the next run.
+    ///
+    /// ```swift
+    /// let total = try await engine.run { engine in
+    ///     let tasks = try await engine.createTasks(Count.self, inputs: Array(1...100))
+    ///     return try await engine.gather(tasks).reduce(0, +)
+    /// }
+    /// ```
+    public func run<T: Sendable>(_ body: (TaskEngine) async throws -> T) async throws -> T {
+        try await withWorker { worker in
+            // The worker loop is not a child of the caller, so that cancelling the
+            // caller cannot interrupt its commits; it ends after draining.
+            let loop = Task { try await worker.run() }
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(self))
+            } catch {
+                result = .failure(error)
+            }
+            worker.beginShutdown(immediately: Task.isCancelled)
+            try await loop.value
+            return try result.get()
+        }
+    }
+
+    /// Asks this process's worker to stop: it claims no more tasks, lets running
+    /// ones finish within `gracePeriod` (`nil`: as long as they take), then cancels
+    /// them and hands them back as pending; ``run()`` returns once it is drained.
+    /// Calling again with a shorter period (`.zero`) stops the rest at once — the
+    /// second Ctrl-C of a command-line tool. A period longer than 10000 years means
+    /// no limit, as `nil` does.
+    ///
+    /// - Returns: `false` when no worker runs in this process.
+    @discardableResult
+    public func beginShutdown(gracePeriod: Duration?) -> Bool {
+        guard let worker = currentWorker else { return false }
+        worker.beginShutdown(gracePeriod: gracePeriod.flatMap { $0 > TimeLimit.longest ? nil : $0 })
+        return true
+    }
+
+    /// Closes the database: the WAL is folded into the file and the `-wal` and
+    /// `-shm` files are removed (when no other process has the file open), so
+    /// that the file alone holds everything. Call it when the process is done
+    /// with the engine; any later use fails with an error naming the file.
+    ///
+    /// - Throws: ``DurableError/Code/alreadyRunning`` while a worker runs on this
+    ///   engine, or an error naming the file when a connection is still in use.
+    public func close() throws {
+        if currentWorker != nil {
+            throw DurableError(.alreadyRunning, "cannot close \(path) while its worker runs; stop the worker first")
+        }
+        watcher.stop()
+        try store.close()
+    }
+
+    private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
+        guard configuration.access == .readWrite else {
+            throw DurableError(.readOnlyDatabase, "\(path) is open read-only: a worker cannot run on it")
+        }
+        let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
+        try activeWorker.withLock { active in
+            guard active == nil else {
+                throw DurableError(.alreadyRunning, "a worker is already running on this engine (\(path))")
+            }
+            active = worker
+        }
+        let listener = watcher.addListener(awaitsWork: { [weak worker] in worker?.awaitsWork ?? false }) {
+            [weak worker] in worker?.checkOutside()
+        }
+        watcher.subscribe()
+        defer {
+            watcher.removeListener(listener)
+            watcher.unsubscribe()
+            activeWorker.withLock { $0 = nil }
+        }
+        return try await body(worker)
+    }
+}

@@ -1,0 +1,290 @@
+package import DurableEngine
+import GRDB
+
+// Workers: registration, the claim/complete cycle, leases and recovery.
+extension SQLiteStore {
+    package func registerWorker(_ worker: WorkerInfo, now: Int64, leaseUntil: Int64) async throws {
+        try await write("register worker \(worker.id)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO workers (id, host, boot_id, pid, process_start, concurrency, jobs, started_at, heartbeat_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    worker.id, worker.host, worker.bootID, worker.pid, worker.processStart, worker.concurrency,
+                    try StoredJSON.encode(worker.jobs), now, now,
+                ])
+        }
+    }
+
+    package func stopWorker(_ id: String, now: Int64) async throws {
+        try await write("stop worker \(id)") { db in
+            try db.execute(sql: "UPDATE workers SET stopped_at = ? WHERE id = ?", arguments: [now, id])
+        }
+    }
+
+    package func activeWorkers() async throws -> [WorkerInfo] {
+        try await read("list workers") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, host, boot_id, pid, process_start, concurrency, jobs FROM workers
+                    WHERE stopped_at IS NULL
+                    """
+            ).compactMap { SQLiteRows.worker($0) }
+        }
+    }
+
+    package func recoverTasks(deadOwners: [String], now: Int64) async throws -> Recovery {
+        try await write("recover abandoned tasks") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            var recovery = Recovery()
+            let dead = try StoredJSON.encode(deadOwners)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, owner, attempt, started_at, lease_expires_at, cancel_requested_at, cancel_message
+                    FROM tasks
+                    WHERE status = 'running'
+                      AND (owner IN (SELECT value FROM json_each(?)) OR lease_expires_at < ?)
+                    ORDER BY id
+                    """,
+                arguments: [dead, now])
+            for row in rows {
+                let id = TaskID(row["id"] as Int64)
+                let owner: String = row["owner"] ?? "unknown"
+                let leaseExpired = (row["lease_expires_at"] as Int64? ?? 0) < now
+                    && !deadOwners.contains(owner)
+                let reason = leaseExpired
+                    ? "the lease of worker \(owner) expired" : "worker \(owner) is no longer running"
+                let error = StoredError(kind: .interrupted, type: "Durable.Recovery", message: reason)
+                try transitions.recordAttempt(
+                    id, attempt: row["attempt"] as Int, owner: owner, startedAt: row["started_at"] as Int64? ?? now,
+                    outcome: .abandoned, error: try StoredJSON.encode(error))
+                if row["cancel_requested_at"] as Int64? != nil {
+                    let message: String? = row["cancel_message"]
+                    try transitions.finishUnowned(
+                        id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+                } else {
+                    try db.execute(
+                        sql: "UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL WHERE id = ?",
+                        arguments: [id.rawValue])
+                    recovery.requeued.append(id)
+                }
+            }
+            if !deadOwners.isEmpty {
+                try db.execute(
+                    sql: """
+                        UPDATE workers SET stopped_at = ?
+                        WHERE stopped_at IS NULL AND id IN (SELECT value FROM json_each(?))
+                        """,
+                    arguments: [now, dead])
+            }
+            try transitions.flush()
+            recovery.effects = transitions.effects
+            return recovery
+        }
+    }
+
+    package func completeAndClaim(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        // A claim alone need not reach the disk before the job starts: lost in a
+        // power cut, the task is pending again. Completions always are synced.
+        let relaxed = completions.isEmpty && !failingExpired
+        return try await write("commit \(completions.count) completion(s) and claim", relaxed: relaxed) { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            var result = CycleResult()
+            if failingExpired { try transitions.failExpiredPendingTasks() }
+            // Ended runs are finished many per statement; a requeue between them
+            // keeps its place in the order.
+            var ended: [EndedRun] = []
+            for completion in completions {
+                switch completion.storing {
+                case .end(let run):
+                    ended.append(run)
+                case .requeue(let runAt, let outcome, let error):
+                    result.stale += try transitions.finishRuns(ended)
+                    ended.removeAll()
+                    if try Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                        result.requeued = true
+                    } else {
+                        result.stale.append(completion.id)
+                    }
+                }
+            }
+            result.stale += try transitions.finishRuns(ended)
+            try transitions.flush()
+            result.effects = transitions.effects
+            if let claim, claim.limit > 0 {
+                result.claimed = try Self.claim(claim, db: db, now: now)
+            }
+            return result
+        }
+    }
+
+    /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
+    /// fenced by owner and attempt; a retry also stores the error and counts the
+    /// failure. If a cancel was requested meanwhile, the task ends cancelled
+    /// instead. Returns `false` when the task moved on.
+    private static func requeue(
+        _ completion: TaskCompletion, runAt: Int64?, outcome: AttemptOutcome, error: StoredError?,
+        with transitions: inout SQLiteTransitions
+    ) throws -> Bool {
+        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
+        let db = transitions.db
+        let errorText = try error.map(StoredJSON.encode)
+        let isRetry = outcome.isFailure
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
+                                 run_at = coalesce(?, run_at), error = CASE WHEN ? THEN ? ELSE error END,
+                                 failures = failures + ?
+                WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
+                """)
+        try statement.execute(arguments: [runAt, isRetry, errorText, isRetry ? 1 : 0, id.rawValue, owner, attempt])
+        if db.changesCount > 0 {
+            try transitions.recordAttempt(
+                id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)
+            return true
+        }
+        // A cancel was requested meanwhile: the ended run ends the task cancelled.
+        let message = try String.fetchOne(
+            db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        return try transitions.finishRun(
+            EndedRun(
+                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
+                error: .cancellation(message)))
+    }
+
+    /// Claims in one statement the due tasks that come first in claim order
+    /// (priority, due time, creation) among the requested jobs. Each job's
+    /// candidates come from its own range of the `tasks_claim` index, so tasks of
+    /// jobs this worker cannot run are never scanned.
+    private static func claim(_ request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
+        let jobs = try request.jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs)
+        let candidatesStatement = try db.cachedStatement(
+            sql: """
+                SELECT priority, run_at, id FROM tasks
+                WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2"))
+                ORDER BY priority DESC, run_at, id LIMIT ?3
+                """)
+        var candidates: [(priority: Int, runAt: Int64, id: Int64)] = []
+        for job in jobs {
+            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, request.limit])
+            while let row = try rows.next() {
+                candidates.append((row[0], row[1], row[2]))
+            }
+        }
+        guard !candidates.isEmpty else { return [] }
+        if jobs.count > 1 {
+            candidates.sort { ($1.priority, $0.runAt, $0.id) < ($0.priority, $1.runAt, $1.id) }
+        }
+        let ids = "[" + candidates.prefix(request.limit).map { String($0.id) }.joined(separator: ",") + "]"
+        return try claim(ids: ids, for: request, db: db, now: now)
+    }
+
+    /// Claims the tasks among `ids` (a JSON array) that ``ClaimRule`` admits, for
+    /// `request.owner`.
+    static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
+        let statement = try BoundStatement(
+            db,
+            sql: """
+                UPDATE tasks SET status = 'running', owner = ?1, attempt = attempt + 1, started_at = ?2,
+                                 lease_expires_at = ?3
+                WHERE id IN (SELECT value FROM json_each(?4)) AND \(SQLiteRows.claimable(now: "?2"))
+                RETURNING \(SQLiteRows.claimedColumns)
+                """)
+        try statement.bind(request.owner, at: 1)
+        try statement.bind(now, at: 2)
+        try statement.bind(request.leaseUntil, at: 3)
+        try statement.bind(ids, at: 4)
+        var claimed: [ClaimedTask] = []
+        while try statement.step() {
+            claimed.append(SQLiteRows.claimed(statement))
+        }
+        claimed.sort { $0.id < $1.id }
+        return claimed
+    }
+
+    package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {
+        try await write("renew the leases of worker \(owner)") { db in
+            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
+            let ids = try Int64.fetchAll(
+                db,
+                sql: "UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id",
+                arguments: [leaseUntil, owner])
+            return Set(ids.map { TaskID($0) })
+        }
+    }
+
+    package func expireDeadlines(now: Int64) async throws -> TransitionEffects {
+        try await write("fail tasks whose deadline passed") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            try transitions.failExpiredPendingTasks()
+            try transitions.flush()
+            return transitions.effects
+        }
+    }
+
+    package func earliestPendingDeadline() throws -> Int64? {
+        try readOnWatchingConnection("look for the next deadline") { db in
+            // The index's own condition, repeated, lets SQLite use it.
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT deadline FROM tasks
+                        WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
+                        ORDER BY deadline LIMIT 1
+                        """))
+        }
+    }
+
+    package func nextDueTime(after now: Int64) async throws -> Int64? {
+        try await read("look for the next due task") { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > ?",
+                arguments: [now])
+        }
+    }
+
+    package func cancelRequests(owner: String) throws -> [TaskID: String?] {
+        try readOnWatchingConnection("read cancel requests") { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, cancel_message FROM tasks
+                    WHERE owner = ? AND status = 'running' AND cancel_requested_at IS NOT NULL
+                    """,
+                arguments: [owner])
+            return Dictionary(uniqueKeysWithValues: rows.map { (TaskID($0["id"] as Int64), $0["cancel_message"] as String?) })
+        }
+    }
+}
+
+/// How a completion is stored: its task ends, or goes back to pending.
+enum StoredEnding {
+    case end(EndedRun)
+    /// Pending again at `runAt` (as soon as possible when `nil`), with the
+    /// attempt row's outcome and error.
+    case requeue(runAt: Int64?, outcome: AttemptOutcome, error: StoredError?)
+}
+
+extension TaskCompletion {
+    /// How the store records this completion.
+    var storing: StoredEnding {
+        let (status, result, error): (TaskStatus, String?, StoredError?)
+        switch ending {
+        case .succeeded(let json): (status, result, error) = (.succeeded, json, nil)
+        case .failed(let stored): (status, result, error) = (.failed, nil, stored)
+        case .cancelled(let stored): (status, result, error) = (.cancelled, nil, stored)
+        case .released(let stored): return .requeue(runAt: nil, outcome: .interrupted, error: stored)
+        case .retry(let stored, let runAt): return .requeue(runAt: runAt, outcome: .failed, error: stored)
+        case .suspended(let runAt): return .requeue(runAt: runAt, outcome: .suspended, error: nil)
+        }
+        return .end(
+            EndedRun(
+                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: status, result: result,
+                error: error))
+    }
+}

@@ -1,0 +1,230 @@
+package import DurableEngine
+import GRDB
+
+/// The transitions that several store calls share, run inside one write
+/// transaction: inserting tasks, finishing a task (with its attempt row, durable
+/// callbacks and group failure), and cancelling.
+///
+/// Everything a finishing task causes happens in the same transaction as the
+/// finish itself: callback tasks are created, and the first failure in a group
+/// moves it to shutting down and cancels its siblings. `effects` collects the
+/// outcome of every task that reached a terminal state and every cancel request
+/// stored for a running task, for waking waiters and delivering cancellations.
+struct SQLiteTransitions {
+    let db: Database
+    let now: Int64
+    var effects = TransitionEffects()
+    /// The last completion number taken in this transaction (read on first use).
+    var lastSequence: Int64?
+    private var lastTaskID: Int64?
+    /// Attempt rows of finished runs, inserted together by `flush()`.
+    var finishedAttempts: [AttemptRow] = []
+
+    init(db: Database, now: Int64) {
+        self.db = db
+        self.now = now
+    }
+
+    // MARK: Inserting
+
+    mutating func insert(_ tasks: [NewTask]) throws -> [CreatedTask] {
+        var created: [CreatedTask] = []
+        created.reserveCapacity(tasks.count)
+        var openGroups: Set<GroupID> = []
+        var rows: [NewRow] = []
+        for task in tasks {
+            if let key = task.key {
+                // A key is looked up among the rows stored so far, this batch's included.
+                try insertRows(&rows)
+                if let existing = try existingTask(forKey: key, matching: task) {
+                    created.append(existing)
+                    continue
+                }
+            }
+            if let group = task.groupID, !openGroups.contains(group) {
+                try requireOpen(group)
+                openGroups.insert(group)
+            }
+            let id = try nextTaskID()
+            let name = task.name ?? "Task-\(id)"
+            rows.append(NewRow(id: id, name: name, task: task))
+            created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
+            effects.createdTasks += 1
+            if task.key != nil || rows.count == MultiRowInsert.chunk { try insertRows(&rows) }
+        }
+        try insertRows(&rows)
+        return created
+    }
+
+    /// A task row waiting to be inserted with others.
+    private struct NewRow {
+        var id: Int64
+        var name: String
+        var task: NewTask
+    }
+
+    private static let taskInsert = MultiRowInsert(
+        """
+        INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+                           retry, parent_id, detached, group_id, callback_of, created_at)
+        """,
+        columns: 16)
+
+    /// Inserts the buffered new tasks and empties the buffer.
+    private func insertRows(_ rows: inout [NewRow]) throws {
+        let now = now
+        try Self.taskInsert.run(rows, in: db) { statement, row, base in
+            let task = row.task
+            try statement.bind(row.id, at: base + 1)
+            try statement.bind(task.job, at: base + 2)
+            try statement.bind(row.name, at: base + 3)
+            try statement.bind(task.input, at: base + 4)
+            try statement.bind(task.context, at: base + 5)
+            try statement.bind(task.key, at: base + 6)
+            try statement.bind(task.priority, at: base + 7)
+            try statement.bind(task.runAt, at: base + 8)
+            try statement.bind(task.deadline, at: base + 9)
+            try statement.bind(task.timeoutMilliseconds, at: base + 10)
+            try statement.bind(task.retry, at: base + 11)
+            try statement.bind(task.parentID?.rawValue, at: base + 12)
+            try statement.bind(task.detached, at: base + 13)
+            try statement.bind(task.groupID?.rawValue, at: base + 14)
+            try statement.bind(task.callbackOf?.rawValue, at: base + 15)
+            try statement.bind(now, at: base + 16)
+        }
+        rows.removeAll(keepingCapacity: true)
+    }
+
+    /// Ids come from `sqlite_sequence`, so they (and `Task-<id>` names) never repeat,
+    /// also after rows are deleted.
+    private mutating func nextTaskID() throws -> Int64 {
+        let last = try lastTaskID
+            ?? Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'tasks'") ?? 0
+        lastTaskID = last + 1
+        return last + 1
+    }
+
+    /// The task stored under `key`, if it is the same job and input; a key names
+    /// one task, whatever its job. (Files from before keys were global may hold a
+    /// key under two jobs: the row of the same job is preferred.)
+    private func existingTask(forKey key: String, matching task: NewTask) throws -> CreatedTask? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, job, name, input FROM tasks WHERE key = ? ORDER BY job = ? DESC, id LIMIT 1")
+        guard let row = try Row.fetchOne(statement, arguments: [key, task.job]) else { return nil }
+        let id: Int64 = row["id"]
+        let job: String = row["job"]
+        guard job == task.job else {
+            throw DurableError(
+                .keyConflict,
+                "key \"\(key)\" already names task \(id) of job \(job); it cannot be reused for a task of job "
+                    + "\(task.job)")
+        }
+        let input: String = row["input"]
+        guard input == task.input else {
+            throw DurableError(
+                .keyConflict,
+                "key \"\(key)\" already names task \(id) of job \(job), created with input \(input); it cannot be "
+                    + "reused with input \(task.input)")
+        }
+        return CreatedTask(id: TaskID(id), name: row["name"] as String, job: job, existed: true)
+    }
+
+    private func requireOpen(_ group: GroupID) throws {
+        let row = try Row.fetchOne(db, sql: "SELECT name, state FROM task_groups WHERE id = ?", arguments: [group.rawValue])
+        guard let row else { throw DurableError(.groupNotOpen, "task group \(group) does not exist") }
+        let state: String = row["state"]
+        guard state == GroupState.open.rawValue else {
+            let reason = state == GroupState.finished.rawValue ? "is finished" : "is shutting down"
+            throw DurableError(.groupNotOpen, "task group \(group) (\(row["name"] as String)) \(reason); no task was created")
+        }
+    }
+
+    // MARK: Deadlines
+
+    /// Fails the pending tasks whose deadline has passed, with a timeout error.
+    mutating func failExpiredPendingTasks() throws {
+        // The index's own condition, repeated, lets SQLite use it.
+        let expired = try Int64.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT id FROM tasks
+                    WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND deadline <= ? AND status = 'pending'
+                    ORDER BY deadline, id
+                    """),
+            arguments: [now])
+        for id in expired {
+            try finishUnowned(TaskID(id), status: .failed, error: .deadlinePassed, cancelling: false, cancelMessage: nil)
+        }
+    }
+
+    // MARK: Cancelling
+
+    /// Cancels a pending task at once (it will never start), or stores the request
+    /// for a running one. Throws ``DurableError/Code/unknownTask``.
+    mutating func requestCancel(of id: TaskID, message: String?) throws -> CancelResult {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT status, owner FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        guard let row else { throw DurableError(.unknownTask, "no task has id \(id)") }
+        let status = try StoredWord.decode(TaskStatus.self, row["status"], column: "status", of: "task \(id)")
+        switch status {
+        case .succeeded, .failed, .cancelled:
+            return .alreadyFinished
+        case .pending:
+            try finishUnowned(id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+            try cancelChildren(of: id, message: message)
+            return .cancelledPending
+        case .running:
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET cancel_requested_at = coalesce(cancel_requested_at, ?),
+                                     cancel_message = coalesce(?, cancel_message)
+                    WHERE id = ?
+                    """,
+                arguments: [now, message, id.rawValue])
+            let owner: String? = row["owner"]
+            effects.cancelRequests.append(RequestedCancel(id: id, owner: owner, message: message))
+            try cancelChildren(of: id, message: message)
+            return .requested(owner: owner)
+        }
+    }
+
+    /// Cancels the unfinished children of a cancelled task (and theirs), except
+    /// detached ones, in the same transaction.
+    private mutating func cancelChildren(of id: TaskID, message: String?) throws {
+        let children = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM tasks
+                WHERE parent_id = ? AND detached = 0 AND status IN ('pending', 'running') ORDER BY id
+                """,
+            arguments: [id.rawValue])
+        let reason = "parent task \(id) was cancelled" + (message.map { ": \($0)" } ?? "")
+        for child in children {
+            _ = try requestCancel(of: TaskID(child), message: reason)
+        }
+    }
+
+    /// Moves an open group to shutting down and cancels its unfinished tasks.
+    /// Returns `false` when the group was not open.
+    @discardableResult
+    mutating func shutDownGroup(_ group: GroupID, failedTask: TaskID?, message: String) throws -> Bool {
+        try db.execute(
+            sql: "UPDATE task_groups SET state = 'shutting_down', failed_task_id = ? WHERE id = ? AND state = 'open'",
+            arguments: [failedTask?.rawValue, group.rawValue])
+        guard db.changesCount > 0 else { return false }
+        let unfinished = try Int64.fetchAll(
+            db,
+            sql: "SELECT id FROM tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
+            arguments: [group.rawValue])
+        for id in unfinished {
+            _ = try requestCancel(of: TaskID(id), message: message)
+        }
+        return true
+    }
+
+    mutating func failGroup(_ group: GroupID, failedTask: TaskID) throws {
+        try shutDownGroup(
+            group, failedTask: failedTask,
+            message: "task group \(group) is shutting down: task \(failedTask) failed")
+    }
+}

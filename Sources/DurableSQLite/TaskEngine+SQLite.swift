@@ -1,0 +1,29 @@
+public import DurableEngine
+public import Logging
+
+extension TaskEngine {
+    /// Opens (or creates) the database at `path` and applies missing migrations;
+    /// with ``DatabaseAccess/readOnly`` access, opens an existing file for reading
+    /// only.
+    ///
+    /// ```swift
+    /// let engine = try TaskEngine(path: "jobs.sqlite")
+    /// ```
+    ///
+    /// - Throws: ``DurableError`` naming the file when it is not an SQLite database,
+    ///   is another program's database, was written by a newer Durable, or cannot
+    ///   be read or written. Nothing stored in it is changed then.
+    ///   ``DurableError/Code/invalidArgument`` naming the setting when a
+    ///   configuration value is out of range; the file is not opened then.
+    public convenience init(
+        path: String, configuration: EngineConfiguration = EngineConfiguration(),
+        logger: Logger = Logger(label: "Durable")
+    ) throws {
+        try configuration.validate()
+        let store = try SQLiteStore(
+            path: path, durability: configuration.durability, lockTimeout: configuration.lockTimeout,
+            now: configuration.clock.now(), appliesMigrations: configuration.appliesMigrations,
+            access: configuration.access)
+        self.init(store: store, configuration: configuration, logger: logger)
+    }
+}
