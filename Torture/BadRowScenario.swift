@@ -108,9 +108,9 @@ enum BadRowScenario {
         let loggedStatus = output.split(separator: "\n").contains { $0.contains("exploded") }
 
         // Reading the edited tasks through the API.
-        var configuration = EngineConfiguration()
-        configuration.changePollInterval = .milliseconds(5)
-        let engine = try TaskEngine(path: database, configuration: configuration, logger: quietLogger)
+        var sqlite = SQLiteConfiguration()
+        sqlite.changePollInterval = .milliseconds(5)
+        let engine = try TaskEngine(path: database, sqlite: sqlite, logger: quietLogger)
         var apiStatus = "nothing"
         do {
             apiStatus = "\(try await engine.record(of: TaskID(unknownStatus)).status)"

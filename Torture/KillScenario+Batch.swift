@@ -150,9 +150,10 @@ extension KillScenario {
         let path = folder.file("reference.sqlite")
         try await create(order, in: path)
         var configuration = EngineConfiguration()
-        configuration.durability = .processCrashSafe
+        var sqlite = SQLiteConfiguration()
+        sqlite.durability = .processCrashSafe
         configuration.maxConcurrentTasks = 64
-        let engine = try TaskEngine(path: path, configuration: configuration, logger: quietLogger)
+        let engine = try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: quietLogger)
         registerJobs(on: engine, work: Workload())
         try await engine.run { engine in
             var tasks: [DurableTask<Int>] = []

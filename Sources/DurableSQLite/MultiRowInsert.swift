@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import GRDB
 
 /// An `INSERT` of many rows per statement: SQLite's per-statement work (VDBE

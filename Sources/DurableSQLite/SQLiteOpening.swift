@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import Foundation
 import GRDB
 

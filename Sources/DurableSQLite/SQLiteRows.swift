@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import GRDB
 
 /// Reading store records out of `tasks` rows.

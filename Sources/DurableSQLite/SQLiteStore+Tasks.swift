@@ -72,48 +72,9 @@ extension SQLiteStore {
         }
     }
 
-    package func missingTasks(among ids: [TaskID]) throws -> [TaskID] {
-        guard !ids.isEmpty else { return [] }
-        return try readOnWatchingConnection("look for deleted tasks") { db in
-            let list = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
-            let existing = Set(
-                try Int64.fetchAll(
-                    db, sql: "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [list]))
-            return ids.filter { !existing.contains($0.rawValue) }
-        }
-    }
-
-    package func completions(after sequence: Int64, limit: Int) throws -> CompletionPage {
-        try readOnWatchingConnection("read completions") { db in
-            let latest = try Int64.fetchOne(
-                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
-            let outcomes = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(SQLiteRows.outcomeColumns) FROM tasks
-                    WHERE completion_seq > ? AND completion_seq IS NOT NULL ORDER BY completion_seq LIMIT ?
-                    """,
-                arguments: [sequence, limit]
-            ).compactMap(SQLiteRows.outcome)
-            let covered = outcomes.count == limit ? (outcomes.last?.completionSequence ?? latest) : latest
-            return CompletionPage(outcomes: outcomes, coveredThrough: max(covered, sequence))
-        }
-    }
-
     package func latestCompletionSequence() async throws -> Int64 {
         try await read("read the completion counter") { db in
             try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
-        }
-    }
-
-    package func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool {
-        try readOnWatchingConnection("look for due tasks") { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2")))")
-            for job in try jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs) {
-                if try Bool.fetchOne(statement, arguments: [job, now]) == true { return true }
-            }
-            return false
         }
     }
 

@@ -227,19 +227,6 @@ extension SQLiteStore {
         }
     }
 
-    package func earliestPendingDeadline() throws -> Int64? {
-        try readOnWatchingConnection("look for the next deadline") { db in
-            // The index's own condition, repeated, lets SQLite use it.
-            try Int64.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT deadline FROM tasks
-                        WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
-                        ORDER BY deadline LIMIT 1
-                        """))
-        }
-    }
-
     package func nextDueTime(after now: Int64) async throws -> Int64? {
         try await read("look for the next due task") { db in
             try Int64.fetchOne(
@@ -248,18 +235,6 @@ extension SQLiteStore {
         }
     }
 
-    package func cancelRequests(owner: String) throws -> [TaskID: String?] {
-        try readOnWatchingConnection("read cancel requests") { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, cancel_message FROM tasks
-                    WHERE owner = ? AND status = 'running' AND cancel_requested_at IS NOT NULL
-                    """,
-                arguments: [owner])
-            return Dictionary(uniqueKeysWithValues: rows.map { (TaskID($0["id"] as Int64), $0["cancel_message"] as String?) })
-        }
-    }
 }
 
 /// How a completion is stored: its task ends, or goes back to pending.

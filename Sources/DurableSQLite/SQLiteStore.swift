@@ -12,17 +12,19 @@ import Synchronization
 /// Waits for the write lock are absorbed (growing pauses with jitter, see `LockWait`) up to
 /// the configured lock timeout; only then does a ``DurableError/Code/databaseLocked``
 /// error name the file.
-package final class SQLiteStore: TaskStore {
+package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore, AdministrableStore {
     let pool: DatabasePool
     /// A dedicated connection for `PRAGMA data_version`, which counts the commits
     /// of *other* connections as seen by this one, and for the reads that follow.
-    private let changeConnection: DatabaseQueue
+    let changeConnection: DatabaseQueue
     package let location: String
     private let lockTimeout: Duration
     private let durability: Durability
+    /// How often the change feed looks for other connections' commits.
+    let changePollInterval: Duration
     /// Whether this store may write (see ``DatabaseAccess``).
     package let access: DatabaseAccess
-    private let ownCommits = Mutex(OwnCommits())
+    let ownCommits = Mutex(OwnCommits())
     package let completionSequenceAtOpen: Int64
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
@@ -36,12 +38,14 @@ package final class SQLiteStore: TaskStore {
     /// it is opened for reading only, and every write fails with
     /// ``DurableError/Code/readOnlyDatabase``.
     package init(
-        path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool = true,
-        access: DatabaseAccess = .readWrite
+        path: String, configuration: SQLiteConfiguration = SQLiteConfiguration(), now: Int64,
+        appliesMigrations: Bool = true, access: DatabaseAccess = .readWrite
     ) throws {
         location = path
+        let (durability, lockTimeout) = (configuration.durability, configuration.lockTimeout)
         self.lockTimeout = lockTimeout
         self.durability = durability
+        changePollInterval = configuration.changePollInterval
         self.access = access
         do {
             let connections =
@@ -60,7 +64,7 @@ package final class SQLiteStore: TaskStore {
 
     /// The migrations applied to the file at `path`, read through a read-only
     /// connection; an error names the file if it is missing or not Durable's.
-    package static func readApplied(path: String, lockTimeout: Duration = EngineConfiguration().lockTimeout) throws
+    static func readApplied(path: String, lockTimeout: Duration = SQLiteConfiguration().lockTimeout) throws
         -> [AppliedMigration]
     {
         do {
@@ -156,29 +160,6 @@ package final class SQLiteStore: TaskStore {
             return try changeConnection.read(body)
         } catch {
             throw describe(error, operation: operation)
-        }
-    }
-
-    package func checkChanges(since previous: ChangeMark?) throws -> ChangeCheck {
-        do {
-            return try changeConnection.inDatabase { db in
-                let version = try BoundStatement(db, sql: "PRAGMA data_version")
-                let dataVersion = try version.step() ? version.int64(0) : 0
-                if let previous, previous.dataVersion == dataVersion {
-                    return ChangeCheck(mark: previous, changedByOthers: false)
-                }
-                let counter = try BoundStatement(db, sql: "SELECT value FROM durable_counters WHERE name = 'commits'")
-                let commits = try counter.step() ? counter.int64(0) : 0
-                let mark = ChangeMark(dataVersion: dataVersion, commits: commits)
-                guard let previous else { return ChangeCheck(mark: mark, changedByOthers: true) }
-                // A change that did not raise the counter (a person with sqlite3, an
-                // older Durable) is someone else's.
-                let ownOnly = commits > previous.commits
-                    && ownCommits.withLock { $0.madeAll(previous.commits + 1...commits) }
-                return ChangeCheck(mark: mark, changedByOthers: !ownOnly)
-            }
-        } catch {
-            throw describe(error, operation: "watch for changes")
         }
     }
 

@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import GRDB
 
 /// A run that ended its task (succeeded, failed or cancelled), to be stored

@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import GRDB
 
 /// The transitions that several store calls share, run inside one write

@@ -1,4 +1,4 @@
-package import DurableEngine
+import DurableEngine
 import GRDB
 
 /// Applies the embedded migrations to a Durable database, and refuses files that

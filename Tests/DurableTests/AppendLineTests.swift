@@ -103,9 +103,10 @@ extension AppendLineTests {
 /// ledger, and the first half of its bytes in the file.
 func simulateCrashedAppend(_ line: String, to path: String, engine: TaskEngine) async throws {
     let canonical = AppendedFile.canonicalPath(path)
-    let offset = try #require(try await engine.store.committedLength(of: canonical))
+    let store = try engine.appendingStore("simulate a crashed append")
+    let offset = try #require(try await store.committedLength(of: canonical))
     let bytes = Array((line + "\n").utf8)
-    try await engine.store.notePendingAppend(
+    try await store.notePendingAppend(
         PendingAppend(path: canonical, offset: offset, line: bytes, task: TaskID(1)), now: 0)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     try handle.seekToEnd()

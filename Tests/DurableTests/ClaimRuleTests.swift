@@ -33,7 +33,7 @@ struct ClaimRuleTests {
         for (runAt, deadline) in Self.cases {
             let directory = TemporaryDirectory()
             let engine = try makeEngine(in: directory)
-            let store = engine.store
+            let store = try #require(engine.store as? SQLiteStore)
             _ = try await store.createTasks([newTask(runAt: runAt, deadline: deadline)], now: Self.now - 100)
             let expected = ClaimRule.admits(runAt: runAt, deadline: deadline, now: Self.now)
             let label = "run_at \(runAt - Self.now), deadline \(deadline.map { "\($0 - Self.now)" } ?? "none")"

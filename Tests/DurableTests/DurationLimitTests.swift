@@ -1,4 +1,6 @@
 import Durable
+@testable import DurableEngine
+@testable import DurableSQLite
 import Foundation
 import Testing
 
@@ -73,24 +75,45 @@ struct DurationLimitTests {
             ("EngineConfiguration.recoveryInterval", { $0.recoveryInterval = Self.huge }),
             ("EngineConfiguration.recoveryInterval", { $0.recoveryInterval = .zero }),
             ("EngineConfiguration.gracefulShutdownTimeout", { $0.gracefulShutdownTimeout = Self.huge }),
-            ("EngineConfiguration.lockTimeout", { $0.lockTimeout = Self.huge }),
-            ("EngineConfiguration.changePollInterval", { $0.changePollInterval = Self.huge }),
             ("EngineConfiguration.sleepSuspendThreshold", { $0.sleepSuspendThreshold = Self.huge }),
         ]
         for (option, configure) in settings {
             await expectRefused(option) { _ = try makeEngine(in: directory, file: "config.sqlite", configure: configure) }
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("config.sqlite")))
+        let sqliteSettings: [(String, (inout SQLiteConfiguration) -> Void)] = [
+            ("SQLiteConfiguration.lockTimeout", { $0.lockTimeout = Self.huge }),
+            ("SQLiteConfiguration.changePollInterval", { $0.changePollInterval = Self.huge }),
+            ("SQLiteConfiguration.changePollInterval", { $0.changePollInterval = .zero }),
+        ]
+        for (option, configure) in sqliteSettings {
+            await expectRefused(option) { _ = try makeEngine(in: directory, file: "config.sqlite", sqlite: configure) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.file("config.sqlite")))
+    }
+
+    @Test("the SQLite fields EngineConfiguration still forwards reach the store when no SQLiteConfiguration is given")
+    func forwardedSQLiteSettings() {
+        var configuration = EngineConfiguration()
+        configuration.sqliteSettings.durability = .processCrashSafe
+        configuration.sqliteSettings.lockTimeout = .seconds(7)
+        configuration.sqliteSettings.changePollInterval = .milliseconds(3)
+        let sqlite = SQLiteConfiguration(configuration)
+        #expect(sqlite.durability == .processCrashSafe)
+        #expect(sqlite.lockTimeout == .seconds(7))
+        #expect(sqlite.changePollInterval == .milliseconds(3))
+        #expect(SQLiteConfiguration(EngineConfiguration()) == SQLiteConfiguration())
     }
 
     @Test("long intervals and timeouts that are accepted run without trapping")
     func longAcceptedSettings() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory) {
-            $0.changePollInterval = .seconds(2 * 3600)
-            $0.lockTimeout = .seconds(100 * 365 * 86_400)
-            $0.recoveryInterval = .seconds(100 * 365 * 86_400)
-        }
+        let engine = try makeEngine(
+            in: directory, configure: { $0.recoveryInterval = .seconds(100 * 365 * 86_400) },
+            sqlite: {
+                $0.changePollInterval = .seconds(2 * 3600)
+                $0.lockTimeout = .seconds(100 * 365 * 86_400)
+            })
         let result = try await engine.run { engine in
             try await engine.waitFor(
                 try await engine.createTask(Echo.self, "long", options: TaskOptions(timeout: .seconds(9_000 * 365 * 86_400))),

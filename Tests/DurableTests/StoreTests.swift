@@ -13,7 +13,7 @@ struct StoreTests {
     func durabilityLevel() async throws {
         let directory = TemporaryDirectory()
         let full = try makeEngine(in: directory, file: "full.sqlite")
-        let normal = try makeEngine(in: directory, file: "normal.sqlite") { $0.durability = .processCrashSafe }
+        let normal = try makeEngine(in: directory, file: "normal.sqlite", sqlite: { $0.durability = .processCrashSafe })
         #expect(try await (full.store as? SQLiteStore)?.writerSynchronousLevel() == 2)
         #expect(try await (normal.store as? SQLiteStore)?.writerSynchronousLevel() == 1)
         // A claim-only commit is relaxed (not synced on its own); FULL is back after it.
@@ -108,7 +108,7 @@ struct StoreTests {
     @Test("a write lock held by another connection past the lock timeout fails with an error naming the file; then it works")
     func lockTimeout() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory) { $0.lockTimeout = .milliseconds(300) }
+        let engine = try makeEngine(in: directory, sqlite: { $0.lockTimeout = .milliseconds(300) })
         let first = try await engine.createTask(Doubler.self, 1)
         var holding = Configuration()
         holding.allowsUnsafeTransactions = true
@@ -133,7 +133,7 @@ struct StoreTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         let other = try makeEngine(in: directory)
-        let store = engine.store
+        let store = try #require(engine.store as? SQLiteStore)
         var mark = try store.checkChanges(since: nil).mark
         #expect(try store.checkChanges(since: mark).changedByOthers == false)
 

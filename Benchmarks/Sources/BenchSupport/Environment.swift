@@ -48,15 +48,16 @@ extension Durability {
 /// concurrency, logging only warnings and errors (to standard error).
 public func makeEngine(path: String, durability: Durability, concurrency: Int = 256) throws -> TaskEngine {
     var configuration = EngineConfiguration()
-    configuration.durability = durability
+    var sqlite = SQLiteConfiguration()
+    sqlite.durability = durability
     configuration.maxConcurrentTasks = concurrency
     configuration.gracefulShutdownTimeout = .seconds(5)
     if let micros = ProcessInfo.processInfo.environment["DURABLE_BENCH_POLL_US"].flatMap(Int.init) {
-        configuration.changePollInterval = .microseconds(micros)
+        sqlite.changePollInterval = .microseconds(micros)
     }
     var logger = Logger(label: "durable-bench") { StreamLogHandler.standardError(label: $0) }
     logger.logLevel = .warning
-    return try TaskEngine(path: path, configuration: configuration, logger: logger)
+    return try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: logger)
 }
 
 /// The peak and current resident set size of this process, in bytes

@@ -21,12 +21,13 @@ struct DatabaseOption: ParsableArguments {
         configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning
     ) throws -> TaskEngine {
         var configuration = EngineConfiguration()
-        configuration.lockTimeout = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
+        var sqlite = SQLiteConfiguration()
+        sqlite.lockTimeout = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
         configure(&configuration)
         try refuseDirectory()
         var logger = Logger(label: "durable")
         logger.logLevel = logLevel
-        return try TaskEngine(path: path, configuration: configuration, logger: logger)
+        return try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: logger)
     }
 
     /// Fails with a one-line error when the database file does not exist, for

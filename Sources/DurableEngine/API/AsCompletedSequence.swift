@@ -70,7 +70,7 @@ public struct AsCompletedSequence<Output: Codable & Sendable>: AsyncSequence, Se
             try engine.refuseSelfAwait(ids)
             let watch = CompletionWatch(ids: ids, endsOnStoreFailure: engine.waitsOutsideJobs)
             engine.hub.register(watch)
-            engine.watcher.subscribe()
+            engine.changes.subscribe()
             self.watch = watch
             if let timeout {
                 timer = Task { [clock = engine.clock] in
@@ -88,7 +88,7 @@ public struct AsCompletedSequence<Output: Codable & Sendable>: AsyncSequence, Se
             guard let watch else { return }
             timer?.cancel()
             engine.hub.unregister(watch)
-            engine.watcher.unsubscribe()
+            engine.changes.unsubscribe()
             self.watch = nil
         }
     }

@@ -55,6 +55,9 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A stored row holds a value this build cannot read (a status edited by
         /// hand, say); the message names the task and the value.
         public static let invalidRow = Code(rawValue: "invalid_row")
+        /// The store the engine runs on cannot do what was asked (an optional
+        /// ability, such as appending to files); the message names both.
+        public static let unsupported = Code(rawValue: "unsupported")
     }
 
     /// What went wrong.

@@ -5,12 +5,12 @@
 /// ```swift
 /// var configuration = EngineConfiguration()
 /// configuration.maxConcurrentTasks = 16
-/// configuration.durability = .processCrashSafe
 /// let engine = try TaskEngine(path: "jobs.sqlite", configuration: configuration)
 /// ```
+///
+/// How a store uses its database (durability, lock waits, change polling) is the
+/// store's own configuration: `SQLiteConfiguration` for SQLite files.
 public struct EngineConfiguration: Sendable {
-    /// What a commit survives. Default ``Durability/powerLossSafe``.
-    public var durability: Durability = .powerLossSafe
     /// How many tasks this process runs at once. Default 64.
     public var maxConcurrentTasks: Int = 64
     /// How long a claim holds without a heartbeat before another process may take
@@ -27,18 +27,6 @@ public struct EngineConfiguration: Sendable {
     /// What to do with tasks whose job is not registered here. Default
     /// ``UnknownJobPolicy/leavePending``.
     public var unknownJobPolicy: UnknownJobPolicy = .leavePending
-    /// How long to wait for another process's write lock before failing with
-    /// ``DurableError/Code/databaseLocked``. Default 60 s.
-    public var lockTimeout: Duration = .seconds(60)
-    /// How often the file is checked for commits of other processes (a cheap
-    /// `PRAGMA data_version`, on a thread of its own) while anything waits on it.
-    /// For 100 ms after another process's commit is seen or a wait begins, it is
-    /// checked four times as often while a caller here waits for a result or an
-    /// idle worker here waits for work, as more is likely to follow soon.
-    /// Default 1 ms (an idle worker spends about 3-5 % of a core on 2-core VMs,
-    /// mostly in waking up; raise it for many idle workers, lower it for lower
-    /// latency; longer than 71 minutes counts as 71 minutes).
-    public var changePollInterval: Duration = .milliseconds(1)
     /// A durable sleep longer than this suspends the job: its slot is freed and the
     /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
     /// in place. Default 2 s.
@@ -70,6 +58,10 @@ public struct EngineConfiguration: Sendable {
     /// random number generator.
     public var random: RandomUnit = .system
 
+    /// The SQLite settings given through the deprecated fields below; an
+    /// explicit `SQLiteConfiguration` replaces them.
+    package var sqliteSettings = SQLiteSettings()
+
     /// Creates a configuration with the defaults.
     public init() {}
 
@@ -85,16 +77,12 @@ public struct EngineConfiguration: Sendable {
         guard maxConcurrentTasks > 0 else {
             throw DurableError(.invalidArgument, "EngineConfiguration.maxConcurrentTasks must be at least 1")
         }
-        let intervals = [
-            ("leaseDuration", leaseDuration), ("recoveryInterval", recoveryInterval),
-            ("changePollInterval", changePollInterval),
-        ]
+        let intervals = [("leaseDuration", leaseDuration), ("recoveryInterval", recoveryInterval)]
         for (name, interval) in intervals + (heartbeatInterval.map { [("heartbeatInterval", $0)] } ?? []) {
             try interval.checkedMilliseconds(of: "EngineConfiguration.\(name)", positive: true)
         }
         let limits = [
-            ("gracefulShutdownTimeout", gracefulShutdownTimeout), ("lockTimeout", lockTimeout),
-            ("sleepSuspendThreshold", sleepSuspendThreshold),
+            ("gracefulShutdownTimeout", gracefulShutdownTimeout), ("sleepSuspendThreshold", sleepSuspendThreshold),
         ]
         for (name, limit) in limits { try limit.checkedMilliseconds(of: "EngineConfiguration.\(name)") }
         if let storeFailureTimeout {
@@ -109,4 +97,34 @@ public enum UnknownJobPolicy: Sendable, Hashable {
     case leavePending
     /// Fail it with an error naming the job.
     case fail
+}
+
+/// The SQLite settings that older versions took in ``EngineConfiguration``.
+package struct SQLiteSettings: Sendable, Hashable {
+    package var durability: Durability = .powerLossSafe
+    package var lockTimeout: Duration = .seconds(60)
+    package var changePollInterval: Duration = .milliseconds(1)
+}
+
+extension EngineConfiguration {
+    /// What a commit survives.
+    @available(*, deprecated, message: "set SQLiteConfiguration.durability and pass it to TaskEngine(path:configuration:sqlite:logger:)")
+    public var durability: Durability {
+        get { sqliteSettings.durability }
+        set { sqliteSettings.durability = newValue }
+    }
+
+    /// How long to wait for another process's write lock.
+    @available(*, deprecated, message: "set SQLiteConfiguration.lockTimeout and pass it to TaskEngine(path:configuration:sqlite:logger:)")
+    public var lockTimeout: Duration {
+        get { sqliteSettings.lockTimeout }
+        set { sqliteSettings.lockTimeout = newValue }
+    }
+
+    /// How often the file is checked for other processes' commits.
+    @available(*, deprecated, message: "set SQLiteConfiguration.changePollInterval and pass it to TaskEngine(path:configuration:sqlite:logger:)")
+    public var changePollInterval: Duration {
+        get { sqliteSettings.changePollInterval }
+        set { sqliteSettings.changePollInterval = newValue }
+    }
 }

@@ -51,7 +51,7 @@ enum TimeLimit {
 extension Duration {
     /// Whole milliseconds, rounded up so that a positive duration never becomes 0,
     /// held at Int64's ends rather than overflowing.
-    var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         let fraction = attoseconds > 0 ? (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000 : 0
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
@@ -67,7 +67,7 @@ extension Duration {
     /// - Throws: ``DurableError/Code/invalidArgument`` when it is longer than
     ///   ``TimeLimit``, or not positive when it must be.
     @discardableResult
-    func checkedMilliseconds(of option: String, positive: Bool = false) throws -> Int64 {
+    package func checkedMilliseconds(of option: String, positive: Bool = false) throws -> Int64 {
         if positive, self <= .zero {
             throw DurableError(.invalidArgument, "\(option) must be longer than zero (it is \(secondsText))")
         }

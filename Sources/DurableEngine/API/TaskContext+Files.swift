@@ -18,8 +18,8 @@ extension TaskContext {
     @discardableResult
     public func appendLine(_ line: String, to path: String) async throws -> FileAppend {
         try await AppendedFile.append(
-            line, to: path, task: taskID, sequence: journal.nextOccurrence("append"), store: engine.store,
-            clock: engine.clock)
+            line, to: path, task: taskID, sequence: journal.nextOccurrence("append"),
+            store: try engine.appendingStore("append lines to files"), clock: engine.clock)
     }
 }
 
@@ -36,7 +36,7 @@ extension TaskEngine {
     /// - Returns: How many bytes were removed.
     @discardableResult
     public func repairAppendedFile(at path: String) async throws -> Int64 {
-        try await AppendedFile.repair(path, store: store)
+        try await AppendedFile.repair(path, store: try appendingStore("repair appended files"))
     }
 
     /// Writes a file that was written with ``TaskContext/appendLine(_:to:)`` and
@@ -50,11 +50,12 @@ extension TaskEngine {
     ///   were recorded by a Durable older than schema version 5.
     @discardableResult
     public func restoreAppendedFile(at path: String) async throws -> Int {
-        try await AppendedFile.restore(path, store: store)
+        try await AppendedFile.restore(path, store: try appendingStore("restore appended files"))
     }
 
     /// Where a task's lines went, in the order it appended them.
     public func appends(of id: TaskID) async throws -> [FileAppend] {
+        let store = try appendingStore("list appends")
         var appends: [FileAppend] = []
         while let next = try await store.recordedAppend(of: id, sequence: appends.count) { appends.append(next) }
         return appends

@@ -8,12 +8,12 @@ extension TaskEngine {
     ///   more than 10000 years from 1970.
     public func tasks(matching query: TaskQuery) async throws -> [TaskRecord] {
         try query.createdSince?.checkedUnixMilliseconds(of: "TaskQuery.createdSince")
-        return try await store.tasks(matching: query)
+        return try await inspectableStore("list tasks").tasks(matching: query)
     }
 
     /// The runs of a task, oldest first.
     public func attempts(of id: TaskID) async throws -> [AttemptRecord] {
-        try await store.attempts(of: id)
+        try await inspectableStore("list attempts").attempts(of: id)
     }
 
     /// The steps and durable sleeps a task stored, by position.
@@ -27,14 +27,14 @@ extension TaskEngine {
 
     /// The durable done callbacks of a task, in the order added.
     public func callbacks(of id: TaskID) async throws -> [CallbackRecord] {
-        try await store.callbacks(of: id)
+        try await inspectableStore("list callbacks").callbacks(of: id)
     }
 
     /// Counts by job and status, and how many tasks finished in the last minute
     /// and hour.
     public func statistics() async throws -> QueueStatistics {
         let now = clock.now()
-        var statistics = try await store.statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+        var statistics = try await inspectableStore("count tasks").statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
         for run in try await abandonedRuns() { statistics.abandoned[run.job, default: 0] += 1 }
         return statistics
     }
@@ -47,7 +47,7 @@ extension TaskEngine {
         let now = clock.now()
         let identity = ProcessIdentity.current
         var dead: [String: Bool] = [:]
-        return try await store.runningTasks().compactMap { task in
+        return try await inspectableStore("list running tasks").runningTasks().compactMap { task in
             // One look at /proc per worker, however many tasks it holds.
             let ownerDead = task.worker.map { worker in
                 if let known = dead[worker.id] { return known }
@@ -67,7 +67,7 @@ extension TaskEngine {
     {
         var total = 0
         while true {
-            let effects = try await store.cancelPending(
+            let effects = try await administrableStore("cancel pending tasks in bulk").cancelPending(
                 job: job, limit: max(1, batchSize), message: message, now: clock.now())
             apply(effects)
             let cancelled = effects.finished.count
@@ -83,7 +83,7 @@ extension TaskEngine {
     /// - Returns: The ids made pending.
     @discardableResult
     public func retry(_ ids: [TaskID]) async throws -> [TaskID] {
-        let reset = try await store.retry(ids, now: clock.now())
+        let reset = try await administrableStore("retry tasks").retry(ids, now: clock.now())
         if !reset.isEmpty { noteNewWork() }
         return reset
     }
@@ -108,7 +108,7 @@ extension TaskEngine {
         let stored = try retry.flatMap { $0.maxAttempts > 1 ? try StoredJSON.encode($0) : nil }
         var changed = 0
         for start in stride(from: 0, to: ids.count, by: 1000) {
-            changed += try await store.updateAttemptOptions(
+            changed += try await administrableStore("change attempt options").updateAttemptOptions(
                 of: Array(ids[start..<min(start + 1000, ids.count)]), timeoutMilliseconds: timeoutMilliseconds,
                 retry: stored)
         }
@@ -120,7 +120,7 @@ extension TaskEngine {
     public func retryFailedTasks(batchSize: Int = 1000) async throws -> Int {
         var total = 0
         while true {
-            let ids = try await store.failedTaskIDs(limit: max(1, batchSize))
+            let ids = try await administrableStore("list failed tasks").failedTaskIDs(limit: max(1, batchSize))
             let reset = try await retry(ids)
             total += reset.count
             if ids.isEmpty || reset.isEmpty { return total }
@@ -141,7 +141,7 @@ extension TaskEngine {
         let before = try date.checkedUnixMilliseconds(of: "prune(finishedBefore:)")
         var total = 0
         while true {
-            let deleted = try await store.prune(finishedBefore: before, statuses: statuses, limit: max(1, batchSize))
+            let deleted = try await administrableStore("prune tasks").prune(finishedBefore: before, statuses: statuses, limit: max(1, batchSize))
             total += deleted
             if deleted == 0 { return total }
         }

@@ -33,10 +33,10 @@ extension TaskEngine {
         let watch = CompletionWatch(ids: [], openEnded: true)
         watch.finishInitialization(with: StoredOutcomes())
         hub.register(watch)
-        watcher.subscribe()
+        changes.subscribe()
         defer {
             hub.unregister(watch)
-            watcher.unsubscribe()
+            changes.unsubscribe()
         }
         let group = DurableTaskGroup(id: record.id, name: record.name, key: key, engine: self, watch: watch)
         try await group.track(try await store.groupTasks(record.id))

@@ -8,7 +8,7 @@ extension TaskEngine {
     ) async throws -> T {
         let watch = CompletionWatch(ids: ids, endsOnStoreFailure: waitsOutsideJobs)
         hub.register(watch)
-        watcher.subscribe()
+        changes.subscribe()
         let timer = timeout.map { timeout in
             Task { [clock] in
                 do {
@@ -20,7 +20,7 @@ extension TaskEngine {
         defer {
             timer?.cancel()
             hub.unregister(watch)
-            watcher.unsubscribe()
+            changes.unsubscribe()
         }
         watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
         return try await whileAwaiting { try await body(watch) }

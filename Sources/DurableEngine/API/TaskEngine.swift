@@ -1,4 +1,4 @@
-public import Logging
+package import Logging
 import ServiceLifecycle
 import Synchronization
 
@@ -31,7 +31,9 @@ public final class TaskEngine: Sendable {
     package let store: any TaskStore
     let registry = JobRegistry()
     let hub: CompletionHub
-    let watcher: ChangeWatcher
+    /// Commits made by others, as the store sees them.
+    let changes: any ChangeFeed
+    private let changeReader: EngineChangeReader
     let localCallbacks = LocalCallbacks()
     let storeHealth: StoreHealth
     private let activeWorker = Mutex<Worker?>(nil)
@@ -45,7 +47,8 @@ public final class TaskEngine: Sendable {
         self.logger = logger
         self.store = store
         hub = CompletionHub(after: store.completionSequenceAtOpen)
-        watcher = ChangeWatcher(store: store, hub: hub, interval: configuration.changePollInterval, logger: logger)
+        changeReader = EngineChangeReader(hub: hub)
+        changes = store.makeChangeFeed(reporting: changeReader, logger: logger)
         storeHealth = StoreHealth(hub: hub, clock: configuration.clock, timeout: configuration.storeFailureTimeout)
     }
 
@@ -67,7 +70,7 @@ public final class TaskEngine: Sendable {
 
     /// The schema migrations applied to the file, oldest first.
     public func appliedMigrations() async throws -> [AppliedMigration] {
-        try await store.appliedMigrations()
+        try await inspectableStore("list its migrations").appliedMigrations()
     }
 
     /// The stored row of a task, for inspection.
@@ -168,7 +171,7 @@ public final class TaskEngine: Sendable {
     private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
         guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
         // The worker arms its deadline timer from the change watcher's thread.
-        defer { if newTasks.contains(where: { $0.deadline != nil }) { watcher.readSoon() } }
+        defer { if newTasks.contains(where: { $0.deadline != nil }) { changes.readSoon() } }
         let reserved = worker.reserveSlots(newTasks.count)
         guard reserved > 0 else {
             let created = try await store.createTasks(newTasks, now: now)
@@ -305,7 +308,7 @@ public final class TaskEngine: Sendable {
         if currentWorker != nil {
             throw DurableError(.alreadyRunning, "cannot close \(path) while its worker runs; stop the worker first")
         }
-        watcher.stop()
+        changes.stop()
         try store.close()
     }
 
@@ -320,13 +323,11 @@ public final class TaskEngine: Sendable {
             }
             active = worker
         }
-        let listener = watcher.addListener(awaitsWork: { [weak worker] in worker?.awaitsWork ?? false }) {
-            [weak worker] in worker?.checkOutside()
-        }
-        watcher.subscribe()
+        changeReader.attach(worker)
+        changes.subscribe()
         defer {
-            watcher.removeListener(listener)
-            watcher.unsubscribe()
+            changeReader.detach()
+            changes.unsubscribe()
             activeWorker.withLock { $0 = nil }
         }
         return try await body(worker)

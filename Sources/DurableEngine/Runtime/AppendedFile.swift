@@ -27,7 +27,8 @@ enum AppendedFile {
     }
 
     static func append(
-        _ line: String, to path: String, task: TaskID, sequence: Int, store: any TaskStore, clock: any TaskClock
+        _ line: String, to path: String, task: TaskID, sequence: Int, store: any FileAppendingStore,
+        clock: any TaskClock
     ) async throws -> FileAppend {
         guard !line.contains("\n") else {
             throw NonRetryableError("cannot append to \(path): the line holds a newline")
@@ -41,7 +42,8 @@ enum AppendedFile {
     }
 
     private static func appendLocked(
-        bytes: [UInt8], to path: String, task: TaskID, sequence: Int, store: any TaskStore, clock: any TaskClock
+        bytes: [UInt8], to path: String, task: TaskID, sequence: Int, store: any FileAppendingStore,
+        clock: any TaskClock
     ) async throws -> FileAppend {
         let file = try LockedFile(path: path, create: true)
         defer { file.close() }
@@ -73,7 +75,7 @@ enum AppendedFile {
     /// start of the line the ledger shows being written there. Returns how many
     /// bytes were removed.
     @discardableResult
-    static func repair(_ path: String, store: any TaskStore) async throws -> Int64 {
+    static func repair(_ path: String, store: any FileAppendingStore) async throws -> Int64 {
         let path = canonicalPath(path)
         guard FileManager.default.fileExists(atPath: path), try await store.committedLength(of: path) != nil else {
             return 0
@@ -89,7 +91,7 @@ enum AppendedFile {
     /// Writes a file that Durable appended to, and that no longer exists, again
     /// from the ledger. Returns how many lines it wrote (0 when the file exists or
     /// Durable never appended to it).
-    static func restore(_ path: String, store: any TaskStore) async throws -> Int {
+    static func restore(_ path: String, store: any FileAppendingStore) async throws -> Int {
         let path = canonicalPath(path)
         guard !FileManager.default.fileExists(atPath: path), let ledger = try await store.appendedLines(of: path),
             !ledger.lines.isEmpty
@@ -122,7 +124,9 @@ enum AppendedFile {
     /// they are the start of the pending line written there, and refused
     /// otherwise. Returns how many bytes were cut.
     @discardableResult
-    private static func cutLeftovers(of file: LockedFile, committed: Int64, store: any TaskStore) async throws -> Int64 {
+    private static func cutLeftovers(of file: LockedFile, committed: Int64, store: any FileAppendingStore)
+        async throws -> Int64
+    {
         let size = try file.size()
         guard size != committed else { return 0 }
         guard size > committed else {

@@ -149,7 +149,7 @@ extension Worker {
         if drained { armDueTimer(after: committed.now) }
         if result.requeued { noteNewWork() }
         // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
-        if result.requeued || committed.failedExpired { engine.watcher.readSoon() }
+        if result.requeued || committed.failedExpired { engine.changes.readSoon() }
         for task in result.claimed { start(task) }
         // Stops for tasks whose claim is still committing must wait for `start`.
         if !nextCommitRunning { state.withLock { $0.earlyStops.removeAll() } }
@@ -170,37 +170,32 @@ extension Worker {
             metadata: ["tasks": "\(dropped.map(\.id.rawValue))"])
     }
 
-    /// After another connection committed: delivers stored cancel requests for
-    /// the tasks running here and, with a slot free, looks (with a read) for due
-    /// work before waking the cycle to claim it. Runs on the change watcher's
-    /// thread, whose connection serves the reads at once.
-    func checkOutside() {
-        let claimingJobs = claimsAnyJob
-        let (cancels, work) = state.withLock { state in
-            (
-                !state.running.isEmpty,
-                !state.draining && claimingJobs
-                    && state.running.count - state.waiting < configuration.maxConcurrentTasks
-            )
+    /// What this worker wants read after another process's commit: cancel
+    /// requests while it runs tasks, and claimable work while it has free slots.
+    var changeInterest: WorkerInterest {
+        let (claimingJobs, jobs, now) = (claimsAnyJob, claimJobs, clock.now())
+        return state.withLock { state in
+            WorkerInterest(
+                owner: id, readsCancelRequests: !state.running.isEmpty,
+                looksForWork: !state.draining && claimingJobs
+                    && state.running.count - state.waiting < configuration.maxConcurrentTasks,
+                jobs: jobs, now: now)
         }
-        do {
-            if cancels {
-                for (id, message) in try store.cancelRequests(owner: id) {
-                    deliverCancel(of: id, message: message)
-                }
-            }
-            if work {
-                let now = clock.now()
-                if try store.hasClaimableTask(jobs: claimJobs, now: now) {
-                    noteNewWork()
-                } else {
-                    armDueTimer(after: now)
-                }
-            }
-            armDeadlineTimer(at: try store.earliestPendingDeadline())
-        } catch {
-            logger.warning("could not read changes made by other processes: \(error)")
+    }
+
+    /// Acts on what the change feed read for this worker: delivers cancel
+    /// requests, wakes the cycle for claimable work (or arms the due timer), and
+    /// arms the deadline timer.
+    func apply(_ changes: WorkerChanges) {
+        for (id, message) in changes.cancelRequests {
+            _ = deliverCancel(of: id, message: message)
         }
+        switch changes.hasClaimableTask {
+        case true?: noteNewWork()
+        case false?: armDueTimer(after: changes.now)
+        case nil: break
+        }
+        armDeadlineTimer(at: changes.earliestPendingDeadline)
     }
 
     /// Whether this worker claims tasks at all (it has jobs, or fails unknown ones).

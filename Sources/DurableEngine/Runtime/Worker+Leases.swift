@@ -41,7 +41,7 @@ extension Worker {
                 return
             }
             await recoverAbandonedTasks()
-            engine.watcher.readSoon()
+            engine.changes.readSoon()
         }
     }
 

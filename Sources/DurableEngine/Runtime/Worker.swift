@@ -112,7 +112,7 @@ final class Worker: Sendable {
         logger.info("worker started", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
         await recoverAbandonedTasks()
         // The watcher's first read looks for due work, cancel requests and deadlines.
-        engine.watcher.readSoon()
+        engine.changes.readSoon()
 
         await withDiscardingTaskGroup { group in
             group.addTask { await self.reportUnknownJobs(registered: jobs) }

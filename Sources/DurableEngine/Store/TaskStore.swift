@@ -1,8 +1,14 @@
-/// Every state transition and query the runtime needs, one call each.
+package import Logging
+
+/// What every store must do for the engine to run tasks on it, one call per
+/// state transition: create, claim and complete in one commit, recover,
+/// heartbeat, cancel, steps, groups, callbacks, and a feed of others' commits.
+/// Optional abilities are protocols of their own: ``InspectableStore``,
+/// ``FileAppendingStore``, ``AdministrableStore``.
 ///
-/// The runtime and the API depend on this protocol only; ``SQLiteStore`` is the
-/// SQLite conformance, and a PostgreSQL store for fleets of machines can be added
-/// without touching `API/` or `Runtime/`. Writes that finish tasks return the
+/// The runtime and the API depend on this protocol only; the `DurableSQLite`
+/// target holds the SQLite conformance, and a PostgreSQL store for fleets of
+/// machines can be added as a target of its own. Writes that finish tasks return the
 /// ``TaskOutcome`` of each task they finished, so the caller can wake waiters in
 /// this process at once (``TransitionEffects``).
 package protocol TaskStore: Sendable {
@@ -12,9 +18,6 @@ package protocol TaskStore: Sendable {
     /// The highest completion number stored when the store was opened: the
     /// engine's waiters start from it.
     var completionSequenceAtOpen: Int64 { get }
-
-    /// The schema migrations recorded in the database, oldest first.
-    func appliedMigrations() async throws -> [AppliedMigration]
 
     // MARK: Submitting and naming
 
@@ -40,41 +43,15 @@ package protocol TaskStore: Sendable {
     /// order, and those of `ids` that no longer exist (pruned).
     func outcomes(of ids: [TaskID]) async throws -> StoredOutcomes
 
-
     /// The highest completion number stored so far.
     func latestCompletionSequence() async throws -> Int64
 
-    /// Looks whether the database changed since `previous` (`nil`: the first
-    /// look, which always reports a change), and whether someone other than this
-    /// store made the change. Cheap while nothing changed: the change watcher's
-    /// thread calls it every millisecond or so.
-    func checkChanges(since previous: ChangeMark?) throws -> ChangeCheck
-
-    // The reads that follow a change, run at once on the connection that watches
-    // for changes: the change watcher's thread calls them (and the worker's
-    // occasional safety-net check), without a hop to a reader queue and back.
-
-    /// The tasks finished after completion number `sequence`, in completion order,
-    /// at most `limit`, and the completion number through which the page is complete.
-    func completions(after sequence: Int64, limit: Int) throws -> CompletionPage
-
-    /// Whether a pending task of one of `jobs` (any job when `nil`) is due at `now`.
-    func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool
-
-    /// Those of `ids` that no longer exist (pruned), read on the change watcher's
-    /// connection.
-    func missingTasks(among ids: [TaskID]) throws -> [TaskID]
-
-    /// Running tasks of `owner` with a stored cancel request, and their messages.
-    func cancelRequests(owner: String) throws -> [TaskID: String?]
-
-    /// The earliest deadline of a pending task (passed or not), if any.
-    func earliestPendingDeadline() throws -> Int64?
+    /// A feed of the commits others make to the store, read for `reader`.
+    func makeChangeFeed(reporting reader: any ChangeReader, logger: Logger) -> any ChangeFeed
 
     /// Closes the connections; the last one to close folds the WAL into the
     /// database. Later calls fail with an error naming the store.
     func close() throws
-
 
     /// Pending-task counts (at most 10001 each) of the jobs not in `jobs`.
     func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int]
@@ -112,7 +89,6 @@ package protocol TaskStore: Sendable {
     /// The earliest `run_at` after `now` among pending tasks of any job.
     func nextDueTime(after now: Int64) async throws -> Int64?
 
-
     // MARK: Steps
 
     /// The checkpoints stored by the runs of a task, by position.
@@ -121,37 +97,6 @@ package protocol TaskStore: Sendable {
     /// Stores a checkpoint, fenced by owner and attempt: `false` (nothing stored)
     /// when the run no longer owns the task.
     func recordStep(_ step: StoredStep, of id: TaskID, owner: String, attempt: Int, now: Int64) async throws -> Bool
-
-    // MARK: Appends to files
-
-    /// Where a task's `sequence`-th append went, if it was recorded.
-    func recordedAppend(of id: TaskID, sequence: Int) async throws -> FileAppend?
-
-    /// The end of the last recorded line of the file (or its length before Durable
-    /// first appended to it); `nil` when Durable never appended to it.
-    func committedLength(of path: String) async throws -> Int64?
-
-    /// Records that Durable appends to the file from now on, keeping its first
-    /// `baseLength` bytes; does nothing if it is already recorded.
-    func registerAppendedFile(_ path: String, baseLength: Int64, now: Int64) async throws
-
-    /// Records an append and its bytes if the file's committed length is still
-    /// `append.offset`, and clears the file's pending line; `false` (nothing
-    /// recorded) if another append came first.
-    func recordAppend(_ append: FileAppend, line: [UInt8], of id: TaskID, sequence: Int, now: Int64) async throws
-        -> Bool
-
-    /// The line being appended to the file, if one is.
-    func pendingAppend(to path: String) async throws -> PendingAppend?
-
-    /// Stores the line about to be written to a file (replacing any other). Not
-    /// synced on its own: lost in a power cut, the leftovers of that append are
-    /// refused instead of cut.
-    func notePendingAppend(_ pending: PendingAppend, now: Int64) async throws
-
-    /// The file's length before Durable first appended to it and its recorded
-    /// lines; `nil` when Durable never appended to it.
-    func appendedLines(of path: String) async throws -> AppendedLines?
 
     // MARK: Cancelling and callbacks
 
@@ -163,42 +108,6 @@ package protocol TaskStore: Sendable {
 
     /// Removes the callbacks of `job` not yet run; returns how many.
     func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int
-
-    // MARK: Inspection and administration
-
-    /// Tasks matching the query, newest first.
-    func tasks(matching query: TaskQuery) async throws -> [TaskRecord]
-
-    /// The runs of a task, oldest first.
-    func attempts(of id: TaskID) async throws -> [AttemptRecord]
-
-    /// The durable done callbacks of a task, in the order added.
-    func callbacks(of id: TaskID) async throws -> [CallbackRecord]
-
-    /// Counts by job and status, and tasks finished since `minuteAgo` and `hourAgo`.
-    func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics
-
-    /// The running tasks, by id, with their owners' worker rows.
-    func runningTasks() async throws -> [RunningTaskRow]
-
-    /// Cancels up to `limit` pending tasks (of `job`, if given) in one transaction.
-    func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects
-
-    /// Makes finished tasks pending again (`failed` and `cancelled` ones only):
-    /// errors, non-retryable step failures and cancel requests are cleared; stored
-    /// successful steps stay, so the re-run resumes. Returns the ids reset.
-    func retry(_ ids: [TaskID], now: Int64) async throws -> [TaskID]
-
-    /// Sets the per-attempt timeout and the retry policy (JSON; `nil`: one attempt)
-    /// of those of `ids` that have not succeeded; returns how many changed.
-    func updateAttemptOptions(of ids: [TaskID], timeoutMilliseconds: Int64?, retry: String?) async throws -> Int
-
-    /// The ids of up to `limit` failed tasks, oldest first.
-    func failedTaskIDs(limit: Int) async throws -> [TaskID]
-
-    /// Deletes up to `limit` finished tasks (of `statuses`) that finished before
-    /// `before`, with their attempts, steps and callbacks, in one short transaction.
-    func prune(finishedBefore before: Int64, statuses: Set<TaskStatus>, limit: Int) async throws -> Int
 
     // MARK: Groups
 

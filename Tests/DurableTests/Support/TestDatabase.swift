@@ -33,12 +33,15 @@ let testLogger: Logger = {
 func makeEngine(
     in directory: TemporaryDirectory, file: String = "test.sqlite", gates: Gates = Gates(),
     counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog(), logger: Logger = testLogger,
-    configure: (inout EngineConfiguration) -> Void = { _ in }
+    configure: (inout EngineConfiguration) -> Void = { _ in },
+    sqlite configureSQLite: (inout SQLiteConfiguration) -> Void = { _ in }
 ) throws -> TaskEngine {
     var configuration = EngineConfiguration()
     configuration.gracefulShutdownTimeout = .zero
     configure(&configuration)
-    let engine = try TaskEngine(path: directory.file(file), configuration: configuration, logger: logger)
+    var sqlite = SQLiteConfiguration()
+    configureSQLite(&sqlite)
+    let engine = try TaskEngine(path: directory.file(file), configuration: configuration, sqlite: sqlite, logger: logger)
     registerTestJobs(on: engine, gates: gates, counter: counter, log: log)
     return engine
 }

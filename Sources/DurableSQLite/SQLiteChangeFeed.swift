@@ -1,19 +1,22 @@
+import DurableEngine
 import Foundation
 import Logging
 import Synchronization
 
-/// Notices commits made by other connections to the database (other processes,
-/// the `durable` tool) through the store's cheap change check, and then reads
-/// what they changed: completions for the waiters in this process, and a nudge to
-/// the worker (new work, cancel requests). Commits made by this process's own
-/// store are skipped: their effects were applied when they committed.
+/// The SQLite store's ``ChangeFeed``: notices commits made by other connections
+/// to the database (other processes, the `durable` tool) through the store's
+/// cheap change check, and then reads what the engine's ``ChangeReader`` wants:
+/// completions for the waiters in this process, and for the worker its cancel
+/// requests, whether work is due and the earliest deadline. Commits made by this
+/// process's own store are skipped: their effects were applied when they
+/// committed.
 ///
 /// It polls only while someone subscribes (a running worker, a waiting caller),
 /// at the configured interval, and four times as often for a while after a
 /// change by others or a new subscriber (more is likely to follow: a result
-/// after a submission, the next task of a stream) — as long as a caller here
-/// waits for results or an idle worker here waits for work; busy workers keep
-/// the plain interval, as the brisk checks would take CPU from them. It runs
+/// after a submission, the next task of a stream) — as long as the reader
+/// waits briskly (a caller here waits for results or an idle worker here waits
+/// for work); busy workers keep the plain interval, as the brisk checks would take CPU from them. It runs
 /// on a thread of its own: while nothing changed a check is one
 /// `PRAGMA data_version` (a read of the shared-memory index, no I/O), so checking
 /// every millisecond costs little, where a task sleeping and waking on the
@@ -24,13 +27,7 @@ import Synchronization
 /// States (under `state`): the thread runs while `threadRunning`; it stops when
 /// it finds no subscriber or `stopped`, and `subscribe()` starts a new one if
 /// none runs.
-final class ChangeWatcher: Sendable {
-    /// Called after each change by others, on the polling thread.
-    struct Listener: Sendable {
-        var awaitsWork: @Sendable () -> Bool
-        var changed: @Sendable () -> Void
-    }
-
+final class SQLiteChangeFeed: ChangeFeed {
     private struct State {
         var subscribers = 0
         /// Until when to check at the short interval (monotonic nanoseconds).
@@ -39,27 +36,24 @@ final class ChangeWatcher: Sendable {
         var readRequested = false
         var threadRunning = false
         var stopped = false
-        var listeners: [UInt64: Listener] = [:]
-        var nextListener: UInt64 = 0
     }
 
-    private let store: any TaskStore
-    private let hub: CompletionHub
+    private let store: SQLiteStore
+    private let reader: any ChangeReader
     private let interval: Duration
     /// How long checks stay brisk after a change or a new subscriber.
     private static let briskPeriod: UInt64 = 100_000_000
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(store: any TaskStore, hub: CompletionHub, interval: Duration, logger: Logger) {
+    init(store: SQLiteStore, reader: any ChangeReader, interval: Duration, logger: Logger) {
         self.store = store
-        self.hub = hub
+        self.reader = reader
         self.interval = interval
         self.logger = logger
     }
 
-    /// Starts polling if this is the first subscriber.
-    func subscribe() {
+    package func subscribe() {
         let now = DispatchTime.now().uptimeNanoseconds
         let start = state.withLock { state -> Bool in
             state.subscribers += 1
@@ -75,42 +69,17 @@ final class ChangeWatcher: Sendable {
         }
     }
 
-    /// Polling stops soon after the last subscriber leaves.
-    func unsubscribe() {
+    package func unsubscribe() {
         state.withLock { $0.subscribers -= 1 }
     }
 
-    /// Stops polling for good (the store is closing).
-    func stop() {
+    package func stop() {
         state.withLock { $0.stopped = true }
     }
 
-    /// Makes the polling thread read at its next check as if another connection
-    /// had committed: the worker's periodic safety net for a missed signal.
-    func readSoon() {
+    package func readSoon() {
         state.withLock { $0.readRequested = true }
     }
-
-    /// Calls `listener` after each change made by another connection, until
-    /// removed, on the polling thread: it may read the store synchronously.
-    ///
-    /// `awaitsWork` tells whether the listener now waits for something another
-    /// process may commit at any moment (an idle worker): brisk checks are only
-    /// worth their CPU then, or while a caller here waits for a result.
-    func addListener(
-        awaitsWork: @escaping @Sendable () -> Bool, _ listener: @escaping @Sendable () -> Void
-    ) -> UInt64 {
-        state.withLock { state in
-            state.nextListener += 1
-            state.listeners[state.nextListener] = Listener(awaitsWork: awaitsWork, changed: listener)
-            return state.nextListener
-        }
-    }
-
-    func removeListener(_ id: UInt64) {
-        _ = state.withLock { $0.listeners.removeValue(forKey: id) }
-    }
-
     /// The polling thread's loop.
     private func poll() {
         var mark = try? store.checkChanges(since: nil).mark
@@ -129,7 +98,7 @@ final class ChangeWatcher: Sendable {
                 return nil
             }
             guard let (briskPeriod, forced) = next else { return }
-            usleep(briskPeriod && someoneWaits() ? briskPause : pause)
+            usleep(briskPeriod && reader.waitsBriskly ? briskPause : pause)
             do {
                 let check = try store.checkChanges(since: mark)
                 failures = 0
@@ -151,36 +120,34 @@ final class ChangeWatcher: Sendable {
         }
     }
 
-    /// A caller here waits for a result, or a listener (an idle worker) for work.
-    /// Under steady traffic every process sees others' commits all the time;
-    /// brisk checks for busy workers would only burn CPU that they need.
-    private func someoneWaits() -> Bool {
-        if hub.hasWatches { return true }
-        let listeners = state.withLock { Array($0.listeners.values) }
-        return listeners.contains { $0.awaitsWork() }
-    }
-
     /// Reads what other connections changed, here on the polling thread: the
-    /// completions this process waits for, then each listener's own reads.
+    /// completions this process waits for, then what its worker needs.
     private func readChanges() {
         do {
-            if hub.hasWatches {
-                var gaps = false
-                while true {
-                    let after = hub.publishedSequence
-                    let page = try store.completions(after: after, limit: 1000)
-                    // Numbers missing from a page belong to deleted (pruned) tasks.
-                    gaps = gaps || page.coveredThrough - after > Int64(page.outcomes.count)
-                    hub.publish(page.outcomes, coveredThrough: page.coveredThrough)
-                    if page.outcomes.count < 1000 { break }
-                }
-                // Rare: a pruned task someone here awaits would otherwise never come.
-                if gaps { hub.failMissing(try store.missingTasks(among: hub.watchedTaskIDs)) }
+            var gaps = false
+            while let after = reader.completionsWanted {
+                let page = try store.completions(after: after, limit: 1000)
+                // Numbers missing from a page belong to deleted (pruned) tasks.
+                gaps = gaps || page.coveredThrough - after > Int64(page.outcomes.count)
+                reader.received(page)
+                if page.outcomes.count < 1000 { break }
             }
-        } catch where !state.withLock({ $0.stopped }) {
-            logger.warning("cannot read the changes made to \(store.location): \(error)")
-        } catch {}
-        let listeners = state.withLock { Array($0.listeners.values) }
-        for listener in listeners { listener.changed() }
+            // Rare: a pruned task someone here awaits would otherwise never come.
+            if gaps { reader.missing(try store.missingTasks(among: reader.awaitedTasks)) }
+        } catch {
+            report(error)
+        }
+        do {
+            if let interest = reader.workerInterest {
+                reader.received(try store.workerChanges(for: interest))
+            }
+        } catch {
+            report(error)
+        }
+    }
+
+    private func report(_ error: any Error) {
+        guard !state.withLock({ $0.stopped }) else { return }
+        logger.warning("cannot read the changes made to \(store.location): \(error)")
     }
 }
