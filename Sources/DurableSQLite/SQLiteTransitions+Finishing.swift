@@ -56,12 +56,14 @@ extension SQLiteTransitions {
     /// `UPDATE ... FROM (VALUES ...)`: SQLite's per-statement work, and the
     /// temporary b-tree behind `RETURNING`, are shared by the chunk). Completion
     /// numbers are taken in order, without gaps. Returns the runs that were not
-    /// theirs to finish any more (taken over): nothing is changed for them.
+    /// theirs to finish any more (taken over, or a repeat of a run finished
+    /// earlier in the same call): nothing is changed for them.
     mutating func finishRuns(_ runs: some Collection<EndedRun>) throws -> [TaskID] {
         var stale: [TaskID] = []
         var rest = runs[...]
         while !rest.isEmpty {
-            let count = rest.count >= MultiRowInsert.chunk ? MultiRowInsert.chunk : 1
+            // A chunk never holds one task twice: the join would pick either row.
+            let count = Self.distinctPrefix(of: rest) >= MultiRowInsert.chunk ? MultiRowInsert.chunk : 1
             let chunk = Array(rest.prefix(count))
             rest = rest.dropFirst(count)
             let first = try candidateSequence()
@@ -118,6 +120,15 @@ extension SQLiteTransitions {
     }
 
     private static let finishColumns = 8
+
+    /// How many runs at the start of `runs` (up to a chunk) are of distinct tasks.
+    private static func distinctPrefix(of runs: some Collection<EndedRun>) -> Int {
+        var seen = Set<TaskID>()
+        for run in runs.prefix(MultiRowInsert.chunk) {
+            guard seen.insert(run.id).inserted else { break }
+        }
+        return seen.count
+    }
 
     private static func finishStatement(rows: Int) -> String {
         let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")

@@ -1,0 +1,132 @@
+import Durable
+@testable import DurableEngine
+@testable import DurableSQLite
+import Testing
+
+extension StoreConformance {
+    /// Claims: due tasks of the asked-for jobs, highest priority first, then oldest,
+    /// up to the limit; each run gets the next attempt number.
+    @Suite("Claiming")
+    struct Claiming {
+        typealias H = StoreHarness
+
+        @Test("a claim takes due tasks by priority, then creation order, across jobs, up to the limit",
+              arguments: StoreFixture.all)
+        func order(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let a = try await s.create(job: "x", input: "a", priority: 0)
+                let b = try await s.create(job: "y", input: "b", priority: 5)
+                let c = try await s.create(job: "x", input: "c", priority: 0)
+                let d = try await s.create(job: "x", input: "d", priority: 5)
+                let e = try await s.create(job: "y", input: "e", priority: -1)
+                let f = try await s.create(job: "y", input: "f", priority: 0)
+                let notDue = try await s.create(job: "x", input: "g", priority: 9, runAt: t + 1_000)
+
+                #expect(Set(try await s.claim(limit: 3, now: t).map(\.id)) == [b, d, a])
+                #expect(Set(try await s.claim(limit: 2, now: t).map(\.id)) == [c, f])
+                #expect(Set(try await s.claim(limit: 10, now: t).map(\.id)) == [e])
+                #expect(try await s.claim(limit: 10, now: t + 999).isEmpty)
+                #expect(try await s.hasClaimableTask(jobs: nil, now: t + 999) == false)
+                #expect(try await s.hasClaimableTask(jobs: ["x"], now: t + 1_000))
+                // Due exactly at its run_at.
+                #expect(try await s.claim(limit: 10, now: t + 1_000).map(\.id) == [notDue])
+                #expect(try await s.claim(limit: 10, now: t + 2_000).isEmpty)
+            }
+        }
+
+        @Test("a claim takes only tasks of the given jobs (none for an empty list) and stores the run",
+              arguments: StoreFixture.all)
+        func jobs(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let x = try await s.create(job: "x", input: "\"in-x\"")
+                let y = try await s.create(job: "y", input: "2")
+                let z = try await s.create(job: "z", input: "3")
+                #expect(try await s.claim(jobs: [], now: t).isEmpty)
+                #expect(try await s.hasClaimableTask(jobs: ["y"], now: t))
+                #expect(try await s.hasClaimableTask(jobs: ["none"], now: t) == false)
+
+                let runs = try await s.claim(owner: "w1", jobs: ["x", "z", "none"], now: t + 5, leaseUntil: t + 500)
+                #expect(runs.map(\.id).sorted() == [x, z])
+                #expect(try await s.status(y) == .pending)
+                let run = try #require(runs.first { $0.id == x })
+                #expect(run.task.job == "x")
+                #expect(run.task.input == "\"in-x\"")
+                #expect(run.task.name == "Task-\(x)")
+                #expect(run.task.startedAt == t + 5)
+                #expect(run.task.failures == 0)
+                let record = try await s.record(x)
+                #expect(record.status == .running)
+                #expect(record.owner == "w1")
+                #expect(record.attempt == run.attempt)
+                #expect(record.leaseExpiresAt == t + 500)
+                #expect(record.startedAt == t + 5)
+                #expect(try await s.store.runningTasks().map(\.id) == [x, z])
+            }
+        }
+
+        @Test("each run of a task gets a higher attempt number; a retry counts a failure and waits for its time",
+              arguments: StoreFixture.all)
+        func attempts(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let id = try await s.create()
+                var attempts: [Int] = []
+                let first = try await s.claimOnly(id, now: t)
+                attempts.append(first.attempt)
+                try await s.complete(first, .released(H.interruption()), now: t + 1)
+                let second = try await s.claimOnly(id, now: t + 2)
+                attempts.append(second.attempt)
+                let retry = try await s.complete(second, .retry(H.failure(), runAt: t + 1_000), now: t + 3)
+                #expect(retry.requeued)
+                #expect(try await s.claim(now: t + 999).isEmpty)
+                let third = try await s.claimOnly(id, now: t + 1_000)
+                attempts.append(third.attempt)
+                #expect(third.task.failures == 1)
+                try await s.complete(third, .suspended(runAt: t + 2_000), now: t + 1_001)
+                #expect(try await s.claim(now: t + 1_999).isEmpty)
+                let fourth = try await s.claimOnly(id, now: t + 2_000)
+                attempts.append(fourth.attempt)
+                #expect(fourth.task.failures == 1)
+
+                #expect(attempts == attempts.sorted() && Set(attempts).count == 4)
+                #expect(attempts.first == 1)
+                #expect(try await s.record(id).attempt == fourth.attempt)
+                let stored = try await s.store.attempts(of: id)
+                #expect(stored.map(\.attempt) == Array(attempts.prefix(3)))
+                #expect(stored.map(\.outcome) == [.interrupted, .failed, .suspended])
+            }
+        }
+
+        @Test("createAndClaimTasks claims only the new, due tasks of the claim's jobs, up to the limit",
+              arguments: StoreFixture.all)
+        func createAndClaim(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let existing = try await s.create(input: "0", key: "k")
+                let tasks = [
+                    H.newTask(input: "1"),
+                    H.newTask(input: "2", runAt: t + 1_000),
+                    H.newTask(input: "0", key: "k"),
+                    H.newTask(job: "other", input: "3"),
+                    H.newTask(input: "4"),
+                    H.newTask(input: "5"),
+                ]
+                let request = ClaimRequest(owner: "w1", limit: 2, jobs: ["job"], leaseUntil: t + H.lease)
+                let (created, claimed) = try await s.store.createAndClaimTasks(tasks, claim: request, now: t)
+                #expect(created.map(\.existed) == [false, false, true, false, false, false])
+                #expect(created[2].id == existing)
+                // Which two of the three eligible ones is the store's choice.
+                let eligible: Set = [created[0].id, created[4].id, created[5].id]
+                #expect(claimed.count == 2)
+                #expect(Set(claimed.map(\.id)).isSubset(of: eligible))
+                #expect(claimed.allSatisfy { $0.attempt == 1 && $0.startedAt == t })
+                for id in claimed.map(\.id) { #expect(try await s.record(id).owner == "w1") }
+                for id in eligible.subtracting(claimed.map(\.id)) { #expect(try await s.status(id) == .pending) }
+                for index in [1, 3] { #expect(try await s.status(created[index].id) == .pending) }
+                #expect(try await s.status(existing) == .pending)
+            }
+        }
+    }
+}
