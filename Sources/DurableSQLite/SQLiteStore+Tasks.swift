@@ -149,7 +149,7 @@ extension SQLiteStore {
                 sql: "INSERT INTO task_groups (name, key, created_at) VALUES (coalesce(?, ''), ?, ?)",
                 arguments: [name, key, now])
             let id = db.lastInsertedRowID
-            let stored = name ?? "TaskGroup-\(id)"
+            let stored = name ?? TransitionRules.defaultGroupName(id: id)
             if name == nil {
                 try db.execute(sql: "UPDATE task_groups SET name = ? WHERE id = ?", arguments: [stored, id])
             }

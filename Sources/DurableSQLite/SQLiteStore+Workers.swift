@@ -55,16 +55,16 @@ extension SQLiteStore {
                 let owner: String = row["owner"] ?? "unknown"
                 let leaseExpired = (row["lease_expires_at"] as Int64? ?? 0) < now
                     && !deadOwners.contains(owner)
-                let reason = leaseExpired
-                    ? "the lease of worker \(owner) expired" : "worker \(owner) is no longer running"
-                let error = StoredError(kind: .interrupted, type: "Durable.Recovery", message: reason)
+                let error = TransitionRules.abandonment(owner: owner, leaseExpired: leaseExpired)
                 try transitions.recordAttempt(
                     id, attempt: row["attempt"] as Int, owner: owner, startedAt: row["started_at"] as Int64? ?? now,
                     outcome: .abandoned, error: try StoredJSON.encode(error))
-                if row["cancel_requested_at"] as Int64? != nil {
-                    let message: String? = row["cancel_message"]
+                let message: String? = row["cancel_message"]
+                if let cancellation = TransitionRules.endingInsteadOfRequeue(
+                    cancelRequested: row["cancel_requested_at"] as Int64? != nil, message: message)
+                {
                     try transitions.finishUnowned(
-                        id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+                        id, status: .cancelled, error: cancellation, cancelling: true, cancelMessage: message)
                 } else {
                     try db.execute(
                         sql: "UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL WHERE id = ?",
@@ -100,7 +100,7 @@ extension SQLiteStore {
             // keeps its place in the order.
             var ended: [EndedRun] = []
             for completion in completions {
-                switch completion.storing {
+                switch TransitionRules.storing(completion) {
                 case .end(let run):
                     ended.append(run)
                 case .requeue(let runAt, let outcome, let error):
@@ -148,13 +148,17 @@ extension SQLiteStore {
                 id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)
             return true
         }
-        // A cancel was requested meanwhile: the ended run ends the task cancelled.
-        let message = try String.fetchOne(
-            db, sql: "SELECT cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        // Not requeued: the task moved on, or a cancel was requested meanwhile.
+        let row = try Row.fetchOne(
+            db, sql: "SELECT cancel_requested_at, cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        guard let row,
+            let cancellation = TransitionRules.endingInsteadOfRequeue(
+                cancelRequested: row["cancel_requested_at"] as Int64? != nil, message: row["cancel_message"])
+        else { return false }
         return try transitions.finishRun(
             EndedRun(
                 id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
-                error: .cancellation(message)))
+                error: cancellation))
     }
 
     /// Claims in one statement the due tasks that come first in claim order
@@ -235,31 +239,4 @@ extension SQLiteStore {
         }
     }
 
-}
-
-/// How a completion is stored: its task ends, or goes back to pending.
-enum StoredEnding {
-    case end(EndedRun)
-    /// Pending again at `runAt` (as soon as possible when `nil`), with the
-    /// attempt row's outcome and error.
-    case requeue(runAt: Int64?, outcome: AttemptOutcome, error: StoredError?)
-}
-
-extension TaskCompletion {
-    /// How the store records this completion.
-    var storing: StoredEnding {
-        let (status, result, error): (TaskStatus, String?, StoredError?)
-        switch ending {
-        case .succeeded(let json): (status, result, error) = (.succeeded, json, nil)
-        case .failed(let stored): (status, result, error) = (.failed, nil, stored)
-        case .cancelled(let stored): (status, result, error) = (.cancelled, nil, stored)
-        case .released(let stored): return .requeue(runAt: nil, outcome: .interrupted, error: stored)
-        case .retry(let stored, let runAt): return .requeue(runAt: runAt, outcome: .failed, error: stored)
-        case .suspended(let runAt): return .requeue(runAt: runAt, outcome: .suspended, error: nil)
-        }
-        return .end(
-            EndedRun(
-                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: status, result: result,
-                error: error))
-    }
 }

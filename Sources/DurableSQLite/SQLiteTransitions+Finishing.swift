@@ -1,18 +1,6 @@
 import DurableEngine
 import GRDB
 
-/// A run that ended its task (succeeded, failed or cancelled), to be stored
-/// fenced by owner and attempt.
-struct EndedRun {
-    var id: TaskID
-    var owner: String
-    var attempt: Int
-    var startedAt: Int64
-    var status: TaskStatus
-    var result: String?
-    var error: StoredError?
-}
-
 /// One `task_attempts` row.
 struct AttemptRow {
     var taskID: Int64
@@ -184,7 +172,8 @@ extension SQLiteTransitions {
     }
 
     /// What a finish causes in the same transaction: the outcome for waiters,
-    /// callback tasks, and the shutdown of the task's group if it failed.
+    /// and the consequences ``TransitionRules`` names (callback tasks, the
+    /// shutdown of the task's group if it failed).
     private mutating func afterFinish(
         _ id: TaskID, _ finished: Finished, sequence: Int64, status: TaskStatus, result: String?, error: StoredError?
     ) throws {
@@ -192,11 +181,14 @@ extension SQLiteTransitions {
             TaskOutcome(
                 id: id, status: status, result: result, error: error, cancelMessage: finished.cancelMessage,
                 completionSequence: sequence))
-        if finished.hasCallbacks {
-            try createCallbackTasks(of: id)
-        }
-        if status == .failed, let group = finished.groupID {
-            try failGroup(GroupID(rawValue: group), failedTask: id)
+        let consequences = TransitionRules.consequences(
+            ofFinishing: id, status: status, groupID: finished.groupID.map(GroupID.init(rawValue:)),
+            hasCallbacks: finished.hasCallbacks)
+        for consequence in consequences {
+            switch consequence {
+            case .createCallbackTasks: try createCallbackTasks(of: id)
+            case .shutDownGroup(let group, let message): try shutDownGroup(group, failedTask: id, message: message)
+            }
         }
     }
 
@@ -235,9 +227,8 @@ extension SQLiteTransitions {
         guard !callbacks.isEmpty else { return }
         let context = try String.fetchOne(db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
         for callback in callbacks {
-            let task = NewTask(
-                job: callback["job"] as String, input: callback["input"] as String, name: nil, context: context, key: nil, priority: 0,
-                runAt: now, deadline: nil, parentID: nil, groupID: nil, callbackOf: id)
+            let task = TransitionRules.callbackTask(
+                job: callback["job"], input: callback["input"], context: context, of: id, now: now)
             let created = try insert([task])
             try db.execute(
                 sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",

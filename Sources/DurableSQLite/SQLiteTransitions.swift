@@ -5,9 +5,9 @@ import GRDB
 /// transaction: inserting tasks, finishing a task (with its attempt row, durable
 /// callbacks and group failure), and cancelling.
 ///
-/// Everything a finishing task causes happens in the same transaction as the
-/// finish itself: callback tasks are created, and the first failure in a group
-/// moves it to shutting down and cancels its siblings. `effects` collects the
+/// Everything a finishing task causes (``TransitionRules``) happens in the same
+/// transaction as the finish itself: callback tasks are created, and the first
+/// failure in a group moves it to shutting down and cancels its siblings. `effects` collects the
 /// outcome of every task that reached a terminal state and every cancel request
 /// stored for a running task, for waking waiters and delivering cancellations.
 struct SQLiteTransitions {
@@ -46,7 +46,7 @@ struct SQLiteTransitions {
                 openGroups.insert(group)
             }
             let id = try nextTaskID()
-            let name = task.name ?? "Task-\(id)"
+            let name = task.name ?? TransitionRules.defaultTaskName(id: id)
             rows.append(NewRow(id: id, name: name, task: task))
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
             effects.createdTasks += 1
@@ -166,14 +166,14 @@ struct SQLiteTransitions {
             db, sql: "SELECT status, owner FROM tasks WHERE id = ?", arguments: [id.rawValue])
         guard let row else { throw DurableError(.unknownTask, "no task has id \(id)") }
         let status = try StoredWord.decode(TaskStatus.self, row["status"], column: "status", of: "task \(id)")
-        switch status {
-        case .succeeded, .failed, .cancelled:
+        switch TransitionRules.cancelDecision(for: status, message: message) {
+        case .alreadyFinished:
             return .alreadyFinished
-        case .pending:
-            try finishUnowned(id, status: .cancelled, error: .cancellation(message), cancelling: true, cancelMessage: message)
+        case .cancelNow(let error):
+            try finishUnowned(id, status: .cancelled, error: error, cancelling: true, cancelMessage: message)
             try cancelChildren(of: id, message: message)
             return .cancelledPending
-        case .running:
+        case .requestFromOwner:
             try db.execute(
                 sql: """
                     UPDATE tasks SET cancel_requested_at = coalesce(cancel_requested_at, ?),
@@ -198,7 +198,7 @@ struct SQLiteTransitions {
                 WHERE parent_id = ? AND detached = 0 AND status IN ('pending', 'running') ORDER BY id
                 """,
             arguments: [id.rawValue])
-        let reason = "parent task \(id) was cancelled" + (message.map { ": \($0)" } ?? "")
+        let reason = TransitionRules.childCancelMessage(parent: id, message: message)
         for child in children {
             _ = try requestCancel(of: TaskID(child), message: reason)
         }
@@ -220,11 +220,5 @@ struct SQLiteTransitions {
             _ = try requestCancel(of: TaskID(id), message: message)
         }
         return true
-    }
-
-    mutating func failGroup(_ group: GroupID, failedTask: TaskID) throws {
-        try shutDownGroup(
-            group, failedTask: failedTask,
-            message: "task group \(group) is shutting down: task \(failedTask) failed")
     }
 }
