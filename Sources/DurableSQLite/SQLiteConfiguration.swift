@@ -3,7 +3,7 @@ public import DurableEngine
 /// How the SQLite store uses its file: what a commit survives, how long to wait
 /// for another process's write lock, how often to look for other processes'
 /// commits. Every field has a default; the engine's own settings are in
-/// ``EngineConfiguration``.
+/// ``/DurableEngine/EngineConfiguration``.
 ///
 /// ```swift
 /// var sqlite = SQLiteConfiguration()
@@ -11,11 +11,11 @@ public import DurableEngine
 /// let engine = try TaskEngine(path: "jobs.sqlite", sqlite: sqlite)
 /// ```
 public struct SQLiteConfiguration: Sendable, Hashable {
-    /// What a commit survives. Default ``Durability/powerLossSafe``
-    /// (`PRAGMA synchronous = FULL`; ``Durability/processCrashSafe`` is `NORMAL`).
+    /// What a commit survives. Default ``/DurableEngine/Durability/powerLossSafe``
+    /// (`PRAGMA synchronous = FULL`; ``/DurableEngine/Durability/processCrashSafe`` is `NORMAL`).
     public var durability: Durability = .powerLossSafe
     /// How long to wait for another process's write lock before failing with
-    /// ``DurableError/Code/databaseLocked``. Default 60 s.
+    /// ``/DurableEngine/DurableError/Code/databaseLocked``. Default 60 s.
     public var lockTimeout: Duration = .seconds(60)
     /// How often the file is checked for commits of other processes (a cheap
     /// `PRAGMA data_version`, on a thread of its own) while anything waits on it.
@@ -30,7 +30,7 @@ public struct SQLiteConfiguration: Sendable, Hashable {
     /// Creates a configuration with the defaults.
     public init() {}
 
-    /// The settings given through ``EngineConfiguration``'s deprecated fields.
+    /// The settings given through ``/DurableEngine/EngineConfiguration``'s deprecated fields.
     init(_ engine: EngineConfiguration) {
         durability = engine.sqliteSettings.durability
         lockTimeout = engine.sqliteSettings.lockTimeout

@@ -31,7 +31,7 @@ public struct SchemaReport: Sendable, Hashable {
 
     /// Reads the schema of the file at `path`, read-only.
     ///
-    /// - Throws: ``DurableError`` when the file is missing, is not an SQLite
+    /// - Throws: ``/DurableEngine/DurableError`` when the file is missing, is not an SQLite
     ///   database, or is another program's database.
     public init(path: String) throws {
         known = SchemaMigrator.migrations.map { KnownMigration(version: $0.version, name: $0.name) }

@@ -3,7 +3,7 @@ public import Logging
 
 extension TaskEngine {
     /// Opens (or creates) the database at `path` and applies missing migrations;
-    /// with ``DatabaseAccess/readOnly`` access, opens an existing file for reading
+    /// with ``/DurableEngine/DatabaseAccess/readOnly`` access, opens an existing file for reading
     /// only.
     ///
     /// ```swift
@@ -17,10 +17,10 @@ extension TaskEngine {
     ///     fields of `configuration` (whose defaults are the same).
     ///   - logger: Where the engine logs; it never bootstraps logging.
     ///
-    /// - Throws: ``DurableError`` naming the file when it is not an SQLite database,
+    /// - Throws: ``/DurableEngine/DurableError`` naming the file when it is not an SQLite database,
     ///   is another program's database, was written by a newer Durable, or cannot
     ///   be read or written. Nothing stored in it is changed then.
-    ///   ``DurableError/Code/invalidArgument`` naming the setting when a
+    ///   ``/DurableEngine/DurableError/Code/invalidArgument`` naming the setting when a
     ///   configuration value is out of range; the file is not opened then.
     public convenience init(
         path: String, configuration: EngineConfiguration = EngineConfiguration(), sqlite: SQLiteConfiguration? = nil,

@@ -1,5 +1,5 @@
 /// How an engine stores and runs tasks. Every field has a default. Durations
-/// are at most 10000 years; ``TaskEngine/init(path:configuration:logger:)`` refuses
+/// are at most 10000 years; `TaskEngine(path:configuration:sqlite:logger:)` refuses
 /// others (and intervals of zero or less) with ``DurableError/Code/invalidArgument``.
 ///
 /// ```swift

@@ -147,7 +147,7 @@ extension TaskContext {
         return try await engine.withTaskGroup(name: name, key: key, body)
     }
 
-    /// Waits for tasks and returns their results in order; see ``TaskEngine/gather(_:)``.
+    /// Waits for tasks and returns their results in order; see ``TaskEngine/gather(_:)->[Output]``.
     public func gather<Output>(_ tasks: [DurableTask<Output>]) async throws -> [Output] {
         try await engine.gather(tasks)
     }

@@ -2,12 +2,6 @@ import Logging
 
 // The commit cycle: completions in, claims out, jobs started.
 extension Worker {
-    private enum Step {
-        case commit(completions: [TaskCompletion], claimLimit: Int, generation: UInt64, failingExpired: Bool)
-        case sleep
-        case finish
-    }
-
     /// What a commit brought back, acted on while the next commit runs.
     private struct Committed {
         var result: CycleResult
@@ -25,7 +19,11 @@ extension Worker {
         var failures = 0
         var unprocessed: Committed?
         while true {
-            let step = nextStep(claimedNotStarted: unprocessed?.result.claimed.count ?? 0)
+            let claimingJobs = claimsAnyJob
+            let step = state.withLock {
+                $0.decisions.nextStep(
+                    claimedNotStarted: unprocessed?.result.claimed.count ?? 0, claimsAnyJob: claimingJobs)
+            }
             guard case .commit(let completions, let claimLimit, let generation, let failingExpired) = step else {
                 if let committed = unprocessed {
                     process(committed, nextCommitRunning: false)
@@ -58,38 +56,12 @@ extension Worker {
                 // up once waiters were told (or after 20 tries): the tasks stay
                 // running in the store and are recovered when the store works.
                 try? await Task.sleep(for: Self.storeFailureBackoff.pause(afterFailure: failures, unit: 0.5))
-                if state.withLock({ $0.draining }), failures >= 20 || engine.storeHealth.failedPastTimeout {
+                if state.withLock({ $0.decisions.draining }), failures >= 20 || engine.storeHealth.failedPastTimeout {
                     // Nothing more can be stored: running tasks stop too.
                     beginShutdown(gracePeriod: .zero)
                     dropCompletionsAfterFailures()
                 }
             }
-        }
-    }
-
-    /// The next commit's completions and claim limit; `claimedNotStarted` tasks
-    /// (claimed by a commit whose results are not acted on yet) hold slots.
-    private func nextStep(claimedNotStarted: Int) -> Step {
-        let claimingJobs = claimsAnyJob
-        return state.withLock { state -> Step in
-            let completions = state.completions
-            state.completions = []
-            var claimLimit = 0
-            if !state.draining, claimingJobs, state.workGeneration != state.claimedGeneration {
-                claimLimit = max(
-                    0,
-                    configuration.maxConcurrentTasks - state.running.count - claimedNotStarted + state.waiting
-                        - state.reserved)
-            }
-            let failingExpired = state.expiryDue
-            state.expiryDue = false
-            if !completions.isEmpty || claimLimit > 0 || failingExpired {
-                return .commit(
-                    completions: completions, claimLimit: claimLimit, generation: state.workGeneration,
-                    failingExpired: failingExpired)
-            }
-            if state.draining && state.running.isEmpty && claimedNotStarted == 0 { return .finish }
-            return .sleep
         }
     }
 
@@ -111,8 +83,8 @@ extension Worker {
             if engine.storeHealth.commitSucceeded() { logger.notice("the store works again") }
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
-            if result.claimed.count < claimLimit {
-                state.withLock { $0.claimedGeneration = max($0.claimedGeneration, generation) }
+            state.withLock {
+                $0.decisions.committed(generation: generation, claimed: result.claimed.count, claimLimit: claimLimit)
             }
             return Committed(
                 result: result, completions: completions.count, claimLimit: claimLimit, failedExpired: failingExpired,
@@ -125,10 +97,7 @@ extension Worker {
                 level: first ? .error : .info,
                 "could not commit \(completions.count) completion(s)\(first ? "; retrying" : " (still)"): \(error)")
             engine.storeHealth.commitFailed(error)
-            state.withLock { state in
-                state.completions.insert(contentsOf: completions, at: 0)
-                if failingExpired, !state.draining { state.expiryDue = true }
-            }
+            state.withLock { $0.decisions.commitFailed(completions, failingExpired: failingExpired) }
             return nil
         }
     }
@@ -142,24 +111,18 @@ extension Worker {
             logger.notice("task \(id) was taken over by another worker; this run's result was not stored")
         }
         let drained = result.claimed.count < committed.claimLimit
-        state.withLock { state in
-            state.commits += 1
-            state.completed += committed.completions
-        }
         if drained { armDueTimer(after: committed.now) }
         if result.requeued { noteNewWork() }
         // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
         if result.requeued || committed.failedExpired { engine.changes.readSoon() }
         for task in result.claimed { start(task) }
-        // Stops for tasks whose claim is still committing must wait for `start`.
-        if !nextCommitRunning { state.withLock { $0.earlyStops.removeAll() } }
+        state.withLock {
+            $0.decisions.processed(completions: committed.completions, nextCommitRunning: nextCommitRunning)
+        }
     }
 
     private func dropCompletionsAfterFailures() {
-        let dropped = state.withLock { state -> [TaskCompletion] in
-            defer { state.completions = [] }
-            return state.completions
-        }
+        let dropped = state.withLock { $0.decisions.dropCompletions() }
         guard !dropped.isEmpty else { return }
         logger.error(
             """
@@ -176,10 +139,8 @@ extension Worker {
         let (claimingJobs, jobs, now) = (claimsAnyJob, claimJobs, clock.now())
         return state.withLock { state in
             WorkerInterest(
-                owner: id, readsCancelRequests: !state.running.isEmpty,
-                looksForWork: !state.draining && claimingJobs
-                    && state.running.count - state.waiting < configuration.maxConcurrentTasks,
-                jobs: jobs, now: now)
+                owner: id, readsCancelRequests: !state.decisions.running.isEmpty,
+                looksForWork: state.decisions.looksForWork(claimsAnyJob: claimingJobs), jobs: jobs, now: now)
         }
     }
 
@@ -235,17 +196,14 @@ extension Worker {
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let handle = state.withLock { state -> Task<Void, Never>? in
-            var running = RunningTask(task: task, retry: retry, journal: taskContext.journal)
-            running.limitTimer = limitTimer(for: task)
-            // A stop that arrived while the claim was committing applies now.
-            running.stopReason = state.interrupting ? .shutdown : state.earlyStops.removeValue(forKey: task.id)
-            let handle = Task {
+            let job = Task {
                 let ending = await runner.run(task, taskContext)
                 self.finish(task, ending: ending)
             }
-            running.handle = handle
-            state.running[task.id] = running
-            return running.stopReason == nil ? nil : handle
+            let handles = RunHandles(
+                job: job, limitTimer: limitTimer(for: task), retry: retry, journal: taskContext.journal)
+            // A stop that arrived while the claim was committing applies now.
+            return state.decisions.start(task, handle: handles) == nil ? nil : job
         }
         handle?.cancel()
     }
@@ -255,7 +213,7 @@ extension Worker {
     private func refuse(_ task: ClaimedTask, _ error: StoredError) {
         logger.error("\(error.message)")
         state.withLock { state in
-            state.completions.append(
+            state.decisions.complete(
                 TaskCompletion(
                     id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: .failed(error)))
         }
@@ -266,8 +224,8 @@ extension Worker {
     private func finish(_ task: ClaimedTask, ending: JobRunner.Ending) {
         let now = clock.now()
         state.withLock { state in
-            guard let running = state.running.removeValue(forKey: task.id) else { return }
-            running.limitTimer?.cancel()
+            guard let running = state.decisions.finish(task.id) else { return }
+            running.handle.limitTimer?.cancel()
             let stored: TaskCompletion.Ending
             switch ending {
             case .returned(let json):
@@ -296,12 +254,12 @@ extension Worker {
                     } else if error is CancellationError {
                         stored = .cancelled(.cancellation(nil))
                     } else {
-                        let retryable = error.isRetryable && !running.journal.isReplayedFailure(error)
+                        let retryable = error.isRetryable && !running.handle.journal.isReplayedFailure(error)
                         stored = failure(StoredError(failure: error), retryable: retryable, of: running, now: now)
                     }
                 }
             }
-            state.completions.append(
+            state.decisions.complete(
                 TaskCompletion(
                     id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: stored))
         }
@@ -314,11 +272,11 @@ extension Worker {
 
     /// A failed attempt: retried at its backoff time if the error allows it, the
     /// policy has attempts left and the deadline is not passed by then.
-    private func failure(_ error: StoredError, retryable: Bool, of running: RunningTask, now: Int64)
-        -> TaskCompletion.Ending
-    {
+    private func failure(
+        _ error: StoredError, retryable: Bool, of running: WorkerDecisions<RunHandles>.Running, now: Int64
+    ) -> TaskCompletion.Ending {
         let failures = running.task.failures + 1
-        guard retryable, let policy = running.retry, failures < policy.maxAttempts else { return .failed(error) }
+        guard retryable, let policy = running.handle.retry, failures < policy.maxAttempts else { return .failed(error) }
         let runAt = now + policy.delayMilliseconds(afterFailure: failures, unit: engine.configuration.random.next())
         if let deadline = running.task.deadline, runAt >= deadline { return .failed(error) }
         return .retry(error, runAt: runAt)

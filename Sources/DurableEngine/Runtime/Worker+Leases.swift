@@ -12,7 +12,7 @@ extension Worker {
                 let owned = try await store.heartbeat(
                     owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
                 let candidates = state.withLock { state in
-                    state.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
+                    state.decisions.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
                 }
                 for (task, attempt) in candidates {
                     // Claimed after the heartbeat read? Then the store still shows us.

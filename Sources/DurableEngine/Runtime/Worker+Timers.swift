@@ -27,7 +27,7 @@ extension Worker {
     /// and nothing else would commit. Armed from the change watcher's thread.
     func armDeadlineTimer(at deadline: Int64?) {
         state.withLock { state in
-            guard !state.stopped, !state.draining, state.deadlineTimer?.at != deadline else { return }
+            guard !state.stopped, !state.decisions.draining, state.deadlineTimer?.at != deadline else { return }
             state.deadlineTimer?.timer.cancel()
             guard let deadline else {
                 state.deadlineTimer = nil
@@ -40,7 +40,7 @@ extension Worker {
                     return
                 }
                 self.state.withLock { state in
-                    if !state.draining { state.expiryDue = true }
+                    state.decisions.deadlinePassed()
                     if state.deadlineTimer?.at == deadline { state.deadlineTimer = nil }
                 }
                 self.wake.signal()

@@ -7,70 +7,42 @@ import Synchronization
 /// previous commit (group commit) and claims up to the free slots. Jobs run as
 /// Swift tasks; when one ends, its completion is queued and the cycle woken.
 ///
+/// What to do is decided by ``WorkerDecisions`` (slots, claims, reservations,
+/// stop reasons, shutdown phases), held under `state`'s lock with the timers;
+/// this type carries the decisions out: commits, Swift tasks, timers.
+///
 /// States of a running task, and who changes them (all under `state`'s lock):
-/// - claimed → running: the cycle, after its commit returns the claim;
+/// - claimed → running: the cycle, after its commit returns the claim (or the
+///   creating caller, for tasks claimed with their creation);
 /// - running → stopping (a stop reason is set and the Swift task cancelled): a
 ///   cancel request (from this process or read from the store), the shutdown
-///   grace timer, or a heartbeat that finds the lease lost;
+///   grace timer, a timeout, or a heartbeat that finds the lease lost;
 /// - running/stopping → completion queued: the task's own Swift task when the job
 ///   returns or throws; the cycle then commits it, fenced by owner and attempt.
-///
-/// The worker phases go running → draining (no more claims; set by shutdown) →
-/// done (nothing running, nothing left to commit).
 final class Worker: Sendable {
-    enum StopReason: Sendable, Equatable {
-        case cancelRequested(String?)
-        case shutdown
-        case leaseLost
-        /// The attempt's timeout (retryable) or the task's deadline (not) passed.
-        case timedOut(StoredError, retryable: Bool)
-    }
+    typealias StopReason = WorkerDecisions<RunHandles>.StopReason
 
-    struct RunningTask {
-        var task: ClaimedTask
+    /// What this process holds for a task running here, besides the decisions.
+    struct RunHandles {
+        /// The job's Swift task.
+        var job: Task<Void, Never>?
+        /// Stops the task when its timeout or deadline passes.
+        var limitTimer: Task<Void, Never>?
         var retry: RetryPolicy?
         /// The run's checkpoints (to tell a replayed step failure, never retried).
         var journal: StepJournal
-        var handle: Task<Void, Never>?
-        /// Stops the task when its timeout or deadline passes.
-        var limitTimer: Task<Void, Never>?
-        var stopReason: StopReason?
     }
 
     struct State {
-        var running: [TaskID: RunningTask] = [:]
-        var completions: [TaskCompletion] = []
-        /// Raised when new work may be due; a claim that came back short records
-        /// the generation it saw, so a raise during that claim is not lost.
-        var workGeneration: UInt64 = 1
-        var claimedGeneration: UInt64 = 0
-        var draining = false
-        /// Slots promised to tasks being claimed at submission (see `reserveSlots`).
-        var reserved = 0
-        /// Running tasks that are awaiting other tasks (their children, say): they
-        /// do not hold a slot meanwhile, so a parent never waits for children that
-        /// cannot start.
-        var waiting = 0
-        /// Set once running tasks are being handed back: tasks whose claim commits
-        /// after this are stopped as soon as they start.
-        var interrupting = false
-        /// Stops for tasks not running yet (their claim may be committing); read
-        /// by `start` and cleared after each cycle.
-        var earlyStops: [TaskID: StopReason] = [:]
+        var decisions: WorkerDecisions<RunHandles>
         var graceTimer: Task<Void, Never>?
         /// Wakes the cycle when the next delayed task is due.
         var dueTimer: Task<Void, Never>?
         /// Wakes the cycle when the earliest deadline of a pending task passes,
         /// and that deadline.
         var deadlineTimer: (at: Int64, timer: Task<Void, Never>)?
-        /// The next commit fails the pending tasks whose deadline passed (never
-        /// while draining: the next worker's recovery does it).
-        var expiryDue = false
         /// Set when `run()` ends: no timer is armed after that.
         var stopped = false
-        /// For the log line at stop: commits made and completions they stored.
-        var commits = 0
-        var completed = 0
     }
 
     let id: String
@@ -81,7 +53,7 @@ final class Worker: Sendable {
     let logger: Logger
     let engine: TaskEngine
     let wake = AsyncSignal()
-    let state = Mutex(State())
+    let state: Mutex<State>
 
     init(engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, logger: Logger) {
         let identity = ProcessIdentity.current
@@ -92,6 +64,7 @@ final class Worker: Sendable {
         self.registry = registry
         self.hub = hub
         self.configuration = engine.configuration
+        state = Mutex(State(decisions: WorkerDecisions(maxConcurrentTasks: engine.configuration.maxConcurrentTasks)))
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         self.logger = logger
@@ -137,7 +110,7 @@ final class Worker: Sendable {
         } catch {
             logger.warning("could not mark the worker stopped: \(error)")
         }
-        let (commits, completed) = state.withLock { ($0.commits, $0.completed) }
+        let (commits, completed) = state.withLock { ($0.decisions.commits, $0.decisions.completed) }
         logger.info("worker stopped", metadata: ["commits": "\(commits)", "completions": "\(completed)"])
     }
 
@@ -145,7 +118,7 @@ final class Worker: Sendable {
 
     /// New tasks were committed by this process.
     func noteNewWork() {
-        state.withLock { $0.workGeneration &+= 1 }
+        state.withLock { $0.decisions.noteNewWork() }
         wake.signal()
     }
 
@@ -154,19 +127,13 @@ final class Worker: Sendable {
     /// when the worker is idle (its last claim found nothing more to do) and not
     /// stopping, so that no older pending task is passed over.
     func reserveSlots(_ wanted: Int) -> Int {
-        state.withLock { state in
-            guard !state.draining, state.workGeneration == state.claimedGeneration else { return 0 }
-            let free = configuration.maxConcurrentTasks - (state.running.count - state.waiting) - state.reserved
-            let granted = max(0, min(wanted, free))
-            state.reserved += granted
-            return granted
-        }
+        state.withLock { $0.decisions.reserve(wanted) }
     }
 
     /// Starts the tasks claimed with their creation and gives back the slots
     /// promised to them.
     func startClaimed(_ tasks: [ClaimedTask], reserved: Int) {
-        state.withLock { $0.reserved -= reserved }
+        state.withLock { $0.decisions.releaseReservation(reserved) }
         for task in tasks { start(task) }
         if tasks.count < reserved { wake.signal() }
     }
@@ -174,12 +141,12 @@ final class Worker: Sendable {
     /// Nothing runs here and the last claim found no more work: new work would come
     /// from another process's commit.
     var awaitsWork: Bool {
-        state.withLock { $0.running.isEmpty && $0.workGeneration == $0.claimedGeneration && !$0.draining }
+        state.withLock { $0.decisions.awaitsWork }
     }
 
     /// A job running here starts (`true`) or stops awaiting other tasks.
     func noteAwaiting(_ awaiting: Bool) {
-        state.withLock { $0.waiting += awaiting ? 1 : -1 }
+        state.withLock { $0.decisions.noteAwaiting(awaiting) }
         if awaiting { wake.signal() }
     }
 
@@ -200,8 +167,7 @@ final class Worker: Sendable {
     /// with a shorter period shortens the wait.
     func beginShutdown(gracePeriod: Duration?) {
         state.withLock { state in
-            state.draining = true
-            state.expiryDue = false
+            state.decisions.beginShutdown()
             state.deadlineTimer?.timer.cancel()
             state.deadlineTimer = nil
         }
@@ -225,34 +191,24 @@ final class Worker: Sendable {
     }
 
     private func interruptRunningTasks() {
-        let ids = state.withLock { state in
-            state.interrupting = true
-            return Array(state.running.keys)
-        }
+        let ids = state.withLock { $0.decisions.interrupt() }
         if !ids.isEmpty {
             logger.info("handing back \(ids.count) running task(s) at shutdown")
         }
         for id in ids { stop(id, reason: .shutdown) }
     }
 
-    /// Sets the stop reason of a running task (the first reason wins, but a cancel
-    /// request replaces a shutdown) and cancels its Swift task.
+    /// Sets the stop reason of a running task (see ``WorkerDecisions/stop(_:reason:)``)
+    /// and cancels its Swift task; `false` when it is not running here.
     @discardableResult
     func stop(_ id: TaskID, reason: StopReason) -> Bool {
-        let handle = state.withLock { state -> Task<Void, Never>?? in
-            guard var task = state.running[id] else {
-                if state.earlyStops[id] == nil { state.earlyStops[id] = reason }
-                return .none
-            }
-            switch (task.stopReason, reason) {
-            case (nil, _), (.shutdown?, .cancelRequested), (.timedOut?, .cancelRequested): task.stopReason = reason
-            default: return .some(nil)
-            }
-            state.running[id] = task
-            return .some(task.handle)
+        let result = state.withLock { $0.decisions.stop(id, reason: reason) }
+        switch result {
+        case .notRunning: return false
+        case .alreadyStopping: return true
+        case .stop(let handles):
+            handles.job?.cancel()
+            return true
         }
-        guard let handle else { return false }
-        handle?.cancel()
-        return true
     }
 }

@@ -1,0 +1,188 @@
+@testable import DurableEngine
+import Testing
+
+/// The worker's decisions, driven by events alone: no database, no clock, no
+/// Swift tasks (a handle is a plain string here).
+@Suite("Worker decisions")
+struct WorkerDecisionsTests {
+    typealias Decisions = WorkerDecisions<String>
+
+    private func claimed(_ id: Int64) -> ClaimedTask {
+        ClaimedTask(
+            id: TaskID(id), job: "j", name: "Task-\(id)", input: "1", attempt: 1, startedAt: 0, failures: 0)
+    }
+
+    private func completion(_ id: Int64) -> TaskCompletion {
+        TaskCompletion(id: TaskID(id), owner: "w", attempt: 1, startedAt: 0, ending: .succeeded(result: "1"))
+    }
+
+    /// Claim limit of the next step, or nil when it is not a commit.
+    private func claimLimit(_ step: Decisions.Step) -> Int? {
+        guard case .commit(_, let limit, _, _) = step else { return nil }
+        return limit
+    }
+
+    @Test("a new worker claims up to its slots; a short claim makes it idle until new work is noted")
+    func claimsAndIdle() {
+        var decisions = Decisions(maxConcurrentTasks: 4)
+        let first = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        #expect(claimLimit(first) == 4)
+        guard case .commit(_, _, let generation, _) = first else { return }
+        decisions.committed(generation: generation, claimed: 1, claimLimit: 4)
+        #expect(decisions.nextStep(claimedNotStarted: 1, claimsAnyJob: true) == .sleep)
+        _ = decisions.start(claimed(1), handle: "h1")
+        #expect(!decisions.awaitsWork)
+        decisions.noteNewWork()
+        #expect(claimLimit(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)) == 3)
+        // A worker without jobs never claims.
+        var jobless = Decisions(maxConcurrentTasks: 4)
+        #expect(jobless.nextStep(claimedNotStarted: 0, claimsAnyJob: false) == .sleep)
+    }
+
+    @Test("new work noted while a claim commits is not lost")
+    func workDuringClaim() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { Issue.record("expected a claim"); return }
+        decisions.noteNewWork()  // while the claim commits
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 2)
+        #expect(claimLimit(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)) == 2)
+    }
+
+    @Test("one slot count: running tasks, awaiting tasks, reservations and claimed-not-started tasks")
+    func slots() {
+        var decisions = Decisions(maxConcurrentTasks: 5)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 5)
+        #expect(decisions.awaitsWork)
+        _ = decisions.start(claimed(1), handle: "h1")
+        _ = decisions.start(claimed(2), handle: "h2")
+        #expect(decisions.freeSlots() == 3)
+        decisions.noteAwaiting(true)  // a parent awaits its children: its slot is free meanwhile
+        #expect(decisions.freeSlots() == 4)
+        #expect(decisions.reserve(3) == 3)
+        #expect(decisions.freeSlots() == 1)
+        #expect(decisions.freeSlots(claimedNotStarted: 1) == 0)
+        // Looks for work after others' commits count reservations too.
+        #expect(decisions.looksForWork(claimsAnyJob: true))
+        #expect(decisions.reserve(5) == 1)
+        #expect(!decisions.looksForWork(claimsAnyJob: true))
+        decisions.releaseReservation(4)
+        decisions.noteNewWork()
+        #expect(claimLimit(decisions.nextStep(claimedNotStarted: 1, claimsAnyJob: true)) == 3)
+    }
+
+    @Test("slots are reserved for tasks created here only while idle and not draining")
+    func reservations() {
+        var decisions = Decisions(maxConcurrentTasks: 3)
+        #expect(decisions.reserve(2) == 0)  // not idle yet: older pending tasks come first
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 3)
+        #expect(decisions.reserve(2) == 2)
+        decisions.beginShutdown()
+        #expect(decisions.reserve(1) == 0)
+    }
+
+    @Test("a stop for a task whose claim is committing applies when it starts; the first reason stands")
+    func earlyStops() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        guard case .notRunning = decisions.stop(TaskID(1), reason: .cancelRequested("early")) else {
+            Issue.record("task 1 is not running yet")
+            return
+        }
+        _ = decisions.stop(TaskID(1), reason: .leaseLost)
+        #expect(decisions.start(claimed(1), handle: "h1") == .cancelRequested("early"))
+        // Cleared once the commit's results were acted on with no commit in flight.
+        _ = decisions.stop(TaskID(2), reason: .leaseLost)
+        decisions.processed(completions: 0, nextCommitRunning: true)
+        decisions.processed(completions: 0, nextCommitRunning: false)
+        #expect(decisions.start(claimed(2), handle: "h2") == nil)
+    }
+
+    @Test("a cancel request replaces a shutdown or a timeout, and nothing else replaces a reason")
+    func stopPrecedence() {
+        var decisions = Decisions(maxConcurrentTasks: 4)
+        _ = decisions.start(claimed(1), handle: "h1")
+        _ = decisions.start(claimed(2), handle: "h2")
+        _ = decisions.start(claimed(3), handle: "h3")
+        guard case .stop("h1") = decisions.stop(TaskID(1), reason: .shutdown) else { Issue.record("h1"); return }
+        guard case .stop("h1") = decisions.stop(TaskID(1), reason: .cancelRequested("m")) else {
+            Issue.record("a cancel replaces a shutdown")
+            return
+        }
+        guard case .alreadyStopping = decisions.stop(TaskID(1), reason: .shutdown) else {
+            Issue.record("a shutdown does not replace a cancel")
+            return
+        }
+        let timeout = StoredError.timeout("t")
+        _ = decisions.stop(TaskID(2), reason: .timedOut(timeout, retryable: true))
+        guard case .stop = decisions.stop(TaskID(2), reason: .cancelRequested(nil)) else {
+            Issue.record("a cancel replaces a timeout")
+            return
+        }
+        _ = decisions.stop(TaskID(3), reason: .leaseLost)
+        guard case .alreadyStopping = decisions.stop(TaskID(3), reason: .cancelRequested(nil)) else {
+            Issue.record("a lost lease stands")
+            return
+        }
+        #expect(decisions.finish(TaskID(1))?.stopReason == .cancelRequested("m"))
+        #expect(decisions.finish(TaskID(2))?.stopReason == .cancelRequested(nil))
+        #expect(decisions.finish(TaskID(1)) == nil)
+    }
+
+    @Test("shutdown: no more claims or expiries; interrupting stops running tasks and those that start later")
+    func shutdown() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        _ = decisions.start(claimed(1), handle: "h1")
+        decisions.deadlinePassed()
+        decisions.beginShutdown()
+        decisions.noteNewWork()
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
+        decisions.deadlinePassed()
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
+        #expect(decisions.interrupt() == [TaskID(1)])
+        #expect(decisions.start(claimed(2), handle: "h2") == .shutdown)
+        _ = decisions.finish(TaskID(1))
+        _ = decisions.finish(TaskID(2))
+        decisions.complete(completion(1))
+        guard case .commit(let completions, 0, _, false) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else {
+            Issue.record("the last completions are committed without a claim")
+            return
+        }
+        #expect(completions.map(\.id) == [TaskID(1)])
+        #expect(decisions.nextStep(claimedNotStarted: 1, claimsAnyJob: true) == .sleep)
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .finish)
+    }
+
+    @Test("a failed commit puts its completions back first in line, and its expiry unless draining")
+    func failedCommit() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        decisions.complete(completion(1))
+        decisions.deadlinePassed()
+        guard case .commit(let first, _, _, true) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: false)
+        else {
+            Issue.record("expected a commit with the expiry")
+            return
+        }
+        decisions.complete(completion(2))
+        decisions.commitFailed(first, failingExpired: true)
+        guard case .commit(let retried, _, _, true) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: false)
+        else {
+            Issue.record("expected the retry with the expiry")
+            return
+        }
+        #expect(retried.map(\.id) == [TaskID(1), TaskID(2)])
+        decisions.beginShutdown()
+        decisions.commitFailed(retried, failingExpired: true)
+        guard case .commit(_, _, _, false) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: false) else {
+            Issue.record("no expiry while draining")
+            return
+        }
+        decisions.commitFailed(retried, failingExpired: false)
+        #expect(decisions.dropCompletions().count == 2)
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: false) == .finish)
+    }
+}
