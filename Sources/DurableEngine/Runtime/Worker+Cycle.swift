@@ -195,13 +195,18 @@ extension Worker {
             journal: StepJournal(
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
+        let limit = limit(of: task)
         let handle = state.withLock { state -> Task<Void, Never>? in
             let job = Task {
-                let ending = await runner.run(task, taskContext)
+                let ending =
+                    if let limit {
+                        await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
+                    } else {
+                        await runner.run(task, taskContext)
+                    }
                 self.finish(task, ending: ending)
             }
-            let handles = RunHandles(
-                job: job, limitTimer: limitTimer(for: task), retry: retry, journal: taskContext.journal)
+            let handles = RunHandles(job: job, retry: retry, journal: taskContext.journal)
             // A stop that arrived while the claim was committing applies now.
             return state.decisions.start(task, handle: handles) == nil ? nil : job
         }
@@ -225,7 +230,6 @@ extension Worker {
         let now = clock.now()
         state.withLock { state in
             guard let running = state.decisions.finish(task.id) else { return }
-            running.handle.limitTimer?.cancel()
             let stored: TaskCompletion.Ending
             switch ending {
             case .returned(let json):

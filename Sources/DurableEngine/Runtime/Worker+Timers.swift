@@ -1,75 +1,101 @@
 // The worker's timers: when delayed work becomes due, when a waiting task's
-// deadline passes, and when a running task's timeout or deadline passes. Each
-// sleeps until an absolute time of the engine's clock and checks it was reached,
-// so neither a clock advanced meanwhile nor an early wake-up loses one. None is
-// armed once the worker has stopped (`State.stopped`).
+// deadline passes, when a shutdown's grace period ends (one child task of the
+// worker, `timerLoop`, planned by `WorkerTimerPlan`), and when a running task's
+// timeout or deadline passes (a child task of that task's own Swift task). Each
+// sleeps until an absolute time of the engine's clock, so neither a clock
+// advanced meanwhile nor an early wake-up loses one.
 extension Worker {
-    /// Wakes the cycle when the next pending task (delayed, retried, sleeping)
-    /// becomes due, so that it starts on time without polling.
+    /// Looks up the next due time after `now` and wakes the cycle then, so that
+    /// delayed, retried and sleeping tasks start on time without polling.
     func armDueTimer(after now: Int64) {
-        let timer = Task { [clock, store] in
-            do {
-                guard let due = try await store.nextDueTime(after: now) else { return }
-                try await clock.sleep(until: due)
-                self.noteNewWork()
-            } catch {}
-        }
-        let replaced = state.withLock { state -> Task<Void, Never>? in
-            guard !state.stopped else { return timer }
-            defer { state.dueTimer = timer }
-            return state.dueTimer
-        }
-        replaced?.cancel()
+        state.withLock { $0.timers.lookUpDue(after: now) }
+        timersChanged.signal()
     }
 
     /// Wakes the cycle to fail expired tasks when the earliest deadline of a
     /// pending task passes (`nil`: none has one), even while every slot is busy
-    /// and nothing else would commit. Armed from the change watcher's thread.
+    /// and nothing else would commit. Armed from the change feed's thread.
     func armDeadlineTimer(at deadline: Int64?) {
-        state.withLock { state in
-            guard !state.stopped, !state.decisions.draining, state.deadlineTimer?.at != deadline else { return }
-            state.deadlineTimer?.timer.cancel()
-            guard let deadline else {
-                state.deadlineTimer = nil
-                return
+        let changed = state.withLock { state in
+            !state.decisions.draining && state.timers.deadline(at: deadline)
+        }
+        if changed { timersChanged.signal() }
+    }
+
+    /// Runs the worker's timers until cancelled: serves look-ups of the next
+    /// due time, sleeps until the earliest timer (or a change of plan), and acts
+    /// on what fired.
+    func timerLoop() async {
+        while !Task.isCancelled {
+            if let after = state.withLock({ $0.timers.takeDueLookup() }) {
+                let due = try? await store.nextDueTime(after: after)
+                state.withLock { $0.timers.due(at: due) }
+                continue
             }
-            let timer = Task { [clock] in
-                do {
-                    try await clock.sleep(until: deadline)
-                } catch {
-                    return
-                }
-                self.state.withLock { state in
-                    state.decisions.deadlinePassed()
-                    if state.deadlineTimer?.at == deadline { state.deadlineTimer = nil }
-                }
-                self.wake.signal()
+            if let next = state.withLock({ $0.timers.next }) {
+                await sleep(until: next)
+            } else {
+                await timersChanged.wait()
             }
-            state.deadlineTimer = (deadline, timer)
+            let now = clock.now()
+            let fired = state.withLock { state in
+                let fired = state.timers.fire(now: now)
+                if fired.deadlinePassed { state.decisions.deadlinePassed() }
+                return fired
+            }
+            if fired.workDue { noteNewWork() }
+            if fired.deadlinePassed { wake.signal() }
+            if fired.graceEnded { interruptRunningTasks() }
         }
     }
 
-    /// A timer that stops the task when its attempt timeout or its deadline
-    /// passes, whichever comes first; `nil` when it has neither.
-    func limitTimer(for task: ClaimedTask) -> Task<Void, Never>? {
-        var limits: [(at: Int64, error: StoredError, retryable: Bool)] = []
+    /// Sleeps until the clock reads `time`, or the plan changes.
+    private func sleep(until time: Int64) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [clock] in try? await clock.sleep(until: time) }
+            group.addTask { await self.timersChanged.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// When a claimed task must stop: its attempt timeout or its deadline,
+    /// whichever comes first; `nil` when it has neither.
+    func limit(of task: ClaimedTask) -> (at: Int64, reason: StopReason)? {
+        var limits: [(at: Int64, reason: StopReason)] = []
         if let timeout = task.timeoutMilliseconds {
-            limits.append(
-                (
-                    task.startedAt.adding(milliseconds: timeout),
-                    .timeout("attempt \(task.attempt) timed out after \(timeout) ms"), true
-                ))
+            let error = StoredError.timeout("attempt \(task.attempt) timed out after \(timeout) ms")
+            limits.append((task.startedAt.adding(milliseconds: timeout), .timedOut(error, retryable: true)))
         }
         if let deadline = task.deadline {
-            limits.append((deadline, .deadlinePassed, false))
+            limits.append((deadline, .timedOut(.deadlinePassed, retryable: false)))
         }
-        guard let first = limits.min(by: { $0.at < $1.at }) else { return nil }
-        let id = task.id
-        return Task { [clock] in
-            do {
-                try await clock.sleep(until: first.at)
-                self.stop(id, reason: .timedOut(first.error, retryable: first.retryable))
-            } catch {}
+        return limits.min { $0.at < $1.at }
+    }
+
+    /// Runs a job with a child task that stops it when its limit passes.
+    func run(
+        _ task: ClaimedTask, on runner: JobRunner, in context: TaskContext,
+        stoppingAt limit: (at: Int64, reason: StopReason)
+    ) async -> JobRunner.Ending {
+        await withTaskGroup(of: JobRunner.Ending?.self) { group in
+            group.addTask { await runner.run(task, context) }
+            group.addTask { [clock] in
+                do {
+                    try await clock.sleep(until: limit.at)
+                } catch {
+                    return nil
+                }
+                self.stop(task.id, reason: limit.reason)
+                return nil
+            }
+            while let result = await group.next() {
+                if let ending = result {
+                    group.cancelAll()
+                    return ending
+                }
+            }
+            return .threw(CancellationError())
         }
     }
 }

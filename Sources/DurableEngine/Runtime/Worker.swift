@@ -24,10 +24,8 @@ final class Worker: Sendable {
 
     /// What this process holds for a task running here, besides the decisions.
     struct RunHandles {
-        /// The job's Swift task.
+        /// The job's Swift task (its timeout, if any, is a child of it).
         var job: Task<Void, Never>?
-        /// Stops the task when its timeout or deadline passes.
-        var limitTimer: Task<Void, Never>?
         var retry: RetryPolicy?
         /// The run's checkpoints (to tell a replayed step failure, never retried).
         var journal: StepJournal
@@ -35,14 +33,8 @@ final class Worker: Sendable {
 
     struct State {
         var decisions: WorkerDecisions<RunHandles>
-        var graceTimer: Task<Void, Never>?
-        /// Wakes the cycle when the next delayed task is due.
-        var dueTimer: Task<Void, Never>?
-        /// Wakes the cycle when the earliest deadline of a pending task passes,
-        /// and that deadline.
-        var deadlineTimer: (at: Int64, timer: Task<Void, Never>)?
-        /// Set when `run()` ends: no timer is armed after that.
-        var stopped = false
+        /// When the worker's own timers fire (`timerLoop` sleeps until then).
+        var timers = WorkerTimerPlan()
     }
 
     let id: String
@@ -53,6 +45,8 @@ final class Worker: Sendable {
     let logger: Logger
     let engine: TaskEngine
     let wake = AsyncSignal()
+    /// Wakes `timerLoop` when the timer plan changes.
+    let timersChanged = AsyncSignal()
     let state: Mutex<State>
 
     init(engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, logger: Logger) {
@@ -91,14 +85,9 @@ final class Worker: Sendable {
             group.addTask { await self.reportUnknownJobs(registered: jobs) }
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.recoveryLoop() }
+            group.addTask { await self.timerLoop() }
             await cycleLoop()
             group.cancelAll()
-        }
-        state.withLock { state in
-            state.stopped = true
-            state.graceTimer?.cancel()
-            state.dueTimer?.cancel()
-            state.deadlineTimer?.timer.cancel()
         }
         // A store that failed for too long would keep the worker waiting for its
         // lock here: the row stays, and the next worker finds this process gone.
@@ -166,31 +155,20 @@ final class Worker: Sendable {
     /// as they take), then are cancelled and handed back as pending. Calling again
     /// with a shorter period shortens the wait.
     func beginShutdown(gracePeriod: Duration?) {
-        state.withLock { state in
+        let now = clock.now()
+        let interruptNow = state.withLock { state -> Bool in
             state.decisions.beginShutdown()
-            state.deadlineTimer?.timer.cancel()
-            state.deadlineTimer = nil
+            state.timers.drain()
+            guard let gracePeriod, gracePeriod > .zero else { return gracePeriod != nil }
+            state.timers.grace(endsAt: now.adding(milliseconds: gracePeriod.milliseconds))
+            return false
         }
-        if let gracePeriod {
-            if gracePeriod <= .zero {
-                interruptRunningTasks()
-            } else {
-                let timer = Task { [self] in
-                    do {
-                        try await clock.sleep(for: gracePeriod)
-                        interruptRunningTasks()
-                    } catch {}
-                }
-                state.withLock { state in
-                    state.graceTimer?.cancel()
-                    state.graceTimer = timer
-                }
-            }
-        }
+        if interruptNow { interruptRunningTasks() }
+        timersChanged.signal()
         wake.signal()
     }
 
-    private func interruptRunningTasks() {
+    func interruptRunningTasks() {
         let ids = state.withLock { $0.decisions.interrupt() }
         if !ids.isEmpty {
             logger.info("handing back \(ids.count) running task(s) at shutdown")
