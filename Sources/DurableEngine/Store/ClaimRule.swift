@@ -5,9 +5,9 @@
 /// The one definition every store follows, wherever it decides: in Swift
 /// (``admits(runAt:deadline:now:)``, for tasks a store has just created) and in
 /// its query language (each store renders the rule once, and every claim and
-/// every look for due work uses that rendering). The store conformance
-/// suite checks that a store's claims and ``TaskStore/hasClaimableTask(jobs:now:)``
-/// agree with this function.
+/// every look for due work uses that rendering). The store conformance suite
+/// checks that a store's claims and its change feed's look for claimable work
+/// (``WorkerChanges/hasClaimableTask``) agree with this function.
 package enum ClaimRule {
     /// Whether a pending task due at `runAt` with `deadline` may start at `now`.
     package static func admits(runAt: Int64, deadline: Int64?, now: Int64) -> Bool {
