@@ -65,8 +65,9 @@ let package = Package(
             dependencies: ["DurableEngine", "DurableSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "DurableCLI",
+        // The `durable` command's logic, a library so that tests reach it in-process.
+        .target(
+            name: "DurableCommands",
             dependencies: [
                 "Durable",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +81,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The `durable` executable: main.swift only.
+        .executableTarget(name: "DurableCLI", dependencies: ["DurableCommands"], swiftSettings: strict),
         .executableTarget(
             name: "DurableExample",
             dependencies: [
@@ -125,6 +128,7 @@ let package = Package(
             dependencies: [
                 "DurableTestSupport",
                 "Durable",
+                "DurableCommands",
                 "DurableEngine",
                 "DurableSQLite",
                 "DurableTestWorker",

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Durable
 
 #if canImport(Glibc)
@@ -8,9 +8,8 @@ import Durable
 #endif
 
 /// The `durable` command: run batches durably and inspect Durable databases.
-@main
-struct DurableCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct DurableCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "durable",
         abstract: "Run batches of commands durably and inspect Durable task databases (SQLite files).",
         discussion: """
@@ -37,10 +36,12 @@ struct DurableCommand: AsyncParsableCommand {
         ]
     )
 
+    public init() {}
+
     /// Runs the command; bad input and unusable databases exit with 2 in every
     /// command (ArgumentParser's own errors keep its codes: 64 for a wrong command
     /// line), with one line naming the thing.
-    static func main() async {
+    public static func execute() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
