@@ -119,9 +119,9 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
 
     /// Runs `body`; if it changed anything, raises the `commits` counter in the
     /// same transaction, and once it commits remembers the counter's value as
-    /// this store's: the change watcher tells this store's commits from other
+    /// this store's: the change feed tells this store's commits from other
     /// connections' by it. (Remembered on the writer right after the commit, so
-    /// the watcher rarely sees one of ours before it is known as ours; when it
+    /// the feed rarely sees one of ours before it is known as ours; when it
     /// does, it reads once for nothing.) A transaction that changed nothing
     /// stays invisible to other connections.
     private func counting<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {

@@ -170,7 +170,7 @@ public final class TaskEngine: Sendable {
     /// commit on the way from submission to result.
     private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
         guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
-        // The worker arms its deadline timer from the change watcher's thread.
+        // The worker arms its deadline timer from the change feed's thread.
         defer { if newTasks.contains(where: { $0.deadline != nil }) { changes.readSoon() } }
         let reserved = worker.reserveSlots(newTasks.count)
         guard reserved > 0 else {
@@ -221,7 +221,7 @@ public final class TaskEngine: Sendable {
     /// Wakes this process's waiters for the tasks a write finished, delivers the
     /// cancel requests it stored for tasks running here, and tells the worker about
     /// tasks it created. Other processes
-    /// notice both through their change watchers.
+    /// notice both through their change feeds.
     func apply(_ effects: TransitionEffects) {
         hub.publish(effects.finished)
         guard let worker = currentWorker else { return }

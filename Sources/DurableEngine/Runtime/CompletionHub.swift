@@ -4,8 +4,8 @@ import Synchronization
 /// completion order.
 ///
 /// Outcomes arrive from this process's commits (at once) and from the change
-/// watcher (for other processes' commits). While anyone watches, an outcome whose
-/// completion number leaves a gap is held until the watcher has read the gap, so
+/// feed (for other processes' commits). While anyone watches, an outcome whose
+/// completion number leaves a gap is held until the feed has read the gap, so
 /// every watch sees completions in the order they were stored.
 final class CompletionHub: Sendable {
     private struct State {
@@ -87,7 +87,7 @@ final class CompletionHub: Sendable {
         for watch in watches { watch.failMissing(ids) }
     }
 
-    /// Whether anyone waits for outcomes (the change watcher then reads other
+    /// Whether anyone waits for outcomes (the change feed then reads other
     /// processes' completions).
     var hasWatches: Bool { state.withLock { $0.watchCount > 0 } }
 

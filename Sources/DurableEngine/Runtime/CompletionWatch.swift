@@ -3,7 +3,7 @@ import Synchronization
 /// Waits for a set of tasks to finish: receives each one's outcome once, in
 /// stored completion order, whether it finished before the watch began (read
 /// from the store) or while it waited (published by this process's commits or by
-/// the change watcher for other processes' commits).
+/// the change feed for other processes' commits).
 final class CompletionWatch: Sendable {
     /// What `next()` returns.
     enum WatchEvent: Sendable {

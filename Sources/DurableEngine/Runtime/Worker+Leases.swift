@@ -31,7 +31,7 @@ extension Worker {
     }
 
     /// Looks for abandoned tasks every recovery interval, and has the change
-    /// watcher look for due work and cancel requests (a safety net for missed
+    /// feed look for due work and cancel requests (a safety net for missed
     /// signals; its thread does the reads, off the cooperative pool).
     func recoveryLoop() async {
         while !Task.isCancelled {

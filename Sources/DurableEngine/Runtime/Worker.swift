@@ -78,7 +78,7 @@ final class Worker: Sendable {
             now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
         logger.info("worker started", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
         await recoverAbandonedTasks()
-        // The watcher's first read looks for due work, cancel requests and deadlines.
+        // The change feed's first read looks for due work, cancel requests and deadlines.
         engine.changes.readSoon()
 
         await withDiscardingTaskGroup { group in
