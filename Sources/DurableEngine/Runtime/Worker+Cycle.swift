@@ -136,12 +136,14 @@ extension Worker {
     /// What this worker wants read after another process's commit: cancel
     /// requests while it runs tasks, and claimable work while it has free slots.
     var changeInterest: WorkerInterest {
-        let (claimingJobs, jobs, now) = (claimsAnyJob, claimJobs, clock.now())
-        return state.withLock { state in
-            WorkerInterest(
-                owner: id, readsCancelRequests: !state.decisions.running.isEmpty,
-                looksForWork: state.decisions.looksForWork(claimsAnyJob: claimingJobs), jobs: jobs, now: now)
+        let claimingJobs = claimsAnyJob
+        let (runsTasks, looksForWork) = state.withLock { state in
+            (!state.decisions.running.isEmpty, state.decisions.looksForWork(claimsAnyJob: claimingJobs))
         }
+        // The job list is only read (and copied) when the feed looks for work.
+        return WorkerInterest(
+            owner: id, readsCancelRequests: runsTasks, looksForWork: looksForWork,
+            jobs: looksForWork ? claimJobs : nil, now: clock.now())
     }
 
     /// Acts on what the change feed read for this worker: delivers cancel
