@@ -1,3 +1,4 @@
+import DurableTestKit
 import Foundation
 
 /// How big and how long the run is: `--quick` (CI) or the long form.

@@ -1,4 +1,4 @@
-import DurableTestSupport
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -23,9 +23,9 @@ struct AbandonedRunTests {
             let path = directory.file("abandoned.sqlite")
             let log = directory.file("executions.log")
             engine = try TaskEngine(path: path, logger: testLogger)
-            task = try await engine.createTask(ChildSleeper.self, "long-sleep", name: "sleepy")
+            task = try await engine.createTask(Sleeper.self, "long-sleep", name: "sleepy")
             worker = try ChildProcess(
-                "worker", arguments: [path, "run", "--log", log] + (lease.map { ["--lease-ms", "\($0)"] } ?? []),
+                "worker", arguments: ["run", path, "--log", log] + (lease.map { ["--lease-ms", "\($0)"] } ?? []),
                 in: directory)
             try await poll("the sleeper runs", child: worker) { try lines(of: log) == ["long-sleep"] }
         }
@@ -38,7 +38,7 @@ struct AbandonedRunTests {
         func sleeperStats() throws -> [String: Any] {
             let lines = try durable(["stats", "--json"]).lines
             let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            return try #require(objects.compactMap { $0 }.first { $0["job"] as? String == ChildSleeper.name })
+            return try #require(objects.compactMap { $0 }.first { $0["job"] as? String == Sleeper.name })
         }
 
         /// The task's row of a view, read with plain SQL.
@@ -78,10 +78,10 @@ struct AbandonedRunTests {
         #expect(runs.map(\.taskID) == [id])
         #expect(runs.first?.reason == .ownerDead)
         #expect(runs.first?.owner == owner)
-        #expect(runs.first?.job == ChildSleeper.name)
+        #expect(runs.first?.job == Sleeper.name)
         let statistics = try await scene.engine.statistics()
-        #expect(statistics.abandoned[ChildSleeper.name] == 1)
-        #expect(statistics.counts[ChildSleeper.name]?[.running] == 1, "the stored status stays running")
+        #expect(statistics.abandoned[Sleeper.name] == 1)
+        #expect(statistics.counts[Sleeper.name]?[.running] == 1, "the stored status stays running")
 
         let list = try scene.durable(["ls"])
         #expect(list.status == 0)
@@ -111,7 +111,7 @@ struct AbandonedRunTests {
         #expect(watch.fullOutput.contains("start a worker on \(scene.path)"), "\(watch.output)")
 
         // A worker started on the file recovers it: the task runs again.
-        let restarted = try ChildProcess("restarted", arguments: [scene.path, "run", "--log", scene.log], in: scene.directory)
+        let restarted = try ChildProcess("restarted", arguments: ["run", scene.path, "--log", scene.log], in: scene.directory)
         try await poll("the new worker runs the sleeper", child: restarted) { try lines(of: scene.log).count == 2 }
         #expect(try await scene.engine.abandonedRuns().isEmpty)
         #expect(try await scene.engine.record(of: id).status == .running)
@@ -165,7 +165,7 @@ struct AbandonedRunTests {
         #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
 
         // A worker takes it over; its run, with a lease it renews, is running.
-        let restarted = try ChildProcess("restarted", arguments: [scene.path, "run", "--log", scene.log], in: scene.directory)
+        let restarted = try ChildProcess("restarted", arguments: ["run", scene.path, "--log", scene.log], in: scene.directory)
         try await poll("the new worker runs the sleeper", child: restarted) { try lines(of: scene.log).count == 2 }
         #expect(try scene.viewRow("SELECT abandoned_since FROM task_history WHERE id = ?") == ["abandoned_since": nil])
         #expect(try scene.viewRow(stats) == ["running": "1", "abandoned": "0"])

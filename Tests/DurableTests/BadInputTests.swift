@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -260,5 +261,5 @@ struct BadInputTests {
 
 /// Runs a command, returning its exit status.
 func run(_ executable: String, _ arguments: String...) -> Int32 {
-    (try? SpawnedProcess.run(executable, arguments).status) ?? -1
+    runCommand(executable, arguments).status
 }

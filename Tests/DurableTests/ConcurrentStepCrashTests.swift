@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import Testing
@@ -26,12 +27,12 @@ struct ConcurrentStepCrashTests {
         let executionLog = directory.file("executions.log")
         let stalledLog = directory.file("stalled.log")
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let tasks = try await engine.createTasks(ChildFanSteps.self, inputs: Array(0..<Self.tasks))
+        let tasks = try await engine.createTasks(FanSteps.self, inputs: Array(0..<Self.tasks))
         let ids = tasks.map(\.id.rawValue)
         let first = try #require(ids.first)
         let last = try #require(ids.last)
         let probe = try DatabaseProbe(path: database)
-        let arguments = [database, "run", "--concurrency", "16", "--log", executionLog, "--delay-ms", "6"]
+        let arguments = ["run", database, "--concurrency", "16", "--log", executionLog, "--delay-ms", "6"]
 
         /// The step bodies stored so far, as their log lines.
         func storedSteps() throws -> Set<String> {

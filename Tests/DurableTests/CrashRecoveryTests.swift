@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import Testing
@@ -27,7 +28,7 @@ struct CrashRecoveryTests {
         let count = 1500
 
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let tasks = try await engine.createTasks(ChildCrashWork.self, inputs: Array(0..<count))
+        let tasks = try await engine.createTasks(CrashWork.self, inputs: Array(0..<count))
         let ids = tasks.map(\.id.rawValue)
         let first = try #require(ids.first)
         let last = try #require(ids.last)
@@ -49,7 +50,7 @@ struct CrashRecoveryTests {
             let child = try ChildProcess(
                 "worker-\(round + 1)",
                 arguments: [
-                    database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
+                    "run", database, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
                     "--stall-after", "\(budget)", "--stalled-log", stalledLog,
                 ], in: directory)
             try await poll("\(target) tasks succeeded", child: child) {
@@ -87,7 +88,7 @@ struct CrashRecoveryTests {
         let finalChild = try ChildProcess(
             "worker-4",
             arguments: [
-                database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
+                "run", database, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
                 "--wait-ids", "\(first)-\(last)",
             ], in: directory)
         let results = try await withTimeout("the batch is gathered", .seconds(90)) {
@@ -174,9 +175,9 @@ struct CrashRecoveryTests {
         let message = "cancelled while no worker was running"
 
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let sleeper = try await engine.createTask(ChildSleeper.self, "long-sleep")
+        let sleeper = try await engine.createTask(Sleeper.self, "long-sleep")
         let child = try ChildProcess(
-            "worker-1", arguments: [database, "run", "--log", executionLog], in: directory)
+            "worker-1", arguments: ["run", database, "--log", executionLog], in: directory)
         try await poll("the sleeper runs", child: child) {
             try lines(of: executionLog) == ["long-sleep"]
         }
@@ -190,14 +191,14 @@ struct CrashRecoveryTests {
         #expect(stored.cancelMessage == message)
 
         // A pending task cancelled with no worker at all never starts.
-        let pending = try await engine.createTask(ChildSleeper.self, "never-runs")
+        let pending = try await engine.createTask(Sleeper.self, "never-runs")
         #expect(try await pending.cancel(message: "not needed"))
         #expect(try await pending.status() == .cancelled)
 
         // The next worker's recovery ends the task cancelled; the waiter here sees it.
         let restarted = try ChildProcess(
             "worker-2",
-            arguments: [database, "run", "--log", executionLog, "--wait-ids", "\(sleeper.id)-\(pending.id)"],
+            arguments: ["run", database, "--log", executionLog, "--wait-ids", "\(sleeper.id)-\(pending.id)"],
             in: directory)
         let error = await #expect(throws: CancelledError.self) {
             try await withTimeout("the sleeper ends") { try await sleeper.value }
@@ -235,7 +236,7 @@ struct CrashRecoveryTests {
         // One task per commit, paced so that the kill lands mid-batch on any disk.
         let submitter = try ChildProcess(
             "submitter-1",
-            arguments: [database, "submit", "--count", "1000", "--ack", firstAcks, "--delay-ms", "2"],
+            arguments: ["submit", database, "--count", "1000", "--ack", firstAcks, "--delay-ms", "2"],
             in: directory)
         try await poll("100 tasks are acknowledged", child: submitter) { try lines(of: firstAcks).count >= 100 }
         try await submitter.sigkill()
@@ -256,7 +257,7 @@ struct CrashRecoveryTests {
         let total = maxAcknowledged + 51
         let resubmitter = try ChildProcess(
             "submitter-2",
-            arguments: [database, "submit", "--count", "\(total)", "--ack", secondAcks, "--delay-ms", "0"],
+            arguments: ["submit", database, "--count", "\(total)", "--ack", secondAcks, "--delay-ms", "0"],
             in: directory)
         try await resubmitter.expectCleanExit()
         #expect(try lineCounts(of: secondAcks) == Dictionary(uniqueKeysWithValues: (0..<total).map { ($0, 1) }))

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import Testing
@@ -20,7 +21,7 @@ struct MultiProcessTests {
             try ChildProcess(
                 "worker-\(number)",
                 arguments: [
-                    database, "run", "--concurrency", "8", "--log", executionLog, "--delay-ms", "1",
+                    "run", database, "--concurrency", "8", "--log", executionLog, "--delay-ms", "1",
                     "--wait-ids", "1-\(count)",
                 ],
                 in: directory)
@@ -33,7 +34,7 @@ struct MultiProcessTests {
             return try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 3
         }
 
-        let tasks = try await engine.createTasks(ChildCrashWork.self, inputs: Array(0..<count))
+        let tasks = try await engine.createTasks(CrashWork.self, inputs: Array(0..<count))
         try #require(tasks.map(\.id.rawValue) == Array(1...Int64(count)), "a fresh file numbers the batch 1...count")
         let results = try await withTimeout("the batch is gathered", .seconds(90)) {
             try await engine.gather(tasks)
@@ -73,12 +74,12 @@ struct MultiProcessTests {
         let count = 1500
 
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let tasks = try await engine.createTasks(ChildCrashWork.self, inputs: Array(0..<count))
+        let tasks = try await engine.createTasks(CrashWork.self, inputs: Array(0..<count))
         let ids = tasks.map(\.id.rawValue)
         try #require(ids == Array(1...Int64(count)), "a fresh file numbers the batch 1...count")
         let probe = try DatabaseProbe(path: database)
         let common = [
-            database, "run", "--concurrency", "8", "--log", executionLog, "--delay-ms", "2",
+            "run", database, "--concurrency", "8", "--log", executionLog, "--delay-ms", "2",
             "--recovery-interval-ms", "100",
         ]
         // Only the victim stalls (on its own stall file, there from the start), so
@@ -170,12 +171,12 @@ struct MultiProcessTests {
         let message = "stopped by the test process"
 
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let sleeper = try await engine.createTask(ChildSleeper.self, "sleeping")
-        let others = try await engine.createTasks(ChildCrashWork.self, inputs: Array(0..<10))
+        let sleeper = try await engine.createTask(Sleeper.self, "sleeping")
+        let others = try await engine.createTasks(CrashWork.self, inputs: Array(0..<10))
         let last = try #require(others.last)
         let worker = try ChildProcess(
             "worker",
-            arguments: [database, "run", "--log", executionLog, "--wait-ids", "\(sleeper.id)-\(last.id)"],
+            arguments: ["run", database, "--log", executionLog, "--wait-ids", "\(sleeper.id)-\(last.id)"],
             in: directory)
         try await poll("the sleeper runs in the worker", child: worker) {
             try lines(of: executionLog).contains("sleeping")

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -275,7 +276,7 @@ extension CommandConventionTests {
         let directory = TemporaryDirectory()
         let database = directory.file("jobs.sqlite")
         let engine = try TaskEngine(path: database, logger: testLogger)
-        _ = try await engine.createTask(ChildCrashWork.self, 1)
+        _ = try await engine.createTask(CrashWork.self, 1)
         try engine.close()
         let watch = try ChildProcess(
             "watch", executable: try ChildProcess.durableExecutable(),

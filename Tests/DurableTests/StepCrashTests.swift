@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -96,7 +97,7 @@ struct StepCrashTests {
         // Parents become due 15 ms apart, so that kills find them at every stage.
         let engine = try TaskEngine(path: database, logger: testLogger)
         let tasks = try await engine.createTasks(
-            ChildPipeline.self,
+            Pipeline.self,
             (0..<count).map { TaskRequest($0, name: "pipeline-\($0)", options: .init(delay: .milliseconds(15 * $0))) })
         let ids = tasks.map(\.id.rawValue)
         let first = try #require(ids.first)
@@ -104,7 +105,7 @@ struct StepCrashTests {
         try #require(last - first + 1 == Int64(count), "a fresh file numbers one batch contiguously")
         let probe = try DatabaseProbe(path: database)
         let workerArguments = [
-            database, "run", "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "8",
+            "run", database, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "8",
             "--stalled-log", stalledLog,
         ]
 
@@ -332,12 +333,12 @@ struct StepCrashTests {
         let database = directory.file("reference.sqlite")
         let engine = try TaskEngine(path: database, logger: testLogger)
         let tasks = try await engine.createTasks(
-            ChildPipeline.self, (0..<parents).map { TaskRequest($0, name: "pipeline-\($0)") })
+            Pipeline.self, (0..<parents).map { TaskRequest($0, name: "pipeline-\($0)") })
         let ids = tasks.map(\.id.rawValue)
         let worker = try ChildProcess(
             "reference-worker",
             arguments: [
-                database, "run", "--concurrency", "\(concurrency)", "--log", directory.file("reference.log"),
+                "run", database, "--concurrency", "\(concurrency)", "--log", directory.file("reference.log"),
                 "--delay-ms", "1", "--wait-ids", "\(ids.first ?? 0)-\(ids.last ?? 0)",
             ], in: directory)
         try await worker.expectCleanExit()
@@ -357,14 +358,14 @@ struct StepCrashTests {
         let nap = 600_000
 
         let engine = try TaskEngine(path: database, logger: testLogger)
-        let tasks = try await engine.createTasks(ChildNapper.self, inputs: Array(0..<count))
+        let tasks = try await engine.createTasks(Napper.self, inputs: Array(0..<count))
         let ids = tasks.map(\.id.rawValue)
         let first = try #require(ids.first)
         let last = try #require(ids.last)
         let probe = try DatabaseProbe(path: database)
         func arguments(suspendAfter milliseconds: Int, clockAhead: Int = 0) -> [String] {
             [
-                database, "run", "--log", executionLog, "--nap-ms", "\(nap)",
+                "run", database, "--log", executionLog, "--nap-ms", "\(nap)",
                 "--sleep-suspend-ms", "\(milliseconds)", "--clock-offset-ms", "\(clockAhead)",
             ]
         }

@@ -1,4 +1,4 @@
-import DurableTestSupport
+import DurableTestKit
 import Durable
 import Foundation
 import Testing

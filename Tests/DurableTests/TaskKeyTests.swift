@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -25,7 +26,7 @@ struct TaskKeyTests {
         await #expect(throws: DurableError.self) {
             try await engine.createTasks(Flaky.self, [TaskRequest("a:0", key: "fresh"), TaskRequest("b:0", key: "k")])
         }
-        #expect(try await DatabaseReader.rows(directory.file("test.sqlite"), "SELECT count(*) FROM tasks") == ["1"])
+        #expect(try await DatabaseProbe.read(directory.file("test.sqlite"), "SELECT count(*) FROM tasks") == ["1"])
         try engine.close()
     }
 
@@ -53,10 +54,10 @@ struct TaskKeyTests {
         let reopened = try makeEngine(in: directory)
         let versions = try await reopened.appliedMigrations().map(\.version)
         #expect(versions.contains(2))
-        let flakyID = try #require(Int64(try await DatabaseReader.rows(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))
+        let flakyID = try #require(Int64(try await DatabaseProbe.read(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))
         #expect(try await reopened.createTask(Echo.self, "1", key: "shared").id == echo.id)
         #expect(try await reopened.createTask(Flaky.self, "1:0", key: "shared").id == TaskID(flakyID))
-        #expect(try await DatabaseReader.rows(path, "SELECT count(*) FROM tasks") == ["2"])
+        #expect(try await DatabaseProbe.read(path, "SELECT count(*) FROM tasks") == ["2"])
         try reopened.close()
     }
 }

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Foundation
 import NIOCore
 import NIOHTTP1

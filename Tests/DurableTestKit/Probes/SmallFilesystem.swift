@@ -27,7 +27,7 @@ public final class SmallFilesystem: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let mounted = Self.run("mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path])
         guard mounted.status == 0 else {
-            throw ChildProcessError("cannot mount a tmpfs at \(path): \(mounted.output)")
+            throw TestKitError("cannot mount a tmpfs at \(path): \(mounted.output)")
         }
     }
 

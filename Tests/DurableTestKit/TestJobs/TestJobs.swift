@@ -1,9 +1,11 @@
-import Durable
+public import Durable
 import Foundation
 import Synchronization
 
 /// Named gates that test jobs wait on, opened by the test: ordering without sleeps.
-final class Gates: Sendable {
+public final class Gates: Sendable {
+    public init() {}
+
     private struct State {
         var open: Set<String> = []
         var waiters: [String: [CheckedContinuation<Void, any Error>]] = [:]
@@ -13,7 +15,7 @@ final class Gates: Sendable {
 
     private let state = Mutex(State())
 
-    func open(_ name: String) {
+    public func open(_ name: String) {
         let waiters = state.withLock { state in
             state.open.insert(name)
             return state.waiters.removeValue(forKey: name) ?? []
@@ -22,7 +24,7 @@ final class Gates: Sendable {
     }
 
     /// Waits until the gate opens; throws CancellationError when cancelled.
-    func pass(_ name: String) async throws {
+    public func pass(_ name: String) async throws {
         arrive(name)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -54,7 +56,7 @@ final class Gates: Sendable {
     }
 
     /// Waits until `count` jobs have reached the gate.
-    func waitForArrivals(_ name: String, count: Int = 1) async {
+    public func waitForArrivals(_ name: String, count: Int = 1) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
                 if state.arrived[name, default: 0] >= count { return true }
@@ -65,61 +67,69 @@ final class Gates: Sendable {
         }
     }
 
-    func arrivals(_ name: String) -> Int { state.withLock { $0.arrived[name, default: 0] } }
+    public func arrivals(_ name: String) -> Int { state.withLock { $0.arrived[name, default: 0] } }
 }
 
 /// Counts runs per key, to tell recomputation apart from stored answers.
-final class RunCounter: Sendable {
+public final class RunCounter: Sendable {
+    public init() {}
+
     private let counts = Mutex<[String: Int]>([:])
-    func record(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
-    func count(_ key: String) -> Int { counts.withLock { $0[key, default: 0] } }
-    var total: Int { counts.withLock { $0.values.reduce(0, +) } }
+    public func record(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    public func count(_ key: String) -> Int { counts.withLock { $0[key, default: 0] } }
+    public var total: Int { counts.withLock { $0.values.reduce(0, +) } }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var reason: String
-    var description: String { "test failure: \(reason)" }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "test failure: \(reason)" }
+    public init(reason: String) { self.reason = reason }
 }
 
 /// Returns its input.
-struct Echo: Job {
-    static let name = "echo"
-    let counter: RunCounter
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct Echo: Job {
+    public static let name = "echo"
+    public let counter: RunCounter
+    public init(counter: RunCounter) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         counter.record(input)
         return input
     }
 }
 
 /// Doubles a number.
-struct Doubler: Job {
-    static let name = "double"
-    func run(_ input: Int, context: TaskContext) async throws -> Int { input * 2 }
+public struct Doubler: Job {
+    public static let name = "double"
+    public init() {}
+    public func run(_ input: Int, context: TaskContext) async throws -> Int { input * 2 }
 }
 
 /// Throws TestFailure with its input as the reason.
-struct Fail: Job {
-    static let name = "fail"
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct Fail: Job {
+    public static let name = "fail"
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         throw TestFailure(reason: input)
     }
 }
 
 /// Waits at the gate named by its input, then returns the input.
-struct WaitAtGate: Job {
-    static let name = "wait-at-gate"
-    let gates: Gates
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct WaitAtGate: Job {
+    public static let name = "wait-at-gate"
+    public let gates: Gates
+    public init(gates: Gates) { self.gates = gates }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         try await gates.pass(input)
         return input
     }
 }
 
 /// Waits at a gate, then fails or succeeds as its input says.
-struct GateThenFail: Job {
-    static let name = "gate-then-fail"
-    let gates: Gates
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct GateThenFail: Job {
+    public static let name = "gate-then-fail"
+    public let gates: Gates
+    public init(gates: Gates) { self.gates = gates }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         try await gates.pass(input)
         throw TestFailure(reason: input)
     }
@@ -127,10 +137,11 @@ struct GateThenFail: Job {
 
 /// Ignores cancellation once: waits at its gate, catches the cancellation,
 /// and returns "ignored".
-struct IgnoreCancel: Job {
-    static let name = "ignore-cancel"
-    let gates: Gates
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct IgnoreCancel: Job {
+    public static let name = "ignore-cancel"
+    public let gates: Gates
+    public init(gates: Gates) { self.gates = gates }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         do {
             try await gates.pass(input)
             return "opened"
@@ -141,9 +152,10 @@ struct IgnoreCancel: Job {
 }
 
 /// Returns the task's context values and name, as seen from inside.
-struct ReadContext: Job {
-    static let name = "read-context"
-    func run(_ input: String, context: TaskContext) async throws -> [String: String] {
+public struct ReadContext: Job {
+    public static let name = "read-context"
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> [String: String] {
         var values = context.values
         values["_name"] = context.name
         values["_id"] = "\(context.taskID)"
@@ -153,40 +165,45 @@ struct ReadContext: Job {
 }
 
 /// Records, for a done callback, which task finished, in a shared log.
-struct RecordCallback: Job {
-    static let name = "record-callback"
-    let log: CallbackLog
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct RecordCallback: Job {
+    public static let name = "record-callback"
+    public let log: CallbackLog
+    public init(log: CallbackLog) { self.log = log }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         log.append("\(input):\(context.completedTaskID.map { "\($0)" } ?? "-")")
         return input
     }
 }
 
-final class CallbackLog: Sendable {
+public final class CallbackLog: Sendable {
+    public init() {}
+
     private let entries = Mutex<[String]>([])
-    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
-    var all: [String] { entries.withLock { $0 } }
+    public func append(_ entry: String) { entries.withLock { $0.append(entry) } }
+    public var all: [String] { entries.withLock { $0 } }
 }
 
 /// Awaits its own task (which must fail).
-struct AwaitSelf: Job {
-    static let name = "await-self"
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct AwaitSelf: Job {
+    public static let name = "await-self"
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         let me = try await context.engine.task(id: context.taskID, as: AwaitSelf.self)
         return try await me.value
     }
 }
 
 /// Creates a child task without a context, and returns the child's view of it.
-struct SpawnReader: Job {
-    static let name = "spawn-reader"
-    func run(_ input: String, context: TaskContext) async throws -> [String: String] {
+public struct SpawnReader: Job {
+    public static let name = "spawn-reader"
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> [String: String] {
         let child = try await context.engine.createTask(ReadContext.self, "child")
         return try await child.value
     }
 }
 
-func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog()) {
+public func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog()) {
     engine.register(Echo(counter: counter))
     engine.register(Doubler())
     engine.register(Fail())
@@ -209,10 +226,11 @@ func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCounter =
 
 /// Fails (retryably) until it has run `failures + 1` times for its input, then
 /// returns the number of runs. The input is "<name>:<failures>".
-struct Flaky: Job {
-    static let name = "flaky"
-    let counter: RunCounter
-    func run(_ input: String, context: TaskContext) async throws -> Int {
+public struct Flaky: Job {
+    public static let name = "flaky"
+    public let counter: RunCounter
+    public init(counter: RunCounter) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> Int {
         counter.record(input)
         let runs = counter.count(input)
         let failures = Int(input.split(separator: ":").last ?? "0") ?? 0
@@ -222,21 +240,23 @@ struct Flaky: Job {
 }
 
 /// Throws a NonRetryableError.
-struct Refuses: Job {
-    static let name = "refuses"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 5, initialDelay: .seconds(1), jitter: 0)
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct Refuses: Job {
+    public static let name = "refuses"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 5, initialDelay: .seconds(1), jitter: 0)
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         throw NonRetryableError("refused \(input)")
     }
 }
 
 /// Three steps; step "b" fails (retryably) on the task's first attempt. Counts
 /// each step body's runs as "<input>/<step>".
-struct ThreeSteps: Job {
-    static let name = "three-steps"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
-    let counter: RunCounter
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct ThreeSteps: Job {
+    public static let name = "three-steps"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
+    public let counter: RunCounter
+    public init(counter: RunCounter) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         let a = try await context.step("a") { counter.record("\(input)/a"); return "A" }
         let b = try await context.step("b") {
             counter.record("\(input)/b")
@@ -249,10 +269,11 @@ struct ThreeSteps: Job {
 }
 
 /// Asks for step "a" on its first attempt and step "x" on later ones.
-struct ChangesItsSteps: Job {
-    static let name = "changes-its-steps"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct ChangesItsSteps: Job {
+    public static let name = "changes-its-steps"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 3, initialDelay: .zero, jitter: 0)
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         let name = context.attempt == 1 ? "a" : "x"
         _ = try await context.step(name) { 1 }
         if context.attempt == 1 { throw TestFailure(reason: "fail after the first step") }
@@ -262,11 +283,12 @@ struct ChangesItsSteps: Job {
 
 /// A step that fails for good, caught by the job; a later failure makes the task
 /// run again, and the failed step must replay its failure without running.
-struct StoredStepFailure: Job {
-    static let name = "stored-step-failure"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
-    let counter: RunCounter
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct StoredStepFailure: Job {
+    public static let name = "stored-step-failure"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    public let counter: RunCounter
+    public init(counter: RunCounter) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         var seen = "none"
         do {
             _ = try await context.step("check") { () async throws -> Int in
@@ -282,10 +304,11 @@ struct StoredStepFailure: Job {
 }
 
 /// Step, long durable sleep, step.
-struct SleepBetween: Job {
-    static let name = "sleep-between"
-    let counter: RunCounter
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct SleepBetween: Job {
+    public static let name = "sleep-between"
+    public let counter: RunCounter
+    public init(counter: RunCounter) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         let before = try await context.step("before") { counter.record("before"); return "b" }
         try await context.sleep(for: .seconds(3600))
         let after = try await context.step("after") { counter.record("after"); return "a" }
@@ -295,10 +318,11 @@ struct SleepBetween: Job {
 
 /// Creates two children and gathers them; fails once after creating them, so the
 /// re-run must re-attach to them.
-struct ParentOfTwo: Job {
-    static let name = "parent-of-two"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
-    func run(_ input: String, context: TaskContext) async throws -> [String] {
+public struct ParentOfTwo: Job {
+    public static let name = "parent-of-two"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    public init() {}
+    public func run(_ input: String, context: TaskContext) async throws -> [String] {
         let first = try await context.createTask(Echo.self, "\(input)-1")
         let second = try await context.createTask(ReadContext.self, "\(input)-2", name: "reader")
         if context.attempt == 1 { throw TestFailure(reason: "parent fails after creating its children") }
@@ -311,10 +335,11 @@ struct ParentOfTwo: Job {
 /// A three-level tree: the root creates a child, which creates a grandchild; all
 /// of them wait at their gates ("<input>", "<input>/child", "<input>/grandchild").
 /// With input ending in "+detached", the root also creates a detached child.
-struct Tree: Job {
-    static let name = "tree"
-    let gates: Gates
-    func run(_ input: String, context: TaskContext) async throws -> String {
+public struct Tree: Job {
+    public static let name = "tree"
+    public let gates: Gates
+    public init(gates: Gates) { self.gates = gates }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
         if input.hasSuffix("/grandchild") {
             try await gates.pass(input)
             return input
@@ -331,11 +356,12 @@ struct Tree: Job {
 
 /// Appends two lines for its input, then fails once (retryably) so the re-run
 /// must not append them again.
-struct AppendsTwice: Job {
-    static let name = "appends-twice"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
-    let path: String
-    func run(_ input: String, context: TaskContext) async throws -> Int64 {
+public struct AppendsTwice: Job {
+    public static let name = "appends-twice"
+    public static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
+    public let path: String
+    public init(path: String) { self.path = path }
+    public func run(_ input: String, context: TaskContext) async throws -> Int64 {
         try await context.appendLine("\(input) first", to: path)
         let second = try await context.appendLine("\(input) second", to: path)
         if context.attempt == 1 { throw TestFailure(reason: "fail after appending") }

@@ -1,8 +1,8 @@
 public import GRDB
 
 /// Plain SQL on a Durable file, on a connection of its own: what a person with
-/// `sqlite3` does. The crash tests and the torture suite read what workers stored
-/// through it.
+/// `sqlite3` does. The tests and the torture suite read what engines and workers
+/// stored through it.
 public final class DatabaseProbe: Sendable {
     private let queue: DatabaseQueue
 
@@ -44,6 +44,15 @@ public final class DatabaseProbe: Sendable {
     }
 
     public func close() throws { try queue.close() }
+
+    /// The text values of `sql`'s first column, read once through a read-only
+    /// connection opened for it.
+    public static func read(_ path: String, _ sql: String) async throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try await queue.read { try String.fetchAll($0, sql: sql) }
+    }
 
     /// Everything a run stored that does not depend on timing, sorted: each
     /// top-level task's job, input, status and result; each step row (by its

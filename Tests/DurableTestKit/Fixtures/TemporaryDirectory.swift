@@ -1,24 +1,25 @@
-import Durable
+public import Durable
+public import Logging
 import Foundation
-import Logging
 
-/// A fresh directory per test, removed at the end.
-final class TemporaryDirectory: Sendable {
-    let path: String
+/// A fresh directory per test, removed when released.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
 
-    init() {
+    public init() {
         let base = FileManager.default.temporaryDirectory.path
         path = "\(base)/durable-tests-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func file(_ name: String) -> String { "\(path)/\(name)" }
+    /// A path inside the directory.
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// Logs go nowhere unless DURABLE_TEST_LOGS is set.
-let testLogger: Logger = {
+public let testLogger: Logger = {
     var logger = Logger(label: "DurableTests") { label -> any LogHandler in
         if ProcessInfo.processInfo.environment["DURABLE_TEST_LOGS"] != nil {
             return StreamLogHandler.standardError(label: label)
@@ -29,8 +30,10 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// An engine on a new file, with the test jobs registered.
-func makeEngine(
+/// An engine on a new file in `directory`, with the test jobs registered
+/// (``registerTestJobs(on:gates:counter:log:)``). Tests that drive time pass the
+/// library's own `ManualClock` through `configure` (`$0.clock = clock`).
+public func makeEngine(
     in directory: TemporaryDirectory, file: String = "test.sqlite", gates: Gates = Gates(),
     counter: RunCounter = RunCounter(), log: CallbackLog = CallbackLog(), logger: Logger = testLogger,
     configure: (inout EngineConfiguration) -> Void = { _ in },

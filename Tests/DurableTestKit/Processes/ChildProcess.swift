@@ -6,13 +6,13 @@ public import Foundation
     import Darwin
 #endif
 
-/// A process started by a test or by the torture suite: killed with SIGKILL, or
-/// waited for until it exits. Its standard output and error go to one file,
+/// A process started by a test, the torture suite or a benchmark: killed with
+/// SIGKILL, or waited for until it exits. Its standard output and error go to one file,
 /// quoted in failure messages. A child still running when this is released is
 /// killed, so a failing run leaves no process behind.
 ///
 /// ```swift
-/// let worker = try ChildProcess("worker", executable: url, arguments: ["run"], output: "/tmp/worker.out")
+/// let worker = try ChildProcess("worker", worker: ["run", path], output: "/tmp/worker.out")
 /// try await worker.sigkill()
 /// ```
 public final class ChildProcess: Sendable {
@@ -66,7 +66,7 @@ public final class ChildProcess: Sendable {
         do {
             return try await process.waitForExit(timeout: timeout)
         } catch {
-            throw ChildProcessError("\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output())")
+            throw TestKitError("\(label) (pid \(pid)) did not exit within \(timeout); output:\n\(output())")
         }
     }
 
@@ -85,7 +85,7 @@ public final class ChildProcess: Sendable {
     public func expectCleanExit(timeout: Duration = .seconds(90)) async throws {
         let (status, signalled) = try await waitForExit(timeout: timeout)
         guard !signalled, status == 0 else {
-            throw ChildProcessError(
+            throw TestKitError(
                 "\(label) ended with \(signalled ? "signal" : "status") \(status); output:\n\(output())")
         }
     }
@@ -94,14 +94,40 @@ public final class ChildProcess: Sendable {
     /// on a child's progress.
     public func requireRunning() throws {
         guard let ending = process.termination else { return }
-        throw ChildProcessError(
+        throw TestKitError(
             "\(label) (pid \(pid)) exited early with \(ending.signalled ? "signal" : "status") \(ending.status); "
                 + "output:\n\(output())")
     }
 }
 
-/// What went wrong with a child process, in words for a failure message.
-public struct ChildProcessError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+extension ChildProcess {
+    /// Starts `DurableTestWorker <arguments>` (see ``WorkerExecutable``) with its
+    /// output in the file at `outputPath`.
+    public convenience init(
+        _ label: String, worker arguments: [String], output outputPath: String, environment: [String: String] = [:]
+    ) throws {
+        try self.init(
+            label, executable: WorkerExecutable.url(), arguments: arguments, output: outputPath,
+            environment: environment)
+    }
+
+    /// Starts `DurableTestWorker <arguments>` with its output in `directory`.
+    public convenience init(_ label: String, arguments: [String], in directory: TemporaryDirectory) throws {
+        try self.init(label, worker: arguments, output: directory.file("\(label).out"))
+    }
+
+    /// What the child wrote to standard output and error (its last 4000 characters).
+    public var output: String { output(last: 4000) }
+
+    /// The `DurableTestWorker` executable.
+    public static func workerExecutable() throws -> URL { try WorkerExecutable.url() }
+
+    /// The `durable` command-line tool, built next to the worker.
+    public static func durableExecutable() throws -> URL {
+        try WorkerExecutable.url().deletingLastPathComponent().appendingPathComponent("durable")
+    }
+}
+
+extension ChildProcess: PolledChild {
+    public var pollFailureDetail: String { "; \(label) output:\n\(output)" }
 }

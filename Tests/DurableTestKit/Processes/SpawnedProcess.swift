@@ -76,7 +76,7 @@ public final class SpawnedProcess: Sendable {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv + [nil], envp + [nil])
         guard status == 0 else {
-            throw ChildProcessError("cannot start \(executable): \(String(cString: strerror(status)))")
+            throw TestKitError("cannot start \(executable): \(String(cString: strerror(status)))")
         }
         self.pid = pid
     }
@@ -109,7 +109,7 @@ public final class SpawnedProcess: Sendable {
         while true {
             if let ending = endingIfExited() { return ending }
             guard ContinuousClock.now < deadline else {
-                throw ChildProcessError("pid \(pid) did not exit within \(timeout)")
+                throw TestKitError("pid \(pid) did not exit within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(2))
         }
@@ -169,10 +169,10 @@ public final class SpawnedProcess: Sendable {
     private static func closeOthers(_ actions: FileActions) throws {
         typealias CloseFrom = @convention(c) (FileActions, Int32) -> Int32
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-        else { throw ChildProcessError("this C library lacks posix_spawn_file_actions_addclosefrom_np") }
+        else { throw TestKitError("this C library lacks posix_spawn_file_actions_addclosefrom_np") }
         let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
         let status = closeFrom(actions, 3)
-        guard status == 0 else { throw ChildProcessError("addclosefrom failed: \(String(cString: strerror(status)))") }
+        guard status == 0 else { throw TestKitError("addclosefrom failed: \(String(cString: strerror(status)))") }
     }
 
     /// Starts the child in `directory` (`posix_spawn_file_actions_addchdir_np`,
@@ -180,9 +180,9 @@ public final class SpawnedProcess: Sendable {
     private static func changeDirectory(_ actions: FileActions, to directory: String) throws {
         typealias ChangeDirectory = @convention(c) (FileActions, UnsafePointer<CChar>) -> Int32
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
-        else { throw ChildProcessError("this C library lacks posix_spawn_file_actions_addchdir_np") }
+        else { throw TestKitError("this C library lacks posix_spawn_file_actions_addchdir_np") }
         let changeDirectory = unsafeBitCast(symbol, to: ChangeDirectory.self)
         let status = directory.withCString { changeDirectory(actions, $0) }
-        guard status == 0 else { throw ChildProcessError("addchdir failed: \(String(cString: strerror(status)))") }
+        guard status == 0 else { throw TestKitError("addchdir failed: \(String(cString: strerror(status)))") }
     }
 }
