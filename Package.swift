@@ -137,6 +137,7 @@ let package = Package(
             path: "Torture",
             swiftSettings: strict
         ),
+        // The fast tests: everything runs in the test process (`swift test --filter DurableTests`).
         .testTarget(
             name: "DurableTests",
             dependencies: [
@@ -145,12 +146,26 @@ let package = Package(
                 "DurableCommands",
                 "DurableEngine",
                 "DurableSQLite",
-                "DurableTestWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The tests that start processes: crash tests (DurableTestWorker, SIGKILL),
+        // several processes on one file, and the built `durable` tool.
+        .testTarget(
+            name: "DurableProcessTests",
+            dependencies: [
+                "DurableTestKit",
+                "DurableTestWorker",
+                "Durable",
+                "DurableEngine",
+                "DurableSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

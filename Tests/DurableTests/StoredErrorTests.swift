@@ -36,44 +36,6 @@ struct StoredErrorTests {
         }
     }
 
-    @Test("a job's Codable error comes back as itself where the task is awaited, and its fields are nested JSON")
-    func codableErrorRoundTrips() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try engine(in: directory)
-        let task = try await engine.run { engine in
-            let task = try await engine.createTask(ThrowsQuota.self, 100)
-            do {
-                _ = try await task.value
-                Issue.record("the task should have failed")
-            } catch let error as StoredError {
-                #expect(error.decode(as: QuotaExceeded.self) == QuotaExceeded(limit: 100, used: 101, account: "acme"))
-                #expect(error.type == String(reflecting: QuotaExceeded.self))
-                #expect(error.message == "quota of 100 exceeded by acme")
-                #expect(error.decode(as: OtherCodableError.self) == nil, "another type never decodes")
-            }
-            return task
-        }
-        #expect(try await task.exception(as: QuotaExceeded.self)?.used == 101)
-        #expect(try await task.exception(as: OtherCodableError.self) == nil)
-        let stored = try #require(try await task.exception() as? StoredError)
-        #expect(stored.detail == #"{"account":"acme","limit":100,"used":101}"#)
-        // A person with sqlite3 reads the fields; the views keep reading the message.
-        #expect(try await column("json_extract(error, '$.detail.limit')", of: task.id, in: directory) == "100")
-        #expect(try await column("json_type(error, '$.detail')", of: task.id, in: directory) == "object")
-        let history = try await DatabaseProbe.read(
-            directory.file("test.sqlite"), "SELECT error FROM task_history WHERE id = \(task.id)")
-        #expect(history == ["quota of 100 exceeded by acme"])
-        let attempts = try await DatabaseProbe.read(
-            directory.file("test.sqlite"),
-            "SELECT CAST(json_extract(error, '$.detail.used') AS TEXT) FROM task_attempts WHERE task_id = \(task.id)")
-        #expect(attempts == ["101"])
-        // `durable show --json` shows it too.
-        let shown = try runDurableTool(["show", "--db", directory.file("test.sqlite"), "--json", "\(task.id)"])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as? [String: Any])
-        let detail = (object["error"] as? [String: Any])?["detail"] as? [String: Any]
-        #expect(detail?["limit"] as? Int == 100, "\(shown.standardOutput)")
-    }
-
     @Test("a task re-attached after the engine was closed and reopened decodes its error from the file")
     func reattachedAfterReopen() async throws {
         let directory = TemporaryDirectory()

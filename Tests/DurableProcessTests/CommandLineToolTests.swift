@@ -2,7 +2,6 @@ import DurableTestKit
 import Durable
 import Foundation
 import GRDB
-import ServiceLifecycle
 import Testing
 
 /// The built `durable` binary (for now `--version` and `schema`; the full tool is
@@ -46,24 +45,5 @@ struct CommandLineToolTests {
         let garbage = try durable("schema", "--db", notes)
         #expect(garbage.status != 0)
         #expect(garbage.standardError.contains("notes.txt is not an SQLite database"))
-    }
-}
-
-/// The engine as a ServiceLifecycle service.
-@Suite("ServiceLifecycle")
-struct ServiceLifecycleTests {
-    @Test("a graceful shutdown of the service group stops the worker and hands a running task back")
-    func gracefulShutdown() async throws {
-        let directory = TemporaryDirectory()
-        let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
-        let group = ServiceGroup(services: [engine], logger: testLogger)
-        let running = Task { try await group.run() }
-        let task = try await engine.createTask(WaitAtGate.self, "service")
-        await gates.waitForArrivals("service")
-        await group.triggerGracefulShutdown()
-        try await running.value
-        #expect(try await task.status() == .pending)
-        #expect(try await engine.record(of: task.id).attempt == 1)
     }
 }

@@ -191,12 +191,12 @@ struct InspectionCommandTests {
         #expect(locked.standardError.contains(path))
 
         try execute(path, "PRAGMA wal_checkpoint(TRUNCATE)")
-        try #require(run("/usr/bin/chattr", "+i", path) == 0, "chattr +i must work on the test folder's filesystem")
-        defer { _ = run("/usr/bin/chattr", "-i", path) }
+        try #require(runCommand("/usr/bin/chattr", ["+i", path]).status == 0, "chattr +i must work on the test folder's filesystem")
+        defer { _ = runCommand("/usr/bin/chattr", ["-i", path]).status }
         let readOnly = try durable(["cancel", "--db", path, "6"])
         #expect(readOnly.status != 0)
         #expect(readOnly.standardError.contains("cannot be written"))
-        _ = run("/usr/bin/chattr", "-i", path)
+        _ = runCommand("/usr/bin/chattr", ["-i", path]).status
         #expect(try status(of: 6, in: path) == "pending")
     }
 
