@@ -7,10 +7,11 @@ import Testing
 /// Idempotency keys name one task in the file, whatever its job.
 @Suite("Idempotency keys")
 struct TaskKeyTests {
-    @Test("a key names one task whatever its job: another job's task with the key is refused and nothing is created")
+    @Test(
+        "a key names one task whatever its job: another job's task with the key is refused and nothing is created",
+        .temporaryEngine)
     func keysAreGlobal() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let (directory, engine) = (TemporaryEngine.directory, TemporaryEngine.engine)
         let echo = try await engine.createTask(Echo.self, "1", key: "k")
         #expect(try await engine.createTask(Echo.self, "1", key: "k") == echo)
         let otherJob = await #expect(throws: DurableError.self) {

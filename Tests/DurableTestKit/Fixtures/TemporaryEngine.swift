@@ -14,8 +14,10 @@ public import Testing
 /// }
 /// ```
 ///
-/// Configure the engine with `.temporaryEngine { $0.clock = ManualClock() }` (the
-/// library's `ManualClock`); read it back with `TemporaryEngine.engine.configuration`.
+/// `.temporaryEngine(file:configure:)` names the file and sets the configuration.
+/// A test that drives time with the library's own `ManualClock` (public in
+/// Durable; the kit has no clock of its own) makes its engine with
+/// `makeEngine(in:configure:)`, passing `$0.clock = clock`.
 public struct TemporaryEngine: TestTrait, SuiteTrait, TestScoping {
     /// What one test gets.
     public struct Fixture: Sendable {
