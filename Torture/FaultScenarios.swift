@@ -54,7 +54,7 @@ enum FaultScenarios {
         return results
     }
 
-    /// Runs `Torture worker probe` on `path`: its results and how it ended.
+    /// Runs `DurableTestWorker probe` on `path`: its results and how it ended.
     static func probe(_ path: String, folder: Folder, label: String) async throws
         -> (results: [String: String], ended: String?, output: String)
     {
