@@ -13,6 +13,10 @@ let package = Package(
         .library(name: "Durable", targets: ["Durable"]),
         .executable(name: "durable", targets: ["DurableCLI"]),
         .executable(name: "durable-example", targets: ["DurableExample"]),
+        // For the Benchmarks package (which depends on this one by path): the test
+        // kit and the worker harness its cross-process workloads start.
+        .library(name: "DurableTestKit", targets: ["DurableTestKit"]),
+        .executable(name: "DurableTestWorker", targets: ["DurableTestWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -91,23 +95,32 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // A worker process that crash tests start, kill with SIGKILL and restart.
+        // What the tests, the torture suite and the benchmarks share: child processes
+        // (start, SIGKILL, reap; the `durable` tool), SQL probes, a small filesystem,
+        // temporary directories and engines (also as a Swift Testing trait), polling,
+        // and the jobs of the test engines and of the worker harness.
+        .target(
+            name: "DurableTestKit",
+            dependencies: [
+                "Durable",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/DurableTestKit",
+            swiftSettings: strict
+        ),
+        // The one worker harness: a process that the crash tests, the torture suite
+        // and the benchmarks start, kill with SIGKILL and restart (subcommands run,
+        // submit, open, share, serve, probe, seed).
         .executableTarget(
             name: "DurableTestWorker",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Durable",
+                "DurableTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/DurableTestWorker",
-            swiftSettings: strict
-        ),
-        // What the crash tests and the torture suite share: child processes (start,
-        // SIGKILL, reap) and plain SQL reads of what workers stored.
-        .target(
-            name: "DurableTestSupport",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-            path: "Tests/DurableTestSupport",
             swiftSettings: strict
         ),
         // The torture suite: kills, concurrent processes, faults and bad rows (TORTURE.md).
@@ -115,7 +128,8 @@ let package = Package(
             name: "Torture",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "DurableTestSupport",
+                "DurableTestKit",
+                "DurableTestWorker",
                 "Durable",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,20 +137,35 @@ let package = Package(
             path: "Torture",
             swiftSettings: strict
         ),
+        // The fast tests: everything runs in the test process (`swift test --filter DurableTests`).
         .testTarget(
             name: "DurableTests",
             dependencies: [
-                "DurableTestSupport",
+                "DurableTestKit",
                 "Durable",
                 "DurableCommands",
                 "DurableEngine",
                 "DurableSQLite",
-                "DurableTestWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The tests that start processes: crash tests (DurableTestWorker, SIGKILL),
+        // several processes on one file, and the built `durable` tool.
+        .testTarget(
+            name: "DurableProcessTests",
+            dependencies: [
+                "DurableTestKit",
+                "DurableTestWorker",
+                "Durable",
+                "DurableEngine",
+                "DurableSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

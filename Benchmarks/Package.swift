@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
-// Benchmarks for Durable: package-benchmark suites (Benchmarks/<Suite>/<Suite>.swift),
-// the `DurableBench` command that compare.sh runs side by side with the peers, and
-// the `BenchWorker` process that the cross-process suites start.
+// Benchmarks for Durable: package-benchmark suites (Benchmarks/<Suite>/<Suite>.swift)
+// and the `DurableBench` command that compare.sh runs side by side with the peers.
+// The worker processes of the cross-process workloads are the root package's
+// `DurableTestWorker` (its `run` and `seed` subcommands), built alongside.
 //
 //     swift package --allow-writing-to-package-directory benchmark
 //     ./compare.sh
@@ -23,20 +24,27 @@ let package = Package(
             name: "BenchSupport",
             dependencies: [
                 .product(name: "Durable", package: "Durable"),
+                // The jobs (noop, sleepy) and where DurableTestWorker is.
+                .product(name: "DurableTestKit", package: "Durable"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // One JSON line per workload, like the peer scripts: what compare.sh runs.
-        .executableTarget(name: "DurableBench", dependencies: ["BenchSupport"]),
-        // A worker process on a shared file, for the cross-process workloads.
-        .executableTarget(name: "BenchWorker", dependencies: ["BenchSupport"]),
+        .executableTarget(
+            name: "DurableBench",
+            dependencies: [
+                "BenchSupport",
+                // Built alongside, for the workloads that start worker processes.
+                .product(name: "DurableTestWorker", package: "Durable"),
+            ]
+        ),
     ] + benchmarkSuites.map { suite in
         .executableTarget(
             name: suite,
             dependencies: [
                 "BenchSupport",
                 // Built alongside, for the suites that start worker processes.
-                "BenchWorker",
+                .product(name: "DurableTestWorker", package: "Durable"),
                 .product(name: "Benchmark", package: "package-benchmark"),
             ],
             path: "Benchmarks/\(suite)",

@@ -48,8 +48,8 @@ echo "{\"quick\": $QUICK, \"e2e_sizes\": \"$E2E_SIZES\", \"enqueue_n\": $ENQ_N, 
 
 # --- Durable -------------------------------------------------------------------
 if [ $RUN_DURABLE = 1 ]; then
-  say "building DurableBench and BenchWorker (release)"
-  (cd "$HERE" && swift build -c release --product BenchWorker >&2 && swift build -c release --product DurableBench >&2) \
+  say "building DurableBench and DurableTestWorker (release)"
+  (cd "$HERE" && swift build -c release --product DurableTestWorker >&2 && swift build -c release --product DurableBench >&2) \
     || { echo "compare.sh: build failed" >&2; exit 1; }
   BIN=$(cd "$HERE" && swift build -c release --show-bin-path)
   rm -f "$OUT"/durable/*.json

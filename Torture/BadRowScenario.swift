@@ -1,4 +1,5 @@
 import Durable
+import DurableTestKit
 import Foundation
 import GRDB
 
@@ -27,7 +28,7 @@ enum BadRowScenario {
         // Task 1 is finished first (to damage its stored result later); 2...60 stay pending.
         do {
             let engine = try TaskEngine(path: database, logger: quietLogger)
-            registerJobs(on: engine, work: Workload())
+            registerTortureJobs(on: engine, work: Workload())
             let first = try await engine.createTask(Plain.self, 0)
             guard first.id == TaskID(badResult) else { throw TortureFailure("the first task is not task 1") }
             try await engine.run { _ in _ = try await first.value }

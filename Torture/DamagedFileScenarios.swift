@@ -1,4 +1,5 @@
 import Durable
+import DurableTestKit
 import Foundation
 import GRDB
 

@@ -1,4 +1,5 @@
 import Durable
+import DurableTestKit
 import Foundation
 import GRDB
 
@@ -53,7 +54,7 @@ enum FaultScenarios {
         return results
     }
 
-    /// Runs `Torture worker probe` on `path`: its results and how it ended.
+    /// Runs `DurableTestWorker probe` on `path`: its results and how it ended.
     static func probe(_ path: String, folder: Folder, label: String) async throws
         -> (results: [String: String], ended: String?, output: String)
     {
@@ -109,7 +110,7 @@ enum FaultScenarios {
         let worker = try Child(
             "worker",
             [
-                "batch", database, "--log", log, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)",
+                "run", database, "--log", log, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)",
                 "--wait-ids", "1-\(batchSize)",
             ], output: folder.file("worker.out"))
         guard try await waitUntil(.seconds(60), { try succeeded(database) >= 50 }) else {
@@ -124,7 +125,10 @@ enum FaultScenarios {
         // A second process submitting meanwhile gets a clear error.
         let ack = folder.file("acks.log")
         let submitter = try Child(
-            "submitter", ["submit", database, "--count", "20", "--ack", ack, "--payload", "4000", "--key-prefix", "during-"],
+            "submitter", [
+                "submit", database, "--job", "filler", "--count", "20", "--ack", ack, "--payload", "4000",
+                "--key-prefix", "during-", "--delay-ms", "0",
+            ],
             output: folder.file("submitter.out"))
         let submitted = try await submitter.exit(within: .seconds(90))
         let submitterErrors = errors(in: submitter.fullOutput)
@@ -158,7 +162,7 @@ enum FaultScenarios {
         if try await worker.exit(within: .seconds(40)) == nil {
             restarted = true
             let second = try Child(
-                "worker-2", ["batch", database, "--log", log, "--concurrency", "4", "--wait-ids", "1-\(batchSize)"],
+                "worker-2", ["run", database, "--log", log, "--concurrency", "4", "--delay-ms", "0", "--wait-ids", "1-\(batchSize)"],
                 output: folder.file("worker-2.out"))
             if let (status, signalled) = try await second.exit(within: .seconds(90)) {
                 findings.expect(
@@ -220,7 +224,7 @@ enum FaultScenarios {
         let worker = try Child(
             "worker-limited",
             [
-                "batch", database, "--log", log, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)",
+                "run", database, "--log", log, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)",
                 "--wait-ids", "1-\(batchSize)", "--fsize-limit", "\(limit)",
             ], output: folder.file("worker-limited.out"))
         let reported = try await waitUntil(.seconds(60)) {
@@ -240,7 +244,8 @@ enum FaultScenarios {
         let submitter = try Child(
             "submitter-limited",
             [
-                "submit", database, "--count", "200", "--ack", ack, "--payload", "4000", "--key-prefix", "limited-",
+                "submit", database, "--job", "filler", "--count", "200", "--ack", ack, "--payload", "4000",
+                "--key-prefix", "limited-", "--delay-ms", "0",
                 "--fsize-limit", "\(limit)",
             ], output: folder.file("submitter-limited.out"))
         if let (status, signalled) = try await submitter.exit(within: .seconds(90)) {
@@ -259,7 +264,7 @@ enum FaultScenarios {
 
         // Without the limit, a new worker finishes; nothing stored was lost.
         let second = try Child(
-            "worker", ["batch", database, "--log", log, "--concurrency", "4", "--wait-ids", "1-\(batchSize)"],
+            "worker", ["run", database, "--log", log, "--concurrency", "4", "--delay-ms", "0", "--wait-ids", "1-\(batchSize)"],
             output: folder.file("worker.out"))
         if let (status, signalled) = try await second.exit(within: .seconds(90)) {
             findings.expect(status == 0 && !signalled, "the unlimited worker ended with status \(status): \(second.output())")
@@ -366,7 +371,7 @@ enum FaultScenarios {
         try await seed(crashed, count: 200)
         let killed = try Child(
             "killed-worker",
-            ["batch", crashed, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)"],
+            ["run", crashed, "--concurrency", "4", "--delay-ms", "\(workMilliseconds)"],
             output: folder.file("killed-worker.out"))
         _ = try await waitUntil(.seconds(30)) { try succeeded(crashed) >= 40 }
         try await killed.sigkill()

@@ -1,4 +1,5 @@
 import Durable
+import DurableTestKit
 import Foundation
 import GRDB
 
@@ -154,7 +155,7 @@ extension KillScenario {
         sqlite.durability = .processCrashSafe
         configuration.maxConcurrentTasks = 64
         let engine = try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: quietLogger)
-        registerJobs(on: engine, work: Workload())
+        registerTortureJobs(on: engine, work: Workload())
         try await engine.run { engine in
             var tasks: [DurableTask<Int>] = []
             for id in 1...Int64(order.count) {

@@ -1,4 +1,5 @@
 import Durable
+import DurableTestKit
 import Foundation
 import GRDB
 
@@ -84,7 +85,7 @@ enum KillScenario {
 
         func workerArguments(_ extra: [String]) -> [String] {
             [
-                "batch", database, "--log", log, "--stalled-log", stalledLog, "--concurrency", "\(concurrency)",
+                "run", database, "--log", log, "--stalled-log", stalledLog, "--concurrency", "\(concurrency)",
                 "--delay-ms", "\(settings.killDelayMilliseconds)",
             ] + extra
         }

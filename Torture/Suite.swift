@@ -1,3 +1,4 @@
+import DurableTestKit
 import Foundation
 
 /// How big and how long the run is: `--quick` (CI) or the long form.
@@ -106,7 +107,7 @@ enum Suite {
         usage: Torture [--quick] [--seed N] [--only NAME,...] [--keep] [--dir PATH]
                        [--kills N] [--pipelines N] [--plains N] [--processes N] [--share-seconds S]
                Torture --list
-               Torture worker <mode> ...   (internal: the child processes)
+        (the worker processes are DurableTestWorker, found next to Torture or at $DURABLE_TEST_WORKER)
 
         --quick   the bounded form CI runs (2000 tasks, 200 kills, 8 processes for 8 s);
                   without it, the long form (10000 tasks, 250 kills, 8 processes for 30 s)

@@ -1,4 +1,4 @@
-import DurableTestSupport
+import DurableTestKit
 import Foundation
 import GRDB
 import Logging
@@ -31,50 +31,7 @@ func logMessage(_ line: some StringProtocol) -> String {
 /// A logger that drops everything: for the engines the suite opens in its own process.
 let quietLogger = Logger(label: "torture") { _ in SwiftLogNoOpLogHandler() }
 
-// MARK: - Randomness
-
-/// A seeded generator (SplitMix64), so that a run's random choices are printed and repeatable.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A generator for one scenario, derived from the run's seed and the scenario's name.
-    static func derived(from seed: UInt64, _ name: String) -> SeededGenerator {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return SeededGenerator(seed: seed ^ hash)
-    }
-}
-
 // MARK: - Files
-
-/// Appends `line` and a newline to `path` with one O_APPEND write: lines of concurrent
-/// writers never interleave, and after a SIGKILL a line is either whole or absent.
-func appendLine(_ line: String, to path: String) throws {
-    let bytes = Array((line + "\n").utf8)
-    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-    guard fd >= 0 else { throw TortureFailure("cannot open \(path) for appending: errno \(errno)") }
-    defer { close(fd) }
-    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    guard written == bytes.count else {
-        throw TortureFailure("short write to \(path): \(written) of \(bytes.count) bytes (errno \(errno))")
-    }
-}
-
-/// The lines of a file; a missing file has none.
-func lines(of path: String) throws -> [String] {
-    guard FileManager.default.fileExists(atPath: path) else { return [] }
-    return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
-}
 
 /// Reads the lines appended to a file since the last call.
 struct LogTail {
@@ -118,47 +75,17 @@ struct Folder: Sendable {
     func file(_ name: String) -> String { "\(path)/\(name)" }
 }
 
-// MARK: - Commands (runCommand and findExecutable: DurableTestSupport)
-
-/// Sets or clears the immutable attribute (which stops root too, unlike permission bits).
-@discardableResult
-func setImmutable(_ on: Bool, _ paths: [String]) -> (ok: Bool, output: String) {
-    guard let chattr = findExecutable(["/usr/bin/chattr", "/bin/chattr", "/sbin/chattr"]) else {
-        return (false, "chattr not found")
-    }
-    let existing = paths.filter { FileManager.default.fileExists(atPath: $0) }
-    guard !existing.isEmpty else { return (true, "") }
-    let result = runCommand(chattr, [on ? "+i" : "-i"] + existing)
-    return (result.status == 0, result.output)
-}
-
 // MARK: - Child processes
 
-/// A copy of this executable started in worker mode.
+/// A DurableTestWorker process (the worker harness, DurableTestKit's ChildProcess).
 typealias Child = ChildProcess
 
-/// Plain SQL on a file (shared with the crash tests).
-typealias DatabaseProbe = DurableTestSupport.DatabaseProbe
-typealias SmallFilesystem = DurableTestSupport.SmallFilesystem
-
 extension ChildProcess {
-    /// This executable.
-    static let tortureExecutable: String = {
-        #if os(Linux)
-            if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-                return path
-            }
-        #endif
-        return Bundle.main.executablePath ?? CommandLine.arguments[0]
-    }()
-
-    /// Starts `Torture worker <arguments>` with its output in `outputPath`.
+    /// Starts `DurableTestWorker <arguments>` with its output in `outputPath`.
     convenience init(_ label: String, _ arguments: [String], output outputPath: String, environment: [String: String] = [:])
         throws
     {
-        try self.init(
-            label, executable: URL(fileURLWithPath: Self.tortureExecutable), arguments: ["worker"] + arguments,
-            output: outputPath, environment: environment)
+        try self.init(label, worker: arguments, output: outputPath, environment: environment)
     }
 }
 
@@ -180,13 +107,6 @@ func sqlite3(_ path: String, _ sql: String) -> (ok: Bool, output: String) {
 }
 
 // MARK: - Time
-
-/// Nanoseconds of CLOCK_MONOTONIC, comparable between processes of one machine.
-func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
 
 extension Duration {
     var seconds: Double {

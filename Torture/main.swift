@@ -1,6 +1,6 @@
 // Torture: the suite that proves Durable's guarantees under kills, concurrent
-// processes, storage faults and bad rows (see TORTURE.md). `Torture worker ...` is
-// the child-process mode the scenarios start, kill and restart.
+// processes, storage faults and bad rows (see TORTURE.md). The worker processes the
+// scenarios start, kill and restart are DurableTestWorker (Tests/DurableTestWorker).
 
 import Foundation
 
@@ -10,8 +10,4 @@ import Foundation
     import Darwin
 #endif
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "worker" {
-    await WorkerMode.main(Array(arguments.dropFirst()))
-}
-exit(await Suite.main(arguments))
+exit(await Suite.main(Array(CommandLine.arguments.dropFirst())))

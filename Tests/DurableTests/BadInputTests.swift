@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -219,8 +220,8 @@ struct BadInputTests {
         // Fold the WAL into the file so that the file alone holds the tasks.
         try edit(path, "PRAGMA wal_checkpoint(TRUNCATE)")
         // Root ignores permission bits; the immutable attribute stops root too.
-        try #require(run("/usr/bin/chattr", "+i", path) == 0, "chattr +i must work on the test folder's filesystem")
-        defer { _ = run("/usr/bin/chattr", "-i", path) }
+        try #require(runCommand("/usr/bin/chattr", ["+i", path]).status == 0, "chattr +i must work on the test folder's filesystem")
+        defer { _ = runCommand("/usr/bin/chattr", ["-i", path]).status }
         do {
             let engine = try makeEngine(in: directory)
             _ = try await engine.createTask(Doubler.self, 3)
@@ -229,7 +230,7 @@ struct BadInputTests {
             #expect([.readOnlyDatabase, .cannotOpen].contains(error.code))
             #expect(error.message.contains(path))
         }
-        _ = run("/usr/bin/chattr", "-i", path)
+        _ = runCommand("/usr/bin/chattr", ["-i", path]).status
         let count: Int? = try scalar(path, "SELECT count(*) FROM tasks")
         #expect(count == 2)
     }
@@ -256,9 +257,4 @@ struct BadInputTests {
         #expect(error?.message.contains(path) == true)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
-}
-
-/// Runs a command, returning its exit status.
-func run(_ executable: String, _ arguments: String...) -> Int32 {
-    (try? SpawnedProcess.run(executable, arguments).status) ?? -1
 }

@@ -1,13 +1,13 @@
+import DurableTestKit
 import Durable
 import Testing
 
-@Suite("Creating tasks and reading their state")
+/// Each test gets a fresh directory and engine from the `.temporaryEngine` trait.
+@Suite("Creating tasks and reading their state", .temporaryEngine)
 struct BasicTaskTests {
     @Test("a created task runs, and its stored result answers value, result and done")
     func createRunResult() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
-        try await engine.run { engine in
+        try await TemporaryEngine.engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 21)
             #expect(try await task.value == 42)
             #expect(try await task.done())

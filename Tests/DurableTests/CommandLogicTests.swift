@@ -1,3 +1,4 @@
+import DurableTestKit
 @testable import DurableCommands
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import Synchronization
@@ -21,7 +22,7 @@ struct ConcurrentStepTests {
             #expect(counter.count("\(n)/a") == 1)
             #expect(counter.count("\(n)/b") == 1)
         }
-        let rows = try await DatabaseReader.rows(
+        let rows = try await DatabaseProbe.read(
             directory.file("test.sqlite"),
             "SELECT group_concat(position || name, ',') FROM (SELECT * FROM task_steps ORDER BY position) GROUP BY task_id")
         #expect(rows.count == 40)
@@ -56,7 +57,7 @@ struct ConcurrentStepTests {
         // "fa" was stored by the first run and replayed; "fb" failed there and ran again.
         #expect(counter.count("fa") == 1)
         #expect(counter.count("fb") == 2)
-        let order = try await DatabaseReader.rows(
+        let order = try await DatabaseProbe.read(
             directory.file("test.sqlite"), "SELECT name || ':' || attempt FROM task_steps ORDER BY position")
         #expect(order == ["fa:1", "fb:2"])
     }
@@ -72,7 +73,7 @@ struct ConcurrentStepTests {
         }
         #expect(counter.count("write rows") == 1)
         #expect(counter.count("count rows") == 1)
-        let stored = try await DatabaseReader.rows(
+        let stored = try await DatabaseProbe.read(
             directory.file("test.sqlite"), "SELECT name || '=' || result FROM task_steps ORDER BY position")
         #expect(stored == ["write=null", "count=4"])
     }
@@ -122,7 +123,7 @@ struct ConcurrentStepTests {
         // A's first charge failed (not stored) and ran again; B's was stored and replayed.
         #expect(counter.count("charge A") == 2)
         #expect(counter.count("charge B") == 1)
-        let stored = try await DatabaseReader.rows(
+        let stored = try await DatabaseProbe.read(
             directory.file("test.sqlite"), "SELECT name || '#' || occurrence || '=' || result FROM task_steps ORDER BY position")
         #expect(stored == ["charge#1=\"charged B\"", "charge#0=\"charged A\""])
     }

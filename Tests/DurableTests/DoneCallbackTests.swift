@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Synchronization
 import Testing

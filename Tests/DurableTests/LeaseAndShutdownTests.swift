@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 @testable import DurableEngine
 @testable import DurableSQLite
@@ -174,23 +175,11 @@ struct LeaseAndShutdownTests {
     }
 
     private func attemptOutcomes(_ directory: TemporaryDirectory) async throws -> [String] {
-        try await DatabaseReader.rows(
+        try await DatabaseProbe.read(
             directory.file("test.sqlite"), "SELECT attempt || ':' || outcome || ':' || owner FROM task_attempts ORDER BY task_id, attempt")
     }
 
     private func workerIDs(_ directory: TemporaryDirectory) async throws -> [String] {
-        try await DatabaseReader.rows(directory.file("test.sqlite"), "SELECT id FROM workers ORDER BY started_at")
-    }
-}
-
-import GRDB
-
-/// Reads strings from a database through a plain read-only connection.
-enum DatabaseReader {
-    static func rows(_ path: String, _ sql: String) async throws -> [String] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        return try await queue.read { try String.fetchAll($0, sql: sql) }
+        try await DatabaseProbe.read(directory.file("test.sqlite"), "SELECT id FROM workers ORDER BY started_at")
     }
 }

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -35,44 +36,6 @@ struct StoredErrorTests {
         }
     }
 
-    @Test("a job's Codable error comes back as itself where the task is awaited, and its fields are nested JSON")
-    func codableErrorRoundTrips() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try engine(in: directory)
-        let task = try await engine.run { engine in
-            let task = try await engine.createTask(ThrowsQuota.self, 100)
-            do {
-                _ = try await task.value
-                Issue.record("the task should have failed")
-            } catch let error as StoredError {
-                #expect(error.decode(as: QuotaExceeded.self) == QuotaExceeded(limit: 100, used: 101, account: "acme"))
-                #expect(error.type == String(reflecting: QuotaExceeded.self))
-                #expect(error.message == "quota of 100 exceeded by acme")
-                #expect(error.decode(as: OtherCodableError.self) == nil, "another type never decodes")
-            }
-            return task
-        }
-        #expect(try await task.exception(as: QuotaExceeded.self)?.used == 101)
-        #expect(try await task.exception(as: OtherCodableError.self) == nil)
-        let stored = try #require(try await task.exception() as? StoredError)
-        #expect(stored.detail == #"{"account":"acme","limit":100,"used":101}"#)
-        // A person with sqlite3 reads the fields; the views keep reading the message.
-        #expect(try await column("json_extract(error, '$.detail.limit')", of: task.id, in: directory) == "100")
-        #expect(try await column("json_type(error, '$.detail')", of: task.id, in: directory) == "object")
-        let history = try await DatabaseReader.rows(
-            directory.file("test.sqlite"), "SELECT error FROM task_history WHERE id = \(task.id)")
-        #expect(history == ["quota of 100 exceeded by acme"])
-        let attempts = try await DatabaseReader.rows(
-            directory.file("test.sqlite"),
-            "SELECT CAST(json_extract(error, '$.detail.used') AS TEXT) FROM task_attempts WHERE task_id = \(task.id)")
-        #expect(attempts == ["101"])
-        // `durable show --json` shows it too.
-        let shown = try runDurableTool(["show", "--db", directory.file("test.sqlite"), "--json", "\(task.id)"])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as? [String: Any])
-        let detail = (object["error"] as? [String: Any])?["detail"] as? [String: Any]
-        #expect(detail?["limit"] as? Int == 100, "\(shown.standardOutput)")
-    }
-
     @Test("a task re-attached after the engine was closed and reopened decodes its error from the file")
     func reattachedAfterReopen() async throws {
         let directory = TemporaryDirectory()
@@ -104,7 +67,7 @@ struct StoredErrorTests {
             #expect(try await task.exception(as: StepQuota.self) == StepQuota(limit: 5))
         }
         #expect(counter.count("quota-step") == 1)
-        let steps = try await DatabaseReader.rows(
+        let steps = try await DatabaseProbe.read(
             directory.file("test.sqlite"),
             "SELECT name || ':' || status || ':' || json_extract(error, '$.detail.limit') FROM task_steps")
         #expect(steps == ["check:failed:5"])
@@ -154,86 +117,4 @@ struct StoredErrorTests {
         #expect(stored.detail == nil)
         #expect(stored.decode(as: QuotaExceeded.self) == nil)
     }
-}
-
-// MARK: - Errors and jobs
-
-/// A job's own error, Codable.
-struct QuotaExceeded: Error, Codable, Hashable, CustomStringConvertible {
-    var limit: Int
-    var used: Int
-    var account: String
-    var description: String { "quota of \(limit) exceeded by \(account)" }
-}
-
-/// Another Codable error with the same shape, which must not decode from the first.
-struct OtherCodableError: Error, Codable, Hashable {
-    var limit: Int
-    var used: Int
-    var account: String
-}
-
-/// A Codable error that must not be retried, thrown by a step.
-struct StepQuota: NonRetryable, Codable, Hashable {
-    var limit: Int
-}
-
-/// An error that is not Codable.
-struct PlainFailure: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "plain failure: \(what)" }
-}
-
-/// An error whose encoding always throws.
-struct UnencodableFailure: Error, Codable, Hashable, CustomStringConvertible {
-    var what: String
-    var description: String { "cannot encode me: \(what)" }
-    func encode(to encoder: any Encoder) throws {
-        throw EncodingError.invalidValue(what, .init(codingPath: [], debugDescription: "never encodable"))
-    }
-}
-
-struct ThrowsQuota: Job {
-    static let name = "throws-quota"
-    func run(_ limit: Int, context: TaskContext) async throws -> String {
-        throw QuotaExceeded(limit: limit, used: limit + 1, account: "acme")
-    }
-}
-
-struct ThrowsPlain: Job {
-    static let name = "throws-plain"
-    func run(_ what: String, context: TaskContext) async throws -> String { throw PlainFailure(what: what) }
-}
-
-struct ThrowsUnencodable: Job {
-    static let name = "throws-unencodable"
-    func run(_ what: String, context: TaskContext) async throws -> String { throw UnencodableFailure(what: what) }
-}
-
-/// A step that fails for good with a Codable error; the job fails its first
-/// attempt anyway so that the second replays the step's stored failure and
-/// re-throws it.
-struct QuotaInStep: Job {
-    static let name = "quota-in-step"
-    static let retryPolicy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .zero, jitter: 0)
-    let counter: RunCounter
-    func run(_ limit: Int, context: TaskContext) async throws -> String {
-        do {
-            _ = try await context.step("check") { () async throws -> Int in
-                counter.record("quota-step")
-                throw StepQuota(limit: limit)
-            }
-        } catch {
-            if context.attempt == 1 { throw TestFailure(reason: "retry once") }
-            throw error
-        }
-        return "unreachable"
-    }
-}
-
-func registerErrorJobs(on engine: TaskEngine, counter: RunCounter) {
-    engine.register(ThrowsQuota())
-    engine.register(ThrowsPlain())
-    engine.register(ThrowsUnencodable())
-    engine.register(QuotaInStep(counter: counter))
 }

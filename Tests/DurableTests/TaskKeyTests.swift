@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 import Foundation
 import GRDB
@@ -6,10 +7,11 @@ import Testing
 /// Idempotency keys name one task in the file, whatever its job.
 @Suite("Idempotency keys")
 struct TaskKeyTests {
-    @Test("a key names one task whatever its job: another job's task with the key is refused and nothing is created")
+    @Test(
+        "a key names one task whatever its job: another job's task with the key is refused and nothing is created",
+        .temporaryEngine)
     func keysAreGlobal() async throws {
-        let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let (directory, engine) = (TemporaryEngine.directory, TemporaryEngine.engine)
         let echo = try await engine.createTask(Echo.self, "1", key: "k")
         #expect(try await engine.createTask(Echo.self, "1", key: "k") == echo)
         let otherJob = await #expect(throws: DurableError.self) {
@@ -25,7 +27,7 @@ struct TaskKeyTests {
         await #expect(throws: DurableError.self) {
             try await engine.createTasks(Flaky.self, [TaskRequest("a:0", key: "fresh"), TaskRequest("b:0", key: "k")])
         }
-        #expect(try await DatabaseReader.rows(directory.file("test.sqlite"), "SELECT count(*) FROM tasks") == ["1"])
+        #expect(try await DatabaseProbe.read(directory.file("test.sqlite"), "SELECT count(*) FROM tasks") == ["1"])
         try engine.close()
     }
 
@@ -53,10 +55,10 @@ struct TaskKeyTests {
         let reopened = try makeEngine(in: directory)
         let versions = try await reopened.appliedMigrations().map(\.version)
         #expect(versions.contains(2))
-        let flakyID = try #require(Int64(try await DatabaseReader.rows(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))
+        let flakyID = try #require(Int64(try await DatabaseProbe.read(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))
         #expect(try await reopened.createTask(Echo.self, "1", key: "shared").id == echo.id)
         #expect(try await reopened.createTask(Flaky.self, "1:0", key: "shared").id == TaskID(flakyID))
-        #expect(try await DatabaseReader.rows(path, "SELECT count(*) FROM tasks") == ["2"])
+        #expect(try await DatabaseProbe.read(path, "SELECT count(*) FROM tasks") == ["2"])
         try reopened.close()
     }
 }

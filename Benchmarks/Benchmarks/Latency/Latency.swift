@@ -1,5 +1,5 @@
 // Submit → result latency, one task at a time: each iteration creates a no-op task
-// and awaits its value. The worker runs in this process, or in a BenchWorker
+// and awaits its value. The worker runs in this process, or in a DurableTestWorker
 // process on the same file (this process then runs no worker and learns of the
 // result through the change watcher).
 import Benchmark

@@ -1,4 +1,4 @@
-// Worker processes on one file: N BenchWorker processes (64 slots each) are started
+// Worker processes on one file: N DurableTestWorker processes (64 slots each) are started
 // and ready; then this process creates 100k no-op tasks in chunks of 10k and gathers
 // them. The measurement runs from the first creation to the last result; memory and
 // malloc counts are this (the submitting) process's.

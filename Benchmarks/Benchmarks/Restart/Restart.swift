@@ -1,4 +1,4 @@
-// Restart: a file holding 1M pending no-op tasks (built once by `BenchWorker seed`
+// Restart: a file holding 1M pending no-op tasks (built once by `DurableTestWorker seed`
 // and kept in $DURABLE_BENCH_DIR) is copied, then opened by a new engine whose
 // worker runs until the first task ran, or until all 1M are done. The clock starts
 // before the engine opens the file; peak RSS shows whether memory follows the

@@ -1,7 +1,7 @@
 public import Durable
 import Foundation
 
-// Workloads with `BenchWorker` processes on the same file: this process creates
+// Workloads with `DurableTestWorker run` processes on the same file: this process creates
 // tasks and awaits results (it runs no worker itself), the children run them.
 
 /// Submit → result, one task at a time, with the worker in another process.
@@ -19,7 +19,7 @@ public func latencyCrossProcess(path: String, samples: Int, warmUp: Int = 5, dur
     return result
 }
 
-/// End to end with `workers` BenchWorker processes on one file: once they are all
+/// End to end with `workers` DurableTestWorker processes on one file: once they are all
 /// running, this process creates `n` no-op tasks in chunks of `chunk` and gathers
 /// the results. The clock runs from the first creation to the last result
 /// (`onStart` and `onStop` are called there).

@@ -1,3 +1,4 @@
+import DurableTestKit
 import Foundation
 
 #if canImport(Glibc)
@@ -6,27 +7,27 @@ import Foundation
     import Darwin
 #endif
 
-/// A `BenchWorker` child process working on a shared database file.
+/// A `DurableTestWorker run` child process (the root package's worker harness)
+/// working on a shared database file.
 public final class WorkerProcess: @unchecked Sendable {
     let process: Process
     let output: Pipe
     let readyFile: String
 
-    /// The `BenchWorker` executable: `$DURABLE_BENCH_WORKER`, else the one beside
-    /// this program (both are built into the same folder).
+    /// The `DurableTestWorker` executable: `$DURABLE_TEST_WORKER` or
+    /// `$DURABLE_BENCH_WORKER`, else the one beside this program (both are built
+    /// into the same folder).
     public static func executable() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["DURABLE_BENCH_WORKER"] { return path }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        let path = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("BenchWorker").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
+        do {
+            return try WorkerExecutable.url().path
+        } catch {
             throw BenchError(
-                "no BenchWorker at \(path): build it with `swift build -c release --product BenchWorker` in Benchmarks/")
+                "\(error); build it with `swift build -c release --product DurableBench` in Benchmarks/")
         }
-        return path
     }
 
-    /// Starts `BenchWorker run` on `path`. It has not necessarily begun working
+    /// Starts `DurableTestWorker run` on `path` (a clean stop on SIGTERM gives
+    /// running tasks 5 s; logs from warnings up go to standard error). It has not necessarily begun working
     /// yet: see ``waitUntilReady(timeout:)``.
     public init(
         path: String, durability: String, concurrency: Int, log: String? = nil, name: String = "worker"
@@ -36,7 +37,8 @@ public final class WorkerProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executable())
         var arguments = [
-            "run", "--db", path, "--sync", durability, "--concurrency", "\(concurrency)", "--ready", readyFile,
+            "run", path, "--sync", durability, "--concurrency", "\(concurrency)", "--ready", readyFile,
+            "--shutdown-timeout-ms", "5000", "--log-level", "warning",
         ]
         if let log { arguments += ["--log", log] }
         process.arguments = arguments
@@ -52,8 +54,8 @@ public final class WorkerProcess: @unchecked Sendable {
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: readyFile) {
-            guard process.isRunning else { throw BenchError("BenchWorker \(pid) exited before it was ready") }
-            guard ContinuousClock.now < deadline else { throw BenchError("BenchWorker \(pid) not ready in \(timeout)") }
+            guard process.isRunning else { throw BenchError("DurableTestWorker \(pid) exited before it was ready") }
+            guard ContinuousClock.now < deadline else { throw BenchError("DurableTestWorker \(pid) not ready in \(timeout)") }
             try await Task.sleep(for: .milliseconds(1))
         }
     }
@@ -89,21 +91,21 @@ public final class WorkerProcess: @unchecked Sendable {
 }
 
 extension WorkerProcess {
-    /// Stores `n` pending no-op tasks in a fresh file at `path` with `BenchWorker
-    /// seed` (a child process, so that this process's memory is not touched).
+    /// Stores `n` pending no-op tasks in a fresh file at `path` with
+    /// `DurableTestWorker seed` (a child process, so that this process's memory is not touched).
     public static func seed(path: String, n: Int) throws {
         removeDatabase(at: path)
         let seed = Process()
         seed.executableURL = URL(fileURLWithPath: try executable())
-        seed.arguments = ["seed", "--db", path, "--count", "\(n)", "--sync", "NORMAL"]
+        seed.arguments = ["seed", path, "--count", "\(n)", "--sync", "NORMAL"]
         seed.standardOutput = FileHandle.standardError
         try seed.run()
         seed.waitUntilExit()
-        guard seed.terminationStatus == 0 else { throw BenchError("BenchWorker seed failed for \(path)") }
+        guard seed.terminationStatus == 0 else { throw BenchError("DurableTestWorker seed failed for \(path)") }
     }
 
     /// A file with `n` pending no-op tasks, kept in ``benchDirectory`` across runs
-    /// and built again when missing or older than the `BenchWorker` executable (a
+    /// and built again when missing or older than the `DurableTestWorker` executable (a
     /// rebuilt library may have changed the schema). Copy it before use.
     public static func cachedSeed(n: Int) throws -> String {
         let path = "\(benchDirectory)/seed-\(n)-pending.sqlite"

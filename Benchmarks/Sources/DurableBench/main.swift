@@ -10,7 +10,7 @@
 //     DurableBench multi      --workers 8 --n N [--sync] [--concurrency 64]
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
 //
-// `restart` builds the file with N pending tasks in a BenchWorker child process (so
+// `restart` builds the file with N pending tasks in a DurableTestWorker child process (so
 // that this process's peak RSS is the restart's alone), then opens it and runs
 // everything (with --first-only: until the first task ran).
 import BenchSupport
@@ -51,7 +51,7 @@ do {
             : try await latencyInProcess(path: path, samples: n, durability: sync)
     case "restart":
         let path = try freshPath(name)
-        note("storing \(n) pending tasks in \(path) (BenchWorker seed)")
+        note("storing \(n) pending tasks in \(path) (DurableTestWorker seed)")
         try WorkerProcess.seed(path: path, n: n)
         result = try await restart(
             path: path, pending: n, runUntil: arguments.flag("first-only") ? 1 : nil, durability: sync,

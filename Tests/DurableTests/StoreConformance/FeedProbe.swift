@@ -1,4 +1,5 @@
 @testable import DurableEngine
+import DurableTestKit
 import Logging
 import Synchronization
 import Testing

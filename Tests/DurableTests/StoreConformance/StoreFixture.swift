@@ -1,3 +1,4 @@
+import DurableTestKit
 import Durable
 @testable import DurableEngine
 @testable import DurableSQLite
