@@ -132,9 +132,9 @@ struct SQLiteTransitions {
     private func requireOpen(_ group: GroupID) throws {
         let row = try Row.fetchOne(db, sql: "SELECT name, state FROM task_groups WHERE id = ?", arguments: [group.rawValue])
         guard let row else { throw DurableError(.groupNotOpen, "task group \(group) does not exist") }
-        let state: String = row["state"]
-        guard state == GroupState.open.rawValue else {
-            let reason = state == GroupState.finished.rawValue ? "is finished" : "is shutting down"
+        let state = try StoredWord.decode(GroupState.self, row["state"], column: "state", of: "task group \(group)")
+        guard state == .open else {
+            let reason = state == .finished ? "is finished" : "is shutting down"
             throw DurableError(.groupNotOpen, "task group \(group) (\(row["name"] as String)) \(reason); no task was created")
         }
     }

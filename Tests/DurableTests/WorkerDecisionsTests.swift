@@ -7,9 +7,9 @@ import Testing
 struct WorkerDecisionsTests {
     typealias Decisions = WorkerDecisions<String>
 
-    private func claimed(_ id: Int64) -> ClaimedTask {
+    private func claimed(_ id: Int64, attempt: Int = 1) -> ClaimedTask {
         ClaimedTask(
-            id: TaskID(id), job: "j", name: "Task-\(id)", input: "1", attempt: 1, startedAt: 0, failures: 0)
+            id: TaskID(id), job: "j", name: "Task-\(id)", input: "1", attempt: attempt, startedAt: 0, failures: 0)
     }
 
     private func completion(_ id: Int64) -> TaskCompletion {
@@ -65,9 +65,11 @@ struct WorkerDecisionsTests {
         #expect(decisions.freeSlots() == 1)
         #expect(decisions.freeSlots(claimedNotStarted: 1) == 0)
         // Looks for work after others' commits count reservations too.
-        #expect(decisions.looksForWork(claimsAnyJob: true))
+        let looksWithASlot = decisions.looksForWork(claimsAnyJob: true)
+        #expect(looksWithASlot)
         #expect(decisions.reserve(5) == 1)
-        #expect(!decisions.looksForWork(claimsAnyJob: true))
+        let looksWithout = decisions.looksForWork(claimsAnyJob: true)
+        #expect(!looksWithout)
         decisions.releaseReservation(4)
         decisions.noteNewWork()
         #expect(claimLimit(decisions.nextStep(claimedNotStarted: 1, claimsAnyJob: true)) == 3)
@@ -93,12 +95,12 @@ struct WorkerDecisionsTests {
             return
         }
         _ = decisions.stop(TaskID(1), reason: .leaseLost)
-        #expect(decisions.start(claimed(1), handle: "h1") == .cancelRequested("early"))
+        #expect(decisions.start(claimed(1), handle: "h1").stopReason == .cancelRequested("early"))
         // Cleared once the commit's results were acted on with no commit in flight.
         _ = decisions.stop(TaskID(2), reason: .leaseLost)
         decisions.processed(completions: 0, nextCommitRunning: true)
         decisions.processed(completions: 0, nextCommitRunning: false)
-        #expect(decisions.start(claimed(2), handle: "h2") == nil)
+        #expect(decisions.start(claimed(2), handle: "h2").stopReason == nil)
     }
 
     @Test("a cancel request replaces a shutdown or a timeout, and nothing else replaces a reason")
@@ -127,9 +129,9 @@ struct WorkerDecisionsTests {
             Issue.record("a lost lease stands")
             return
         }
-        #expect(decisions.finish(TaskID(1))?.stopReason == .cancelRequested("m"))
-        #expect(decisions.finish(TaskID(2))?.stopReason == .cancelRequested(nil))
-        #expect(decisions.finish(TaskID(1)) == nil)
+        #expect(decisions.finish(TaskID(1), attempt: 1)?.stopReason == .cancelRequested("m"))
+        #expect(decisions.finish(TaskID(2), attempt: 1)?.stopReason == .cancelRequested(nil))
+        #expect(decisions.finish(TaskID(1), attempt: 1) == nil)
     }
 
     @Test("shutdown: no more claims or expiries; interrupting stops running tasks and those that start later")
@@ -143,9 +145,9 @@ struct WorkerDecisionsTests {
         decisions.deadlinePassed()
         #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
         #expect(decisions.interrupt() == [TaskID(1)])
-        #expect(decisions.start(claimed(2), handle: "h2") == .shutdown)
-        _ = decisions.finish(TaskID(1))
-        _ = decisions.finish(TaskID(2))
+        #expect(decisions.start(claimed(2), handle: "h2").stopReason == .shutdown)
+        _ = decisions.finish(TaskID(1), attempt: 1)
+        _ = decisions.finish(TaskID(2), attempt: 1)
         decisions.complete(completion(1))
         guard case .commit(let completions, 0, _, false) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
         else {
@@ -184,5 +186,58 @@ struct WorkerDecisionsTests {
         decisions.commitFailed(retried, failingExpired: false)
         #expect(decisions.dropCompletions().count == 2)
         #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: false) == .finish)
+    }
+
+    @Test("a task claimed here again while its earlier run still ends: the earlier run is stopped, both endings are kept apart")
+    func claimedAgain() {
+        var decisions = Decisions(maxConcurrentTasks: 3)
+        _ = decisions.start(claimed(1, attempt: 1), handle: "first")
+        let again = decisions.start(claimed(1, attempt: 2), handle: "second")
+        #expect(again.superseded == "first" && again.stopReason == nil)
+        #expect(decisions.freeSlots() == 1)  // both runs hold a slot until they end
+        // The earlier run's timeout cannot stop the new run.
+        guard case .alreadyStopping = decisions.stop(TaskID(1), attempt: 1, reason: .leaseLost) else {
+            Issue.record("the earlier run is stopping already")
+            return
+        }
+        let first = decisions.finish(TaskID(1), attempt: 1)
+        #expect(first?.handle == "first" && first?.stopReason == .leaseLost)
+        #expect(decisions.running[TaskID(1)]?.handle == "second")
+        #expect(decisions.finish(TaskID(1), attempt: 2)?.handle == "second")
+        #expect(decisions.freeSlots() == 3)
+    }
+
+    @Test("a draining worker does not finish while slots are reserved for tasks being created")
+    func finishWaitsForReservations() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 2)
+        #expect(decisions.reserve(1) == 1)
+        decisions.beginShutdown()
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
+        decisions.releaseReservation(1)
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .finish)
+    }
+
+    @Test("a look for others' work skipped for lack of a slot notes new work once a slot frees")
+    func skippedLook() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 1)
+        #expect(decisions.reserve(1) == 1)
+        let looked = decisions.looksForWork(claimsAnyJob: true)  // another process committed meanwhile
+        #expect(!looked)
+        decisions.releaseReservation(1)  // the created task was not claimed after all
+        #expect(claimLimit(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)) == 1)
+        // Without a skipped look, a freed slot claims nothing new.
+        var quiet = Decisions(maxConcurrentTasks: 1)
+        guard case .commit(_, _, let quietGeneration, _) = quiet.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        quiet.committed(generation: quietGeneration, claimed: 0, claimLimit: 1)
+        _ = quiet.reserve(1)
+        quiet.releaseReservation(1)
+        #expect(quiet.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
     }
 }

@@ -30,7 +30,10 @@ public final class ManualClock: TaskClock {
     public func now() -> Int64 { state.withLock { $0.now } }
 
     /// How many tasks are sleeping on this clock; lets a test wait until a timer
-    /// is armed before advancing.
+    /// is armed before advancing. A worker's own timers (due work, deadlines,
+    /// the grace period) share one sleeper, for the earliest of them; its
+    /// heartbeat, its recovery loop and each running task's timeout sleep on
+    /// their own.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     /// Moves time forward and wakes every sleeper whose time has come.

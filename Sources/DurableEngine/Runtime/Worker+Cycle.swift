@@ -198,7 +198,7 @@ extension Worker {
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let limit = limit(of: task)
-        let handle = state.withLock { state -> Task<Void, Never>? in
+        let (stopNow, superseded) = state.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?) in
             let job = Task {
                 let ending =
                     if let limit {
@@ -210,9 +210,14 @@ extension Worker {
             }
             let handles = RunHandles(job: job, retry: retry, journal: taskContext.journal)
             // A stop that arrived while the claim was committing applies now.
-            return state.decisions.start(task, handle: handles) == nil ? nil : job
+            let started = state.decisions.start(task, handle: handles)
+            return (started.stopReason == nil ? nil : job, started.superseded?.job)
         }
-        handle?.cancel()
+        stopNow?.cancel()
+        if let superseded {
+            logger.warning("task \(task.id) was claimed here again (attempt \(task.attempt)); stopping the earlier run")
+            superseded.cancel()
+        }
     }
 
     /// Ends a claimed task without running it: its job is unknown or its stored
@@ -231,7 +236,7 @@ extension Worker {
     private func finish(_ task: ClaimedTask, ending: JobRunner.Ending) {
         let now = clock.now()
         state.withLock { state in
-            guard let running = state.decisions.finish(task.id) else { return }
+            guard let running = state.decisions.finish(task.id, attempt: task.attempt) else { return }
             let stored: TaskCompletion.Ending
             switch ending {
             case .returned(let json):

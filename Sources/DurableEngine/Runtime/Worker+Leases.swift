@@ -19,7 +19,7 @@ extension Worker {
                     let record = try await store.task(task)
                     if record?.status != .running || record?.owner != id || record?.attempt != attempt {
                         logger.warning("lost the lease of task \(task); stopping this run")
-                        stop(task, reason: .leaseLost)
+                        stop(task, attempt: attempt, reason: .leaseLost)
                     }
                 }
             } catch is CancellationError {

@@ -86,7 +86,7 @@ extension Worker {
                 } catch {
                     return nil
                 }
-                self.stop(task.id, reason: limit.reason)
+                self.stop(task.id, attempt: task.attempt, reason: limit.reason)
                 return nil
             }
             while let result = await group.next() {

@@ -176,11 +176,11 @@ final class Worker: Sendable {
         for id in ids { stop(id, reason: .shutdown) }
     }
 
-    /// Sets the stop reason of a running task (see ``WorkerDecisions/stop(_:reason:)``)
+    /// Sets the stop reason of a running task (see ``WorkerDecisions/stop(_:attempt:reason:)``)
     /// and cancels its Swift task; `false` when it is not running here.
     @discardableResult
-    func stop(_ id: TaskID, reason: StopReason) -> Bool {
-        let result = state.withLock { $0.decisions.stop(id, reason: reason) }
+    func stop(_ id: TaskID, attempt: Int? = nil, reason: StopReason) -> Bool {
+        let result = state.withLock { $0.decisions.stop(id, attempt: attempt, reason: reason) }
         switch result {
         case .notRunning: return false
         case .alreadyStopping: return true

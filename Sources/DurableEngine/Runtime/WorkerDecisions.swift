@@ -48,7 +48,23 @@ struct WorkerDecisions<Handle> {
         case finish
     }
 
-    /// What ``stop(_:reason:)`` did.
+    /// What ``start(_:handle:)`` did.
+    struct Started {
+        /// Why the task must stop at once, if a stop came while its claim was
+        /// committing (or the worker hands tasks back already).
+        var stopReason: StopReason?
+        /// An earlier run of the same task still running here, which this claim
+        /// supersedes: cancel it (its ending will be refused as stale).
+        var superseded: Handle?
+    }
+
+    /// One run: a task and its attempt.
+    struct RunKey: Hashable {
+        var id: TaskID
+        var attempt: Int
+    }
+
+    /// What ``stop(_:attempt:reason:)`` did.
     enum StopResult {
         /// The task is not running here (yet): the reason is kept for its start.
         case notRunning
@@ -60,6 +76,14 @@ struct WorkerDecisions<Handle> {
 
     let maxConcurrentTasks: Int
     private(set) var running: [TaskID: Running] = [:]
+    /// Earlier runs of tasks claimed here again while those runs still end (this
+    /// worker's own lease had expired, say while another process held the write
+    /// lock for longer than the lease, and recovery handed the tasks back). They
+    /// are stopped (lease lost) and hold their slots until they end.
+    private(set) var superseded: [RunKey: Running] = [:]
+    /// A look for others' work was skipped for lack of a free slot: when one
+    /// frees, new work may be due.
+    private var skippedLook = false
     /// Completions waiting for the next commit, in the order they came.
     private(set) var completions: [TaskCompletion] = []
     private(set) var workGeneration: UInt64 = 1
@@ -87,18 +111,35 @@ struct WorkerDecisions<Handle> {
 
     /// Slots free for more tasks, with `claimedNotStarted` tasks claimed by a
     /// commit whose results are not acted on yet.
+    /// (Reservations and looks for work pass none: for the moment between a
+    /// commit and the start of the tasks it claimed, they may promise a slot
+    /// that a claimed task takes a little later.)
     func freeSlots(claimedNotStarted: Int = 0) -> Int {
-        max(0, maxConcurrentTasks - (running.count - waiting) - reserved - claimedNotStarted)
+        max(0, maxConcurrentTasks - (running.count + superseded.count - waiting) - reserved - claimedNotStarted)
     }
 
     /// Nothing runs here and the last claim found no more work: new work would
     /// come from another process's commit.
-    var awaitsWork: Bool { running.isEmpty && workGeneration == claimedGeneration && !draining }
+    var awaitsWork: Bool {
+        running.isEmpty && superseded.isEmpty && workGeneration == claimedGeneration && !draining
+    }
 
-    /// Whether the worker, claiming at all, would claim more after a change by
-    /// others: it has a free slot and is not draining.
-    func looksForWork(claimsAnyJob: Bool) -> Bool {
-        !draining && claimsAnyJob && freeSlots() > 0
+    /// Whether the worker, claiming at all, looks for claimable work after a
+    /// change by others: it has a free slot and is not draining. A look skipped
+    /// for lack of a slot is remembered: when a slot frees, new work is noted.
+    mutating func looksForWork(claimsAnyJob: Bool) -> Bool {
+        guard !draining, claimsAnyJob else { return false }
+        if freeSlots() > 0 { return true }
+        skippedLook = true
+        return false
+    }
+
+    /// A slot freed: if a look for others' work was skipped meanwhile, what
+    /// they committed may be due.
+    private mutating func slotFreed() {
+        guard skippedLook else { return }
+        skippedLook = false
+        workGeneration &+= 1
     }
 
     /// New work may be due (created here, due by a timer, requeued).
@@ -120,11 +161,13 @@ struct WorkerDecisions<Handle> {
     /// Gives back slots promised by ``reserve(_:)``.
     mutating func releaseReservation(_ count: Int) {
         reserved -= count
+        if count > 0 { slotFreed() }
     }
 
     /// A running task starts (`true`) or stops awaiting other tasks.
     mutating func noteAwaiting(_ awaiting: Bool) {
         waiting += awaiting ? 1 : -1
+        if awaiting { slotFreed() }
     }
 
     // MARK: The commit cycle
@@ -143,7 +186,10 @@ struct WorkerDecisions<Handle> {
             return .commit(
                 completions: taken, claimLimit: claimLimit, generation: workGeneration, failingExpired: failingExpired)
         }
-        if draining && running.isEmpty && claimedNotStarted == 0 { return .finish }
+        // Slots reserved for tasks being created here may yet start a claimed task.
+        if draining && running.isEmpty && superseded.isEmpty && reserved == 0 && claimedNotStarted == 0 {
+            return .finish
+        }
         return .sleep
     }
 
@@ -182,22 +228,28 @@ struct WorkerDecisions<Handle> {
 
     // MARK: Running tasks
 
-    /// A claimed task starts with `handle`; returns the reason it must stop at
-    /// once, if one came while its claim was committing (or the worker hands
-    /// tasks back already).
-    mutating func start(_ task: ClaimedTask, handle: Handle) -> StopReason? {
+    /// A claimed task starts with `handle` (see ``Started``).
+    mutating func start(_ task: ClaimedTask, handle: Handle) -> Started {
         let reason = interrupting ? .shutdown : earlyStops.removeValue(forKey: task.id)
+        var started = Started(stopReason: reason)
+        if var earlier = running[task.id], earlier.task.attempt != task.attempt {
+            if earlier.stopReason == nil { earlier.stopReason = .leaseLost }
+            superseded[RunKey(id: task.id, attempt: earlier.task.attempt)] = earlier
+            started.superseded = earlier.handle
+        }
         running[task.id] = Running(task: task, handle: handle, stopReason: reason)
-        return reason
+        return started
     }
 
     /// Sets why a task stops. The first reason stands, except that a cancel
     /// request replaces a shutdown or a timeout (the task ends cancelled, not
     /// handed back or retried). A task not running yet keeps the first reason
     /// for its start.
-    mutating func stop(_ id: TaskID, reason: StopReason) -> StopResult {
-        guard var task = running[id] else {
-            if earlyStops[id] == nil { earlyStops[id] = reason }
+    /// With `attempt`, only that run of the task is stopped.
+    mutating func stop(_ id: TaskID, attempt: Int? = nil, reason: StopReason) -> StopResult {
+        guard var task = running[id], attempt == nil || task.task.attempt == attempt else {
+            if let attempt, superseded[RunKey(id: id, attempt: attempt)] != nil { return .alreadyStopping }
+            if attempt == nil, earlyStops[id] == nil { earlyStops[id] = reason }
             return .notRunning
         }
         switch (task.stopReason, reason) {
@@ -208,10 +260,17 @@ struct WorkerDecisions<Handle> {
         return .stop(task.handle)
     }
 
-    /// A task's job ended; returns its entry (with why it was stopped), `nil`
-    /// if it is not running here.
-    mutating func finish(_ id: TaskID) -> Running? {
-        running.removeValue(forKey: id)
+    /// A run's job ended; returns its entry (with why it was stopped), `nil` if
+    /// it is not running here.
+    mutating func finish(_ id: TaskID, attempt: Int) -> Running? {
+        let ended: Running?
+        if running[id]?.task.attempt == attempt {
+            ended = running.removeValue(forKey: id)
+        } else {
+            ended = superseded.removeValue(forKey: RunKey(id: id, attempt: attempt))
+        }
+        if ended != nil { slotFreed() }
+        return ended
     }
 
     /// Queues a completion for the next commit.

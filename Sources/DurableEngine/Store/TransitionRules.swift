@@ -32,7 +32,8 @@ package enum TransitionRules {
     }
 
     /// A cancel request beats a requeue: a run that would hand its task back as
-    /// pending (interrupted, retried, suspended, or abandoned by a dead owner)
+    /// pending (interrupted, retried, suspended, or recovered from a dead owner
+    /// or an expired lease)
     /// ends the task cancelled instead when a cancel was requested meanwhile.
     /// `nil` when no cancel was requested: the task goes back to pending.
     package static func endingInsteadOfRequeue(cancelRequested: Bool, message: String?) -> StoredError? {
