@@ -45,6 +45,10 @@ final class SQLiteChangeFeed: ChangeFeed {
     private static let briskPeriod: UInt64 = 100_000_000
     private let logger: Logger
     private let state = Mutex(State())
+    /// Held by the polling thread while it uses the store's connection, and by
+    /// `stop()` until that use ends: the store closes its connections after
+    /// `stop()`, and a read on a closed GRDB connection is a crash, not an error.
+    private let storeUse = NSLock()
 
     init(store: SQLiteStore, reader: any ChangeReader, interval: Duration, logger: Logger) {
         self.store = store
@@ -75,6 +79,17 @@ final class SQLiteChangeFeed: ChangeFeed {
 
     package func stop() {
         state.withLock { $0.stopped = true }
+        // Waits for a check or read in progress; none starts after this.
+        storeUse.lock()
+        storeUse.unlock()
+    }
+
+    /// Runs `body` with the store's connection unless the feed has stopped.
+    private func usingStore(_ body: () -> Void) {
+        storeUse.lock()
+        defer { storeUse.unlock() }
+        guard !state.withLock({ $0.stopped }) else { return }
+        body()
     }
 
     package func readSoon() {
@@ -82,9 +97,12 @@ final class SQLiteChangeFeed: ChangeFeed {
     }
     /// The polling thread's loop.
     private func poll() {
-        var mark = try? store.checkChanges(since: nil).mark
-        // Whatever was committed before the first mark was taken is read now.
-        readChanges()
+        var mark: ChangeMark?
+        usingStore {
+            mark = try? store.checkChanges(since: nil).mark
+            // Whatever was committed before the first mark was taken is read now.
+            readChanges()
+        }
         let pause = useconds_t(clamping: max(1, interval.wholeMicroseconds))  // at most 71 minutes
         let briskPause = max(1, pause / 4)
         var failures = 0
@@ -99,22 +117,22 @@ final class SQLiteChangeFeed: ChangeFeed {
             }
             guard let (briskPeriod, forced) = next else { return }
             usleep(briskPeriod && reader.waitsBriskly ? briskPause : pause)
-            do {
-                let check = try store.checkChanges(since: mark)
-                failures = 0
-                mark = check.mark
-                // This process's own commits were applied as they committed.
-                if check.changedByOthers {
-                    let now = DispatchTime.now().uptimeNanoseconds
-                    state.withLock { $0.briskUntil = now + Self.briskPeriod }
-                }
-                if check.changedByOthers || forced { readChanges() }
-            } catch {
-                // The store closed while this thread slept: nothing to report.
-                if state.withLock({ $0.stopped }) { continue }
-                failures += 1
-                if failures == 1 || failures % 1000 == 0 {
-                    logger.warning("cannot watch \(store.location) for changes: \(error)")
+            usingStore {
+                do {
+                    let check = try store.checkChanges(since: mark)
+                    failures = 0
+                    mark = check.mark
+                    // This process's own commits were applied as they committed.
+                    if check.changedByOthers {
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        state.withLock { $0.briskUntil = now + Self.briskPeriod }
+                    }
+                    if check.changedByOthers || forced { readChanges() }
+                } catch {
+                    failures += 1
+                    if failures == 1 || failures % 1000 == 0 {
+                        logger.warning("cannot watch \(store.location) for changes: \(error)")
+                    }
                 }
             }
         }
