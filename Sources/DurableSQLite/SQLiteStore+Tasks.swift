@@ -19,15 +19,17 @@ extension SQLiteStore {
             var transitions = SQLiteTransitions(db: db, now: now)
             let created = try transitions.insert(tasks)
             let jobs = claim.jobs.map(Set.init)
-            let due = zip(created, tasks)
+            var due = zip(created, tasks)
                 .filter { created, task in
                     !created.existed && (jobs?.contains(task.job) ?? true)
                         && ClaimRule.admits(runAt: task.runAt, deadline: task.deadline, now: now)
                 }
-                .prefix(claim.limit)
-                .map { String($0.0.id.rawValue) }
-            guard !due.isEmpty else { return (created, []) }
-            let claimed = try Self.claim(ids: "[" + due.joined(separator: ",") + "]", for: claim, db: db, now: now)
+                .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }
+            // More due than slots: the first in claim order start, as a claim would take them.
+            if due.count > claim.limit { due.sort(by: ClaimRule.claimsBefore) }
+            let ids = due.prefix(claim.limit).map { String($0.id.rawValue) }
+            guard !ids.isEmpty else { return (created, []) }
+            let claimed = try Self.claim(ids: "[" + ids.joined(separator: ",") + "]", for: claim, db: db, now: now)
             return (created, claimed)
         }
     }

@@ -182,7 +182,10 @@ extension SQLiteStore {
         }
         guard !candidates.isEmpty else { return [] }
         if jobs.count > 1 {
-            candidates.sort { ($1.priority, $0.runAt, $0.id) < ($0.priority, $1.runAt, $1.id) }
+            candidates.sort {
+                ClaimRule.claimsBefore(
+                    ($0.priority, $0.runAt, TaskID($0.id)), ($1.priority, $1.runAt, TaskID($1.id)))
+            }
         }
         let ids = "[" + candidates.prefix(request.limit).map { String($0.id) }.joined(separator: ",") + "]"
         return try claim(ids: ids, for: request, db: db, now: now)

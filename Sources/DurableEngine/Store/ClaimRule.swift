@@ -13,4 +13,13 @@ package enum ClaimRule {
     package static func admits(runAt: Int64, deadline: Int64?, now: Int64) -> Bool {
         runAt <= now && (deadline.map { $0 > now } ?? true)
     }
+
+    /// Claim order: higher priority first, then the earlier due, then the
+    /// earlier created (lower id). Claims take claimable tasks in this order,
+    /// also among tasks claimed in their creation's transaction.
+    package static func claimsBefore(
+        _ a: (priority: Int, runAt: Int64, id: TaskID), _ b: (priority: Int, runAt: Int64, id: TaskID)
+    ) -> Bool {
+        (b.priority, a.runAt, a.id.rawValue) < (a.priority, b.runAt, b.id.rawValue)
+    }
 }

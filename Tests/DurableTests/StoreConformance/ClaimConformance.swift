@@ -118,15 +118,34 @@ extension StoreConformance {
                 let (created, claimed) = try await s.store.createAndClaimTasks(tasks, claim: request, now: t)
                 #expect(created.map(\.existed) == [false, false, true, false, false, false])
                 #expect(created[2].id == existing)
-                // Which two of the three eligible ones is the store's choice.
+                // Two of the three eligible ones, in claim order (equal priority: creation order).
                 let eligible: Set = [created[0].id, created[4].id, created[5].id]
-                #expect(claimed.count == 2)
-                #expect(Set(claimed.map(\.id)).isSubset(of: eligible))
+                #expect(claimed.map(\.id).sorted() == [created[0].id, created[4].id])
                 #expect(claimed.allSatisfy { $0.attempt == 1 && $0.startedAt == t })
                 for id in claimed.map(\.id) { #expect(try await s.record(id).owner == "w1") }
                 for id in eligible.subtracting(claimed.map(\.id)) { #expect(try await s.status(id) == .pending) }
                 for index in [1, 3] { #expect(try await s.status(created[index].id) == .pending) }
                 #expect(try await s.status(existing) == .pending)
+            }
+        }
+
+        @Test("createAndClaimTasks takes the new due tasks in claim order: higher priority, earlier due, earlier created",
+              arguments: StoreFixture.all)
+        func createAndClaimInClaimOrder(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let tasks = [
+                    H.newTask(input: "low"),
+                    H.newTask(input: "high-late", priority: 5, runAt: t - 10),
+                    H.newTask(input: "high-early", priority: 5, runAt: t - 20),
+                    H.newTask(input: "mid", priority: 1),
+                ]
+                let request = ClaimRequest(owner: "w1", limit: 3, jobs: nil, leaseUntil: t + H.lease)
+                let (created, claimed) = try await s.store.createAndClaimTasks(tasks, claim: request, now: t)
+                #expect(claimed.map(\.id).sorted() == [created[1].id, created[2].id, created[3].id].sorted())
+                #expect(try await s.status(created[0].id) == .pending)
+                #expect(ClaimRule.claimsBefore((5, t - 20, created[2].id), (5, t - 10, created[1].id)))
+                #expect(ClaimRule.claimsBefore((1, t, created[3].id), (0, t - 99, created[0].id)))
             }
         }
     }
