@@ -25,8 +25,13 @@ extension SQLiteStore {
                         && ClaimRule.admits(runAt: task.runAt, deadline: task.deadline, now: now)
                 }
                 .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }
-            // More due than slots: the first in claim order start, as a claim would take them.
-            if due.count > claim.limit { due.sort(by: ClaimRule.claimsBefore) }
+            // More due than slots: the first in claim order start, as a claim would take
+            // them (a batch of equal priority and due time is in that order already).
+            if due.count > claim.limit,
+                zip(due, due.dropFirst()).contains(where: { ClaimRule.claimsBefore($1, $0) })
+            {
+                due.sort(by: ClaimRule.claimsBefore)
+            }
             let ids = due.prefix(claim.limit).map { String($0.id.rawValue) }
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try Self.claim(ids: "[" + ids.joined(separator: ",") + "]", for: claim, db: db, now: now)
