@@ -80,9 +80,7 @@ extension SQLiteStore {
     }
 
     package func latestCompletionSequence() async throws -> Int64 {
-        try await read("read the completion counter") { db in
-            try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
-        }
+        try await read("read the completion counter", Self.completionSequence)
     }
 
     package func pendingTasksOfOtherJobs(than jobs: [String]) async throws -> [String: Int] {

@@ -49,8 +49,7 @@ extension SQLiteStore {
     /// at most `limit`, and the completion number through which the page is complete.
     func completions(after sequence: Int64, limit: Int) throws -> CompletionPage {
         try readOnWatchingConnection("read completions") { db in
-            let latest = try Int64.fetchOne(
-                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+            let latest = try Self.completionSequence(db)
             let outcomes = try Row.fetchAll(
                 db,
                 sql: """

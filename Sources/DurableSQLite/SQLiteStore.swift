@@ -187,9 +187,10 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    /// The highest completion number stored.
+    /// The highest completion number stored (the one read of the completion counter).
     static func completionSequence(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'"))
+            ?? 0
     }
 
     package func appliedMigrations() async throws -> [AppliedMigration] {

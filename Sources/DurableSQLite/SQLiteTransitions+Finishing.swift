@@ -17,8 +17,7 @@ extension SQLiteTransitions {
     /// The completion number the next finish will take.
     private mutating func candidateSequence() throws -> Int64 {
         if lastSequence == nil {
-            lastSequence = try Int64.fetchOne(
-                db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") ?? 0
+            lastSequence = try SQLiteStore.completionSequence(db)
         }
         return (lastSequence ?? 0) + 1
     }

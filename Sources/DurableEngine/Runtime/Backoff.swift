@@ -48,11 +48,6 @@ package struct Backoff: Sendable, Hashable {
     package func pause(afterFailure failures: Int, unit: Double) -> Duration {
         .microseconds(microseconds(afterFailure: failures, unit: unit))
     }
-
-    /// The longest pause the `failures`-th failure can give (the draw at 1).
-    package func longestPause(afterFailure failures: Int) -> Duration {
-        pause(afterFailure: failures, unit: 1)
-    }
 }
 
 /// Where random draws in 0...1 come from: the jitter of retry delays and of
