@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Durable", targets: ["Durable"]),
+        // The same engine on PostgreSQL, for fleets of machines: `import DurablePostgres`.
+        .library(name: "DurablePostgres", targets: ["DurablePostgres"]),
         .executable(name: "durable", targets: ["DurableCLI"]),
         .executable(name: "durable-example", targets: ["DurableExample"]),
         // For the Benchmarks package (which depends on this one by path): the test
@@ -25,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Already built for AsyncHTTPClient (through swift-certificates): SHA-256 for durable fetch.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // `swift package generate-documentation`: the DocC catalog in Sources/Durable/Durable.docc.
@@ -50,7 +53,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The SQLite store on GRDB: the embedded default. Its schema is migrations/*.sql.
+        // The SQLite store on GRDB: the embedded default. Its schema is migrations/sqlite/*.sql.
         .target(
             name: "DurableSQLite",
             dependencies: [
@@ -59,6 +62,20 @@ let package = Package(
                 // SQLite's C interface, for the few statements every task passes through.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict,
+            plugins: ["EmbedMigrations"]
+        ),
+        // The PostgreSQL store on postgres-nio: the same engine for many machines on one
+        // database. Its schema is migrations/postgres/*.sql. Only those who import it build it.
+        .target(
+            name: "DurablePostgres",
+            dependencies: [
+                "DurableEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict,
             plugins: ["EmbedMigrations"]
@@ -74,6 +91,7 @@ let package = Package(
             name: "DurableCommands",
             dependencies: [
                 "Durable",
+                "DurablePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,6 +121,7 @@ let package = Package(
             name: "DurableTestKit",
             dependencies: [
                 "Durable",
+                "DurablePostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +165,7 @@ let package = Package(
                 "DurableCommands",
                 "DurableEngine",
                 "DurableSQLite",
+                "DurablePostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,6 +184,7 @@ let package = Package(
                 "Durable",
                 "DurableEngine",
                 "DurableSQLite",
+                "DurablePostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

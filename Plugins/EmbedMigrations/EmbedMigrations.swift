@@ -1,13 +1,15 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds every `migrations/NNNN_name.sql` file of the package into the target as
-/// Swift source, so the schema ships inside the binary and no `.sql` file is looked
-/// up at run time.
+/// Embeds every `migrations/<dialect>/NNNN_name.sql` file of the package into the
+/// target as Swift source, so the schema ships inside the binary and no `.sql` file
+/// is looked up at run time. The dialect comes from the target: `DurableSQLite`
+/// takes `migrations/sqlite`, `DurablePostgres` takes `migrations/postgres`.
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
-        let directory = context.package.directoryURL.appending(path: "migrations")
+        let dialect = target.name.replacingOccurrences(of: "Durable", with: "").lowercased()
+        let directory = context.package.directoryURL.appending(path: "migrations").appending(path: dialect)
         let files = try FileManager.default
             .contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "sql" }

@@ -9,8 +9,8 @@ import Foundation
 /// Who this process is, in terms that let another process on the same machine
 /// prove that it is gone: host name, boot id, pid namespace, pid and the pid's
 /// start time.
-struct ProcessIdentity: Sendable, Equatable {
-    var host: String
+package struct ProcessIdentity: Sendable, Equatable {
+    package var host: String
     /// The boot id and the pid namespace, which together say whether a pid seen
     /// by this process means the same process as when it was recorded.
     var bootID: String
@@ -18,7 +18,7 @@ struct ProcessIdentity: Sendable, Equatable {
     var processStart: String
 
     /// This process.
-    static let current = ProcessIdentity(
+    package static let current = ProcessIdentity(
         host: hostName(), bootID: "\(bootID())/\(pidNamespace())", pid: getpid(),
         processStart: {
             if case .running(let start?) = liveness(of: getpid()) { return start }

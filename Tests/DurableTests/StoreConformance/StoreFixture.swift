@@ -2,7 +2,9 @@ import DurableTestKit
 import Durable
 @testable import DurableEngine
 @testable import DurableSQLite
+@testable import DurablePostgres
 import Foundation
+import Logging
 import Testing
 
 /// The store conformance suite: every transition rule of ``TaskStore``, checked
@@ -24,17 +26,23 @@ struct StoreFixture: Sendable, CustomTestStringConvertible {
     let name: String
     /// Opens a new empty store; the second value is whatever must outlive it
     /// (a temporary directory) until it is closed.
-    private let open: @Sendable () throws -> (store: any ConformingStore, resources: any Sendable)
+    private let open: @Sendable () async throws -> (store: any ConformingStore, resources: any Sendable)
+    /// Removes what the store left behind (a PostgreSQL schema); closes the store.
+    private let discard: @Sendable (any ConformingStore) async -> Void
 
-    init(name: String, open: @escaping @Sendable () throws -> (store: any ConformingStore, resources: any Sendable)) {
+    init(
+        name: String, open: @escaping @Sendable () async throws -> (store: any ConformingStore, resources: any Sendable),
+        discard: @escaping @Sendable (any ConformingStore) async -> Void = { try? $0.close() }
+    ) {
         self.name = name
         self.open = open
+        self.discard = discard
     }
 
     var testDescription: String { name }
 
     /// Every store the suite runs on.
-    static let all: [StoreFixture] = [sqlite]
+    static let all: [StoreFixture] = PostgresTestServer.missingReason == nil ? [sqlite, postgres] : [sqlite]
 
     /// An ``SQLiteStore`` on a new file in a temporary directory.
     static let sqlite = StoreFixture(name: "SQLite") {
@@ -47,14 +55,28 @@ struct StoreFixture: Sendable, CustomTestStringConvertible {
         return (store: store as any ConformingStore, resources: directory as any Sendable)
     }
 
+    /// A ``PostgresStore`` in a new schema of the test server (dropped afterwards).
+    static let postgres = StoreFixture(name: "PostgreSQL") {
+        let store = try await PostgresStore.open(
+            configuration: try PostgresTestServer.configuration(), now: StoreHarness.start, host: "conformance",
+            logger: Logger(label: "conformance"))
+        return (store: store as any ConformingStore, resources: () as any Sendable)
+    } discard: { store in
+        try? await (store as? PostgresStore)?.dropSchema()
+        try? store.close()
+    }
+
     /// Runs `body` on a new empty store, then closes the store.
     func withStore(_ body: (StoreHarness) async throws -> Void) async throws {
-        let opened = try open()
-        defer {
-            try? opened.store.close()
-            withExtendedLifetime(opened.resources) {}
+        let opened = try await open()
+        do {
+            try await body(StoreHarness(store: opened.store))
+        } catch {
+            await discard(opened.store)
+            throw error
         }
-        try await body(StoreHarness(store: opened.store))
+        await discard(opened.store)
+        withExtendedLifetime(opened.resources) {}
     }
 }
 

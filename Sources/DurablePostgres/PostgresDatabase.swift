@@ -1,0 +1,189 @@
+import DurableEngine
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The connections of one PostgreSQL store: a `PostgresClient` pool whose
+/// sessions use Durable's schema and carry this store's name, and the
+/// transactions and reads the store runs on it, retried through lost connections
+/// and a restarting server.
+///
+/// A transaction whose connection fails before `COMMIT` is sent changed nothing
+/// and runs again; so does one the server rolled back for a deadlock or a
+/// serialization failure. One whose `COMMIT` got no answer may or may not have
+/// committed: it is not run again (``DurableError/Code/storeUnavailable``), and
+/// the store's change feed reads at once, as for another process's commit, so
+/// this process learns what did commit.
+final class PostgresDatabase: Sendable {
+    let client: PostgresClient
+    let configuration: PostgresConfiguration
+    /// Each session's `application_name`: the notifications of this store's
+    /// commits carry it, which is how its change feed tells them from others'.
+    let sessionName: String
+    private let running: Task<Void, Never>
+    let logger: Logger
+    /// Called after a `COMMIT` whose outcome is unknown.
+    let uncertainCommits = UncertainCommits()
+
+    init(configuration: PostgresConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        sessionName = "durable \(UUID().uuidString.prefix(13).lowercased())"
+        var client = Self.clientConfiguration(configuration, sessionName: sessionName)
+        client.options.maximumConnections = configuration.maximumConnections
+        client.options.connectionIdleTimeout = .seconds(60)
+        let postgres = PostgresClient(configuration: client, backgroundLogger: logger)
+        self.client = postgres
+        running = Task { await postgres.run() }
+    }
+
+    /// The postgres-nio configuration of a session on `configuration`'s server.
+    static func clientConfiguration(_ configuration: PostgresConfiguration, sessionName: String)
+        -> PostgresClient.Configuration
+    {
+        let tls: PostgresClient.Configuration.TLS =
+            switch configuration.transportSecurity {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var client = PostgresClient.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: tls)
+        client.options.connectTimeout = configuration.connectTimeout
+        client.options.additionalStartupParameters = [
+            ("application_name", sessionName), ("search_path", configuration.schema),
+        ]
+        return client
+    }
+
+    /// Stops the pool; later calls fail.
+    func close() {
+        running.cancel()
+    }
+
+    var location: String { configuration.location }
+
+    // MARK: Running statements
+
+    /// Runs `body` in a transaction on one connection, again after a failure that
+    /// left nothing committed, until ``PostgresConfiguration/reconnectTimeout``.
+    func write<T: Sendable>(
+        _ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await retrying(operation) {
+            try await self.client.withConnection { connection in
+                try await Self.transaction(on: connection, body)
+            }
+        }
+    }
+
+    /// Runs `body` on one connection, outside a transaction (each statement sees
+    /// the latest commits), again after a lost connection.
+    func read<T: Sendable>(_ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        try await retrying(operation) {
+            try await self.client.withConnection { connection in try await body(connection) }
+        }
+    }
+
+    /// `BEGIN`, `body`, `COMMIT` on `connection`; `ROLLBACK` when `body` throws.
+    private static func transaction<T: Sendable>(
+        on connection: PostgresConnection, _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await connection.run("BEGIN")
+        let value: T
+        do {
+            value = try await body(connection)
+        } catch {
+            try? await connection.run("ROLLBACK")
+            throw error
+        }
+        do {
+            try await connection.run("COMMIT")
+        } catch {
+            throw CommitOutcomeUnknown(underlying: error)
+        }
+        return value
+    }
+
+    private func retrying<T: Sendable>(_ operation: String, _ attempt: () async throws -> T) async throws -> T {
+        let started = ContinuousClock.now
+        var pause = Duration.milliseconds(20)
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                return try await attempt()
+            } catch let error as CommitOutcomeUnknown {
+                uncertainCommits.happened()
+                throw DurableError(
+                    .storeUnavailable,
+                    "the connection to \(location) failed while committing (could not \(operation)); "
+                        + "whether it committed is read back from the database: \(PostgresErrors.detail(error.underlying))"
+                )
+            } catch {
+                let kind = PostgresErrors.classify(error)
+                let waited = ContinuousClock.now - started
+                guard kind.isTransient, waited < configuration.reconnectTimeout, !Task.isCancelled else {
+                    throw PostgresErrors.describe(error, location: location, operation: operation)
+                }
+                if attempts == 1 || kind == .connection {
+                    logger.debug(
+                        "retrying \(operation) on \(location)",
+                        metadata: ["error": "\(PostgresErrors.detail(error))", "attempt": "\(attempts)"])
+                }
+                let jitter = Double.random(in: 0.5...1.0)
+                try await Task.sleep(for: pause * jitter)
+                pause = min(pause * 2, kind == .connection ? .seconds(2) : .milliseconds(200))
+            }
+        }
+    }
+}
+
+/// A `COMMIT` sent on a connection that failed before the server answered.
+struct CommitOutcomeUnknown: Error {
+    var underlying: any Error
+}
+
+/// Who wants to know about commits of unknown outcome (the change feed).
+final class UncertainCommits: Sendable {
+    private let handler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    func onUncertainCommit(_ body: @escaping @Sendable () -> Void) {
+        handler.withLock { $0 = body }
+    }
+
+    func happened() {
+        handler.withLock { $0 }?()
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement whose rows, if any, are not needed.
+    func run(_ query: PostgresQuery) async throws {
+        _ = try await self.query(query, logger: Self.quiet).collect()
+    }
+
+    /// Runs a statement and returns its rows.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await self.query(query, logger: Self.quiet).collect()
+    }
+
+    /// The first column of the first row, if any.
+    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type = T.self) async throws -> T? {
+        guard let row = try await rows(query).first else { return nil }
+        let cell = row.makeRandomAccess()[0]
+        return cell.bytes == nil ? nil : try cell.decode(T.self)
+    }
+
+    /// The first column of every row.
+    func values<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type = T.self) async throws -> [T] {
+        try await rows(query).map { try $0.makeRandomAccess()[0].decode(T.self) }
+    }
+
+    static let quiet = Logger(label: "DurablePostgres", factory: { _ in SwiftLogNoOpLogHandler() })
+}

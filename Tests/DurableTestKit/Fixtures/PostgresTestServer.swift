@@ -1,0 +1,43 @@
+public import DurablePostgres
+import Foundation
+
+/// The PostgreSQL server the tests run against: `scripts/test` starts a
+/// throwaway cluster and passes its URL in `DURABLE_TEST_POSTGRES_URL`.
+///
+/// Each test gets a schema of its own (``configuration(schema:)``), so tests
+/// run in parallel on one database without seeing each other's tasks.
+public enum PostgresTestServer {
+    /// The server's URL, if one was given.
+    public static var url: String? {
+        ProcessInfo.processInfo.environment["DURABLE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Why PostgreSQL tests cannot run, or `nil` when they can.
+    public static var missingReason: String? {
+        url == nil
+            ? "DURABLE_TEST_POSTGRES_URL is not set: run ./scripts/test (which starts a throwaway server), "
+                + "or start one with scripts/postgres start and export its URL"
+            : nil
+    }
+
+    /// A configuration on the test server with a new schema (`t_<random>`), or with
+    /// `schema` when given. Leases use the engine's clock unless `leaseClock` says
+    /// otherwise: tests move time by hand.
+    public static func configuration(
+        schema: String? = nil, leaseClock: PostgresConfiguration.LeaseClock = .engine
+    ) throws -> PostgresConfiguration {
+        guard let url else { throw TestKitError(missingReason ?? "no PostgreSQL server") }
+        var configuration = try PostgresConfiguration(url: url)
+        configuration.transportSecurity = .disable
+        configuration.schema = schema ?? newSchemaName()
+        configuration.leaseClock = leaseClock
+        configuration.maximumConnections = 4
+        configuration.safetyPollInterval = .seconds(2)
+        return configuration
+    }
+
+    /// A schema name no other test uses.
+    public static func newSchemaName() -> String {
+        "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+    }
+}
