@@ -126,6 +126,8 @@ final class PostgresDatabase: Sendable {
                         + "whether it committed is read back from the database: \(PostgresErrors.detail(error.underlying))"
                 )
             } catch {
+                // A cancelled caller sees cancellation, not the pool's words for it.
+                if Task.isCancelled { throw CancellationError() }
                 let kind = PostgresErrors.classify(error)
                 let waited = ContinuousClock.now - started
                 guard kind.isTransient, waited < configuration.reconnectTimeout, !Task.isCancelled else {

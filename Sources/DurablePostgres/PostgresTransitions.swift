@@ -38,14 +38,22 @@ struct PostgresTransitions {
         var pending: [NewTask] = []
         var pendingSlots: [Int] = []
         for task in tasks {
+            if let key = task.key {
+                // A key is looked up among the rows stored so far, this batch's
+                // included; a task it already names is returned, even from a group
+                // that has finished since (a re-entered keyed group).
+                try await insertRows(pending, into: &created, at: pendingSlots)
+                (pending, pendingSlots) = ([], [])
+                if let existing = try await existingTask(forKey: key, matching: task) {
+                    created.append(existing)
+                    continue
+                }
+            }
             if let group = task.groupID, !openGroups.contains(group) {
                 try await requireOpen(group)
                 openGroups.insert(group)
             }
             if let key = task.key {
-                // A key is looked up among the rows stored so far, this batch's included.
-                try await insertRows(pending, into: &created, at: pendingSlots)
-                (pending, pendingSlots) = ([], [])
                 created.append(try await insertKeyed(task, key: key))
                 continue
             }
@@ -102,11 +110,10 @@ struct PostgresTransitions {
         ].joined(separator: ", ")
     }
 
-    /// Inserts a keyed task, or returns the task its key already names (which must
-    /// be of the same job and input). A creator of the same key in another
-    /// transaction is waited for by the unique index.
+    /// Inserts a keyed task that no committed task had the key of when looked up;
+    /// if a creator of the same key in another transaction commits first (the
+    /// unique index waits for it), returns that task (same job and input).
     private func insertKeyed(_ task: NewTask, key: String) async throws -> CreatedTask {
-        if let existing = try await existingTask(forKey: key, matching: task) { return existing }
         guard
             let id = try await connection.value(
                 "SELECT nextval(pg_get_serial_sequence('tasks', 'id'))", as: Int64.self)

@@ -11,8 +11,8 @@ struct AppendLedgerTests {
     func twoDatabasesOneFile() async throws {
         let directory = TemporaryDirectory()
         let output = directory.file("shared.txt")
-        let first = try makeEngine(in: directory, file: "first.sqlite")
-        let second = try makeEngine(in: directory, file: "second.sqlite")
+        let first = try await makeTestEngine(in: directory, file: "first.sqlite")
+        let second = try await makeTestEngine(in: directory, file: "second.sqlite")
         for engine in [first, second] { engine.register(AppendLine()) }
         try await first.run { engine async throws -> Void in
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "first 1")).value
@@ -40,7 +40,7 @@ struct AppendLedgerTests {
     func deletedFileRestored() async throws {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             for line in ["one", "two", "three"] {
@@ -64,7 +64,7 @@ struct AppendLedgerTests {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
         try Data("# header\n".utf8).write(to: URL(fileURLWithPath: output))
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "one")).value
@@ -87,7 +87,7 @@ struct AppendOnFullDiskTests {
         // 6 bytes short of a page: the next line's start fits, the rest needs a new page.
         let header = Data(repeating: UInt8(ascii: "#"), count: 4089) + Data("\n".utf8)
         try header.write(to: URL(fileURLWithPath: output))
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         disk.fill()
         try await engine.run { engine async throws -> Void in

@@ -17,7 +17,7 @@ struct AppendLineTests {
     func rerunDoesNotDuplicate() async throws {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendsTwice(path: output))
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(AppendsTwice.self, "a")
@@ -33,7 +33,7 @@ struct AppendLineTests {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
         try Data("kept from before\n".utf8).write(to: URL(fileURLWithPath: output))
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "one")).value
@@ -54,7 +54,7 @@ struct AppendLineTests {
     func concurrentAppends() async throws {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
-        let engine = try makeEngine(in: directory) { $0.maxConcurrentTasks = 16 }
+        let engine = try await makeTestEngine(in: directory) { $0.maxConcurrentTasks = 16 }
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             let requests = (0..<200).map { index in
@@ -71,7 +71,7 @@ struct AppendLineTests {
     @Test("a line holding a newline is refused")
     func newlineRefused() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(AppendLine.self, .init(path: directory.file("x"), line: "a\nb"))
@@ -86,7 +86,7 @@ extension AppendLineTests {
     func shortenedFileRefused() async throws {
         let directory = TemporaryDirectory()
         let output = directory.file("out.txt")
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(AppendLine())
         try await engine.run { engine async throws -> Void in
             _ = try await engine.createTask(AppendLine.self, .init(path: output, line: "first line")).value

@@ -9,7 +9,7 @@ struct AsCompletedTests {
     func completionOrder() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let tasks = try await engine.createTasks(WaitAtGate.self, inputs: ["a", "b", "c"])
             await gates.waitForArrivals("c")
@@ -28,7 +28,7 @@ struct AsCompletedTests {
     func storedOrderFirst() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         let tasks = try await engine.run { engine in
             let tasks = try await engine.createTasks(WaitAtGate.self, inputs: ["x", "y", "z"])
             await gates.waitForArrivals("z")
@@ -38,7 +38,7 @@ struct AsCompletedTests {
             }
             return tasks
         }
-        let reopened = try makeEngine(in: directory)
+        let reopened = try await makeTestEngine(in: directory)
         let handles = try await tasks.asyncMap { try await reopened.task(id: $0.id, as: WaitAtGate.self) }
         var order: [String] = []
         for try await task in reopened.asCompleted(handles) {
@@ -52,7 +52,7 @@ struct AsCompletedTests {
         let directory = TemporaryDirectory()
         let gates = Gates()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine in
             let quick = try await engine.createTask(Echo.self, "quick")
             let slow = try await engine.createTask(WaitAtGate.self, "slow")
@@ -81,7 +81,7 @@ struct AsCompletedTests {
     @Test("an unreached timeout does not fire (76)")
     func unusedTimeout() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let tasks = try await engine.createTasks(Doubler.self, inputs: [1, 2])
             var count = 0
@@ -93,7 +93,7 @@ struct AsCompletedTests {
     @Test("the iterator can be left and resumed (77); duplicates are yielded once (78)")
     func resumeAndDuplicates() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let a = try await engine.createTask(Doubler.self, 1)
             let b = try await engine.createTask(Doubler.self, 2)

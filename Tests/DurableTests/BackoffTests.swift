@@ -53,7 +53,7 @@ struct BackoffTests {
     func injectedJitter() async throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory) {
+        let engine = try await makeTestEngine(in: directory) {
             $0.clock = clock
             $0.random = .constant(1)
         }

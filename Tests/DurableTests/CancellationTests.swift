@@ -9,7 +9,7 @@ struct CancellationTests {
     func pendingNeverStarts() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         let task = try await engine.createTask(Echo.self, "never")
         #expect(try await task.cancel(message: "stop"))
         try await engine.run { engine in
@@ -25,7 +25,7 @@ struct CancellationTests {
     func cancelRunning() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "forever")
             await gates.waitForArrivals("forever")
@@ -45,7 +45,7 @@ struct CancellationTests {
     func ignoredCancellation() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(IgnoreCancel.self, "g")
             await gates.waitForArrivals("g")
@@ -60,12 +60,12 @@ struct CancellationTests {
         let directory = TemporaryDirectory()
         let id: TaskID
         do {
-            let engine = try makeEngine(in: directory)
+            let engine = try await makeTestEngine(in: directory)
             let task = try await engine.createTask(Doubler.self, 1)
             _ = try await task.cancel(message: "kept")
             id = task.id
         }
-        let reopened = try makeEngine(in: directory)
+        let reopened = try await makeTestEngine(in: directory)
         let task = try await reopened.task(id: id, as: Doubler.self)
         let error = await #expect(throws: CancelledError.self) { try await task.value }
         #expect(error?.message == "kept")
@@ -80,7 +80,7 @@ struct CancellationTests {
             }
         }
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(CancelsItself())
         try await engine.run { engine in
             let task = try await engine.createTask(CancelsItself.self, "x")

@@ -33,7 +33,7 @@ struct ClaimRuleTests {
     func storeAgrees() async throws {
         for (runAt, deadline) in Self.cases {
             let directory = TemporaryDirectory()
-            let engine = try makeEngine(in: directory)
+            let engine = try await makeTestEngine(in: directory)
             let store = try #require(engine.store as? SQLiteStore)
             _ = try await store.createTasks([newTask(runAt: runAt, deadline: deadline)], now: Self.now - 100)
             let expected = ClaimRule.admits(runAt: runAt, deadline: deadline, now: Self.now)
@@ -49,7 +49,7 @@ struct ClaimRuleTests {
     @Test("create-and-claim starts only the new tasks the rule admits")
     func createAndClaimAgrees() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let tasks = Self.cases.map { newTask(runAt: $0.runAt, deadline: $0.deadline) }
         let claim = ClaimRequest(owner: "w", limit: 100, jobs: ["double"], leaseUntil: Self.now + 1000)
         let result = try await engine.store.createAndClaimTasks(tasks, claim: claim, now: Self.now)

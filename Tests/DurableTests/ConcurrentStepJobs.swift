@@ -6,8 +6,8 @@ import Synchronization
 // The jobs of ConcurrentStepTests: concurrent steps, re-runs in another order,
 // renamed, added and dropped steps, replayed failures.
 
-func makeStepEngine(in directory: TemporaryDirectory, counter: RunCounter) throws -> TaskEngine {
-    let engine = try makeEngine(in: directory, counter: counter)
+func makeStepEngine(in directory: TemporaryDirectory, counter: RunCounter) async throws -> TaskEngine {
+    let engine = try await makeTestEngine(in: directory, counter: counter)
     engine.register(AsyncLetSteps(counter: counter))
     engine.register(GroupOfSteps(counter: counter))
     engine.register(ReorderedSteps(counter: counter))

@@ -13,7 +13,7 @@ struct ConcurrentStepTests {
     func asyncLetFirstRun() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let tasks = try await engine.createTasks(AsyncLetSteps.self, inputs: Array(0..<40))
             #expect(try await engine.gather(tasks) == (0..<40).map { $0 + 1000 })
@@ -33,7 +33,7 @@ struct ConcurrentStepTests {
     func taskGroupReplay() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let tasks = try await engine.createTasks(GroupOfSteps.self, inputs: Array(0..<20))
             #expect(try await engine.gather(tasks) == (0..<20).map { GroupOfSteps.result($0) })
@@ -48,7 +48,7 @@ struct ConcurrentStepTests {
     func reorderedRerun() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(ReorderedSteps.self, "r")
             #expect(try await task.value == 3)
@@ -66,7 +66,7 @@ struct ConcurrentStepTests {
     func voidStep() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(WritesNothingBack.self, "rows")
             #expect(try await task.value == 5)
@@ -82,7 +82,7 @@ struct ConcurrentStepTests {
     func renamedStep() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(RenamesAStep.self, "n")
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -100,7 +100,7 @@ struct ConcurrentStepTests {
     func renamedThenRetried() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(RenamesThenFails.self, "n")
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -115,7 +115,7 @@ struct ConcurrentStepTests {
     func repeatedNameWithAGap() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(ChargesEach.self, "A,B")
             #expect(try await task.value == "charged A, charged B")
@@ -132,7 +132,7 @@ struct ConcurrentStepTests {
     func addedAndRemovedSteps() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let added = try await engine.createTask(AddsOrDropsSteps.self, "add")
             #expect(try await added.value == "a+x+b")
@@ -148,7 +148,7 @@ struct ConcurrentStepTests {
     func replayedFailureNotRetried() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(ReplaysItsFailure.self, "order")
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -164,7 +164,7 @@ struct ConcurrentStepTests {
     func stepWhereSleepWasStored() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeStepEngine(in: directory, counter: counter)
+        let engine = try await makeStepEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(SleepThenStep.self, "k")
             let error = await #expect(throws: StoredError.self) { try await task.value }

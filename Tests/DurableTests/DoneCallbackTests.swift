@@ -22,7 +22,7 @@ struct DoneCallbackTests {
         let directory = TemporaryDirectory()
         let log = CallbackLog()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates, log: log)
+        let engine = try await makeTestEngine(in: directory, gates: gates, log: log)
         try await engine.run { engine in
             let ok = try await engine.createTask(WaitAtGate.self, "ok")
             let bad = try await engine.createTask(GateThenFail.self, "bad")
@@ -61,7 +61,7 @@ struct DoneCallbackTests {
     func addedAfterDone() async throws {
         let directory = TemporaryDirectory()
         let log = CallbackLog()
-        let engine = try makeEngine(in: directory, log: log)
+        let engine = try await makeTestEngine(in: directory, log: log)
         try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 2)
             _ = try await task.value
@@ -75,7 +75,7 @@ struct DoneCallbackTests {
     func removeCallbacks() async throws {
         let directory = TemporaryDirectory()
         let log = CallbackLog()
-        let engine = try makeEngine(in: directory, log: log)
+        let engine = try await makeTestEngine(in: directory, log: log)
         let task = try await engine.createTask(Doubler.self, 2)
         try await task.addDoneCallback(RecordCallback.self, "a")
         try await task.addDoneCallback(Echo.self, "kept")
@@ -98,7 +98,7 @@ struct DoneCallbackTests {
     @Test("a durable callback is created in the same commit as the completion")
     func callbackCreatedWithCompletion() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 2)
         try await task.addDoneCallback(Echo.self, "cb")
         // Cancelling the pending task is a completion: the callback task exists at once.
@@ -112,7 +112,7 @@ struct DoneCallbackTests {
     @Test("onDone closures run in this process in the order added, also for a finished task")
     func onDoneClosures() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let order = Mutex<[String]>([])
         try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 3)

@@ -11,7 +11,7 @@ struct DurableExecutionTests {
     func stepsReplay() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(ThreeSteps.self, "t")
             #expect(try await task.value == "ABC")
@@ -27,7 +27,7 @@ struct DurableExecutionTests {
     @Test("a re-run that asks for another step than the one stored fails with a non-deterministic replay error")
     func replayMismatch() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(ChangesItsSteps.self, "m")
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -43,7 +43,7 @@ struct DurableExecutionTests {
     func storedFailureReplays() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(StoredStepFailure.self, "bad")
             #expect(try await task.value.contains("invalid input bad"))
@@ -56,7 +56,7 @@ struct DurableExecutionTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, counter: counter) { $0.clock = clock }
         try await engine.run { engine async throws -> Void in
             let start = clock.now()
             let task = try await engine.createTask(SleepBetween.self, "s")
@@ -81,7 +81,7 @@ struct DurableExecutionTests {
     @Test("a re-run parent re-attaches to the children it created; children inherit its context")
     func childrenCreatedOnce() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine async throws -> Void in
             let parent = try await engine.createTask(ParentOfTwo.self, "p", context: ["tenant": "acme"])
             #expect(try await parent.value == ["p-1", "acme"])
@@ -94,7 +94,7 @@ struct DurableExecutionTests {
     @Test("a parent awaiting its children gives up its slot: one slot runs a whole family")
     func awaitingFreesTheSlot() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory) { $0.maxConcurrentTasks = 1 }
+        let engine = try await makeTestEngine(in: directory) { $0.maxConcurrentTasks = 1 }
         try await engine.run { engine async throws -> Void in
             let parents = try await engine.createTasks(
                 ParentOfTwo.self, [TaskRequest("a", context: ["tenant": "t"]), TaskRequest("b", context: ["tenant": "t"])])
@@ -106,7 +106,7 @@ struct DurableExecutionTests {
     func cascadingCancel() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine async throws -> Void in
             let root = try await engine.createTask(Tree.self, "r+detached")
             await gates.waitForArrivals("r+detached/child/grandchild")
@@ -140,7 +140,7 @@ struct DurableExecutionTests {
     func childInheritsDeadline() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine async throws -> Void in
             let deadline = Date(timeIntervalSinceNow: 3600)
             let root = try await engine.createTask(Tree.self, "d", options: TaskOptions(deadline: deadline))

@@ -32,7 +32,7 @@ struct DurationLimitTests {
     @Test("TaskOptions: an overflowing delay, timeout, runAt, deadline or retry delay is refused, and nothing stored")
     func taskOptions() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let refused: [(String, TaskOptions)] = [
             ("TaskOptions.delay", TaskOptions(delay: Self.huge)),
             ("TaskOptions.timeout", TaskOptions(timeout: Self.huge)),
@@ -79,7 +79,7 @@ struct DurationLimitTests {
             ("EngineConfiguration.sleepSuspendThreshold", { $0.sleepSuspendThreshold = Self.huge }),
         ]
         for (option, configure) in settings {
-            await expectRefused(option) { _ = try makeEngine(in: directory, file: "config.sqlite", configure: configure) }
+            await expectRefused(option) { _ = try await makeTestEngine(in: directory, file: "config.sqlite", configure: configure) }
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("config.sqlite")))
         let sqliteSettings: [(String, (inout SQLiteConfiguration) -> Void)] = [
@@ -88,7 +88,7 @@ struct DurationLimitTests {
             ("SQLiteConfiguration.changePollInterval", { $0.changePollInterval = .zero }),
         ]
         for (option, configure) in sqliteSettings {
-            await expectRefused(option) { _ = try makeEngine(in: directory, file: "config.sqlite", sqlite: configure) }
+            await expectRefused(option) { _ = try await makeTestEngine(in: directory, file: "config.sqlite", sqlite: configure) }
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("config.sqlite")))
     }
@@ -109,7 +109,7 @@ struct DurationLimitTests {
     @Test("long intervals and timeouts that are accepted run without trapping")
     func longAcceptedSettings() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(
+        let engine = try await makeTestEngine(
             in: directory, configure: { $0.recoveryInterval = .seconds(100 * 365 * 86_400) },
             sqlite: {
                 $0.changePollInterval = .seconds(2 * 3600)
@@ -126,7 +126,7 @@ struct DurationLimitTests {
     @Test("waitFor, wait and asCompleted refuse an overflowing timeout without cancelling the task")
     func awaitingTimeouts() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Echo.self, "waiting")
         await expectRefused("waitFor") { _ = try await engine.waitFor(task, timeout: Self.huge) }
         await expectRefused("wait") { _ = try await engine.wait([task], timeout: Self.huge) }
@@ -141,7 +141,7 @@ struct DurationLimitTests {
     @Test("prune and the task query refuse dates out of range")
     func inspectionDates() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Echo.self, "kept")
         _ = try await task.cancel()
         await expectRefused("prune") { _ = try await engine.prune(finishedBefore: Self.farFuture) }
@@ -158,7 +158,7 @@ struct DurationLimitTests {
     @Test("a durable sleep with an overflowing duration or date throws in the job, and no sleep is stored")
     func durableSleep() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         engine.register(SleepsTooLong())
         try await engine.run { engine async throws -> Void in
             let tasks = try await engine.createTasks(SleepsTooLong.self, inputs: ["for", "until", "until-nan"])
@@ -174,7 +174,7 @@ struct DurationLimitTests {
     func shutdownGracePeriod() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         let worker = Task { try await engine.run() }
         let task = try await engine.createTask(WaitAtGate.self, "grace")
         await gates.waitForArrivals("grace")

@@ -9,7 +9,7 @@ struct GatherTests {
     func argumentOrder() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let tasks = try await engine.createTasks(WaitAtGate.self, inputs: ["a", "b", "c"])
             async let gathered = engine.gather(tasks)
@@ -26,7 +26,7 @@ struct GatherTests {
     @Test("gather of nothing is an empty list (62)")
     func empty() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         #expect(try await engine.gather([DurableTask<Int>]()).isEmpty)
         #expect(try await engine.gatherResults([DurableTask<Int>]()).isEmpty)
     }
@@ -35,7 +35,7 @@ struct GatherTests {
     func firstFailure() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let failing = try await engine.createTask(GateThenFail.self, "boom")
             let other = try await engine.createTask(GateThenFail.self, "later")
@@ -52,7 +52,7 @@ struct GatherTests {
     @Test("gatherResults puts each error at its position and waits for all (64, 66)")
     func resultsWithErrors() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let ok = try await engine.createTask(Echo.self, "fine")
             let bad = try await engine.createTask(Fail.self, "bad")
@@ -68,7 +68,7 @@ struct GatherTests {
     @Test("a cancelled task makes gather throw CancelledError (65)")
     func cancelledChild() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Echo.self, "x")
         _ = try await task.cancel(message: "no")
         let error = await #expect(throws: CancelledError.self) { try await engine.gather([task]) }
@@ -79,7 +79,7 @@ struct GatherTests {
     func callerCancelled() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let done = try await engine.createTask(Echo.self, "done")
             _ = try await done.value
@@ -97,7 +97,7 @@ struct GatherTests {
     func duplicates() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         try await engine.run { engine in
             let abc = try await engine.createTask(Echo.self, "abc")
             let def = try await engine.createTask(Echo.self, "def")
@@ -109,7 +109,7 @@ struct GatherTests {
     @Test("the parameter-pack form returns a typed tuple")
     func parameterPack() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let number = try await engine.createTask(Doubler.self, 21)
             let text = try await engine.createTask(Echo.self, "hi")
@@ -125,14 +125,14 @@ struct GatherTests {
         let counter = RunCounter()
         let ids: [TaskID]
         do {
-            let engine = try makeEngine(in: directory, counter: counter)
+            let engine = try await makeTestEngine(in: directory, counter: counter)
             ids = try await engine.run { engine in
                 let tasks = try await engine.createTasks(Echo.self, inputs: ["x", "y"])
                 _ = try await engine.gather(tasks)
                 return tasks.map(\.id)
             }
         }
-        let restarted = try makeEngine(in: directory, counter: counter)
+        let restarted = try await makeTestEngine(in: directory, counter: counter)
         try await restarted.run { engine in
             let tasks = try await ids.asyncMap { try await engine.task(id: $0, as: Echo.self) }
             #expect(try await engine.gather(tasks) == ["x", "y"])

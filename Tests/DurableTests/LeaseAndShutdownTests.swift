@@ -34,7 +34,7 @@ struct LeaseAndShutdownTests {
     func leaseExpiry() async throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory) { $0.clock = clock }
         let task = try await engine.createTask(Doubler.self, 21)
         let owner = try await claimForForeignWorker(engine, now: clock.now())
 
@@ -59,7 +59,7 @@ struct LeaseAndShutdownTests {
     func deadOwnerAtOnce() async throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory) { $0.clock = clock }
         let task = try await engine.createTask(Doubler.self, 5)
         let me = ProcessIdentity.current
         let owner = "\(me.host):999999:dead"
@@ -83,7 +83,7 @@ struct LeaseAndShutdownTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(WaitAtGate.self, "long")
             await gates.waitForArrivals("long")
@@ -108,7 +108,7 @@ struct LeaseAndShutdownTests {
     @Test("a fenced completion from a worker that lost the task is refused")
     func staleCompletionRefused() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let store = engine.store
         let task = try await engine.createTask(Doubler.self, 1)
         let now = SystemClock().now() + 1_000
@@ -137,7 +137,7 @@ struct LeaseAndShutdownTests {
     func shutdownHandsBack() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         let task = try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "interrupted")
             await gates.waitForArrivals("interrupted")
@@ -155,7 +155,7 @@ struct LeaseAndShutdownTests {
         let directory = TemporaryDirectory()
         let gates = Gates()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory, gates: gates) {
+        let engine = try await makeTestEngine(in: directory, gates: gates) {
             $0.clock = clock
             $0.gracefulShutdownTimeout = .seconds(30)
         }

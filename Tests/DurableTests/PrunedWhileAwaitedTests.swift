@@ -10,7 +10,7 @@ struct PrunedWhileAwaitedTests {
     @Test("awaiting a task that was pruned throws unknownTask naming it, instead of waiting forever")
     func awaitingAPrunedTask() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let (pruned, kept) = try await engine.run { engine in
             let pruned = try await engine.createTask(Echo.self, "old")
             _ = try await pruned.value
@@ -46,7 +46,7 @@ struct StatisticsRateTests {
     func rateOverTheirOwnSpan() async throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory) { $0.clock = clock }
         try await engine.run { engine async throws -> Void in
             _ = try await engine.gather(try await engine.createTasks(Echo.self, inputs: (0..<5).map { "a\($0)" }))
             clock.advance(by: .seconds(4))

@@ -25,12 +25,12 @@ struct ReadOnlyInspectionTests {
     func readOnlyEngine() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
-        let writer = try makeEngine(in: directory)
+        let writer = try await makeTestEngine(in: directory)
         let task = try await writer.createTask(Doubler.self, 1, name: "one")
         try writer.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
 
-        let reader = try makeEngine(in: directory) { $0.access = .readOnly }
+        let reader = try await makeTestEngine(in: directory) { $0.access = .readOnly }
         #expect(reader.configuration.access == .readOnly)
         #expect(try await reader.record(of: task.id).name == "one")
         #expect(try await reader.statistics().totals[.pending] == 1)
@@ -66,7 +66,7 @@ struct ReadOnlyInspectionTests {
         #expect(readOnlyOpeningError(foreign)?.code == .notADurableDatabase)
 
         let path = directory.file("test.sqlite")
-        try makeEngine(in: directory).close()
+        try await makeTestEngine(in: directory).close()
         let latest = try SchemaReport(path: path).latestKnownVersion
         let edit = try DatabaseQueue(path: path)
         try await edit.write { db in

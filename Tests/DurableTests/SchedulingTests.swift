@@ -24,7 +24,7 @@ struct SchedulingTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, counter: counter) { $0.clock = clock }
         try await engine.run { engine in
             let created = clock.now()
             let task = try await engine.createTask(Echo.self, "later", options: TaskOptions(delay: .seconds(60)))
@@ -42,7 +42,7 @@ struct SchedulingTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, counter: counter) { $0.clock = clock }
         let policy = RetryPolicy.exponentialJitter(maxAttempts: 4, initialDelay: .seconds(10), jitter: 0)
         try await engine.run { engine in
             let task = try await engine.createTask(Flaky.self, "f:2", options: TaskOptions(retry: policy))
@@ -72,7 +72,7 @@ struct SchedulingTests {
     func attemptsRunOut() async throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory) { $0.clock = clock }
         let policy = RetryPolicy.exponentialJitter(maxAttempts: 2, initialDelay: .seconds(1), jitter: 0)
         try await engine.run { engine in
             let task = try await engine.createTask(Flaky.self, "g:5", options: TaskOptions(retry: policy))
@@ -88,7 +88,7 @@ struct SchedulingTests {
     @Test("a non-retryable error fails the task at once, whatever the policy")
     func nonRetryable() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let task = try await engine.createTask(Refuses.self, "x")
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -112,7 +112,7 @@ struct SchedulingTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "slow", options: TaskOptions(timeout: .seconds(5)))
             await gates.waitForArrivals("slow")
@@ -129,7 +129,7 @@ struct SchedulingTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine in
             let deadline = Date(timeIntervalSince1970: Double(clock.now() + 10_000) / 1000)
             let task = try await engine.createTask(
@@ -148,7 +148,7 @@ struct SchedulingTests {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, counter: counter) { $0.clock = clock }
         let deadline = Date(timeIntervalSince1970: Double(clock.now() + 1_000) / 1000)
         let task = try await engine.createTask(Echo.self, "expired", options: TaskOptions(deadline: deadline))
         clock.advance(by: .seconds(2))
@@ -170,7 +170,7 @@ struct WaitingDeadlineTests {
         let clock = ManualClock()
         let gates = Gates()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, gates: gates, counter: counter) { configuration in
+        let engine = try await makeTestEngine(in: directory, gates: gates, counter: counter) { configuration in
             configuration.clock = clock
             configuration.maxConcurrentTasks = 1
             // No sweep comes during the test: only the worker's deadline timer can fail the task.

@@ -12,7 +12,7 @@ struct ServiceLifecycleTests {
     func gracefulShutdown() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         let group = ServiceGroup(services: [engine], logger: testLogger)
         let running = Task { try await group.run() }
         let task = try await engine.createTask(WaitAtGate.self, "service")

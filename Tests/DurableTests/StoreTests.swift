@@ -13,8 +13,8 @@ struct StoreTests {
     @Test("the writer connection runs at the configured durability (FULL by default, NORMAL when asked)")
     func durabilityLevel() async throws {
         let directory = TemporaryDirectory()
-        let full = try makeEngine(in: directory, file: "full.sqlite")
-        let normal = try makeEngine(in: directory, file: "normal.sqlite", sqlite: { $0.durability = .processCrashSafe })
+        let full = try await makeTestEngine(in: directory, file: "full.sqlite")
+        let normal = try await makeTestEngine(in: directory, file: "normal.sqlite", sqlite: { $0.durability = .processCrashSafe })
         #expect(try await (full.store as? SQLiteStore)?.writerSynchronousLevel() == 2)
         #expect(try await (normal.store as? SQLiteStore)?.writerSynchronousLevel() == 1)
         // A claim-only commit is relaxed (not synced on its own); FULL is back after it.
@@ -29,7 +29,7 @@ struct StoreTests {
     @Test("a claim takes due tasks of the given jobs in priority, then creation order, and no others")
     func claimOrder() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let low = try await engine.createTask(Doubler.self, 1)
         let high = try await engine.createTask(Doubler.self, 2, options: TaskOptions(priority: 5))
         let other = try await engine.createTask(Echo.self, "not claimed")
@@ -47,7 +47,7 @@ struct StoreTests {
     @Test("many completions commit in one cycle, each with its own attempt row and completion number")
     func groupCommit() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let tasks = try await engine.createTasks(Doubler.self, inputs: Array(0..<200))
         let now = SystemClock().now() + 1_000
         let claimed = try await engine.store.completeAndClaim(
@@ -66,7 +66,7 @@ struct StoreTests {
     @Test("ended runs finish many per statement; taken-over runs among them change nothing and leave no gap in completion numbers")
     func batchedFinishWithStaleRuns() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let tasks = try await engine.createTasks(Doubler.self, inputs: Array(0..<70))
         let now = SystemClock().now() + 1_000
         let claimed = try await engine.store.completeAndClaim(
@@ -109,7 +109,7 @@ struct StoreTests {
     @Test("a write lock held by another connection past the lock timeout fails with an error naming the file; then it works")
     func lockTimeout() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory, sqlite: { $0.lockTimeout = .milliseconds(300) })
+        let engine = try await makeTestEngine(in: directory, sqlite: { $0.lockTimeout = .milliseconds(300) })
         let first = try await engine.createTask(Doubler.self, 1)
         var holding = Configuration()
         holding.allowsUnsafeTransactions = true
@@ -132,8 +132,8 @@ struct StoreTests {
     @Test("the change check reports other connections' commits, including hand edits, and not this store's own")
     func changeCheck() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
-        let other = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
+        let other = try await makeTestEngine(in: directory)
         let store = try #require(engine.store as? SQLiteStore)
         var mark = try store.checkChanges(since: nil).mark
         #expect(try store.checkChanges(since: mark).changedByOthers == false)
@@ -169,7 +169,7 @@ struct StoreTests {
     @Test("a value SQLite refuses to bind (over its length limit) fails the write; nothing is stored in its place")
     func refusedBinding() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let store = try #require(engine.store as? SQLiteStore)
         try await store.pool.writeWithoutTransaction { db in
             _ = sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_LENGTH, 1_000)
@@ -186,7 +186,7 @@ struct StoreTests {
     @Test("a batch mixing keyed and unkeyed tasks, longer than one multi-row insert, keeps order, ids and keys")
     func mixedBatch() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         // 100 tasks; every 7th has a key, and task 50 repeats task 14's key and input.
         let requests = (0..<100).map { index -> TaskRequest<String> in
             let key = index == 50 ? "k14" : (index % 7 == 0 ? "k\(index)" : nil)
@@ -239,7 +239,7 @@ struct ClosingTests {
     func closeCheckpoints() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let tasks = try await engine.run { engine in
             let tasks = try await engine.createTasks(Doubler.self, inputs: Array(1...50))
             _ = try await engine.gather(tasks)
@@ -253,7 +253,7 @@ struct ClosingTests {
         // Any later use is a clear error naming the file.
         await #expect(throws: DurableError.self) { _ = try await engine.record(of: tasks[0].id) }
         // Reopened, the file has everything.
-        let reopened = try makeEngine(in: directory)
+        let reopened = try await makeTestEngine(in: directory)
         var values: [Int] = []
         for task in tasks { values.append(try await reopened.task(id: task.id, as: Doubler.self).result()) }
         #expect(values == (1...50).map { $0 * 2 })
@@ -263,7 +263,7 @@ struct ClosingTests {
     @Test("close() is refused while the engine's worker runs")
     func closeWhileRunning() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let refused = try await engine.run { engine in
             #expect(throws: DurableError.self) { try engine.close() }
             return true
@@ -277,7 +277,7 @@ struct ClosingTests {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
         do {
-            let engine = try makeEngine(in: directory)
+            let engine = try await makeTestEngine(in: directory)
             try await engine.run { engine in
                 _ = try await engine.gather(try await engine.createTasks(Doubler.self, inputs: [1, 2, 3]))
             }

@@ -9,8 +9,8 @@ import Testing
 /// stored failure replayed on a re-run.
 @Suite("Stored errors")
 struct StoredErrorTests {
-    private func engine(in directory: TemporaryDirectory, counter: RunCounter = RunCounter()) throws -> TaskEngine {
-        let engine = try makeEngine(in: directory)
+    private func engine(in directory: TemporaryDirectory, counter: RunCounter = RunCounter()) async throws -> TaskEngine {
+        let engine = try await makeTestEngine(in: directory)
         registerErrorJobs(on: engine, counter: counter)
         return engine
     }
@@ -39,11 +39,11 @@ struct StoredErrorTests {
     @Test("a task re-attached after the engine was closed and reopened decodes its error from the file")
     func reattachedAfterReopen() async throws {
         let directory = TemporaryDirectory()
-        let first = try engine(in: directory)
+        let first = try await engine(in: directory)
         let id = try await finished(ThrowsQuota.self, 7, on: first).id
         try first.close()
 
-        let reopened = try engine(in: directory)
+        let reopened = try await engine(in: directory)
         defer { try? reopened.close() }
         let task = try await reopened.task(id: id, as: ThrowsQuota.self)
         #expect(try await task.exception(as: QuotaExceeded.self) == QuotaExceeded(limit: 7, used: 8, account: "acme"))
@@ -57,7 +57,7 @@ struct StoredErrorTests {
     func stepFailureReplays() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try engine(in: directory, counter: counter)
+        let engine = try await engine(in: directory, counter: counter)
         try await engine.run { engine async throws -> Void in
             let task = try await engine.createTask(QuotaInStep.self, 5)
             let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -76,7 +76,7 @@ struct StoredErrorTests {
     @Test("an error that is not Codable keeps its type and message only")
     func plainError() async throws {
         let directory = TemporaryDirectory()
-        let engine = try engine(in: directory)
+        let engine = try await engine(in: directory)
         let task = try await finished(ThrowsPlain.self, "disk", on: engine)
         let stored = try #require(try await task.exception() as? StoredError)
         #expect(stored.type == String(reflecting: PlainFailure.self))
@@ -88,7 +88,7 @@ struct StoredErrorTests {
     @Test("an error whose encoding throws is stored without its encoding, and the task still fails normally")
     func unencodableError() async throws {
         let directory = TemporaryDirectory()
-        let engine = try engine(in: directory)
+        let engine = try await engine(in: directory)
         let task = try await finished(ThrowsUnencodable.self, "x", on: engine)
         let error = await #expect(throws: StoredError.self) { try await task.value }
         #expect(error?.message == "cannot encode me: x")
@@ -102,7 +102,7 @@ struct StoredErrorTests {
     @Test("an error row stored without a detail (by an older build, or by hand) still reads back")
     func rowWithoutDetail() async throws {
         let directory = TemporaryDirectory()
-        let engine = try engine(in: directory)
+        let engine = try await engine(in: directory)
         let task = try await finished(ThrowsQuota.self, 1, on: engine)
         let queue = try DatabaseQueue(path: directory.file("test.sqlite"))
         try await queue.write { db in

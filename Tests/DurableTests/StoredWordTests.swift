@@ -21,7 +21,7 @@ struct StoredWordTests {
     func typedRecords() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         let task = try await engine.createTask(Flaky.self, "w:1", options: TaskOptions(retry: .exponentialJitter(
             maxAttempts: 2, initialDelay: .zero, jitter: 0)))
         let stepped = try await engine.createTask(ThreeSteps.self, "s")
@@ -37,7 +37,7 @@ struct StoredWordTests {
     @Test("an unknown attempt outcome is reported naming the attempt, the task and the value")
     func unknownOutcome() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 1)
         try await engine.run { _ in _ = try await task.value }
         try force(directory.file("test.sqlite"), "UPDATE task_attempts SET outcome = 'vanished'")
@@ -50,7 +50,7 @@ struct StoredWordTests {
     @Test("an unknown step kind is reported, never read as a step")
     func unknownStepKind() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(ThreeSteps.self, "k")
         try await engine.run { _ in _ = try? await task.value }
         try force(directory.file("test.sqlite"), "UPDATE task_steps SET kind = 'nap'")
@@ -62,7 +62,7 @@ struct StoredWordTests {
     @Test("an unknown group state is reported, never read as finished")
     func unknownGroupState() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let group = try await engine.store.createGroup(name: "g", key: nil, now: 1)
         try force(directory.file("test.sqlite"), "UPDATE task_groups SET state = 'melted'")
         let error = await #expect(throws: DurableError.self) { try await engine.store.group(group.id) }
@@ -74,7 +74,7 @@ struct StoredWordTests {
     @Test("statistics report an unknown task status instead of leaving the task out")
     func statisticsWithUnknownStatus() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         _ = try await engine.createTasks(Doubler.self, inputs: [1, 2])
         try force(directory.file("test.sqlite"), "UPDATE tasks SET status = 'exploded' WHERE id = 2")
         let error = await #expect(throws: DurableError.self) { try await engine.statistics() }

@@ -9,7 +9,7 @@ struct TaskGroupTests {
     func waitsForChildren() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let tasks = try await engine.withTaskGroup(name: "g") { group in
                 let first = try await group.createTask(Doubler.self, 1)
@@ -27,7 +27,7 @@ struct TaskGroupTests {
     func cancelOneChild() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let result = try await engine.withTaskGroup { group in
                 let doomed = try await group.createTask(WaitAtGate.self, "doomed")
@@ -43,7 +43,7 @@ struct TaskGroupTests {
     func childFailure() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let reachedEnd = AsyncCounter()
             let error = await #expect(throws: TaskGroupError.self) {
@@ -70,7 +70,7 @@ struct TaskGroupTests {
     @Test("once a child failed, createTask on the group is refused (88)")
     func noCreateAfterFailure() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let error = await #expect(throws: TaskGroupError.self) {
                 try await engine.withTaskGroup { group in
@@ -92,7 +92,7 @@ struct TaskGroupTests {
     func bodyThrows() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine async throws -> Void in
             let error = await #expect(throws: TaskGroupError.self) {
                 try await engine.withTaskGroup { group async throws -> Void in
@@ -111,7 +111,7 @@ struct TaskGroupTests {
     func callerCancelled() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine async throws -> Void in
             let caller = Task {
                 try await engine.withTaskGroup { group in
@@ -132,7 +132,7 @@ struct TaskGroupTests {
     @Test("a failure in an inner group reaches the outer group as a nested group error (87)")
     func nestedGroups() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let error = await #expect(throws: TaskGroupError.self) {
                 try await engine.withTaskGroup(name: "outer") { _ in
@@ -150,7 +150,7 @@ struct TaskGroupTests {
     @Test("after exit, createTask on the group is refused (89)")
     func finishedGroup() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let group = try await engine.withTaskGroup { group in group }
             let error = await #expect(throws: DurableError.self) { try await group.createTask(Doubler.self, 1) }
@@ -162,7 +162,7 @@ struct TaskGroupTests {
     func keyedReentry() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let first = try makeEngine(in: directory, counter: counter)
+        let first = try await makeTestEngine(in: directory, counter: counter)
         let firstIDs = try await first.run { engine in
             try await engine.withTaskGroup(name: "import", key: "import-1") { group in
                 var ids: [TaskID] = []
@@ -170,7 +170,7 @@ struct TaskGroupTests {
                 return ids
             }
         }
-        let second = try makeEngine(in: directory, counter: counter)
+        let second = try await makeTestEngine(in: directory, counter: counter)
         let secondIDs = try await second.run { engine in
             try await engine.withTaskGroup(name: "import", key: "import-1") { group in
                 var ids: [TaskID] = []
@@ -185,7 +185,7 @@ struct TaskGroupTests {
     @Test("a body that gathers its children reports a failing child's error once, as a child error")
     func gatheringBodyReportsOnce() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             for _ in 0..<5 {
                 let error = await #expect(throws: TaskGroupError.self) {

@@ -36,7 +36,7 @@ struct TaskKeyTests {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
         // Build a version-1 file: today's schema taken back to keys unique per job.
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let echo = try await engine.createTask(Echo.self, "1", key: "shared")
         try engine.close()
         let queue = try DatabaseQueue(path: path)
@@ -52,7 +52,7 @@ struct TaskKeyTests {
         }
         try queue.close()
 
-        let reopened = try makeEngine(in: directory)
+        let reopened = try await makeTestEngine(in: directory)
         let versions = try await reopened.appliedMigrations().map(\.version)
         #expect(versions.contains(2))
         let flakyID = try #require(Int64(try await DatabaseProbe.read(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))

@@ -8,7 +8,7 @@ struct TaskStateTests {
     @Test("a fresh task is not done and not cancelled; result and exception raise invalid state (13, 14)")
     func freshTask() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 1)
         #expect(try await task.status() == .pending)
         #expect(try await !task.done())
@@ -23,7 +23,7 @@ struct TaskStateTests {
     @Test("after success: done, not cancelled, result, no exception, cancel returns false (15)")
     func afterSuccess() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 4)
             _ = try await task.value
@@ -40,7 +40,7 @@ struct TaskStateTests {
     @Test("after failure: result rethrows the stored error, exception returns it, cancel returns false (16, 18)")
     func afterFailure() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.run { engine in
             let task = try await engine.createTask(Fail.self, "boom")
             _ = try? await task.value
@@ -56,7 +56,7 @@ struct TaskStateTests {
         #expect(try await task.cancel() == false)
 
         // The same error reads back after reopening the file.
-        let reopened = try makeEngine(in: directory)
+        let reopened = try await makeTestEngine(in: directory)
         let again = try await reopened.task(id: task.id, as: Fail.self).exception() as? StoredError
         #expect(again == stored)
     }
@@ -64,7 +64,7 @@ struct TaskStateTests {
     @Test("after cancellation: done and cancelled, result and exception raise CancelledError, cancel again is false (17)")
     func afterCancel() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 1)
         #expect(try await task.cancel(message: "not needed"))
         #expect(try await task.done())
@@ -78,7 +78,7 @@ struct TaskStateTests {
     @Test("engine.task(id:as:) reattaches, and refuses an unknown id or another job's task")
     func reattach() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 1)
         #expect(try await engine.task(id: task.id, as: Doubler.self) == task)
         let unknown = await #expect(throws: DurableError.self) { try await engine.task(id: 999, as: Doubler.self) }

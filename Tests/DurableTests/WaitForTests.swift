@@ -8,7 +8,7 @@ struct WaitForTests {
     @Test("returns the result when the task finishes in time; nil timeout waits without limit (38, 39)")
     func finishesInTime() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 5)
             #expect(try await engine.waitFor(task, timeout: .seconds(3600)) == 10)
@@ -22,7 +22,7 @@ struct WaitForTests {
         let directory = TemporaryDirectory()
         let gates = Gates()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "slow")
             await gates.waitForArrivals("slow")
@@ -41,7 +41,7 @@ struct WaitForTests {
     @Test("timeout ≤ 0 returns a finished task's result at once (42)")
     func zeroTimeoutFinished() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 7)
             _ = try await task.value
@@ -54,7 +54,7 @@ struct WaitForTests {
     func zeroTimeoutPending() async throws {
         let directory = TemporaryDirectory()
         let counter = RunCounter()
-        let engine = try makeEngine(in: directory, counter: counter)
+        let engine = try await makeTestEngine(in: directory, counter: counter)
         let task = try await engine.createTask(Echo.self, "never")
         await #expect(throws: TimeoutError.self) { try await engine.waitFor(task, timeout: .zero) }
         try await engine.run { engine in
@@ -68,7 +68,7 @@ struct WaitForTests {
     func zeroTimeoutRunning() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "running")
             await gates.waitForArrivals("running")
@@ -81,7 +81,7 @@ struct WaitForTests {
     func cancellationIgnored() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(IgnoreCancel.self, "stubborn")
             await gates.waitForArrivals("stubborn")
@@ -93,7 +93,7 @@ struct WaitForTests {
     func callerCancelled() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "inner")
             await gates.waitForArrivals("inner")

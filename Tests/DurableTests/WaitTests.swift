@@ -8,7 +8,7 @@ struct WaitTests {
     @Test("allCompleted returns when every task is done; again at once on done tasks (51)")
     func allCompleted() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let tasks = try await engine.createTasks(Doubler.self, inputs: [1, 2, 3])
             let (done, pending) = try await engine.wait(tasks)
@@ -23,7 +23,7 @@ struct WaitTests {
     func firstCompleted() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let slow = try await engine.createTask(WaitAtGate.self, "slow")
             let fast = try await engine.createTask(WaitAtGate.self, "fast")
@@ -43,7 +43,7 @@ struct WaitTests {
     func reallyDone() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let a = try await engine.createTask(Echo.self, "a")
             let b = try await engine.createTask(Echo.self, "b")
@@ -60,7 +60,7 @@ struct WaitTests {
     func firstException() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let failing = try await engine.createTask(GateThenFail.self, "boom")
             let waiting = try await engine.createTask(GateThenFail.self, "later")
@@ -84,7 +84,7 @@ struct WaitTests {
         let directory = TemporaryDirectory()
         let gates = Gates()
         let clock = ManualClock()
-        let engine = try makeEngine(in: directory, gates: gates) { $0.clock = clock }
+        let engine = try await makeTestEngine(in: directory, gates: gates) { $0.clock = clock }
         try await engine.run { engine in
             let quick = try await engine.createTask(Echo.self, "quick")
             let slow = try await engine.createTask(WaitAtGate.self, "slow")
@@ -105,7 +105,7 @@ struct WaitTests {
     @Test("an empty list is an invalid argument (57)")
     func emptyIsError() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         let error = await #expect(throws: DurableError.self) {
             try await engine.wait([DurableTask<Int>]())
         }
@@ -115,7 +115,7 @@ struct WaitTests {
     @Test("a task listed twice appears once (59)")
     func duplicates() async throws {
         let directory = TemporaryDirectory()
-        let engine = try makeEngine(in: directory)
+        let engine = try await makeTestEngine(in: directory)
         try await engine.run { engine in
             let task = try await engine.createTask(Doubler.self, 1)
             let (done, _) = try await engine.wait([task, task, task])
@@ -127,7 +127,7 @@ struct WaitTests {
     func waiterCancelled() async throws {
         let directory = TemporaryDirectory()
         let gates = Gates()
-        let engine = try makeEngine(in: directory, gates: gates)
+        let engine = try await makeTestEngine(in: directory, gates: gates)
         try await engine.run { engine in
             let task = try await engine.createTask(WaitAtGate.self, "keep")
             await gates.waitForArrivals("keep")

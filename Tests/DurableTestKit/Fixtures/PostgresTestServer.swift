@@ -36,6 +36,17 @@ public enum PostgresTestServer {
         return configuration
     }
 
+    /// The schema that stands for a file path in tests that run on either store:
+    /// the same path gives the same schema.
+    public static func schemaName(for path: String) -> String {
+        // FNV-1a, 64 bits: stable across runs, unlike Hasher.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "f_" + String(hash, radix: 16)
+    }
+
     /// A schema name no other test uses.
     public static func newSchemaName() -> String {
         "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()

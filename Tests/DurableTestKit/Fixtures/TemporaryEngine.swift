@@ -1,4 +1,5 @@
 public import Durable
+import DurablePostgres
 public import Testing
 
 /// A Swift Testing trait that gives each test a fresh ``TemporaryDirectory`` and a
@@ -40,11 +41,30 @@ public struct TemporaryEngine: TestTrait, SuiteTrait, TestScoping {
     ) async throws {
         let directory = TemporaryDirectory()
         let (gates, counter, log) = (Gates(), RunCounter(), CallbackLog())
-        let engine = try makeEngine(
-            in: directory, file: file, gates: gates, counter: counter, log: log, configure: configure)
+        let engine: TaskEngine
+        switch TestStore.current {
+        case .sqlite:
+            engine = try makeEngine(
+                in: directory, file: file, gates: gates, counter: counter, log: log, configure: configure)
+        case .postgres:
+            engine = try await makePostgresEngine(gates: gates, counter: counter, log: log, configure: configure)
+        }
         let fixture = Fixture(directory: directory, engine: engine, gates: gates, counter: counter, log: log)
-        defer { try? engine.close() }
-        try await Self.$current.withValue(fixture) { try await function() }
+        do {
+            try await Self.$current.withValue(fixture) { try await function() }
+        } catch {
+            await discard(engine)
+            throw error
+        }
+        await discard(engine)
+    }
+
+    /// Closes the engine; on PostgreSQL, drops its schema first.
+    private func discard(_ engine: TaskEngine) async {
+        if let store = engine.store as? PostgresStore {
+            try? await store.dropSchema()
+        }
+        try? engine.close()
     }
 
     /// The running test's fixture; a test without the trait stops here.
