@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "Durable",
                 "DurablePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

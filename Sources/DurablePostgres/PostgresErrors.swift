@@ -32,8 +32,9 @@ enum PostgresErrors {
             let state = error.serverInfo?[.sqlState] ?? ""
             if state == "40001" || state == "40P01" { return .conflict }
             // 57P01 admin_shutdown (also pg_terminate_backend), 57P02 crash_shutdown,
-            // 57P03 cannot_connect_now (starting up), class 08: connection exceptions.
-            if ["57P01", "57P02", "57P03"].contains(state) || state.hasPrefix("08") { return .connection }
+            // 57P03 cannot_connect_now (starting up), 53300 too_many_connections (the
+            // server is full for now), class 08: connection exceptions.
+            if ["57P01", "57P02", "57P03", "53300"].contains(state) || state.hasPrefix("08") { return .connection }
             return .permanent
         default:
             return .permanent

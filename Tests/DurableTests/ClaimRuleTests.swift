@@ -29,7 +29,7 @@ struct ClaimRuleTests {
         #expect(ClaimRule.admits(runAt: 1, deadline: 6, now: 5))
     }
 
-    @Test("hasClaimableTask and a claim agree with the rule, case by case")
+    @Test("hasClaimableTask and a claim agree with the rule, case by case", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func storeAgrees() async throws {
         for (runAt, deadline) in Self.cases {
             let directory = TemporaryDirectory()

@@ -22,9 +22,13 @@ struct ConcurrentStepTests {
             #expect(counter.count("\(n)/a") == 1)
             #expect(counter.count("\(n)/b") == 1)
         }
-        let rows = try await DatabaseProbe.read(
+        let rows = try await StoreProbe.read(
             directory.file("test.sqlite"),
-            "SELECT group_concat(position || name, ',') FROM (SELECT * FROM task_steps ORDER BY position) GROUP BY task_id")
+            """
+            SELECT '0' || a.name || ',1' || b.name FROM task_steps AS a
+            JOIN task_steps AS b ON b.task_id = a.task_id AND b.position = 1
+            WHERE a.position = 0 AND (SELECT count(*) FROM task_steps AS c WHERE c.task_id = a.task_id) = 2
+            """)
         #expect(rows.count == 40)
         #expect(Set(rows).isSubset(of: ["0a,1b", "0b,1a"]))
     }
@@ -57,7 +61,7 @@ struct ConcurrentStepTests {
         // "fa" was stored by the first run and replayed; "fb" failed there and ran again.
         #expect(counter.count("fa") == 1)
         #expect(counter.count("fb") == 2)
-        let order = try await DatabaseProbe.read(
+        let order = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT name || ':' || attempt FROM task_steps ORDER BY position")
         #expect(order == ["fa:1", "fb:2"])
     }
@@ -73,7 +77,7 @@ struct ConcurrentStepTests {
         }
         #expect(counter.count("write rows") == 1)
         #expect(counter.count("count rows") == 1)
-        let stored = try await DatabaseProbe.read(
+        let stored = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT name || '=' || result FROM task_steps ORDER BY position")
         #expect(stored == ["write=null", "count=4"])
     }
@@ -123,7 +127,7 @@ struct ConcurrentStepTests {
         // A's first charge failed (not stored) and ran again; B's was stored and replayed.
         #expect(counter.count("charge A") == 2)
         #expect(counter.count("charge B") == 1)
-        let stored = try await DatabaseProbe.read(
+        let stored = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT name || '#' || occurrence || '=' || result FROM task_steps ORDER BY position")
         #expect(stored == ["charge#1=\"charged B\"", "charge#0=\"charged A\""])
     }

@@ -19,7 +19,7 @@ struct DurableExecutionTests {
         #expect(counter.count("t/a") == 1)
         #expect(counter.count("t/b") == 2)
         #expect(counter.count("t/c") == 1)
-        let steps = try await DatabaseProbe.read(
+        let steps = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT position || ':' || name || ':' || attempt FROM task_steps ORDER BY position")
         #expect(steps == ["0:a:1", "1:b:2", "2:c:2"])
     }
@@ -73,7 +73,7 @@ struct DurableExecutionTests {
             #expect(counter.count("before") == 1)
             #expect(counter.count("after") == 1)
         }
-        let attempts = try await DatabaseProbe.read(
+        let attempts = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT outcome FROM task_attempts ORDER BY attempt")
         #expect(attempts == ["suspended", "succeeded"])
     }
@@ -85,7 +85,7 @@ struct DurableExecutionTests {
         try await engine.run { engine async throws -> Void in
             let parent = try await engine.createTask(ParentOfTwo.self, "p", context: ["tenant": "acme"])
             #expect(try await parent.value == ["p-1", "acme"])
-            let children = try await DatabaseProbe.read(
+            let children = try await StoreProbe.read(
                 directory.file("test.sqlite"), "SELECT job FROM tasks WHERE parent_id = \(parent.id) ORDER BY id")
             #expect(children == ["echo", "read-context"])
         }
@@ -116,20 +116,20 @@ struct DurableExecutionTests {
             let path = directory.file("test.sqlite")
             let tree = "job = 'tree' ORDER BY id"
             // Root, child and grandchild got their cancel request in one transaction.
-            let times = try await DatabaseProbe.read(path, "SELECT coalesce(cancel_requested_at, 'none') FROM tasks WHERE \(tree)")
+            let times = try await StoreProbe.read(path, "SELECT coalesce(CAST(cancel_requested_at AS TEXT), 'none') FROM tasks WHERE \(tree)")
             #expect(times.count == 3)
             #expect(Set(times).count == 1 && times.first != "none")
             for input in ["r+detached", "r+detached/child", "r+detached/child/grandchild"] {
                 try await eventually("\(input) ends cancelled") {
-                    try await DatabaseProbe.read(path, "SELECT status FROM tasks WHERE input = '\"\(input)\"'") == ["cancelled"]
+                    try await StoreProbe.read(path, "SELECT status FROM tasks WHERE input = '\"\(input)\"'") == ["cancelled"]
                 }
             }
-            let messages = try await DatabaseProbe.read(path, "SELECT cancel_message FROM tasks WHERE \(tree)")
+            let messages = try await StoreProbe.read(path, "SELECT cancel_message FROM tasks WHERE \(tree)")
             #expect(messages == ["stop the tree", "parent task 1 was cancelled: stop the tree",
                                  "parent task 2 was cancelled: parent task 1 was cancelled: stop the tree"])
             // The detached child was not cancelled and finishes.
             let detached = try #require(
-                try await DatabaseProbe.read(path, "SELECT id FROM tasks WHERE job = 'wait-at-gate'").first.flatMap { Int64($0) })
+                try await StoreProbe.read(path, "SELECT id FROM tasks WHERE job = 'wait-at-gate'").first.flatMap { Int64($0) })
             #expect(try await engine.record(of: TaskID(detached)).status == .running)
             gates.open("r+detached/detached")
             #expect(try await engine.task(id: TaskID(detached), as: WaitAtGate.self).value == "r+detached/detached")

@@ -65,7 +65,7 @@ struct DurationLimitTests {
         #expect(try await engine.record(of: early.id).runAt == Int64(Date.distantPast.timeIntervalSince1970 * 1000))
     }
 
-    @Test("EngineConfiguration: each overflowing duration is refused when the engine opens, and no file is created")
+    @Test("EngineConfiguration: each overflowing duration is refused when the engine opens, and no file is created", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func engineConfiguration() async throws {
         let directory = TemporaryDirectory()
         let settings: [(String, (inout EngineConfiguration) -> Void)] = [

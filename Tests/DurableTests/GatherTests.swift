@@ -53,11 +53,12 @@ struct GatherTests {
     func resultsWithErrors() async throws {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
+        // Cancelled before any worker runs: it must never start.
+        let cancelled = try await engine.createTask(Echo.self, "cancelled")
+        _ = try await cancelled.cancel(message: "skip")
         try await engine.run { engine in
             let ok = try await engine.createTask(Echo.self, "fine")
             let bad = try await engine.createTask(Fail.self, "bad")
-            let cancelled = try await engine.createTask(Echo.self, "cancelled")
-            _ = try await cancelled.cancel(message: "skip")
             let results = try await engine.gatherResults([ok, bad, cancelled])
             #expect(try results[0].get() == "fine")
             #expect(throws: StoredError.self) { try results[1].get() }

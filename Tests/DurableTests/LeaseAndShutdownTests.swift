@@ -175,11 +175,11 @@ struct LeaseAndShutdownTests {
     }
 
     private func attemptOutcomes(_ directory: TemporaryDirectory) async throws -> [String] {
-        try await DatabaseProbe.read(
+        try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT attempt || ':' || outcome || ':' || owner FROM task_attempts ORDER BY task_id, attempt")
     }
 
     private func workerIDs(_ directory: TemporaryDirectory) async throws -> [String] {
-        try await DatabaseProbe.read(directory.file("test.sqlite"), "SELECT id FROM workers ORDER BY started_at")
+        try await StoreProbe.read(directory.file("test.sqlite"), "SELECT id FROM workers ORDER BY started_at")
     }
 }

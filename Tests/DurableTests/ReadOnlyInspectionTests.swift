@@ -21,7 +21,7 @@ struct ReadOnlyInspectionTests {
         }
     }
 
-    @Test("a read-only engine reads what is stored, and a write fails with an error naming the file; nothing changes")
+    @Test("a read-only engine reads what is stored, and a write fails with an error naming the file; nothing changes", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func readOnlyEngine() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
@@ -46,7 +46,7 @@ struct ReadOnlyInspectionTests {
         #expect(try await makeEngine(in: directory).record(of: task.id).status == .pending)
     }
 
-    @Test("a read-only engine refuses a missing, empty, foreign, older or newer file, creating and changing nothing")
+    @Test("a read-only engine refuses a missing, empty, foreign, older or newer file, creating and changing nothing", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func readOnlyRefusals() async throws {
         let directory = TemporaryDirectory()
         let missing = directory.file("missing.sqlite")

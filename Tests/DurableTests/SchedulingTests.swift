@@ -63,7 +63,7 @@ struct SchedulingTests {
             clock.advance(by: .seconds(20))
             #expect(try await task.value == 3)
         }
-        let attempts = try await DatabaseProbe.read(
+        let attempts = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT attempt || ':' || outcome FROM task_attempts ORDER BY attempt")
         #expect(attempts == ["1:failed", "2:failed", "3:succeeded"])
     }

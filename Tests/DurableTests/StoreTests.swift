@@ -10,7 +10,7 @@ import Testing
 /// Store-level properties that the engine's API does not show.
 @Suite("SQLite store")
 struct StoreTests {
-    @Test("the writer connection runs at the configured durability (FULL by default, NORMAL when asked)")
+    @Test("the writer connection runs at the configured durability (FULL by default, NORMAL when asked)", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func durabilityLevel() async throws {
         let directory = TemporaryDirectory()
         let full = try await makeTestEngine(in: directory, file: "full.sqlite")
@@ -63,7 +63,7 @@ struct StoreTests {
         #expect(try await engine.wait(tasks).pending.isEmpty)
     }
 
-    @Test("ended runs finish many per statement; taken-over runs among them change nothing and leave no gap in completion numbers")
+    @Test("ended runs finish many per statement; taken-over runs among them change nothing and leave no gap in completion numbers", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func batchedFinishWithStaleRuns() async throws {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
@@ -106,7 +106,7 @@ struct StoreTests {
         #expect(try await engine.wait(finished, timeout: .seconds(30)).pending.isEmpty)
     }
 
-    @Test("a write lock held by another connection past the lock timeout fails with an error naming the file; then it works")
+    @Test("a write lock held by another connection past the lock timeout fails with an error naming the file; then it works", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func lockTimeout() async throws {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory, sqlite: { $0.lockTimeout = .milliseconds(300) })
@@ -129,7 +129,7 @@ struct StoreTests {
         try engine.close()
     }
 
-    @Test("the change check reports other connections' commits, including hand edits, and not this store's own")
+    @Test("the change check reports other connections' commits, including hand edits, and not this store's own", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func changeCheck() async throws {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
@@ -166,7 +166,7 @@ struct StoreTests {
         try other.close()
     }
 
-    @Test("a value SQLite refuses to bind (over its length limit) fails the write; nothing is stored in its place")
+    @Test("a value SQLite refuses to bind (over its length limit) fails the write; nothing is stored in its place", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func refusedBinding() async throws {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
@@ -235,7 +235,7 @@ private func openDescriptors(on path: String) -> Int {
 
 @Suite("Closing the engine")
 struct ClosingTests {
-    @Test("close() after a run folds the WAL into the file: the file alone holds every task and result")
+    @Test("close() after a run folds the WAL into the file: the file alone holds every task and result", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func closeCheckpoints() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")
@@ -272,7 +272,7 @@ struct ClosingTests {
         try engine.close()
     }
 
-    @Test("an engine that is released without close() closes its connections")
+    @Test("an engine that is released without close() closes its connections", .enabled(if: TestStore.isSQLite, "SQLite only: the file itself"))
     func releaseCloses() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("test.sqlite")

@@ -31,7 +31,7 @@ public enum PostgresTestServer {
         configuration.transportSecurity = .disable
         configuration.schema = schema ?? newSchemaName()
         configuration.leaseClock = leaseClock
-        configuration.maximumConnections = 4
+        configuration.maximumConnections = 3
         configuration.safetyPollInterval = .seconds(2)
         return configuration
     }

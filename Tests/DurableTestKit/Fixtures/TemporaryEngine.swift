@@ -47,7 +47,9 @@ public struct TemporaryEngine: TestTrait, SuiteTrait, TestScoping {
             engine = try makeEngine(
                 in: directory, file: file, gates: gates, counter: counter, log: log, configure: configure)
         case .postgres:
-            engine = try await makePostgresEngine(gates: gates, counter: counter, log: log, configure: configure)
+            engine = try await makePostgresEngine(
+                schema: PostgresTestServer.schemaName(for: directory.file(file)), gates: gates, counter: counter, log: log,
+                configure: configure)
         }
         let fixture = Fixture(directory: directory, engine: engine, gates: gates, counter: counter, log: log)
         do {
