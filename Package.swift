@@ -137,6 +137,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "Durable",
+                "DurablePostgres",
                 "DurableTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ],

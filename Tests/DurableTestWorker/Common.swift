@@ -1,5 +1,6 @@
 import ArgumentParser
 import Durable
+import DurablePostgres
 import DurableTestKit
 import Foundation
 import Logging
@@ -12,7 +13,7 @@ import Logging
 
 /// What every subcommand takes.
 struct CommonOptions: ParsableArguments {
-    @Argument(help: "The database file.") var database: String
+    @Argument(help: "The database: an SQLite file, or a postgres:// URL (with ?schema=).") var database: String
     @Option(name: .customLong("fsize-limit"), help: "RLIMIT_FSIZE in bytes (SIGXFSZ ignored).") var fileSizeLimit: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: LogLevel?
@@ -112,6 +113,18 @@ enum Worker {
         configuration.maxConcurrentTasks = concurrency
         configuration.gracefulShutdownTimeout = .zero
         return configuration
+    }
+
+    /// An engine on `database`: a PostgreSQL URL (`postgres://...?schema=...`)
+    /// or an SQLite file.
+    static func openEngine(
+        _ database: String, configuration: EngineConfiguration, sqlite: SQLiteConfiguration, logger: Logger
+    ) async throws -> TaskEngine {
+        guard PostgresConfiguration.isURL(database) else {
+            return try TaskEngine(path: database, configuration: configuration, sqlite: sqlite, logger: logger)
+        }
+        return try await TaskEngine(
+            postgres: try PostgresConfiguration(url: database), configuration: configuration, logger: logger)
     }
 
     /// The SQLite settings: `sync`'s durability, and `$DURABLE_BENCH_POLL_US` as

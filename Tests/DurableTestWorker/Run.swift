@@ -54,8 +54,7 @@ struct Run: AsyncParsableCommand {
             if let threshold = sleepSuspendMilliseconds {
                 configuration.sleepSuspendThreshold = .milliseconds(threshold)
             }
-            let engine = try TaskEngine(
-                path: common.database, configuration: configuration, sqlite: Worker.sqlite(sync: sync), logger: logger)
+            let engine = try await Worker.openEngine(common.database, configuration: configuration, sqlite: Worker.sqlite(sync: sync), logger: logger)
             let runs = RunCount()
             register(on: engine, runs: runs)
             if let ids = waitIDs?.ids {

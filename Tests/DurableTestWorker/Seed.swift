@@ -24,8 +24,7 @@ struct Seed: AsyncParsableCommand {
             do {
                 var configuration = Worker.configuration(concurrency: 256)
                 configuration.gracefulShutdownTimeout = .seconds(5)
-                let engine = try TaskEngine(
-                    path: common.database, configuration: configuration, sqlite: Worker.sqlite(sync: sync),
+                let engine = try await Worker.openEngine(common.database, configuration: configuration, sqlite: Worker.sqlite(sync: sync),
                     logger: logger)
                 for first in stride(from: 0, to: count, by: batch) {
                     try await engine.createTasks(Noop.self, inputs: Array(first..<min(count, first + batch)))

@@ -37,8 +37,7 @@ struct Share: AsyncParsableCommand {
         let log = options.log
         var configuration = Worker.configuration(concurrency: options.concurrency)
         configuration.gracefulShutdownTimeout = .seconds(10)
-        let engine = try TaskEngine(
-            path: options.common.database, configuration: configuration, sqlite: Worker.sqlite(), logger: logger)
+        let engine = try await Worker.openEngine(options.common.database, configuration: configuration, sqlite: Worker.sqlite(), logger: logger)
         registerTortureJobs(on: engine, work: Workload(), shareLog: log)
         let me = options.index
         let hangLimit = Duration.milliseconds(Int(options.hangLimit * 1000))
@@ -154,8 +153,7 @@ struct Serve: AsyncParsableCommand {
 
     private func serve(_ logger: Logger) async throws {
         let options = self
-        let engine = try TaskEngine(
-            path: options.common.database, configuration: Worker.configuration(concurrency: options.concurrency),
+        let engine = try await Worker.openEngine(options.common.database, configuration: Worker.configuration(concurrency: options.concurrency),
             sqlite: Worker.sqlite(), logger: logger)
         registerTortureJobs(on: engine, work: Workload(log: options.log))
         try await engine.run { engine in
@@ -216,8 +214,7 @@ struct Probe: AsyncParsableCommand {
         }
         let engine: TaskEngine
         do {
-            engine = try TaskEngine(
-                path: options.common.database, configuration: Worker.configuration(concurrency: options.concurrency),
+            engine = try await Worker.openEngine(options.common.database, configuration: Worker.configuration(concurrency: options.concurrency),
                 sqlite: Worker.sqlite(), logger: logger)
             say("RESULT open ok")
         } catch let error as DurableError {

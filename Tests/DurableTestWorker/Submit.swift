@@ -38,8 +38,7 @@ struct Submit: AsyncParsableCommand {
 
     func run() async {
         await Worker.perform("submit", common) { logger in
-            let engine = try TaskEngine(
-                path: common.database, configuration: Worker.configuration(concurrency: 8), sqlite: Worker.sqlite(),
+            let engine = try await Worker.openEngine(common.database, configuration: Worker.configuration(concurrency: 8), sqlite: Worker.sqlite(),
                 logger: logger)
             let bytes = String(repeating: "x", count: payload)
             for i in 0..<count {
@@ -68,8 +67,7 @@ struct Open: AsyncParsableCommand {
         await Worker.perform("open", common) { logger in
             say("ready")
             while !FileManager.default.fileExists(atPath: goFile) { usleep(100) }
-            let engine = try TaskEngine(
-                path: common.database, configuration: Worker.configuration(concurrency: 8), sqlite: Worker.sqlite(),
+            let engine = try await Worker.openEngine(common.database, configuration: Worker.configuration(concurrency: 8), sqlite: Worker.sqlite(),
                 logger: logger)
             try engine.close()
             say("opened")

@@ -47,6 +47,13 @@ public enum PostgresTestServer {
         return "f_" + String(hash, radix: 16)
     }
 
+    /// The URL of a new schema on the test server (for child processes, which
+    /// take the database as an argument).
+    public static func newSchemaURL() throws -> String {
+        guard let url else { throw TestKitError(missingReason ?? "no PostgreSQL server") }
+        return url + (url.contains("?") ? "&" : "?") + "schema=" + newSchemaName() + "&sslmode=disable"
+    }
+
     /// A schema name no other test uses.
     public static func newSchemaName() -> String {
         "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
