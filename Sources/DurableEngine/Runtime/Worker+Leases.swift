@@ -5,12 +5,24 @@ extension Worker {
     /// Renews the leases of running tasks; a task whose lease was lost (another
     /// worker recovered it) is stopped here.
     func heartbeatLoop() async {
+        var suspectedOrphans: Set<TaskID> = []
         while !Task.isCancelled {
             do {
                 try await clock.sleep(for: configuration.effectiveHeartbeatInterval)
                 let now = clock.now()
                 let owned = try await store.heartbeat(
                     owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
+                // Tasks the store says this worker runs but nothing here runs, at
+                // two heartbeats in a row (one may fall between a claim's commit and
+                // the start of its tasks): handed back.
+                let orphans = state.withLock { state in
+                    let known = Set(state.decisions.running.keys).union(state.decisions.superseded.keys.map(\.id))
+                        .union(state.decisions.completions.map(\.id))
+                    return owned.subtracting(known)
+                }
+                let confirmed = orphans.intersection(suspectedOrphans)
+                suspectedOrphans = orphans.subtracting(confirmed)
+                if !confirmed.isEmpty { try await releaseOrphans(confirmed) }
                 let candidates = state.withLock { state in
                     state.decisions.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
                 }
@@ -28,6 +40,29 @@ extension Worker {
                 logger.warning("could not renew leases: \(error)")
             }
         }
+    }
+
+    /// Hands back tasks this worker holds in the store without running them: what
+    /// a claim leaves when its commit got no answer (a connection lost at
+    /// `COMMIT`) but did commit. Fenced by owner and attempt, like any completion.
+    private func releaseOrphans(_ ids: Set<TaskID>) async throws {
+        var completions: [TaskCompletion] = []
+        for task in ids.sorted() {
+            guard let record = try await store.task(task), record.status == .running, record.owner == id else { continue }
+            let error = StoredError(
+                kind: .interrupted, type: "Durable.Recovery",
+                message: "worker \(id) held task \(task) without running it (a claim whose commit was not confirmed)")
+            completions.append(
+                TaskCompletion(
+                    id: task, owner: id, attempt: record.attempt, startedAt: record.startedAt ?? clock.now(),
+                    ending: .released(error)))
+        }
+        guard !completions.isEmpty else { return }
+        logger.warning(
+            "handing back \(completions.count) task(s) this worker held without running them",
+            metadata: ["tasks": "\(completions.map(\.id.rawValue))"])
+        let result = try await store.completeAndClaim(completions, claim: nil, now: clock.now())
+        if result.requeued { noteNewWork() }
     }
 
     /// Looks for abandoned tasks every recovery interval, and has the change
