@@ -38,6 +38,8 @@ struct DoneCallbackTests {
             _ = try await ok.value
             _ = try? await bad.value
             _ = try await cancelled.cancel()
+            // A running task ends when its run sees the request: its callbacks exist then.
+            _ = try? await cancelled.value
             for task in [ok.id, bad.id, cancelled.id] {
                 let callbacks = try await callbackTasks(of: engine, for: task)
                 _ = try await engine.gather(callbacks)
