@@ -89,7 +89,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
         guard let parts = URLComponents(string: url), let scheme = parts.scheme,
             ["postgres", "postgresql"].contains(scheme.lowercased())
         else {
-            throw DurableError(.invalidArgument, "\(url) is not a postgres://user@host:port/database URL")
+            throw DurableError(
+                .invalidArgument, "\(Self.redacted(url)) is not a postgres://user@host:port/database URL")
         }
         self.init()
         host = parts.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
@@ -146,10 +147,15 @@ public struct PostgresConfiguration: Sendable, Hashable {
         }
     }
 
-    /// `url` with its password replaced by `***`.
+    /// `url` with its password replaced by `***`, also when it does not parse.
     static func redacted(_ url: String) -> String {
-        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
-        parts.password = "***"
-        return parts.string ?? url
+        if var parts = URLComponents(string: url) {
+            guard parts.password != nil else { return url }
+            parts.password = "***"
+            return parts.string ?? "(a URL)"
+        }
+        // user:password@ after the scheme, whatever else is wrong.
+        return url.replacingOccurrences(
+            of: "(://[^/@:]*):[^@/]*@", with: "$1:***@", options: .regularExpression)
     }
 }

@@ -2,6 +2,7 @@ import DurableEngine
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -36,7 +37,9 @@ final class PostgresDatabase: Sendable {
         client.options.connectionIdleTimeout = .seconds(60)
         let postgres = PostgresClient(configuration: client, backgroundLogger: logger)
         self.client = postgres
-        running = Task { await postgres.run() }
+        // Started at once (up to its first suspension), so the pool runs before
+        // the first lease.
+        running = Task.immediate { await postgres.run() }
     }
 
     /// The postgres-nio configuration of a session on `configuration`'s server.
@@ -59,6 +62,38 @@ final class PostgresDatabase: Sendable {
         return client
     }
 
+    /// Connects once, outside the pool, and runs `SELECT 1`: the pool keeps
+    /// retrying a server it cannot reach (for a minute) without saying why, while
+    /// this fails after the connect timeout with the server's or the network's
+    /// reason (refused, unknown database, unknown role, wrong password).
+    static func checkReachable(_ configuration: PostgresConfiguration, logger: Logger) async throws {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch configuration.transportSecurity {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        var session = PostgresConnection.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: tls)
+        session.options.connectTimeout = .nanoseconds(
+            Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+                + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+        session.options.additionalStartupParameters = [("application_name", "durable opening")]
+        do {
+            let connection = try await PostgresConnection.connect(configuration: session, id: 0, logger: logger)
+            do {
+                try await connection.run("SELECT 1")
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch {
+            throw PostgresErrors.describe(error, location: configuration.location, operation: "connect")
+        }
+    }
+
     /// Stops the pool; later calls fail.
     func close() {
         running.cancel()
@@ -71,28 +106,43 @@ final class PostgresDatabase: Sendable {
     /// Runs `body` in a transaction on one connection, again after a failure that
     /// left nothing committed, until ``PostgresConfiguration/reconnectTimeout``.
     func write<T: Sendable>(
-        _ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await retrying(operation) {
             try await self.client.withConnection { connection in
-                try await Self.transaction(on: connection, body)
+                let commit = CommitMark()
+                do {
+                    return try await AnswerGuard.run(timeout: Self.answerTimeout, giveUp: { connection.closeNow() }) {
+                        try await Self.transaction(on: connection, commit: commit, body)
+                    }
+                } catch let error as AnswerGuard.NoAnswer where commit.sent {
+                    throw CommitOutcomeUnknown(underlying: error)
+                }
             }
         }
     }
 
     /// Runs `body` on one connection, outside a transaction (each statement sees
     /// the latest commits), again after a lost connection.
-    func read<T: Sendable>(_ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T)
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
         try await retrying(operation) {
-            try await self.client.withConnection { connection in try await body(connection) }
+            try await self.client.withConnection { connection in
+                try await AnswerGuard.run(timeout: Self.answerTimeout, giveUp: { connection.closeNow() }) {
+                    try await body(connection)
+                }
+            }
         }
     }
 
+    /// How long one call's statements may wait for the server's answers before
+    /// the connection is given up as lost.
+    static let answerTimeout = Duration.seconds(15)
+
     /// `BEGIN`, `body`, `COMMIT` on `connection`; `ROLLBACK` when `body` throws.
     private static func transaction<T: Sendable>(
-        on connection: PostgresConnection, _ body: @Sendable (PostgresConnection) async throws -> T
+        on connection: PostgresConnection, commit: CommitMark, _ body: @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await connection.run("BEGIN")
         let value: T
@@ -102,6 +152,7 @@ final class PostgresDatabase: Sendable {
             try? await connection.run("ROLLBACK")
             throw error
         }
+        commit.markSent()
         do {
             try await connection.run("COMMIT")
         } catch {
@@ -146,6 +197,13 @@ final class PostgresDatabase: Sendable {
     }
 }
 
+/// Whether a transaction's `COMMIT` was sent.
+final class CommitMark: Sendable {
+    private let state = Mutex(false)
+    var sent: Bool { state.withLock { $0 } }
+    func markSent() { state.withLock { $0 = true } }
+}
+
 /// A `COMMIT` sent on a connection that failed before the server answered.
 struct CommitOutcomeUnknown: Error {
     var underlying: any Error
@@ -167,12 +225,17 @@ final class UncertainCommits: Sendable {
 extension PostgresConnection {
     /// Runs a statement whose rows, if any, are not needed.
     func run(_ query: PostgresQuery) async throws {
-        _ = try await self.query(query, logger: Self.quiet).collect()
+        _ = try await rows(query)
     }
 
     /// Runs a statement and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await self.query(query, logger: Self.quiet).collect()
+    }
+
+    /// Closes the connection at once, failing what waits on it.
+    func closeNow() {
+        let _: EventLoopFuture<Void> = close()
     }
 
     /// The first column of the first row, if any.

@@ -24,7 +24,11 @@ enum PostgresErrors {
     }
 
     static func classify(_ error: any Error) -> Kind {
-        guard let error = error as? PSQLError else { return .permanent }
+        guard let error = error as? PSQLError else {
+            // The pool's own errors (its module is not public): it gave up making
+            // connections for now.
+            return "\(error)".contains("connectionCreationCircuitBreakerTripped") ? .connection : .permanent
+        }
         switch error.code {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
             return .connection
@@ -75,6 +79,8 @@ enum PostgresErrors {
             break
         }
         switch classify(error) {
+        case _ where operation == "connect":
+            return DurableError(.cannotOpen, "cannot connect to \(location): \(detail)")
         case .connection:
             return DurableError(
                 .storeUnavailable, "cannot reach \(location) (could not \(operation)): \(detail)")

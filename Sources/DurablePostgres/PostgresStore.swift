@@ -48,6 +48,7 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
         access: DatabaseAccess = .readWrite, host: String, logger: Logger
     ) async throws -> PostgresStore {
         try configuration.validate()
+        try await PostgresDatabase.checkReachable(configuration, logger: logger)
         var opening = configuration
         // At open, an unreachable server is reported after the connect timeout,
         // not after the longer wait for a server that went away while running.
@@ -78,7 +79,7 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     // MARK: Running statements
 
     /// Runs `body` in a transaction (see ``PostgresDatabase/write(_:_:)``).
-    func write<T: Sendable>(_ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T)
+    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
         guard access == .readWrite else {
@@ -89,7 +90,7 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     }
 
     /// Runs `body` on a connection outside a transaction.
-    func read<T: Sendable>(_ operation: String, _ body: @Sendable (PostgresConnection) async throws -> T)
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
         try checkOpen(operation)

@@ -17,7 +17,7 @@ extension Worker {
                 // the start of its tasks): handed back.
                 let orphans = state.withLock { state in
                     let known = Set(state.decisions.running.keys).union(state.decisions.superseded.keys.map(\.id))
-                        .union(state.decisions.completions.map(\.id))
+                        .union(state.decisions.completions.map(\.id)).union(state.decisions.committing.map(\.id))
                     return owned.subtracting(known)
                 }
                 let confirmed = orphans.intersection(suspectedOrphans)

@@ -86,6 +86,9 @@ struct WorkerDecisions<Handle> {
     private var skippedLook = false
     /// Completions waiting for the next commit, in the order they came.
     private(set) var completions: [TaskCompletion] = []
+    /// Completions of the commit under way (their tasks still run in the store
+    /// until it returns).
+    private(set) var committing: [TaskCompletion] = []
     private(set) var workGeneration: UInt64 = 1
     private(set) var claimedGeneration: UInt64 = 0
     private(set) var draining = false
@@ -183,6 +186,7 @@ struct WorkerDecisions<Handle> {
         let failingExpired = expiryDue
         expiryDue = false
         if !taken.isEmpty || claimLimit > 0 || failingExpired {
+            committing = taken
             return .commit(
                 completions: taken, claimLimit: claimLimit, generation: workGeneration, failingExpired: failingExpired)
         }
@@ -196,6 +200,7 @@ struct WorkerDecisions<Handle> {
     /// A commit returned: a claim that came back short means every due task of
     /// generation `generation` was claimed.
     mutating func committed(generation: UInt64, claimed: Int, claimLimit: Int) {
+        committing = []
         if claimed < claimLimit { claimedGeneration = max(claimedGeneration, generation) }
     }
 
@@ -210,6 +215,7 @@ struct WorkerDecisions<Handle> {
     /// A commit failed: its completions go back first in line, and so does the
     /// expiry of deadlines (unless draining: the next worker's recovery does it).
     mutating func commitFailed(_ failed: [TaskCompletion], failingExpired: Bool) {
+        committing = []
         completions.insert(contentsOf: failed, at: 0)
         if failingExpired, !draining { expiryDue = true }
     }
