@@ -41,6 +41,16 @@ struct PostgresConnectionErrorTests {
         }
     }
 
+    @Test("a server that takes the connection and never answers: refused after the connect timeout (10 s), not later")
+    func silentServer() throws {
+        let silent = try BoundSocket()
+        defer { silent.close() }
+        try silent.listen()
+        let url = try postgresURL { $0.port = silent.port }
+        try expectRefused(
+            ["ls"], url: url, naming: "@127.0.0.1:\(silent.port)/durable", saying: "timeout", within: .seconds(14))
+    }
+
     @Test("a database that does not exist: the server's reason, naming it")
     func unknownDatabase() throws {
         let url = try postgresURL { $0.path = "/no_such_database" }

@@ -56,19 +56,49 @@ extension DurableResult {
 
 /// A TCP port on 127.0.0.1 that nothing listens on: bound, then let go.
 func unusedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestKitError("socket: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-        }
-    }
-    guard bound else { throw TestKitError("bind: \(String(cString: strerror(errno)))") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    let socket = try BoundSocket()
+    defer { socket.close() }
+    return socket.port
 }
+
+/// A socket bound to a free port on 127.0.0.1; with ``listen()``, a server that
+/// takes connections (the kernel completes them) and never answers.
+final class BoundSocket: Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestKitError("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = fd
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else {
+            let reason = String(cString: strerror(errno))
+            closeDescriptor(fd)
+            throw TestKitError("bind: \(reason)")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Takes connections from now on, into a backlog nobody reads.
+    func listen() throws {
+        guard listenOn(fd) else { throw TestKitError("listen: \(String(cString: strerror(errno)))") }
+    }
+
+    func close() {
+        closeDescriptor(fd)
+    }
+}
+
+// At file scope, where close and listen are the C library's, not BoundSocket's.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+private func listenOn(_ fd: Int32) -> Bool { listen(fd, 16) == 0 }
