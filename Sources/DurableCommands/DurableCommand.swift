@@ -11,11 +11,14 @@ import Durable
 public struct DurableCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "durable",
-        abstract: "Run batches of commands durably and inspect Durable task databases (SQLite files).",
+        abstract: "Run batches of commands durably and inspect Durable task databases (SQLite or PostgreSQL).",
         discussion: """
-            The database is ./durable.sqlite unless --db or $DURABLE_DB names another. Every task, \
-            attempt and result is stored there; `sqlite3 durable.sqlite 'select * from task_history'` \
-            shows them too.
+            The database is ./durable.sqlite unless --db or $DURABLE_DB names another: an SQLite file, or \
+            a PostgreSQL database as postgres://user@host:port/database (?schema=NAME for a schema other \
+            than durable; the password in the URL or in $PGPASSWORD). Every task, attempt and result is \
+            stored there; `sqlite3 durable.sqlite 'select * from task_history'` (or `psql URL -c 'select * \
+            from durable.task_history'`) shows them too. Every command works on both; --lock-timeout is \
+            SQLite's and is ignored on PostgreSQL.
 
             Exit status, in every command: 0 on success; 1 when work failed (a line, a URL; watch: \
             abandoned runs); 2 for bad input or a database that cannot be used (one line on standard \

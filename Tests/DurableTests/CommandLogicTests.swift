@@ -49,8 +49,43 @@ struct CommandLogicTests {
         let directory = TemporaryDirectory()
         let batch = directory.file("jobs.txt")
         try Data("true\n".utf8).write(to: URL(fileURLWithPath: batch))
-        #expect(jobName(batch) == "run:\(RunBatch.absolutePath(batch))")
-        #expect(jobName("resize") == "resize")
-        #expect(jobName("run:/elsewhere/jobs.txt") == "run:/elsewhere/jobs.txt")
+        let database = try DatabaseOption.parse(["--db", directory.file("test.sqlite")])
+        #expect(try database.jobName(batch) == "run:\(RunBatch.absolutePath(batch))")
+        #expect(try database.jobName("resize") == "resize")
+        #expect(try database.jobName("run:/elsewhere/jobs.txt") == "run:/elsewhere/jobs.txt")
+    }
+
+    @Test("on PostgreSQL a batch is its file's name and a hash of its lines: copies elsewhere share it, edits do not")
+    func postgresBatchNames() throws {
+        let directory = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.file("copy"), withIntermediateDirectories: true)
+        let batch = directory.file("jobs.txt")
+        let copy = directory.file("copy/jobs.txt")
+        try Data("echo a\n\necho b\n".utf8).write(to: URL(fileURLWithPath: batch))
+        try Data("echo a\r\necho b".utf8).write(to: URL(fileURLWithPath: copy))
+        let database = try DatabaseOption.parse(["--db", "postgres://app@db.internal:5432/jobs"])
+        let job = try database.jobName(batch)
+        #expect(job.hasPrefix("run:jobs.txt@") && job.count == "run:jobs.txt@".count + 16)
+        #expect(try database.jobName(copy) == job)
+        try Data("echo a\necho c\n".utf8).write(to: URL(fileURLWithPath: copy))
+        #expect(try database.jobName(copy) != job)
+        #expect(try RunBatch.load(batch, naming: .name("nightly")).identity == "nightly")
+    }
+
+    @Test("a PostgreSQL URL is named without its password, in messages, psql hints and DURABLE_DATABASE")
+    func postgresLocations() throws {
+        let database = try DatabaseOption.parse(["--db", "postgres://app:s3cret@db.internal:6543/jobs?schema=batch"])
+        #expect(database.isPostgres)
+        #expect(database.location == "postgres://app@db.internal:6543/jobs (schema batch)")
+        #expect(try database.environmentValue() == "postgres://app@db.internal:6543/jobs?schema=batch")
+        #expect(
+            database.shellQuery { "select * from \($0)task_history" }
+                == "psql \"postgres://app@db.internal:6543/jobs\" -c \"select * from batch.task_history\"")
+        let file = try DatabaseOption.parse(["--db", "jobs.sqlite"])
+        #expect(file.shellQuery { "select * from \($0)task_history" } == "sqlite3 jobs.sqlite \"select * from task_history\"")
+        let broken = try DatabaseOption.parse(["--db", "postgres://app:s3cret@db.internal:5432/jobs?colour=red"])
+        #expect(!broken.location.contains("s3cret"))
+        let error = #expect(throws: CommandError.self) { try broken.postgres() }
+        #expect(error.map { !"\($0)".contains("s3cret") && "\($0)".contains("colour") } == true)
     }
 }

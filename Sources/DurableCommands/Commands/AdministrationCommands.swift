@@ -7,13 +7,16 @@ import Foundation
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count tasks by job and status, and show how many finished in the last minute and hour.",
-        discussion: "Same as: sqlite3 durable.sqlite 'select * from queue_stats'")
+        discussion: """
+            Same as: sqlite3 durable.sqlite 'select * from queue_stats' (PostgreSQL: psql URL -c 'select * from \
+            durable.queue_stats').
+            """)
 
     @OptionGroup var database: DatabaseOption
     @Flag(name: .long, help: "One JSON object per line: one per job, then the totals.") var json = false
 
     func run() async throws {
-        let engine = try openForReading(database)
+        let engine = try await openForReading(database)
         defer { try? engine.close() }
         let statistics = try await engine.statistics()
         let jobs = statistics.counts.sorted(by: { $0.key < $1.key })
@@ -82,7 +85,7 @@ struct Watch: AsyncParsableCommand {
         guard every > .zero else {
             throw CommandError("--interval: \"\(interval)\" is zero; watch needs a pause between looks (e.g. 500ms)")
         }
-        let engine = try openForReading(database)
+        let engine = try await openForReading(database)
         defer { try? engine.close() }
         let live = isatty(STDOUT_FILENO) == 1
         // Ctrl-C, SIGTERM or SIGHUP end the watch cleanly: the file is closed, no -wal or -shm stays.
@@ -136,7 +139,7 @@ struct Watch: AsyncParsableCommand {
         let more = runs.count > 10 ? " and \(runs.count - 10) more" : ""
         return "nothing is pending or running, but \(list)\(more) \(runs.count == 1 ? "is" : "are") still stored as "
             + "running with nobody running \(runs.count == 1 ? "it" : "them"); "
-            + "start a worker on \(database.path) to recover \(runs.count == 1 ? "it" : "them")"
+            + "start a worker on \(database.location) to recover \(runs.count == 1 ? "it" : "them")"
     }
 }
 
@@ -149,9 +152,7 @@ struct Cancel: AsyncParsableCommand {
     @Argument(help: "Task ids, or FILE:LINE for the task of a line of a durable run batch.")
     var ids: [TaskReference] = []
     @Option(name: .long, help: "Cancel every task with this status (only 'pending').") var status: String?
-    @Option(
-        name: .long, help: "With --status: only tasks of this job (or of this durable run batch file).",
-        transform: jobName)
+    @Option(name: .long, help: "With --status: only tasks of this job (or of this durable run batch file).")
     var job: String?
     @Option(name: .long, help: "The cancel message stored with the tasks.") var message = "cancelled with durable cancel"
 
@@ -161,16 +162,16 @@ struct Cancel: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try await openExisting(database)
         defer { try? engine.close() }
         if status != nil {
-            let count = try await engine.cancelPendingTasks(job: job, message: message)
+            let count = try await engine.cancelPendingTasks(job: try job.map(database.jobName), message: message)
             print("cancelled \(count) pending task(s)")
             return
         }
         var unknown: [String] = []
         for reference in ids {
-            let id = try await reference.resolve(in: engine, database: database.path)
+            let id = try await reference.resolve(in: engine, database: database)
             do {
                 let record = try await engine.record(of: id)
                 let cancelled = try await engine.cancel(id, message: message)
@@ -184,7 +185,7 @@ struct Cancel: AsyncParsableCommand {
             }
         }
         if !unknown.isEmpty {
-            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.path)")
+            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.location)")
         }
     }
 }
@@ -204,7 +205,7 @@ struct Retry: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try openExisting(database)
+        let engine = try await openExisting(database)
         defer { try? engine.close() }
         if failed {
             print("\(try await engine.retryFailedTasks()) failed task(s) are pending again")
@@ -212,14 +213,14 @@ struct Retry: AsyncParsableCommand {
         }
         var resolved: [(reference: TaskReference, id: TaskID)] = []
         for reference in ids {
-            resolved.append((reference, try await reference.resolve(in: engine, database: database.path)))
+            resolved.append((reference, try await reference.resolve(in: engine, database: database)))
         }
         var unknown: [String] = []
         for entry in resolved where (try? await engine.record(of: entry.id)) == nil {
             unknown.append("\(entry.reference)")
         }
         if !unknown.isEmpty {
-            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.path)")
+            throw CommandError("no task has id \(unknown.joined(separator: ", ")) in \(database.location)")
         }
         let reset = Set(try await engine.retry(resolved.map(\.id)))
         for entry in resolved {
@@ -245,26 +246,9 @@ struct Prune: AsyncParsableCommand {
         if let open = statuses.first(where: { !$0.isTerminal }) {
             throw CommandError("--status \(open) is not a finished status (use succeeded, failed or cancelled)")
         }
-        let engine = try openExisting(database)
+        let engine = try await openExisting(database)
         defer { try? engine.close() }
         let deleted = try await engine.prune(finishedBefore: age.dateAgo, statuses: statuses)
         print("deleted \(deleted) finished task(s)")
-    }
-}
-
-/// `durable migrate`: apply the migrations this build has.
-struct Migrate: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Apply the schema migrations this build has and the database lacks (creating it if needed).")
-
-    @OptionGroup var database: DatabaseOption
-
-    func run() throws {
-        let before = (try? SchemaReport(path: database.path))?.applied.count ?? 0
-        try database.openEngine().close()
-        let report = try SchemaReport(path: database.path)
-        print(
-            "\(database.path): schema version \(report.applied.last?.version ?? 0) "
-                + "(\(report.applied.count - before) migration(s) applied now)")
     }
 }

@@ -98,7 +98,7 @@ struct FetchCommand: AsyncParsableCommand {
         let inputs = list.urls.map { FetchURL.Input(url: $0, out: output.path) }
 
         let storeFailureTimeout = try storeTimeout.timeout()
-        let engine = try database.openEngine { configuration in
+        let engine = try await database.openEngine { configuration in
             configuration.maxConcurrentTasks = jobs
             configuration.storeFailureTimeout = storeFailureTimeout
         }
@@ -128,7 +128,7 @@ struct FetchCommand: AsyncParsableCommand {
                 throw CommandError(error.message)
             }
             if restored > 0 {
-                let note = "durable fetch: \(out) did not exist; wrote its \(restored) line(s) again from \(database.path)\n"
+                let note = "durable fetch: \(out) did not exist; wrote its \(restored) line(s) again from \(database.location)\n"
                 writeAll(STDERR_FILENO, Array(note.utf8))
             }
             result = try await FetchBatch(inputs: inputs, retry: retry).run(
@@ -159,7 +159,7 @@ struct FetchCommand: AsyncParsableCommand {
             if result.failed > result.failures.count {
                 report.append(
                     "durable fetch: … and \(result.failed - result.failures.count) more failures "
-                        + "(sqlite3 \(database.path) \"select name, error from tasks where status = 'failed'\")")
+                        + "(\(database.shellQuery { "select name, error from \($0)tasks where status = 'failed'" }))")
             }
         }
         if output.size() < result.recordedEnd {

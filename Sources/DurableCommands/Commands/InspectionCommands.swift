@@ -3,34 +3,39 @@ import Durable
 import Foundation
 
 /// Opens the engine for a command that reads or changes what is stored: the file
-/// must exist and have this build's schema (only `durable migrate` migrates).
-/// Callers close it when done (`defer { try? engine.close() }`), so that no -wal
-/// or -shm file is left behind; a failed close loses nothing (the WAL is kept).
-func openExisting(_ database: DatabaseOption) throws -> TaskEngine {
+/// (or PostgreSQL schema) must exist and have this build's schema (only `durable
+/// migrate` and `durable run` migrate). Callers close it when done (`defer { try?
+/// engine.close() }`), so that no -wal or -shm file is left behind; a failed close
+/// loses nothing (the WAL is kept).
+func openExisting(_ database: DatabaseOption) async throws -> TaskEngine {
     try database.requireExisting()
-    return try database.openEngine { $0.appliesMigrations = false }
+    return try await database.openEngine { $0.appliesMigrations = false }
 }
 
 /// Opens the engine read-only for a command that only reads what is stored: it
 /// works on a file the user cannot write and never waits for another process's
-/// write lock. The file must exist and have this build's schema.
-func openForReading(_ database: DatabaseOption) throws -> TaskEngine {
+/// write lock. The file (or PostgreSQL schema) must exist and have this build's
+/// schema.
+func openForReading(_ database: DatabaseOption) async throws -> TaskEngine {
     try database.requireExisting()
-    return try database.openEngine { $0.access = .readOnly }
+    return try await database.openEngine { $0.access = .readOnly }
 }
 
 /// `durable ls`: tasks, newest first.
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List tasks, newest first.",
-        discussion: "Same as: sqlite3 durable.sqlite 'select * from task_history order by id desc limit 50'")
+        discussion: """
+            Same as: sqlite3 durable.sqlite 'select * from task_history order by id desc limit 50' (PostgreSQL: \
+            psql URL -c 'select * from durable.task_history order by id desc limit 50').
+            """)
 
     @OptionGroup var database: DatabaseOption
     @Option(name: .long, help: "Only tasks with this status (pending, running, succeeded, failed, cancelled); repeatable.")
     var status: [String] = []
     @Option(name: .long, help: "Only tasks whose name matches this glob (* and ?).")
     var name: String?
-    @Option(name: .long, help: "Only tasks of this job (or of this durable run batch file).", transform: jobName)
+    @Option(name: .long, help: "Only tasks of this job (or of this durable run batch file).")
     var job: String?
     @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d; at most 36500d).")
     var since: String?
@@ -42,7 +47,8 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let statuses = try Set(status.map(parseStatus))
         let createdSince = try since.map { try DurationArgument(parsing: $0, option: "--since").dateAgo }
-        let engine = try openForReading(database)
+        let job = try job.map(database.jobName)
+        let engine = try await openForReading(database)
         defer { try? engine.close() }
         let tasks = try await engine.tasks(
             matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
@@ -80,14 +86,14 @@ struct Show: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object.") var json = false
 
     func run() async throws {
-        let engine = try openForReading(database)
+        let engine = try await openForReading(database)
         defer { try? engine.close() }
         let task: TaskRecord
-        let id = try await self.task.resolve(in: engine, database: database.path)
+        let id = try await self.task.resolve(in: engine, database: database)
         do {
             task = try await engine.record(of: id)
         } catch let error as DurableError where error.code == .unknownTask {
-            throw CommandError("no task has id \(id) in \(database.path)")
+            throw CommandError("no task has id \(id) in \(database.location)")
         }
         let attempts = try await engine.attempts(of: task.id)
         let steps = try await engine.steps(of: task.id)
@@ -128,7 +134,7 @@ struct Show: AsyncParsableCommand {
         let rows: [(String, String?)] = [
             ("id", "\(task.id)"), ("name", task.name), ("job", task.job),
             ("status", Formatting.status(task, abandoned: abandoned)),
-            ("abandoned", abandoned.map { _ in "nobody runs it; start a worker on \(database.path) to recover it" }),
+            ("abandoned", abandoned.map { _ in "nobody runs it; start a worker on \(database.location) to recover it" }),
             ("attempt", "\(task.attempt)"), ("priority", "\(task.priority)"), ("key", task.key),
             ("parent", task.parentID.map { "\($0)" }), ("owner", task.owner), ("created", Formatting.time(task.createdAt)),
             ("run at", Formatting.time(task.runAt)), ("started", Formatting.time(task.startedAt)),

@@ -43,6 +43,17 @@ struct RunCommand: AsyncParsableCommand {
             A line pruned (durable prune) after it finished and before this run read its result is reported \
             as pruned; prune forgets, so a later run runs it again.
 
+            Several durable run processes on one batch and one database share its lines: each line runs once, \
+            in whichever process claims it. On SQLite a batch is the file's absolute path (standard input is \
+            one batch, stdin). On PostgreSQL, where the processes may be on many machines, it is the file's \
+            name and a hash of its lines (such as jobs.txt@3f2a9c0d1e2b4f67): every copy of the file, wherever \
+            it is, is the same batch; an edited copy is another batch. --batch NAME names the batch instead, \
+            on either store: give every process the same NAME (with the same file) to share the batch wherever \
+            the file is, and to keep it across edits (lines are known by text and occurrence as above). A line \
+            that a process's file does not have is cancelled when that process claims it, so every process of \
+            a batch should run the same file. `ls --job FILE`, `show FILE:LINE` find the batch FILE makes \
+            without --batch; with --batch, use `ls --job run:NAME`.
+
             Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
             file or database), 75 when the database could not be written for --store-timeout (a full disk, say), \
             128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) when interrupted before every line \
@@ -54,6 +65,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @Argument(help: "The file of commands, one per line; - reads them from standard input.")
     var file: String
+
+    @Option(
+        help: ArgumentHelp(
+            "Name the batch NAME in the database instead of by the file (SQLite: its path; PostgreSQL: its name "
+                + "and content): processes given the same NAME share its lines, on any machine.",
+            valueName: "name"))
+    var batch: String?
 
     @Option(
         name: [.customShort("j"), .customLong("jobs")],
@@ -111,6 +129,9 @@ struct RunCommand: AsyncParsableCommand {
         guard tailSize >= 0 else { throw ValidationError("--tail-size cannot be negative") }
         if lineBuffer && keepOrder { throw ValidationError("--line-buffer and --keep-order cannot go together") }
         if let timeout, timeout <= .zero { throw ValidationError("--timeout must be longer than zero") }
+        if let batch, batch.isEmpty || batch.contains(where: \.isNewline) {
+            throw ValidationError("--batch must be a name on one line")
+        }
     }
 
     func run() async throws {
@@ -139,14 +160,15 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs the batch; returns the exit status.
     private func runBatch() async throws -> Int32 {
         let started = ContinuousClock.now
-        let batch = try RunBatch.load(file)
+        let batch = try RunBatch.load(file, naming: .choose(batch: self.batch, database: database))
         ShellCommand.use(batch: batch.identity)
         if dryRun {
             try await DryRun.report(batch, database: database)
             return 0
         }
         let storeFailureTimeout = try storeTimeout.timeout()
-        let engine = try database.openEngine(
+        let databaseValue = try database.environmentValue()
+        let engine = try await database.openEngine(
             configure: { configuration in
                 configuration.maxConcurrentTasks = jobs
                 configuration.storeFailureTimeout = storeFailureTimeout
@@ -161,7 +183,7 @@ struct RunCommand: AsyncParsableCommand {
             ShellCommand(
                 batch: batch.identity, lineNumbers: batch.lineNumbers, tailLimit: tailSize,
                 killGracePeriod: killGracePeriod, runnerID: runnerID, runHere: runHere, retries: retries,
-                output: lineOutput, database: URL(fileURLWithPath: database.path).standardizedFileURL.path))
+                output: lineOutput, database: databaseValue))
 
         let options = TaskOptions(
             timeout: timeout,

@@ -10,8 +10,9 @@ import Synchronization
 
 /// The job of `durable run`: one line of the batch file, run with `/bin/sh -c`.
 ///
-/// Its stored name is `run:<batch>` (the batch being the file's absolute path, or
-/// `stdin`), so a `durable run` process claims only the lines of its own batch;
+/// Its stored name is `run:<batch>` (the batch being the file's absolute path or
+/// `stdin`, on PostgreSQL its name and content hash, or `--batch`'s name:
+/// ``RunBatch/Naming``), so a `durable run` process claims only the lines of its own batch;
 /// another batch's pending lines in the same database are left for a run of that
 /// batch. A line is its text and how many lines with the same text come before it
 /// (the second `make` is another line than the first), so inserting, deleting or
@@ -27,7 +28,7 @@ struct ShellCommand: Job {
     /// (``RunBatch/key(of:)``), so a re-run of the same batch finds the same task
     /// wherever the line moved.
     struct Input: Codable, Sendable, Hashable {
-        /// The batch: the file's absolute path, or `stdin`.
+        /// The batch (``RunBatch/identity``).
         var file: String
         /// The line number, for tasks of older builds, which knew a line by it;
         /// `nil` since (the number changes when lines move; ``currentLine(of:)``).
@@ -66,7 +67,8 @@ struct ShellCommand: Job {
     let retries: Int
     /// Where each line's output goes.
     let output: LineOutput
-    /// The database's absolute path, in every line's `DURABLE_DATABASE`.
+    /// The database's absolute path, or its URL without the password (with the
+    /// schema), in every line's `DURABLE_DATABASE`.
     let database: String
 
     func run(_ input: Input, context: TaskContext) async throws -> ShellOutcome {

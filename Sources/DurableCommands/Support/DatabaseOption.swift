@@ -1,52 +1,115 @@
 import ArgumentParser
 import Durable
+import DurablePostgres
 import Foundation
 import Logging
 
 /// Where the database is: `--db`, else `$DURABLE_DB`, else `./durable.sqlite`.
+/// A `postgres://` (or `postgresql://`) URL names a PostgreSQL database; anything
+/// else is an SQLite file.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: "The database file (default: $DURABLE_DB, else ./durable.sqlite).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The database: an SQLite file, or postgres://user[:password]@host[:port]/database[?schema=s&sslmode=m] "
+                + "(password also from $PGPASSWORD) (default: $DURABLE_DB, else ./durable.sqlite).",
+            valueName: "file-or-url"))
     var db: String?
 
-    @Option(name: .long, help: "How long to wait for another process's write lock (e.g. 5s; at most 36500d).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long to wait for another process's write lock (e.g. 5s; at most 36500d). SQLite only: ignored on "
+                + "PostgreSQL, where writers do not lock the whole database."))
     var lockTimeout: String = "60s"
 
-    var path: String {
+    /// The database as given: a file path or a URL, which may hold a password:
+    /// messages use ``location``.
+    var given: String {
         db ?? ProcessInfo.processInfo.environment["DURABLE_DB"] ?? "durable.sqlite"
     }
 
-    /// Opens the engine on the database; a file that cannot be used gives a
-    /// one-line error naming it (the engine's own message).
+    /// Whether the database is PostgreSQL's.
+    var isPostgres: Bool { PostgresConfiguration.isURL(given) }
+
+    /// The database for messages: the file's path, or
+    /// `postgres://user@host:port/database (schema s)`, never the password.
+    var location: String {
+        guard isPostgres else { return given }
+        return (try? PostgresTarget(url: given).location) ?? PostgresTarget.redacted(given)
+    }
+
+    /// The PostgreSQL database given.
+    ///
+    /// - Throws: ``CommandError`` naming what is wrong with the URL.
+    func postgres() throws -> PostgresTarget {
+        try PostgresTarget(url: given)
+    }
+
+    /// Opens the engine on the database; a database that cannot be used gives a
+    /// one-line error naming it (the engine's own message, or on PostgreSQL the
+    /// server's reason, within its connect timeout).
     func openEngine(
         configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning
-    ) throws -> TaskEngine {
+    ) async throws -> TaskEngine {
         var configuration = EngineConfiguration()
-        var sqlite = SQLiteConfiguration()
-        sqlite.lockTimeout = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
+        let lockWait = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
         configure(&configuration)
+        let logger = CommandLogHandler.logger(level: logLevel)
+        if isPostgres {
+            let target = try postgres()
+            try await target.checkConnection()
+            return try await TaskEngine(postgres: target.configuration, configuration: configuration, logger: logger)
+        }
         try refuseDirectory()
-        var logger = Logger(label: "durable")
-        logger.logLevel = logLevel
-        return try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: logger)
+        var sqlite = SQLiteConfiguration()
+        sqlite.lockTimeout = lockWait
+        return try TaskEngine(path: given, configuration: configuration, sqlite: sqlite, logger: logger)
     }
 
     /// Fails with a one-line error when the database file does not exist, for
-    /// commands that only read or change what is stored.
+    /// commands that only read or change what is stored. (A PostgreSQL database
+    /// without Durable's schema is refused when opened, as is a file without it.)
     func requireExisting() throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandError("no database at \(path) (use --db or $DURABLE_DB to name another)")
+        guard !isPostgres else { return }
+        guard FileManager.default.fileExists(atPath: given) else {
+            throw CommandError("no database at \(given) (use --db or $DURABLE_DB to name another)")
         }
         try refuseDirectory()
+    }
+
+    /// The command line that runs `sql` on the database by hand: `sqlite3 FILE "sql"`,
+    /// or `psql "postgres://user@host:port/db" -c "sql"`. `sql` names Durable's
+    /// tables and views with the prefix it is given (`durable.` on PostgreSQL,
+    /// nothing on SQLite).
+    func shellQuery(_ sql: (_ prefix: String) -> String) -> String {
+        if isPostgres, let target = try? postgres() { return target.psqlCommand(sql) }
+        return "sqlite3 \(given) \"\(sql(""))\""
+    }
+
+    /// What a line's `DURABLE_DATABASE` holds: the file's absolute path, or the
+    /// URL without its password (with the schema).
+    func environmentValue() throws -> String {
+        if isPostgres { return try postgres().identity }
+        return URL(fileURLWithPath: given).standardizedFileURL.path
+    }
+
+    /// The job of a `--job` value: a `durable run` batch file given by its path
+    /// names that batch's job (``RunBatch/identity(ofFile:on:)``); anything else is
+    /// a job name.
+    func jobName(_ text: String) throws -> String {
+        guard !text.hasPrefix("run:"), FileManager.default.fileExists(atPath: text) else { return text }
+        return "run:\(try RunBatch.identity(ofFile: text, on: self))"
     }
 
     /// A folder given as the database is named as such, not as "cannot open".
     private func refuseDirectory() throws {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory), isDirectory.boolValue else {
             return
         }
-        let file = (path as NSString).appendingPathComponent("durable.sqlite")
-        throw CommandError("the database \(path) is a directory; name a database file, such as \(file)")
+        let file = (given as NSString).appendingPathComponent("durable.sqlite")
+        throw CommandError("the database \(given) is a directory; name a database file, such as \(file)")
     }
 }
 

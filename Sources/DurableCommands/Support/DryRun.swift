@@ -15,8 +15,7 @@ enum DryRun {
     /// Prints one line per batch line and a summary on standard output.
     static func report(_ batch: RunBatch, database: DatabaseOption) async throws {
         var tasksByKey: [String: TaskRecord] = [:]
-        if FileManager.default.fileExists(atPath: database.path) {
-            let engine = try openForReading(database)
+        if let engine = try await openIfStored(database) {
             defer { try? engine.close() }
             tasksByKey = try await BatchTasks.storedTasksByKey(on: engine)
         }
@@ -34,5 +33,21 @@ enum DryRun {
             "durable run --dry-run: \(batch.lines.count) lines: \(parts.joined(separator: ", ")); a run would run "
                 + "\(runs) (--retry-failed: also the \(counts[.failed, default: 0] + counts[.cancelled, default: 0]) "
                 + "failed or cancelled); nothing was changed")
+    }
+
+    /// The database opened read-only, or `nil` when nothing is stored there yet: no
+    /// file, or (PostgreSQL) no Durable schema.
+    private static func openIfStored(_ database: DatabaseOption) async throws -> TaskEngine? {
+        guard database.isPostgres else {
+            guard FileManager.default.fileExists(atPath: database.given) else { return nil }
+            return try await openForReading(database)
+        }
+        do {
+            return try await openForReading(database)
+        } catch let error as DurableError where error.code == .schemaTooOld {
+            // The only PostgreSQL schema older than this build's is none at all
+            // (migrations/postgres has one migration), which `durable run` creates.
+            return nil
+        }
     }
 }

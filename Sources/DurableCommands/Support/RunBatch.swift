@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Dispatch
 import Durable
 import Foundation
@@ -21,7 +22,28 @@ struct RunBatch {
         var occurrence: Int
     }
 
-    /// The file's absolute path (symbolic links resolved), or `stdin`.
+    /// How a batch is named in the database: its identity, in its job's name
+    /// (`run:<identity>`) and in its lines' keys. Processes running the same
+    /// batch (on one machine or many) share its lines.
+    enum Naming: Sendable, Equatable {
+        /// The file's absolute path (symbolic links resolved), or `stdin`: the
+        /// default on SQLite, whose database is on one machine.
+        case path
+        /// The file's name and a hash of its lines (`jobs.txt@3f2a…`; `stdin@…`):
+        /// the default on PostgreSQL, the same on every machine that has a copy of
+        /// the file, wherever it is. An edited file is another batch.
+        case content
+        /// `--batch NAME`: the name, whatever the file's path or content.
+        case name(String)
+
+        /// `--batch`'s name when given, else the default of `database`'s kind.
+        static func choose(batch: String?, database: DatabaseOption) -> Naming {
+            if let batch { return .name(batch) }
+            return database.isPostgres ? .content : .path
+        }
+    }
+
+    /// The batch's name in the database (see ``Naming``).
     var identity: String
     var lines: [Line]
 
@@ -36,24 +58,53 @@ struct RunBatch {
     /// The key older builds gave a line's task: the batch, the line number and the text.
     func legacyKey(of line: Line) -> String { "\(identity):\(line.number):\(line.command)" }
 
-    static func load(_ argument: String) throws -> RunBatch {
+    static func load(_ argument: String, naming: Naming) throws -> RunBatch {
         if argument == "-" {
-            return try RunBatch(
-                identity: "stdin", label: "standard input", bytes: readAll(STDIN_FILENO, label: "standard input"))
+            var batch = try RunBatch(label: "standard input", bytes: readAll(STDIN_FILENO, label: "standard input"))
+            batch.identity = batch.identity(under: naming, path: "stdin", name: "stdin")
+            return batch
         }
         let fd = open(argument, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CommandError("cannot read \(argument): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let bytes = try readAll(fd, label: argument)
-        return try RunBatch(identity: absolutePath(argument), label: argument, bytes: bytes)
+        var batch = try RunBatch(label: argument, bytes: try readAll(fd, label: argument))
+        batch.identity = batch.identity(
+            under: naming, path: absolutePath(argument), name: (argument as NSString).lastPathComponent)
+        return batch
+    }
+
+    /// The identity `durable run FILE` gives the batch of `path` on `database`
+    /// without `--batch`: how `--job FILE` and `FILE:LINE` find its tasks.
+    static func identity(ofFile path: String, on database: DatabaseOption) throws -> String {
+        let naming = Naming.choose(batch: nil, database: database)
+        guard naming == .content else { return absolutePath(path) }
+        return try load(path, naming: naming).identity
+    }
+
+    /// The identity under `naming` of these lines, from the file at `path` (its
+    /// file name `name`).
+    private func identity(under naming: Naming, path: String, name: String) -> String {
+        switch naming {
+        case .path:
+            return path
+        case .name(let given):
+            return given
+        case .content:
+            // The lines' text, not the file's bytes: a copy with other line ends
+            // or blank lines is the same batch.
+            let text = lines.map(\.command).joined(separator: "\n")
+            let digest = SHA256.hash(data: Data(text.utf8)).prefix(8)
+                .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            return "\(name)@\(digest)"
+        }
     }
 
     /// Splits `bytes` into lines. A line is run exactly as written, so one that a
     /// command cannot carry unchanged — a NUL byte, which ends a C string, or bytes
     /// that are not UTF-8, which a stored task cannot hold — refuses the whole
     /// batch, naming the line, before anything is stored or run.
-    private init(identity: String, label: String, bytes: [UInt8]) throws {
-        self.identity = identity
+    private init(label: String, bytes: [UInt8]) throws {
+        identity = ""
         var lines: [Line] = []
         var occurrences: [String: Int] = [:]
         for (offset, raw) in bytes.split(separator: 10, omittingEmptySubsequences: false).enumerated() {

@@ -29,25 +29,20 @@ enum TaskReference: ExpressibleByArgument, CustomStringConvertible, Sendable {
         }
     }
 
-    /// The task meant, in `engine`'s database (named `database` in errors).
-    func resolve(in engine: TaskEngine, database: String) async throws -> TaskID {
+    /// The task meant, in `engine`'s database (`database`: how the batch of a
+    /// `FILE:LINE` is named there, and what errors call it).
+    func resolve(in engine: TaskEngine, database: DatabaseOption) async throws -> TaskID {
         switch self {
         case .id(let id):
             return TaskID(id)
         case .line(let file, let number):
-            let job = "run:\(RunBatch.absolutePath(file))"
+            let job = "run:\(try RunBatch.identity(ofFile: file, on: database))"
             let matches = try await engine.tasks(matching: TaskQuery(nameGlob: "line \(number): *", job: job, limit: 1))
             guard let task = matches.first else {
-                throw CommandError("no task of line \(number) of \(file) in \(database) (durable run \(file) creates them)")
+                throw CommandError(
+                    "no task of line \(number) of \(file) in \(database.location) (durable run \(file) creates them)")
             }
             return task.id
         }
     }
-}
-
-/// A `--job` option's value: a `durable run` batch file given by its path names
-/// that batch's job (`run:<absolute path>`); anything else is a job name.
-func jobName(_ text: String) -> String {
-    guard !text.hasPrefix("run:"), FileManager.default.fileExists(atPath: text) else { return text }
-    return "run:\(RunBatch.absolutePath(text))"
 }
