@@ -94,8 +94,6 @@ let package = Package(
             dependencies: [
                 "Durable",
                 "DurablePostgres",
-                // One direct connection checks a postgres:// --db before the engine's pool opens.
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -80,15 +80,24 @@ final class PostgresDatabase: Sendable {
             Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
                 + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
         session.options.additionalStartupParameters = [("application_name", "durable opening")]
+        // A server that takes the connection and never answers the handshake is
+        // given up after the connect timeout too.
+        let limit = configuration.connectTimeout + .seconds(1)
+        let connecting = session
         do {
-            let connection = try await PostgresConnection.connect(configuration: session, id: 0, logger: logger)
-            do {
-                try await connection.run("SELECT 1")
-                try await connection.close()
-            } catch {
-                try? await connection.close()
-                throw error
+            try await AnswerGuard.run(timeout: limit, giveUp: {}) {
+                let connection = try await PostgresConnection.connect(configuration: connecting, id: 0, logger: logger)
+                do {
+                    try await connection.run("SELECT 1")
+                    try await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
             }
+        } catch is AnswerGuard.NoAnswer {
+            throw DurableError(
+                .cannotOpen, "cannot connect to \(configuration.location): no answer within \(limit) (is the server up?)")
         } catch {
             throw PostgresErrors.describe(error, location: configuration.location, operation: "connect")
         }

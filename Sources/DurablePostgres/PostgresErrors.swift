@@ -1,4 +1,7 @@
 import DurableEngine
+import Foundation
+import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// How the PostgreSQL store reads postgres-nio's errors: which are worth another
@@ -55,8 +58,19 @@ enum PostgresErrors {
             let more = info[.detail].map { "; \($0)" } ?? ""
             return message + more + state
         }
-        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        if let underlying = error.underlying { return socketFailure(underlying) }
         return "\(error.code)"
+    }
+
+    /// The system's words for a failed connect ("Connection refused"), not NIO's
+    /// nested description of every address tried.
+    private static func socketFailure(_ error: any Error) -> String {
+        var error = error
+        if let attempts = error as? NIOConnectionError, let first = attempts.connectionErrors.first {
+            error = first.error
+        }
+        if let failure = error as? IOError { return String(cString: strerror(failure.errnoCode)) }
+        return "\(error)"
     }
 
     /// A ``DurableError`` naming `location` and what was being done; Durable's own

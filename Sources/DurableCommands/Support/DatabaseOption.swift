@@ -58,7 +58,6 @@ struct DatabaseOption: ParsableArguments {
         let logger = CommandLogHandler.logger(level: logLevel)
         if isPostgres {
             let target = try postgres()
-            try await target.checkConnection()
             return try await TaskEngine(postgres: target.configuration, configuration: configuration, logger: logger)
         }
         try refuseDirectory()

@@ -2,11 +2,10 @@ import Durable
 import DurablePostgres
 import Foundation
 import Logging
-import PostgresNIO
 
 /// A PostgreSQL database named by `--db postgres://...` (or `$DURABLE_DB`): its
-/// configuration, how messages and hints name it (never with the password), and
-/// a first connection that fails fast and says why.
+/// configuration and how messages and hints name it (never with the password).
+/// (Opening the engine fails fast, saying why, when the server cannot be used.)
 struct PostgresTarget: Sendable {
     var configuration: PostgresConfiguration
 
@@ -54,91 +53,6 @@ struct PostgresTarget: Sendable {
         "psql \"\(psqlURL)\" -c \"\(sql(configuration.schema + "."))\""
     }
 
-    /// Connects once and disconnects, so that an unreachable server, a refused
-    /// login or a missing database is one clear error within
-    /// ``PostgresConfiguration/connectTimeout``.
-    ///
-    /// The engine's connection pool does not fail a request when connecting
-    /// fails: it tries again, with growing pauses, for about a minute before it
-    /// gives up, and then without the server's reason. So the commands check with
-    /// a single connection of their own first.
-    ///
-    /// - Throws: ``CommandError`` naming host, port and database, and why.
-    func checkConnection() async throws {
-        let limit = configuration.connectTimeout
-        let connection = try makeConnectionConfiguration()
-        let location = location
-        let outcome = try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask {
-                do {
-                    let opened = try await PostgresConnection.connect(
-                        configuration: connection, id: 0, logger: Self.quiet)
-                    try? await opened.close()
-                    return nil
-                } catch {
-                    return Self.describe(error, location: location)
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: limit + .seconds(1))
-                return "cannot connect to \(location): no answer within \(limit) (is the server up?)"
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
-        if let outcome { throw CommandError(outcome) }
-    }
-
-    private func makeConnectionConfiguration() throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch configuration.transportSecurity {
-        case .disable:
-            tls = .disable
-        case .prefer:
-            tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require:
-            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        var connection = PostgresConnection.Configuration(
-            host: configuration.host, port: configuration.port, username: configuration.username,
-            password: configuration.password, database: configuration.database, tls: tls)
-        let limit = configuration.connectTimeout.components
-        connection.options.connectTimeout = .nanoseconds(limit.seconds * 1_000_000_000 + limit.attoseconds / 1_000_000_000)
-        connection.options.additionalStartupParameters = [("application_name", "durable (connection check)")]
-        return connection
-    }
-
-    /// One line saying why connecting failed: the server's own words for a refused
-    /// login or a missing database, the socket's for an unreachable server.
-    static func describe(_ error: any Error, location: String) -> String {
-        guard let error = error as? PSQLError else { return "cannot connect to \(location): \(error)" }
-        if let info = error.serverInfo {
-            let message = info[.message] ?? "the server refused the connection"
-            let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-            switch info[.sqlState] {
-            case "28P01", "28000":
-                return "cannot connect to \(location): authentication failed: \(message)\(state)"
-            case "3D000":
-                return "cannot connect to \(location): the database does not exist: \(message)\(state)"
-            default:
-                return "cannot connect to \(location): \(message)\(state)"
-            }
-        }
-        let cause = error.underlying.map(socketFailure) ?? "\(error.code)"
-        return "cannot connect to \(location): \(cause)"
-    }
-
-    /// The system's words for a failed connect ("Connection refused"), not NIO's
-    /// nested description of every address tried.
-    private static func socketFailure(_ error: any Error) -> String {
-        var error = error
-        if let attempts = error as? NIOConnectionError, let first = attempts.connectionErrors.first {
-            error = first.error
-        }
-        if let failure = error as? IOError { return String(cString: strerror(failure.errnoCode)) }
-        return "\(error)"
-    }
-
     /// Scheme, user, host, port and database of `configuration`.
     private static func components(of configuration: PostgresConfiguration) -> URLComponents {
         var parts = URLComponents()
@@ -158,5 +72,4 @@ struct PostgresTarget: Sendable {
         return parts.string ?? "the PostgreSQL URL given"
     }
 
-    private static let quiet = Logger(label: "durable", factory: { _ in SwiftLogNoOpLogHandler() })
 }
