@@ -85,7 +85,7 @@ final class PostgresDatabase: Sendable {
         let limit = configuration.connectTimeout + .seconds(1)
         let connecting = session
         do {
-            try await AnswerGuard.run(timeout: limit, giveUp: {}) {
+            try await AnswerGuard.run(timeout: limit, isClosed: { false }, giveUp: {}) {
                 let connection = try await PostgresConnection.connect(configuration: connecting, id: 0, logger: logger)
                 do {
                     try await connection.run("SELECT 1")
@@ -114,14 +114,21 @@ final class PostgresDatabase: Sendable {
 
     /// Runs `body` in a transaction on one connection, again after a failure that
     /// left nothing committed, until ``PostgresConfiguration/reconnectTimeout``.
+    ///
+    /// `answerTimeout` bounds how long the call may wait for the server (`nil`:
+    /// as long as the connection lives, for work that waits for locks, such as
+    /// a migration).
     func write<T: Sendable>(
-        _ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ operation: String, answerTimeout: Duration? = PostgresDatabase.answerTimeout,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await retrying(operation) {
             try await self.client.withConnection { connection in
                 let commit = CommitMark()
                 do {
-                    return try await AnswerGuard.run(timeout: Self.answerTimeout, giveUp: { connection.closeNow() }) {
+                    return try await AnswerGuard.run(
+                        timeout: answerTimeout, isClosed: { connection.isClosed }, giveUp: { connection.closeNow() }
+                    ) {
                         try await Self.transaction(on: connection, commit: commit, body)
                     }
                 } catch let error as AnswerGuard.NoAnswer where commit.sent {
@@ -138,7 +145,9 @@ final class PostgresDatabase: Sendable {
     {
         try await retrying(operation) {
             try await self.client.withConnection { connection in
-                try await AnswerGuard.run(timeout: Self.answerTimeout, giveUp: { connection.closeNow() }) {
+                try await AnswerGuard.run(
+                    timeout: Self.answerTimeout, isClosed: { connection.isClosed }, giveUp: { connection.closeNow() }
+                ) {
                     try await body(connection)
                 }
             }
@@ -146,8 +155,9 @@ final class PostgresDatabase: Sendable {
     }
 
     /// How long one call's statements may wait for the server's answers before
-    /// the connection is given up as lost.
-    static let answerTimeout = Duration.seconds(15)
+    /// the connection is given up as lost (a network cut sends nothing back;
+    /// a closed connection is given up at once).
+    static let answerTimeout = Duration.seconds(60)
 
     /// `BEGIN`, `body`, `COMMIT` on `connection`; `ROLLBACK` when `body` throws.
     private static func transaction<T: Sendable>(

@@ -27,6 +27,9 @@ enum PostgresErrors {
     }
 
     static func classify(_ error: any Error) -> Kind {
+        // A connection given up (closed under a statement, or silent): nothing of
+        // the transaction committed unless COMMIT was sent (handled apart).
+        if error is AnswerGuard.NoAnswer { return .connection }
         guard let error = error as? PSQLError else {
             // The pool's own errors (its module is not public): it gave up making
             // connections for now.

@@ -18,19 +18,7 @@ extension PostgresStore {
         return try await write("create and claim \(tasks.count) task(s)") { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             let created = try await transitions.insert(tasks)
-            let jobs = claim.jobs.map(Set.init)
-            var due = zip(created, tasks)
-                .filter { created, task in
-                    !created.existed && (jobs?.contains(task.job) ?? true)
-                        && ClaimRule.admits(runAt: task.runAt, deadline: task.deadline, now: now)
-                }
-                .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }
-            if due.count > claim.limit,
-                zip(due, due.dropFirst()).contains(where: { ClaimRule.claimsBefore($1, $0) })
-            {
-                due.sort(by: ClaimRule.claimsBefore)
-            }
-            let ids = due.prefix(claim.limit).map(\.id.rawValue)
+            let ids = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now).map(\.rawValue)
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try await self.claim(ids: ids, for: claim, on: connection, now: now)
             return (created, claimed)

@@ -58,7 +58,8 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
         do {
             let schema = configuration.schema
             let location = configuration.location
-            try await probe.write("open the Durable schema") { connection in
+            // The migration may wait for another process's (the advisory lock).
+            try await probe.write("open the Durable schema", answerTimeout: nil) { connection in
                 try await PostgresSchemaMigrator.migrate(
                     on: connection, schema: schema, location: location, now: now, apply: apply)
             }

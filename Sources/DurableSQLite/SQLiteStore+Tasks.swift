@@ -18,21 +18,8 @@ extension SQLiteStore {
         return try await write("create and claim \(tasks.count) task(s)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let created = try transitions.insert(tasks)
-            let jobs = claim.jobs.map(Set.init)
-            var due = zip(created, tasks)
-                .filter { created, task in
-                    !created.existed && (jobs?.contains(task.job) ?? true)
-                        && ClaimRule.admits(runAt: task.runAt, deadline: task.deadline, now: now)
-                }
-                .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }
-            // More due than slots: the first in claim order start, as a claim would take
-            // them (a batch of equal priority and due time is in that order already).
-            if due.count > claim.limit,
-                zip(due, due.dropFirst()).contains(where: { ClaimRule.claimsBefore($1, $0) })
-            {
-                due.sort(by: ClaimRule.claimsBefore)
-            }
-            let ids = due.prefix(claim.limit).map { String($0.id.rawValue) }
+            let due = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now)
+            let ids = due.map { String($0.rawValue) }
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try Self.claim(ids: "[" + ids.joined(separator: ",") + "]", for: claim, db: db, now: now)
             return (created, claimed)

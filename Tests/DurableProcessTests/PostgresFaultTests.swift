@@ -8,7 +8,16 @@ import Testing
 /// child runs the tasks; this process waits for their results through its own
 /// engine, whose connections are killed too. Each task ends once, with its own
 /// result, and runs once: a lost connection costs time, not work.
-@Suite("PostgreSQL faults under a running batch", .serialized)
+///
+/// These tests kill every Durable session on the server and restart it: they
+/// would break other tests running at the same time, so they run only when
+/// `DURABLE_TEST_SERVER_FAULTS=1`, which `scripts/test` sets for a run of this
+/// suite alone, after the others.
+@Suite(
+    "PostgreSQL faults under a running batch", .serialized,
+    .enabled(
+        if: ProcessInfo.processInfo.environment["DURABLE_TEST_SERVER_FAULTS"] == "1",
+        "kills sessions and restarts the server: scripts/test runs it alone (DURABLE_TEST_SERVER_FAULTS=1)"))
 struct PostgresFaultTests {
     static let count = 600
 
@@ -66,13 +75,12 @@ struct PostgresFaultTests {
                 == Self.count)
         // The only other runs: claims whose COMMIT got no answer but committed,
         // handed back by the worker's heartbeat without having started.
-        #expect(
-            try await after.strings(
-                """
-                SELECT DISTINCT outcome FROM task_attempts
-                WHERE outcome <> 'succeeded' AND error NOT LIKE '%without running it%'
-                """
-            ) == [])
+        let otherRuns = try await after.table(
+            """
+            SELECT task_id, attempt, outcome, error FROM task_attempts
+            WHERE outcome <> 'succeeded' AND error NOT LIKE '%without running it%'
+            """)
+        #expect(otherRuns.isEmpty, "\(otherRuns.prefix(10))")
         // Each job ran once: no run was lost to a connection and done again.
         let executions = try lineCounts(of: executionLog)
         #expect(executions.count == Self.count)

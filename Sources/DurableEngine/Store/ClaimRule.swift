@@ -22,4 +22,25 @@ package enum ClaimRule {
     ) -> Bool {
         (b.priority, a.runAt, a.id.rawValue) < (a.priority, b.runAt, b.id.rawValue)
     }
+
+    /// The tasks a create-and-claim starts: of the tasks just `created` (in the
+    /// order of `tasks`), the new ones of the claim's jobs that are due, the
+    /// first `claim.limit` in claim order — as a claim would take them.
+    package static func dueAmongCreated(_ created: [CreatedTask], _ tasks: [NewTask], claim: ClaimRequest, now: Int64)
+        -> [TaskID]
+    {
+        let jobs = claim.jobs.map(Set.init)
+        var due = zip(created, tasks)
+            .filter { created, task in
+                !created.existed && (jobs?.contains(task.job) ?? true)
+                    && admits(runAt: task.runAt, deadline: task.deadline, now: now)
+            }
+            .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }
+        // More due than slots: the first in claim order start (a batch of equal
+        // priority and due time is in that order already).
+        if due.count > claim.limit, zip(due, due.dropFirst()).contains(where: { claimsBefore($1, $0) }) {
+            due.sort(by: claimsBefore)
+        }
+        return due.prefix(claim.limit).map(\.id)
+    }
 }

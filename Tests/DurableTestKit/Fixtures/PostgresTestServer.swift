@@ -33,6 +33,8 @@ public enum PostgresTestServer {
         configuration.leaseClock = leaseClock
         configuration.maximumConnections = 3
         configuration.safetyPollInterval = .seconds(2)
+        // The tests open many engines at once on a busy machine.
+        configuration.connectTimeout = .seconds(30)
         return configuration
     }
 
