@@ -5,16 +5,29 @@ import Synchronization
 /// A connection the server ends while a statement waits for its answer
 /// (`pg_terminate_backend`, a restart) can leave postgres-nio waiting for that
 /// answer for good, cancellation or not; a network cut leaves the socket open
-/// with nothing coming. The work runs in a task of its own; the caller gets
-/// ``NoAnswer`` (and `giveUp` runs: it closes the connection) once the
-/// connection has been closed for a moment with the work still waiting, or
-/// after `timeout` in any case. The stuck task is left to end whenever it does.
+/// with nothing coming. The work runs in a task of its own; it is given up once
+/// the connection has been closed for a moment with the work still waiting, or
+/// when no statement of it was answered for `timeout` (each answer restarts the
+/// wait: a long transaction of many quick statements is fine). Then `giveUp`
+/// runs first (it closes the connection and stops a `COMMIT` from being sent),
+/// and only then does the caller get ``NoAnswer``. The stuck task is left to end
+/// whenever it does.
 enum AnswerGuard {
-    /// The work did not end: its connection closed under it, or it took longer
-    /// than the timeout.
+    /// The work did not end: its connection closed under it, or the server said
+    /// nothing for too long.
     struct NoAnswer: Error, CustomStringConvertible {
         var description: String
     }
+
+    /// When the work's last statement was answered; `rows(_:)` notes each answer.
+    final class Progress: Sendable {
+        private let last = Mutex(ContinuousClock.now)
+        func answered() { last.withLock { $0 = .now } }
+        var silence: Duration { .now - last.withLock { $0 } }
+    }
+
+    /// The progress of the guarded work running in this task, if any.
+    @TaskLocal static var progress: Progress?
 
     /// How often the connection is looked at.
     private static let look = Duration.milliseconds(250)
@@ -24,30 +37,34 @@ enum AnswerGuard {
         _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
-        let finish: @Sendable (Result<T, any Error>) -> Bool = { result in
-            guard
-                let waiting = continuation.withLock({ stored -> CheckedContinuation<T, any Error>? in
-                    defer { stored = nil }
-                    return stored
-                })
-            else { return false }
-            waiting.resume(with: result)
-            return true
+        let take: @Sendable () -> CheckedContinuation<T, any Error>? = {
+            continuation.withLock { stored in
+                defer { stored = nil }
+                return stored
+            }
         }
         let worker = Mutex<Task<Void, Never>?>(nil)
+        let progress = Progress()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (waiting: CheckedContinuation<T, any Error>) in
                 continuation.withLock { $0 = waiting }
                 let timer = Task {
-                    guard let reason = await watch(timeout: timeout, isClosed: isClosed) else { return }
-                    if finish(.failure(NoAnswer(description: reason))) { giveUp() }
+                    guard let reason = await watch(progress, timeout: timeout, isClosed: isClosed),
+                        let waiting = take()
+                    else { return }
+                    giveUp()
+                    waiting.resume(throwing: NoAnswer(description: reason))
                 }
                 worker.withLock {
                     $0 = Task {
                         let result: Result<T, any Error>
-                        do { result = .success(try await work()) } catch { result = .failure(error) }
+                        do {
+                            result = .success(try await $progress.withValue(progress) { try await work() })
+                        } catch {
+                            result = .failure(error)
+                        }
                         timer.cancel()
-                        _ = finish(result)
+                        take()?.resume(with: result)
                     }
                 }
             }
@@ -57,14 +74,15 @@ enum AnswerGuard {
     }
 
     /// Why the work is given up, once it is; `nil` when cancelled (the work ended).
-    private static func watch(timeout: Duration?, isClosed: @Sendable () -> Bool) async -> String? {
-        let start = ContinuousClock.now
+    private static func watch(_ progress: Progress, timeout: Duration?, isClosed: @Sendable () -> Bool) async
+        -> String?
+    {
         var closedLooks = 0
         while true {
             guard (try? await Task.sleep(for: look)) != nil else { return nil }
             closedLooks = isClosed() ? closedLooks + 1 : 0
             if closedLooks >= 2 { return "the connection closed while a statement waited for its answer" }
-            if let timeout, ContinuousClock.now - start > timeout { return "no answer from the server in \(timeout)" }
+            if let timeout, progress.silence > timeout { return "no answer from the server in \(timeout)" }
         }
     }
 }

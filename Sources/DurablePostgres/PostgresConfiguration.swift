@@ -58,13 +58,17 @@ public struct PostgresConfiguration: Sendable, Hashable {
     public var safetyPollInterval: Duration
     /// Which clock leases use.
     public var leaseClock: LeaseClock
+    /// The first word of each session's `application_name` (the rest tells this
+    /// engine's sessions apart), as `pg_stat_activity` shows it.
+    public var applicationName: String
 
     /// A configuration with every field given or defaulted.
     public init(
         host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,
         database: String = "postgres", schema: String = "durable", transportSecurity: TransportSecurity = .prefer,
         maximumConnections: Int = 8, connectTimeout: Duration = .seconds(10), reconnectTimeout: Duration = .seconds(60),
-        safetyPollInterval: Duration = .seconds(5), leaseClock: LeaseClock = .database
+        safetyPollInterval: Duration = .seconds(5), leaseClock: LeaseClock = .database,
+        applicationName: String = "durable"
     ) {
         self.host = host
         self.port = port
@@ -78,11 +82,12 @@ public struct PostgresConfiguration: Sendable, Hashable {
         self.reconnectTimeout = reconnectTimeout
         self.safetyPollInterval = safetyPollInterval
         self.leaseClock = leaseClock
+        self.applicationName = applicationName
     }
 
     /// Reads a `postgres://user:password@host:port/database` URL (also
-    /// `postgresql://`); the query may set `schema=` and `sslmode=` (`disable`,
-    /// `prefer`, `require`).
+    /// `postgresql://`); the query may set `schema=`, `sslmode=` (`disable`,
+    /// `prefer`, `require`) and `application_name=`.
     ///
     /// - Throws: ``DurableError/Code/invalidArgument`` naming what is wrong.
     public init(url: String) throws {
@@ -103,6 +108,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
             switch item.name {
             case "schema":
                 schema = item.value ?? ""
+            case "application_name":
+                applicationName = item.value ?? ""
             case "sslmode":
                 guard let mode = item.value.flatMap(TransportSecurity.init(rawValue:)) else {
                     throw DurableError(
@@ -111,7 +118,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
                 transportSecurity = mode
             default:
                 throw DurableError(
-                    .invalidArgument, "unknown parameter \(item.name) in \(Self.redacted(url)) (known: schema, sslmode)")
+                    .invalidArgument, "unknown parameter \(item.name) in \(Self.redacted(url)) (known: schema, sslmode, application_name)")
             }
         }
         try validate()
@@ -135,9 +142,15 @@ public struct PostgresConfiguration: Sendable, Hashable {
                 .invalidArgument,
                 "schema \"\(schema)\" must be 1 to 50 lower-case letters, digits and underscores, not starting with a digit")
         }
+        guard applicationName.range(of: "^[A-Za-z0-9_.-]{1,40}$", options: .regularExpression) != nil else {
+            throw DurableError(
+                .invalidArgument, "applicationName \"\(applicationName)\" must be 1 to 40 letters, digits, _ . or -")
+        }
         guard (1...65535).contains(port) else { throw DurableError(.invalidArgument, "port \(port) is out of range") }
-        guard maximumConnections >= 2 else {
-            throw DurableError(.invalidArgument, "maximumConnections must be at least 2 (it is \(maximumConnections))")
+        // One connection listens for good; the heartbeat must not queue behind
+        // a transaction waiting for a lock on the only other.
+        guard maximumConnections >= 3 else {
+            throw DurableError(.invalidArgument, "maximumConnections must be at least 3 (it is \(maximumConnections))")
         }
         for (name, value) in [
             ("connectTimeout", connectTimeout), ("reconnectTimeout", reconnectTimeout),
@@ -154,8 +167,23 @@ public struct PostgresConfiguration: Sendable, Hashable {
             parts.password = "***"
             return parts.string ?? "(a URL)"
         }
-        // user:password@ after the scheme, whatever else is wrong.
-        return url.replacingOccurrences(
-            of: "(://[^/@:]*):[^@/]*@", with: "$1:***@", options: .regularExpression)
+        // Whatever else is wrong with it, it may hold a password: not shown.
+        return "the PostgreSQL URL given"
+    }
+}
+
+extension PostgresConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// ``location``: never the password.
+    public var description: String { location }
+    /// ``location``: never the password.
+    public var debugDescription: String { "PostgresConfiguration(\(location))" }
+    /// The fields without the password, for `dump` and debuggers.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "username": username, "password": password == nil ? "none" : "***",
+                "database": database, "schema": schema,
+            ])
     }
 }

@@ -31,7 +31,7 @@ final class PostgresDatabase: Sendable {
     init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        sessionName = "durable \(UUID().uuidString.prefix(13).lowercased())"
+        sessionName = "\(configuration.applicationName) \(UUID().uuidString.prefix(13).lowercased())"
         var client = Self.clientConfiguration(configuration, sessionName: sessionName)
         client.options.maximumConnections = configuration.maximumConnections
         client.options.connectionIdleTimeout = .seconds(60)
@@ -58,7 +58,7 @@ final class PostgresDatabase: Sendable {
         client.options.connectTimeout = configuration.connectTimeout
         client.options.additionalStartupParameters = [
             ("application_name", sessionName), ("search_path", configuration.schema),
-        ]
+        ] + serverSideLimits
         return client
     }
 
@@ -103,6 +103,18 @@ final class PostgresDatabase: Sendable {
         }
     }
 
+    /// What the server does about a client that went away. A host that loses
+    /// power in the middle of a transaction must not hold its locks (the
+    /// completion counter above all) until TCP notices, hours later: the server
+    /// ends a session idle in a transaction after a minute, probes idle sockets
+    /// every 10 s after 30 s of silence, and checks that the client is still
+    /// there while a statement runs (PostgreSQL 14 and newer).
+    static let serverSideLimits: [(String, String)] = [
+        ("idle_in_transaction_session_timeout", "60s"), ("tcp_keepalives_idle", "30"),
+        ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+        ("client_connection_check_interval", "10s"),
+    ]
+
     /// Stops the pool; later calls fail.
     func close() {
         running.cancel()
@@ -127,7 +139,11 @@ final class PostgresDatabase: Sendable {
                 let commit = CommitMark()
                 do {
                     return try await AnswerGuard.run(
-                        timeout: answerTimeout, isClosed: { connection.isClosed }, giveUp: { connection.closeNow() }
+                        timeout: answerTimeout, isClosed: { connection.isClosed },
+                        giveUp: {
+                            commit.abandon()
+                            connection.closeNow()
+                        }
                     ) {
                         try await Self.transaction(on: connection, commit: commit, body)
                     }
@@ -171,7 +187,7 @@ final class PostgresDatabase: Sendable {
             try? await connection.run("ROLLBACK")
             throw error
         }
-        commit.markSent()
+        try commit.markSent()
         do {
             try await connection.run("COMMIT")
         } catch {
@@ -191,10 +207,9 @@ final class PostgresDatabase: Sendable {
             } catch let error as CommitOutcomeUnknown {
                 uncertainCommits.happened()
                 throw DurableError(
-                    .storeUnavailable,
-                    "the connection to \(location) failed while committing (could not \(operation)); "
-                        + "whether it committed is read back from the database: \(PostgresErrors.detail(error.underlying))"
-                )
+                    .commitOutcomeUnknown,
+                    "the connection to \(location) failed after COMMIT was sent (could not \(operation)); it may or "
+                        + "may not be stored: \(PostgresErrors.detail(error.underlying))")
             } catch {
                 // A cancelled caller sees cancellation, not the pool's words for it.
                 if Task.isCancelled { throw CancellationError() }
@@ -216,11 +231,29 @@ final class PostgresDatabase: Sendable {
     }
 }
 
-/// Whether a transaction's `COMMIT` was sent.
+/// Whether a transaction's `COMMIT` was sent, or the call was given up first
+/// (then it never is).
 final class CommitMark: Sendable {
-    private let state = Mutex(false)
-    var sent: Bool { state.withLock { $0 } }
-    func markSent() { state.withLock { $0 = true } }
+    private enum State { case open, sent, abandoned }
+    private let state = Mutex(State.open)
+
+    /// Whether `COMMIT` was sent (stable once the call was given up).
+    var sent: Bool { state.withLock { $0 == .sent } }
+
+    /// Marks `COMMIT` as about to be sent; throws if the call was given up.
+    func markSent() throws {
+        try state.withLock { state in
+            guard state == .open else { throw CancellationError() }
+            state = .sent
+        }
+    }
+
+    /// The call is given up: no `COMMIT` may be sent from now on.
+    func abandon() {
+        state.withLock { state in
+            if state == .open { state = .abandoned }
+        }
+    }
 }
 
 /// A `COMMIT` sent on a connection that failed before the server answered.
@@ -249,7 +282,9 @@ extension PostgresConnection {
 
     /// Runs a statement and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await self.query(query, logger: Self.quiet).collect()
+        let rows = try await self.query(query, logger: Self.quiet).collect()
+        AnswerGuard.progress?.answered()
+        return rows
     }
 
     /// Closes the connection at once, failing what waits on it.

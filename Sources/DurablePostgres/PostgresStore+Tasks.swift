@@ -132,7 +132,10 @@ extension PostgresStore {
 
     package func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int {
         try await write("remove done callbacks from task \(id)") { connection in
-            try await connection.rows(
+            // The task's row lock orders this against its finish, which creates the
+            // callbacks' tasks: a callback removed here never runs.
+            try await connection.run("SELECT 1 FROM tasks WHERE id = \(id.rawValue) FOR UPDATE")
+            return try await connection.rows(
                 """
                 DELETE FROM task_callbacks WHERE task_id = \(id.rawValue) AND job = \(job) AND callback_task_id IS NULL
                 RETURNING id

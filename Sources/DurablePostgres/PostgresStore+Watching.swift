@@ -65,14 +65,20 @@ extension PostgresStore {
             // transactions hold its lock until they commit), so the rows read next
             // hold all of them that still exist.
             let latest = try await Self.completionSequence(on: connection)
-            let outcomes = try await connection.rows(
+            let rows = try await connection.rows(
                 """
                 SELECT \(unescaped: PostgresRows.outcomeColumns) FROM tasks
                 WHERE completion_seq > \(sequence) AND completion_seq <= \(latest)
                 ORDER BY completion_seq LIMIT \(Int64(limit))
-                """
-            ).compactMap { try PostgresRows.outcome($0).outcome }
-            let covered = outcomes.count == limit ? (outcomes.last?.completionSequence ?? latest) : latest
+                """)
+            let outcomes = try rows.compactMap { try PostgresRows.outcome($0).outcome }
+            // A full page is complete through its last row (whether or not it read
+            // as an outcome); a short one through the counter.
+            let lastRow = try rows.last.flatMap { row -> Int64? in
+                var columns = Columns(row, from: 5)
+                return try columns.next(Int64?.self)
+            }
+            let covered = rows.count == limit ? (lastRow ?? latest) : latest
             return CompletionPage(outcomes: outcomes, coveredThrough: max(covered, sequence))
         }
     }

@@ -29,6 +29,11 @@ struct CrashRecoveryTests {
         let stalledLog = directory.file("stalled.log")
         let count = 1500
 
+        // On PostgreSQL the workers' sessions carry a name of their own: after a
+        // kill, the server may still finish a COMMIT the worker sent just before
+        // dying, so the test looks once those sessions are gone.
+        let sessions = "crash" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let workerDatabase = store == .postgres ? database + "&application_name=\(sessions)" : database
         let engine = try await openEngine(database)
         let tasks = try await engine.createTasks(CrashWork.self, inputs: Array(0..<count))
         let ids = tasks.map(\.id.rawValue)
@@ -52,8 +57,8 @@ struct CrashRecoveryTests {
             let child = try ChildProcess(
                 "worker-\(round + 1)",
                 arguments: [
-                    "run", database, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
-                    "--stall-after", "\(budget)", "--stalled-log", stalledLog,
+                    "run", workerDatabase, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms",
+                    "3", "--stall-after", "\(budget)", "--stalled-log", stalledLog,
                 ], in: directory)
             try await poll("\(target) tasks succeeded", child: child) {
                 try await probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") >= target
@@ -63,6 +68,12 @@ struct CrashRecoveryTests {
                 try await poll("a run stalls", child: child) { try lines(of: stalledLog).count > stalledBefore }
             }
             try await child.sigkill()
+            if store == .postgres {
+                try await poll("the killed worker's sessions ended") {
+                    try await probe.int(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '\(sessions) %'") == 0
+                }
+            }
 
             let snapshot = KillSnapshot(
                 running: try await probe.ids("SELECT id FROM tasks WHERE status = 'running'"),
@@ -90,7 +101,7 @@ struct CrashRecoveryTests {
         let finalChild = try ChildProcess(
             "worker-4",
             arguments: [
-                "run", database, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
+                "run", workerDatabase, "--concurrency", "\(Self.concurrency)", "--log", executionLog, "--delay-ms", "3",
                 "--wait-ids", "\(first)-\(last)",
             ], in: directory)
         let results = try await withTimeout("the batch is gathered", .seconds(90)) {

@@ -15,7 +15,7 @@ CREATE FUNCTION durable_now_ms() RETURNS BIGINT
 
 -- Unix milliseconds as readable UTC text, for the views.
 CREATE FUNCTION durable_time(ms BIGINT) RETURNS TEXT
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     AS $$ SELECT to_char(to_timestamp(ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') $$;
 
 -- Small named counters. 'completion_seq' orders completions (asCompleted,
@@ -187,21 +187,29 @@ CREATE TABLE workers (
     stopped_at    BIGINT
 );
 
--- Wake-ups: every statement that changes tasks notifies channel
+-- Wake-ups: every statement that changes rows of tasks notifies channel
 -- `durable_<schema>` when its transaction commits, with the committing session's
 -- application_name as payload (an engine tells its own commits by it). Listening
--- engines read what changed; a person's UPDATE in psql wakes them too.
+-- engines read what changed; a person's UPDATE in psql wakes them too. A
+-- statement that changed no row (an empty claim, a heartbeat with nothing
+-- running) wakes nobody: each event has its trigger with its transition table.
 CREATE FUNCTION durable_notify_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM pg_notify('durable_' || TG_TABLE_SCHEMA, current_setting('application_name'));
+    IF EXISTS (SELECT 1 FROM changed) THEN
+        PERFORM pg_notify('durable_' || TG_TABLE_SCHEMA, current_setting('application_name'));
+    END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER tasks_changed AFTER INSERT OR UPDATE OR DELETE ON tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER tasks_inserted AFTER INSERT ON tasks
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER tasks_updated AFTER UPDATE ON tasks
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER tasks_deleted AFTER DELETE ON tasks
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
 
 -- Human-readable views: psql "$URL" -c 'select * from durable.task_history'
 

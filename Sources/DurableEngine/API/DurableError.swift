@@ -36,6 +36,12 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         /// message names the cause (a full disk, say), and ``TaskEngine/health``
         /// carries the store's own error.
         public static let storeUnavailable = Code(rawValue: "store_unavailable")
+        /// The connection to a database server (PostgreSQL) failed after the
+        /// transaction's `COMMIT` was sent and before the server answered: the
+        /// change may or may not be stored. Read back before doing it again, or
+        /// give the tasks keys (``TaskRequest``'s `key`), which make creating
+        /// them again safe.
+        public static let commitOutcomeUnknown = Code(rawValue: "commit_outcome_unknown")
         /// No task has this id.
         public static let unknownTask = Code(rawValue: "unknown_task")
         /// The task belongs to a different job than the one asked for.

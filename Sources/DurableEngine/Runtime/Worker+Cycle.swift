@@ -84,7 +84,9 @@ extension Worker {
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
             state.withLock {
-                $0.decisions.committed(generation: generation, claimed: result.claimed.count, claimLimit: claimLimit)
+                $0.decisions.committed(
+                    generation: generation, claimed: result.claimed.count, claimLimit: claimLimit,
+                    claimedIDs: result.claimed.map(\.id))
             }
             return Committed(
                 result: result, completions: completions.count, claimLimit: claimLimit, failedExpired: failingExpired,

@@ -12,17 +12,24 @@ extension Worker {
                 let now = clock.now()
                 let owned = try await store.heartbeat(
                     owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
-                // Tasks the store says this worker runs but nothing here runs, at
-                // two heartbeats in a row (one may fall between a claim's commit and
-                // the start of its tasks): handed back.
-                let orphans = state.withLock { state in
-                    let known = Set(state.decisions.running.keys).union(state.decisions.superseded.keys.map(\.id))
-                        .union(state.decisions.completions.map(\.id)).union(state.decisions.committing.map(\.id))
-                    return owned.subtracting(known)
+                // Tasks the store says this worker runs but nothing here knows of,
+                // at two heartbeats in a row with no claim under way at either:
+                // handed back.
+                let (orphans, claiming) = state.withLock { state in
+                    let decisions = state.decisions
+                    let known = Set(decisions.running.keys).union(decisions.superseded.keys.map(\.id))
+                        .union(decisions.completions.map(\.id)).union(decisions.committing.map(\.id))
+                        .union(decisions.claimedNotStarted)
+                    return (owned.subtracting(known), decisions.claiming || decisions.reserved > 0)
                 }
-                let confirmed = orphans.intersection(suspectedOrphans)
-                suspectedOrphans = orphans.subtracting(confirmed)
-                if !confirmed.isEmpty { try await releaseOrphans(confirmed) }
+                if claiming {
+                    // A claim's tasks are unknown here until it returns: look again later.
+                    suspectedOrphans = []
+                } else {
+                    let confirmed = orphans.intersection(suspectedOrphans)
+                    suspectedOrphans = orphans.subtracting(confirmed)
+                    if !confirmed.isEmpty { try await releaseOrphans(confirmed) }
+                }
                 let candidates = state.withLock { state in
                     state.decisions.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
                 }
@@ -62,6 +69,8 @@ extension Worker {
             "handing back \(completions.count) task(s) this worker held without running them",
             metadata: ["tasks": "\(completions.map(\.id.rawValue))"])
         let result = try await store.completeAndClaim(completions, claim: nil, now: clock.now())
+        // A cancel requested meanwhile ended a task instead: waiters here learn it now.
+        engine.apply(result.effects)
         if result.requeued { noteNewWork() }
     }
 

@@ -89,6 +89,11 @@ struct WorkerDecisions<Handle> {
     /// Completions of the commit under way (their tasks still run in the store
     /// until it returns).
     private(set) var committing: [TaskCompletion] = []
+    /// Whether the commit under way claims: tasks it claims are not known here
+    /// until it returns.
+    private(set) var claiming = false
+    /// Tasks claimed by a commit that returned, not started yet.
+    private(set) var claimedNotStarted: Set<TaskID> = []
     private(set) var workGeneration: UInt64 = 1
     private(set) var claimedGeneration: UInt64 = 0
     private(set) var draining = false
@@ -187,6 +192,7 @@ struct WorkerDecisions<Handle> {
         expiryDue = false
         if !taken.isEmpty || claimLimit > 0 || failingExpired {
             committing = taken
+            claiming = claimLimit > 0
             return .commit(
                 completions: taken, claimLimit: claimLimit, generation: workGeneration, failingExpired: failingExpired)
         }
@@ -199,8 +205,10 @@ struct WorkerDecisions<Handle> {
 
     /// A commit returned: a claim that came back short means every due task of
     /// generation `generation` was claimed.
-    mutating func committed(generation: UInt64, claimed: Int, claimLimit: Int) {
+    mutating func committed(generation: UInt64, claimed: Int, claimLimit: Int, claimedIDs: [TaskID] = []) {
         committing = []
+        claiming = false
+        claimedNotStarted.formUnion(claimedIDs)
         if claimed < claimLimit { claimedGeneration = max(claimedGeneration, generation) }
     }
 
@@ -216,6 +224,7 @@ struct WorkerDecisions<Handle> {
     /// expiry of deadlines (unless draining: the next worker's recovery does it).
     mutating func commitFailed(_ failed: [TaskCompletion], failingExpired: Bool) {
         committing = []
+        claiming = false
         completions.insert(contentsOf: failed, at: 0)
         if failingExpired, !draining { expiryDue = true }
     }
@@ -236,6 +245,7 @@ struct WorkerDecisions<Handle> {
 
     /// A claimed task starts with `handle` (see ``Started``).
     mutating func start(_ task: ClaimedTask, handle: Handle) -> Started {
+        claimedNotStarted.remove(task.id)
         let reason = interrupting ? .shutdown : earlyStops.removeValue(forKey: task.id)
         var started = Started(stopReason: reason)
         if var earlier = running[task.id], earlier.task.attempt != task.attempt {
