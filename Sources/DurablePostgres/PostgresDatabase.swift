@@ -58,9 +58,22 @@ final class PostgresDatabase: Sendable {
         client.options.connectTimeout = configuration.connectTimeout
         client.options.additionalStartupParameters = [
             ("application_name", sessionName), ("search_path", configuration.schema),
+            ("idle_in_transaction_session_timeout", "\(idleInTransactionTimeout.components.seconds)s"),
         ]
         return client
     }
+
+    /// How long the server keeps a session of this store that is idle inside a
+    /// transaction (`idle_in_transaction_session_timeout`) before it ends the
+    /// session, rolling the transaction back. The store's transactions send their
+    /// statements one after the other and never wait on anything else, so only a
+    /// client cut off by the network (or stopped) idles in one; without this, its
+    /// locks (the completion counter's row, the tasks it was finishing) would
+    /// stay held until TCP gives up on the connection, hours later, and every
+    /// other host's completions and recovery would wait for them. Shorter than
+    /// ``answerTimeout``, so that the statements waiting on such locks get their
+    /// answer before they are given up.
+    static let idleInTransactionTimeout = Duration.seconds(10)
 
     /// Connects once, outside the pool, and runs `SELECT 1`: the pool keeps
     /// retrying a server it cannot reach (for a minute) without saying why, while

@@ -27,6 +27,9 @@ enum PostgresErrors {
     }
 
     static func classify(_ error: any Error) -> Kind {
+        // The connection was given up (and closed) after no answer: a lost one.
+        // (A COMMIT without answer never gets here: its outcome is unknown.)
+        if error is AnswerGuard.NoAnswer { return .connection }
         guard let error = error as? PSQLError else {
             // The pool's own errors (its module is not public): it gave up making
             // connections for now.
