@@ -16,6 +16,7 @@ import Foundation
 public final class TCPForwarder: Sendable {
     public let listenAddress: String
     public let listenPort: Int
+    public let targetPort: Int
     private let child: ChildProcess
 
     /// Whether socat is there.
@@ -31,6 +32,7 @@ public final class TCPForwarder: Sendable {
         if let reason = Self.missingReason { throw TestKitError(reason) }
         self.listenAddress = listenAddress
         self.listenPort = listenPort
+        self.targetPort = targetPort
         child = try ChildProcess(
             "socat", executable: try NetworkNamespace.executable("socat"),
             arguments: [
@@ -48,6 +50,34 @@ public final class TCPForwarder: Sendable {
     public func stop() async throws {
         killAll()
         _ = try await child.waitForExit(timeout: .seconds(30))
+    }
+
+    /// The local ports of the connections that the forwarder made to its target
+    /// now: the `client_port`s under which the server knows the forwarded
+    /// sessions (`pg_stat_activity`).
+    public func upstreamPorts() -> Set<Int> {
+        var sockets: Set<String> = []
+        for pid in Self.children(of: child.pid) {
+            let folder = "/proc/\(pid)/fd"
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\(fd)"),
+                    target.hasPrefix("socket:[")
+                else { continue }
+                sockets.insert(String(target.dropFirst("socket:[".count).dropLast()))
+            }
+        }
+        guard let table = Self.readWhole("/proc/net/tcp") else { return [] }
+        var ports: Set<Int> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            // sl, local_address, rem_address, st, tx:rx, tr:when, retrnsmt, uid, timeout, inode
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, sockets.contains(String(fields[9])),
+                let remote = fields[2].split(separator: ":").last, Int(remote, radix: 16) == targetPort,
+                let local = fields[1].split(separator: ":").last, let port = Int(local, radix: 16)
+            else { continue }
+            ports.insert(port)
+        }
+        return ports
     }
 
     /// SIGKILL to socat's connection children, then to socat.
@@ -70,10 +100,27 @@ public final class TCPForwarder: Sendable {
         }
     }
 
+    /// A file of /proc read to its end: they report no size, and Foundation's
+    /// String(contentsOfFile:) may stop at the first page of a long one.
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Whether /proc/net/tcp has a socket listening on `address:port` (IPv4).
     static func isListening(address: String, port: Int) -> Bool {
         let bytes = address.split(separator: ".").compactMap { UInt8($0) }
-        guard bytes.count == 4, let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else {
+        guard bytes.count == 4, let table = readWhole("/proc/net/tcp") else {
             return false
         }
         // The kernel prints the address as the 32-bit word in memory, in host order.
