@@ -71,8 +71,10 @@ final class PostgresDatabase: Sendable {
     /// locks (the completion counter's row, the tasks it was finishing) would
     /// stay held until TCP gives up on the connection, hours later, and every
     /// other host's completions and recovery would wait for them. Shorter than
-    /// ``answerTimeout``, so that the statements waiting on such locks get their
-    /// answer before they are given up.
+    /// ``answerTimeout``, so that a statement waiting on such a lock usually gets
+    /// its answer before it is given up. (The cut-off host's other statements
+    /// already queued for the same lock get it in turn, and each holds it, idle,
+    /// as long again: `lock_timeout` would end that; a follow-up.)
     static let idleInTransactionTimeout = Duration.seconds(10)
 
     /// Connects once, outside the pool, and runs `SELECT 1`: the pool keeps
