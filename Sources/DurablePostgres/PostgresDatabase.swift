@@ -103,15 +103,27 @@ final class PostgresDatabase: Sendable {
         }
     }
 
-    /// What the server does about a client that went away. A host that loses
-    /// power in the middle of a transaction must not hold its locks (the
-    /// completion counter above all) until TCP notices, hours later: the server
-    /// ends a session idle in a transaction after a minute, probes idle sockets
-    /// every 10 s after 30 s of silence, and checks that the client is still
-    /// there while a statement runs (PostgreSQL 14 and newer).
+    /// How long the server keeps a session of this store that is idle inside a
+    /// transaction (`idle_in_transaction_session_timeout`) before it ends the
+    /// session, rolling the transaction back. The store's transactions send their
+    /// statements one after the other and never wait on anything else, so only a
+    /// client cut off by the network (or stopped) idles in one; without this, its
+    /// locks (the completion counter's row, the tasks it was finishing) would
+    /// stay held until TCP gives up on the connection, hours later, and every
+    /// other host's completions and recovery would wait for them. Shorter than
+    /// ``answerTimeout``, so that a statement waiting on such a lock usually gets
+    /// its answer before it is given up. (The cut-off host's other statements
+    /// already queued for the same lock get it in turn, and each holds it, idle,
+    /// as long again: `lock_timeout` would end that; a follow-up.)
+    static let idleInTransactionTimeout = Duration.seconds(10)
+
+    /// What the server does about a client that went away: a session idle in a
+    /// transaction ends after ``idleInTransactionTimeout``; idle sockets are
+    /// probed every 10 s after 30 s of silence; and the server checks that the
+    /// client is still there while a statement runs (PostgreSQL 14 and newer).
     static let serverSideLimits: [(String, String)] = [
-        ("idle_in_transaction_session_timeout", "60s"), ("tcp_keepalives_idle", "30"),
-        ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+        ("idle_in_transaction_session_timeout", "\(idleInTransactionTimeout.components.seconds)s"),
+        ("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
         ("client_connection_check_interval", "10s"),
     ]
 

@@ -56,6 +56,25 @@ public enum PostgresTestServer {
         return url + (url.contains("?") ? "&" : "?") + "schema=" + newSchemaName() + "&sslmode=disable"
     }
 
+    /// The test server's host and port, from its URL.
+    public static func address() throws -> (host: String, port: Int) {
+        guard let url else { throw TestKitError(missingReason ?? "no PostgreSQL server") }
+        guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else {
+            throw TestKitError("DURABLE_TEST_POSTGRES_URL names no host: \(url)")
+        }
+        return (host, parts.port ?? 5432)
+    }
+
+    /// `url` (a `postgres://` URL) with another host and port: the same server
+    /// reached through a forwarder.
+    public static func url(_ url: String, host: String, port: Int) throws -> String {
+        guard var parts = URLComponents(string: url) else { throw TestKitError("not a URL: \(url)") }
+        parts.host = host
+        parts.port = port
+        guard let changed = parts.string else { throw TestKitError("cannot make a URL of \(url) on \(host):\(port)") }
+        return changed
+    }
+
     /// A schema name no other test uses.
     public static func newSchemaName() -> String {
         "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()

@@ -54,6 +54,11 @@ public final class ChildProcess: Sendable {
         _ = try await waitForExit(timeout: .seconds(30))
     }
 
+    /// Sends SIGKILL without waiting (for cleanups that cannot wait).
+    public func killNow() {
+        process.signal(SIGKILL)
+    }
+
     /// Sends SIGTERM.
     public func terminate() {
         process.signal(SIGTERM)
