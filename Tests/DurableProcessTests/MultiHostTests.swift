@@ -28,7 +28,9 @@ import Testing
 ///   commits and its recovery wait for the lock.
 @Suite("Several hosts: a worker cut off by the network", .serialized)
 struct MultiHostTests {
-    static let count = 400
+    /// Enough that the workers cannot run out of work while this test looks
+    /// away (a busy CI machine), though they run freely only until the cut.
+    static let count = 800
     static let concurrency = 4
     static let leaseMilliseconds = 3000
 
@@ -115,6 +117,9 @@ struct MultiHostTests {
 
         let hostB = "durable-host-b-\(network.name.suffix(6))"
         let remote = try PostgresTestServer.url(database, host: forwarder.listenAddress, port: forwarder.listenPort)
+        // A starts held: B (in its namespace, through the forwarder) may take
+        // longer to start, and A must not run the batch alone meanwhile.
+        _ = FileManager.default.createFile(atPath: directory.file("a.stall"), contents: nil)
         var a = try start("a", database: database)
         var b = try start("b", database: remote, inNamespace: hostB)
         let workers = [a.child, b.child]
@@ -151,11 +156,10 @@ struct MultiHostTests {
             #expect(rowA[2] == "\(a.child.pid)")
             #expect(rowA[3] == rowB[3], "one kernel: the boot ids agree")
 
-            // Both hosts at work.
-            try await waitUntil("both workers finished tasks") {
-                let (byA, byB) = (try await succeeded(by: a.id), try await succeeded(by: b.id))
-                return byA >= 10 && byB >= 10
-            }
+            // Both hosts at work: B first, then A too.
+            try await waitUntil("worker B finished tasks") { try await succeeded(by: b.id) >= 10 }
+            try FileManager.default.removeItem(atPath: a.stallFile)
+            try await waitUntil("worker A finished tasks") { try await succeeded(by: a.id) >= 10 }
 
             let inFlight: [Int64: Int64]
             var stalledB: Set<Int> = []
