@@ -24,6 +24,8 @@ let package = Package(
             name: "BenchSupport",
             dependencies: [
                 .product(name: "Durable", package: "Durable"),
+                // The same workloads on a PostgreSQL server ($DURABLE_BENCH_POSTGRES).
+                .product(name: "DurablePostgres", package: "Durable"),
                 // The jobs (noop, sleepy) and where DurableTestWorker is.
                 .product(name: "DurableTestKit", package: "Durable"),
                 .product(name: "Logging", package: "swift-log"),

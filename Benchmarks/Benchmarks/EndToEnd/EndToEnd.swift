@@ -1,6 +1,6 @@
 // End to end: N no-op tasks created in chunks of 10k while a worker runs, gathered,
-// every result checked. One fresh file per iteration; creating the engine and the
-// file is outside the measurement.
+// every result checked. One fresh file (or PostgreSQL schema: $DURABLE_BENCH_POSTGRES)
+// per iteration; creating the engine and the file is outside the measurement.
 import Benchmark
 import BenchSupport
 import Durable
@@ -21,12 +21,12 @@ let benchmarks: @Sendable () -> Void = {
                     metrics: metrics, timeUnits: .milliseconds, warmupIterations: iterations > 1 ? 1 : 0,
                     maxDuration: .seconds(120), maxIterations: iterations)
             ) { benchmark in
-                let path = try freshPath("suite-e2e.sqlite")
+                let database = try await BenchDatabase.fresh("suite-e2e.sqlite")
                 benchmark.startMeasurement()
-                let result = try await endToEnd(path: path, n: n, durability: sync, concurrency: concurrency)
+                let result = try await endToEnd(database: database, n: n, durability: sync, concurrency: concurrency)
                 benchmark.stopMeasurement()
                 benchmark.measurement(tasksPerSecond, result.whole("tasks_per_s"))
-                removeDatabase(at: path)
+                try await database.remove()
             }
         }
     }

@@ -7,18 +7,19 @@ import Durable
 
 final class EnqueueFixture: @unchecked Sendable {
     var engine: TaskEngine?
-    var path = ""
+    var database: BenchDatabase?
     var next = 0
 
-    /// A fresh engine (no worker) on a fresh file named after `name`.
-    func open(_ name: String, _ sync: Durability) throws {
-        path = try freshPath("suite-enqueue-\(name)-\(sync.syncName).sqlite")
-        engine = try makeEngine(path: path, durability: sync)
+    /// A fresh engine (no worker) on a fresh database named after `name`.
+    func open(_ name: String, _ sync: Durability) async throws {
+        let database = try await BenchDatabase.fresh("suite-enqueue-\(name)-\(sync.syncName).sqlite")
+        self.database = database
+        engine = try await database.makeEngine(durability: sync)
     }
 
-    func close() {
+    func close() async {
         engine = nil
-        removeDatabase(at: path)
+        try? await database?.remove()
     }
 }
 
@@ -36,8 +37,8 @@ let benchmarks: @Sendable () -> Void = {
                 single.next += 1
                 try await single.engine!.createTask(Noop.self, single.next)
             },
-            setup: { try single.open("single", sync) },
-            teardown: { single.close() })
+            setup: { try await single.open("single", sync) },
+            teardown: { await single.close() })
 
         let batched = EnqueueFixture()
         let batch = 10_000
@@ -55,7 +56,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.stopMeasurement()
                 benchmark.measurement(tasksPerSecond, Int(Double(batch) / seconds(from: start, to: monotonicNanos())))
             },
-            setup: { try batched.open("batch", sync) },
-            teardown: { batched.close() })
+            setup: { try await batched.open("batch", sync) },
+            teardown: { await batched.close() })
     }
 }

@@ -10,7 +10,7 @@ final class LatencyFixture: @unchecked Sendable {
     var engine: TaskEngine?
     var worker: Task<Void, any Error>?
     var process: WorkerProcess?
-    var path = ""
+    var database: BenchDatabase?
     var next = 0
 
     func submitAndWait() async throws {
@@ -24,7 +24,7 @@ final class LatencyFixture: @unchecked Sendable {
         _ = try? await worker?.value
         process?.stop()
         engine = nil
-        removeDatabase(at: path)
+        try? await database?.remove()
     }
 }
 
@@ -39,8 +39,9 @@ let benchmarks: @Sendable () -> Void = {
             "submit → result, one process, \(sync.syncName)", configuration: configuration,
             closure: { _ in try await local.submitAndWait() },
             setup: {
-                local.path = try freshPath("suite-latency-local-\(sync.syncName).sqlite")
-                let engine = try makeEngine(path: local.path, durability: sync, concurrency: 64)
+                let database = try await BenchDatabase.fresh("suite-latency-local-\(sync.syncName).sqlite")
+                local.database = database
+                let engine = try await database.makeEngine(durability: sync, concurrency: 64)
                 engine.register(Noop())
                 local.engine = engine
                 local.worker = Task { try await engine.run() }
@@ -52,9 +53,10 @@ let benchmarks: @Sendable () -> Void = {
             "submit → result, two processes, \(sync.syncName)", configuration: configuration,
             closure: { _ in try await remote.submitAndWait() },
             setup: {
-                remote.path = try freshPath("suite-latency-remote-\(sync.syncName).sqlite")
-                remote.engine = try makeEngine(path: remote.path, durability: sync)
-                remote.process = try WorkerProcess(path: remote.path, durability: sync.syncName, concurrency: 64)
+                let database = try await BenchDatabase.fresh("suite-latency-remote-\(sync.syncName).sqlite")
+                remote.database = database
+                remote.engine = try await database.makeEngine(durability: sync)
+                remote.process = try WorkerProcess(database: database, durability: sync.syncName, concurrency: 64)
                 try await remote.process!.waitUntilReady()
             },
             teardown: { await remote.tearDown() })

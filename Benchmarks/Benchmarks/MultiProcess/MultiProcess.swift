@@ -16,12 +16,12 @@ let benchmarks: @Sendable () -> Void = {
                 metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .mallocCountTotal, tasksPerSecond],
                 timeUnits: .milliseconds, warmupIterations: 0, maxDuration: .seconds(120), maxIterations: 3)
         ) { benchmark in
-            let path = try freshPath("suite-multi.sqlite")
+            let database = try await BenchDatabase.fresh("suite-multi.sqlite")
             let result = try await multiProcess(
-                path: path, workers: workers, n: n, durability: .powerLossSafe, concurrency: 64,
+                database: database, workers: workers, n: n, durability: .powerLossSafe, concurrency: 64,
                 onStart: { benchmark.startMeasurement() }, onStop: { benchmark.stopMeasurement() })
             benchmark.measurement(tasksPerSecond, result.whole("tasks_per_s"))
-            removeDatabase(at: path)
+            try await database.remove()
         }
     }
 }

@@ -1,5 +1,5 @@
 // Restart: a file holding 1M pending no-op tasks (built once by `DurableTestWorker seed`
-// and kept in $DURABLE_BENCH_DIR) is copied, then opened by a new engine whose
+// and kept in $DURABLE_BENCH_DIR) is copied (on PostgreSQL: seeded anew), then opened by a new engine whose
 // worker runs until the first task ran, or until all 1M are done. The clock starts
 // before the engine opens the file; peak RSS shows whether memory follows the
 // concurrency or the pending count.
@@ -15,15 +15,18 @@ let benchmarks: @Sendable () -> Void = {
     let memory: [BenchmarkMetric] = [.peakMemoryResident, .peakMemoryResidentDelta, .mallocCountTotal]
 
     func run(_ benchmark: Benchmark, until: Int?) async throws {
-        let path = "\(benchDirectory)/suite-restart.sqlite"
-        try copyDatabase(from: WorkerProcess.cachedSeed(n: pending), to: path)
+        let database = try await BenchDatabase.fresh("suite-restart.sqlite")
+        switch database {
+        case .sqlite(let path): try copyDatabase(from: WorkerProcess.cachedSeed(n: pending), to: path)
+        case .postgres: try WorkerProcess.seed(database, n: pending)
+        }
         benchmark.startMeasurement()
         let result = try await restart(
-            path: path, pending: pending, runUntil: until, durability: .powerLossSafe, concurrency: 256)
+            database: database, pending: pending, runUntil: until, durability: .powerLossSafe, concurrency: 256)
         benchmark.stopMeasurement()
         benchmark.measurement(firstTask, result.whole("first_task_ms", scale: 1000))
         if until == nil { benchmark.measurement(tasksPerSecond, result.whole("tasks_per_s")) }
-        removeDatabase(at: path)
+        try await database.remove()
     }
 
     Benchmark(

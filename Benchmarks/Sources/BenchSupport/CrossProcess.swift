@@ -1,15 +1,15 @@
 public import Durable
 import Foundation
 
-// Workloads with `DurableTestWorker run` processes on the same file: this process creates
+// Workloads with `DurableTestWorker run` processes on the same database: this process creates
 // tasks and awaits results (it runs no worker itself), the children run them.
 
 /// Submit → result, one task at a time, with the worker in another process.
-public func latencyCrossProcess(path: String, samples: Int, warmUp: Int = 5, durability: Durability) async throws
+public func latencyCrossProcess(database: BenchDatabase, samples: Int, warmUp: Int = 5, durability: Durability) async throws
     -> [String: Any]
 {
-    let engine = try makeEngine(path: path, durability: durability)
-    let worker = try WorkerProcess(path: path, durability: durability.syncName, concurrency: 64)
+    let engine = try await database.makeEngine(durability: durability)
+    let worker = try WorkerProcess(database: database, durability: durability.syncName, concurrency: 64)
     defer { worker.stop() }
     try await worker.waitUntilReady()
     var result = try await submitAndWait(engine, samples: samples, warmUp: warmUp).json
@@ -19,20 +19,20 @@ public func latencyCrossProcess(path: String, samples: Int, warmUp: Int = 5, dur
     return result
 }
 
-/// End to end with `workers` DurableTestWorker processes on one file: once they are all
+/// End to end with `workers` DurableTestWorker processes on one database: once they are all
 /// running, this process creates `n` no-op tasks in chunks of `chunk` and gathers
 /// the results. The clock runs from the first creation to the last result
 /// (`onStart` and `onStop` are called there).
 public func multiProcess(
-    path: String, workers count: Int, n: Int, durability: Durability, concurrency: Int, chunk: Int = 10_000,
+    database: BenchDatabase, workers count: Int, n: Int, durability: Durability, concurrency: Int, chunk: Int = 10_000,
     onStart: () -> Void = {}, onStop: () -> Void = {}
 ) async throws -> [String: Any] {
-    let engine = try makeEngine(path: path, durability: durability)
+    let engine = try await database.makeEngine(durability: durability)
     var workers: [WorkerProcess] = []
     defer { for worker in workers { worker.kill9() } }
     for index in 0..<count {
         workers.append(
-            try WorkerProcess(path: path, durability: durability.syncName, concurrency: concurrency, name: "w\(index)"))
+            try WorkerProcess(database: database, durability: durability.syncName, concurrency: concurrency, name: "w\(index)"))
     }
     for worker in workers { try await worker.waitUntilReady() }
     onStart()
@@ -59,16 +59,16 @@ public func multiProcess(
 /// threads) is killed with SIGKILL `killAfter` after its first execution, then
 /// started again; counts lost and re-executed tasks.
 public func crash(
-    path: String, n: Int, concurrency: Int, killAfter: Duration = .seconds(1), durability: Durability,
+    database: BenchDatabase, n: Int, concurrency: Int, killAfter: Duration = .seconds(1), durability: Durability,
     timeout: Duration = .seconds(120)
 ) async throws -> [String: Any] {
-    let log = path + ".exec.log"
+    let log = database.scratchPrefix + ".exec.log"
     try? FileManager.default.removeItem(atPath: log)
-    let engine = try makeEngine(path: path, durability: durability)
+    let engine = try await database.makeEngine(durability: durability)
     let tasks = try await engine.createTasks(Sleepy.self, inputs: Array(0..<n))
 
     let spawned = monotonicNanos()
-    let first = try WorkerProcess(path: path, durability: durability.syncName, concurrency: concurrency, log: log)
+    let first = try WorkerProcess(database: database, durability: durability.syncName, concurrency: concurrency, log: log)
     let deadline = ContinuousClock.now + .seconds(30)
     while executions(in: log).isEmpty {
         guard ContinuousClock.now < deadline else {
@@ -85,7 +85,7 @@ public func crash(
     let storedBefore = try await engine.statistics().totals[.succeeded] ?? 0
 
     let restarted = monotonicNanos()
-    let second = try WorkerProcess(path: path, durability: durability.syncName, concurrency: concurrency, log: log)
+    let second = try WorkerProcess(database: database, durability: durability.syncName, concurrency: concurrency, log: log)
     defer { second.stop() }
     let outcomes = try await withThrowingTaskGroup(of: [Result<Int, any Error>]?.self) { group in
         group.addTask { try await engine.gatherResults(tasks) }

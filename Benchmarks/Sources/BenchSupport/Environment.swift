@@ -1,6 +1,5 @@
 public import Durable
 import Foundation
-import Logging
 
 /// Where benchmark databases go: `$DURABLE_BENCH_DIR`, default `/tmp/durable-bench`.
 public var benchDirectory: String {
@@ -42,22 +41,6 @@ public func durability(named name: String) throws -> Durability {
 extension Durability {
     /// `FULL` or `NORMAL`, as in `PRAGMA synchronous`.
     public var syncName: String { self == .powerLossSafe ? "FULL" : "NORMAL" }
-}
-
-/// An engine for a workload: the library's defaults but for durability and
-/// concurrency, logging only warnings and errors (to standard error).
-public func makeEngine(path: String, durability: Durability, concurrency: Int = 256) throws -> TaskEngine {
-    var configuration = EngineConfiguration()
-    var sqlite = SQLiteConfiguration()
-    sqlite.durability = durability
-    configuration.maxConcurrentTasks = concurrency
-    configuration.gracefulShutdownTimeout = .seconds(5)
-    if let micros = ProcessInfo.processInfo.environment["DURABLE_BENCH_POLL_US"].flatMap(Int.init) {
-        sqlite.changePollInterval = .microseconds(micros)
-    }
-    var logger = Logger(label: "durable-bench") { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = .warning
-    return try TaskEngine(path: path, configuration: configuration, sqlite: sqlite, logger: logger)
 }
 
 /// The peak and current resident set size of this process, in bytes

@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// A `DurableTestWorker run` child process (the root package's worker harness)
-/// working on a shared database file.
+/// working on a shared database (a file, or a PostgreSQL schema).
 public final class WorkerProcess: @unchecked Sendable {
     let process: Process
     let output: Pipe
@@ -26,18 +26,18 @@ public final class WorkerProcess: @unchecked Sendable {
         }
     }
 
-    /// Starts `DurableTestWorker run` on `path` (a clean stop on SIGTERM gives
+    /// Starts `DurableTestWorker run` on `database` (a clean stop on SIGTERM gives
     /// running tasks 5 s; logs from warnings up go to standard error). It has not necessarily begun working
     /// yet: see ``waitUntilReady(timeout:)``.
     public init(
-        path: String, durability: String, concurrency: Int, log: String? = nil, name: String = "worker"
+        database: BenchDatabase, durability: String, concurrency: Int, log: String? = nil, name: String = "worker"
     ) throws {
-        readyFile = "\(path).\(name).\(UUID().uuidString.prefix(8)).ready"
+        readyFile = "\(database.scratchPrefix).\(name).\(UUID().uuidString.prefix(8)).ready"
         try? FileManager.default.removeItem(atPath: readyFile)
         process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.executable())
         var arguments = [
-            "run", path, "--sync", durability, "--concurrency", "\(concurrency)", "--ready", readyFile,
+            "run", database.description, "--sync", durability, "--concurrency", "\(concurrency)", "--ready", readyFile,
             "--shutdown-timeout-ms", "5000", "--log-level", "warning",
         ]
         if let log { arguments += ["--log", log] }
@@ -50,7 +50,7 @@ public final class WorkerProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
-    /// Waits until the worker has opened the file and started its worker loop.
+    /// Waits until the worker has opened the database and started its worker loop.
     public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: readyFile) {
@@ -91,17 +91,16 @@ public final class WorkerProcess: @unchecked Sendable {
 }
 
 extension WorkerProcess {
-    /// Stores `n` pending no-op tasks in a fresh file at `path` with
+    /// Stores `n` pending no-op tasks in `database` (fresh) with
     /// `DurableTestWorker seed` (a child process, so that this process's memory is not touched).
-    public static func seed(path: String, n: Int) throws {
-        removeDatabase(at: path)
+    public static func seed(_ database: BenchDatabase, n: Int) throws {
         let seed = Process()
         seed.executableURL = URL(fileURLWithPath: try executable())
-        seed.arguments = ["seed", path, "--count", "\(n)", "--sync", "NORMAL"]
+        seed.arguments = ["seed", database.description, "--count", "\(n)", "--sync", "NORMAL"]
         seed.standardOutput = FileHandle.standardError
         try seed.run()
         seed.waitUntilExit()
-        guard seed.terminationStatus == 0 else { throw BenchError("DurableTestWorker seed failed for \(path)") }
+        guard seed.terminationStatus == 0 else { throw BenchError("DurableTestWorker seed failed for \(database)") }
     }
 
     /// A file with `n` pending no-op tasks, kept in ``benchDirectory`` across runs
@@ -114,7 +113,8 @@ extension WorkerProcess {
         let seeded = (try? manager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
         let built = (try? manager.attributesOfItem(atPath: executable())[.modificationDate] as? Date) ?? .distantFuture
         if seeded < built {
-            try seed(path: path, n: n)
+            removeDatabase(at: path)
+            try seed(.sqlite(path: path), n: n)
         }
         return path
     }

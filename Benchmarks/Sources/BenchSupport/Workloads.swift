@@ -1,7 +1,7 @@
 public import Durable
 import Foundation
 
-// The single-process workloads. Each opens its own engine on the file it is given
+// The single-process workloads. Each opens its own engine on the database it is given
 // and returns what it measured as a JSON-ready dictionary (times in seconds unless
 // the key says otherwise). The package-benchmark suites and `DurableBench` share them.
 
@@ -10,9 +10,9 @@ import Foundation
 /// checked against its input. The clock runs from the first creation until the
 /// worker has drained and stopped.
 public func endToEnd(
-    path: String, n: Int, durability: Durability, concurrency: Int, chunk: Int = 10_000
+    database: BenchDatabase, n: Int, durability: Durability, concurrency: Int, chunk: Int = 10_000
 ) async throws -> [String: Any] {
-    let engine = try makeEngine(path: path, durability: durability, concurrency: concurrency)
+    let engine = try await database.makeEngine(durability: durability, concurrency: concurrency)
     engine.register(Noop())
     let start = monotonicNanos()
     let (created, gathered) = try await engine.run { engine in
@@ -36,10 +36,10 @@ public func endToEnd(
 /// task, then `n` tasks are created one at a time (one commit each) while it runs,
 /// and the clock stops when every result is stored (then they are read back and
 /// checked).
-public func endToEndOneByOne(path: String, n: Int, durability: Durability, concurrency: Int) async throws
+public func endToEndOneByOne(database: BenchDatabase, n: Int, durability: Durability, concurrency: Int) async throws
     -> [String: Any]
 {
-    let engine = try makeEngine(path: path, durability: durability, concurrency: concurrency)
+    let engine = try await database.makeEngine(durability: durability, concurrency: concurrency)
     engine.register(Noop())
     let (start, created, end) = try await engine.run { engine in
         _ = try await engine.createTask(Noop.self, -1).value
@@ -80,8 +80,8 @@ func verify(_ results: [Int], n: Int) throws {
 
 /// Enqueue only (no worker): `n` tasks, one `createTask` commit each when
 /// `batch` is 1, else `createTasks` transactions of `batch` tasks.
-public func enqueue(path: String, n: Int, batch: Int, durability: Durability) async throws -> [String: Any] {
-    let engine = try makeEngine(path: path, durability: durability)
+public func enqueue(database: BenchDatabase, n: Int, batch: Int, durability: Durability) async throws -> [String: Any] {
+    let engine = try await database.makeEngine(durability: durability)
     let start = monotonicNanos()
     if batch <= 1 {
         for i in 0..<n { try await engine.createTask(Noop.self, i) }
@@ -101,10 +101,10 @@ public func enqueue(path: String, n: Int, batch: Int, durability: Durability) as
 
 /// Submit → result, one task at a time, with the worker in this process.
 /// `warmUp` tasks run first and are not counted.
-public func latencyInProcess(path: String, samples: Int, warmUp: Int = 5, durability: Durability) async throws
+public func latencyInProcess(database: BenchDatabase, samples: Int, warmUp: Int = 5, durability: Durability) async throws
     -> [String: Any]
 {
-    let engine = try makeEngine(path: path, durability: durability, concurrency: 64)
+    let engine = try await database.makeEngine(durability: durability, concurrency: 64)
     engine.register(Noop())
     let summary = try await engine.run { engine in
         try await submitAndWait(engine, samples: samples, warmUp: warmUp)
@@ -133,36 +133,17 @@ public func submitAndWait(_ engine: TaskEngine, samples: Int, warmUp: Int) async
     return LatencySummary(samples: durations)
 }
 
-/// Stores `n` pending no-op tasks (inputs 0..<n) in transactions of `batch`.
-public func seedPending(path: String, n: Int, batch: Int = 10_000, durability: Durability) async throws
-    -> [String: Any]
-{
-    let start = monotonicNanos()
-    do {
-        let engine = try makeEngine(path: path, durability: durability)
-        for first in stride(from: 0, to: n, by: batch) {
-            try await engine.createTasks(Noop.self, inputs: Array(first..<min(n, first + batch)))
-        }
-    }
-    let total = seconds(from: start, to: monotonicNanos())
-    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    return [
-        "workload": "seed", "n": n, "seconds": rounded(total), "tasks_per_s": rounded(Double(n) / total, 1),
-        "file_bytes": size,
-    ]
-}
-
-/// Restart: opens a file holding `pending` pending no-op tasks and runs a worker
+/// Restart: opens a database holding `pending` pending no-op tasks and runs a worker
 /// until `runUntil` tasks have run (all of them by default). Measures the time
-/// from opening the file to the first task running and to the worker having
+/// from opening the database to the first task running and to the worker having
 /// stored everything and stopped, and this process's peak RSS.
 public func restart(
-    path: String, pending: Int, runUntil: Int? = nil, durability: Durability, concurrency: Int
+    database: BenchDatabase, pending: Int, runUntil: Int? = nil, durability: Durability, concurrency: Int
 ) async throws -> [String: Any] {
     let target = runUntil ?? pending
     let counter = RunCounter()
     let start = monotonicNanos()
-    let engine = try makeEngine(path: path, durability: durability, concurrency: concurrency)
+    let engine = try await database.makeEngine(durability: durability, concurrency: concurrency)
     engine.register(Noop(counter: counter))
     let opened = monotonicNanos()
     try await engine.run { _ in

@@ -1,6 +1,9 @@
 // DurableBench: Durable's side of compare.sh. Each subcommand runs one workload on
-// a fresh file under $DURABLE_BENCH_DIR (default /tmp/durable-bench) and prints one
-// JSON line, like the peers' scripts; progress and errors go to standard error.
+// a fresh file under $DURABLE_BENCH_DIR (default /tmp/durable-bench) — or, with
+// `--postgres URL` (or $DURABLE_BENCH_POSTGRES), in a fresh schema of that PostgreSQL
+// database — and prints one JSON line, like the peers' scripts; progress and errors
+// go to standard error. On PostgreSQL, durability is the server's (fsync,
+// synchronous_commit: printed in the line's "server"), and --sync must stay FULL.
 //
 //     DurableBench e2e        --n N [--sync FULL|NORMAL] [--concurrency 256] [--chunk 10000]
 //     DurableBench e2e-one-by-one --n N [--sync] [--concurrency 256]   the peers' e2e method
@@ -9,10 +12,11 @@
 //     DurableBench restart    --n N [--sync] [--concurrency 256] [--first-only]
 //     DurableBench multi      --workers 8 --n N [--sync] [--concurrency 64]
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
+//     (each also takes --postgres postgres://user@host:port/db)
 //
-// `restart` builds the file with N pending tasks in a DurableTestWorker child process (so
-// that this process's peak RSS is the restart's alone), then opens it and runs
-// everything (with --first-only: until the first task ran).
+// `restart` stores N pending tasks in a DurableTestWorker child process (so
+// that this process's peak RSS is the restart's alone), then opens the database and
+// runs everything (with --first-only: until the first task ran).
 import BenchSupport
 import Durable
 import Foundation
@@ -29,42 +33,44 @@ func note(_ message: String) {
 do {
     let arguments = try Arguments(
         Array(CommandLine.arguments.dropFirst()), switches: ["cross-process", "first-only"])
+    if let server = arguments.optional("postgres") { setenv("DURABLE_BENCH_POSTGRES", server, 1) }
     let sync = try durability(named: arguments.string("sync", default: "FULL"))
+    if BenchDatabase.postgresServer != nil && sync != .powerLossSafe {
+        fail("--sync \(sync.syncName) is SQLite's: on PostgreSQL durability is the server's (synchronous_commit)")
+    }
     let n = try arguments.int("n", default: 10_000)
-    let name = "\(arguments.command)-\(n)-\(sync.syncName.lowercased()).sqlite"
+    let workers = try arguments.int("workers", default: 8)
+    let prefix = arguments.command == "multi" ? "multi-\(workers)-" : ""
+    let database = try await BenchDatabase.fresh("\(prefix)\(arguments.command)-\(n)-\(sync.syncName.lowercased()).sqlite")
     var result: [String: Any]
     switch arguments.command {
     case "e2e":
         result = try await endToEnd(
-            path: try freshPath(name), n: n, durability: sync,
+            database: database, n: n, durability: sync,
             concurrency: try arguments.int("concurrency", default: 256), chunk: try arguments.int("chunk", default: 10_000))
     case "e2e-one-by-one":
         result = try await endToEndOneByOne(
-            path: try freshPath(name), n: n, durability: sync, concurrency: try arguments.int("concurrency", default: 256))
+            database: database, n: n, durability: sync, concurrency: try arguments.int("concurrency", default: 256))
     case "enqueue":
         result = try await enqueue(
-            path: try freshPath(name), n: n, batch: try arguments.int("batch", default: 1), durability: sync)
+            database: database, n: n, batch: try arguments.int("batch", default: 1), durability: sync)
     case "latency":
-        let path = try freshPath(name)
         result = arguments.flag("cross-process")
-            ? try await latencyCrossProcess(path: path, samples: n, durability: sync)
-            : try await latencyInProcess(path: path, samples: n, durability: sync)
+            ? try await latencyCrossProcess(database: database, samples: n, durability: sync)
+            : try await latencyInProcess(database: database, samples: n, durability: sync)
     case "restart":
-        let path = try freshPath(name)
-        note("storing \(n) pending tasks in \(path) (DurableTestWorker seed)")
-        try WorkerProcess.seed(path: path, n: n)
+        note("storing \(n) pending tasks in \(database) (DurableTestWorker seed)")
+        try WorkerProcess.seed(database, n: n)
         result = try await restart(
-            path: path, pending: n, runUntil: arguments.flag("first-only") ? 1 : nil, durability: sync,
+            database: database, pending: n, runUntil: arguments.flag("first-only") ? 1 : nil, durability: sync,
             concurrency: try arguments.int("concurrency", default: 256))
-        removeDatabase(at: path)
     case "multi":
-        let workers = try arguments.int("workers", default: 8)
         result = try await multiProcess(
-            path: try freshPath("multi-\(workers)-" + name), workers: workers, n: n, durability: sync,
+            database: database, workers: workers, n: n, durability: sync,
             concurrency: try arguments.int("concurrency", default: 64))
     case "crash":
         result = try await crash(
-            path: try freshPath(name), n: n, concurrency: try arguments.int("concurrency", default: 4),
+            database: database, n: n, concurrency: try arguments.int("concurrency", default: 4),
             killAfter: .milliseconds(Int(try arguments.double("kill-after", default: 1.0) * 1000)), durability: sync)
     default:
         fail("unknown subcommand \(arguments.command)")
@@ -72,6 +78,9 @@ do {
     if arguments.command != "restart" {
         result["peak_rss_mb"] = Double(Int((Double(residentMemory()?.peak ?? 0) / 1_048_576) * 10)) / 10
     }
+    result["store"] = database.storeName
+    if let server = try await database.serverSettings() { result["server"] = server }
+    if arguments.command == "restart" || BenchDatabase.postgresServer != nil { try await database.remove() }
     result["env"] = environmentInfo()
     print(jsonLine(result))
 } catch {
