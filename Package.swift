@@ -154,6 +154,7 @@ let package = Package(
                 "DurableTestKit",
                 "DurableTestWorker",
                 "Durable",
+                "DurablePostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

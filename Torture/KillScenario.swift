@@ -1,22 +1,25 @@
 import Durable
 import DurableTestKit
 import Foundation
-import GRDB
 
 /// A batch of `pipeline` tasks (three steps, three children each) and `plain` tasks;
-/// a worker process is started, SIGKILLed at a random moment, and the file and the
-/// execution log are examined; then another worker resumes, and so on; a last worker
-/// finishes the batch. Checked at every kill and at the end:
+/// a worker process is started, SIGKILLed at a random moment, and the database (an
+/// SQLite file, or a PostgreSQL schema once the server has ended the killed worker's
+/// sessions) and the execution log are examined; then another worker resumes, and so
+/// on; a last worker finishes the batch. Checked at every kill and at the end:
 ///
 /// - a body (step closure, child run, plain run) runs at most once per worker life,
 ///   never again once stored (step row, child or plain task succeeded), and every run
 ///   the kill cut short belongs to a task that was in flight in the killed worker: the
 ///   re-executions a kill causes never exceed the tasks in flight at that kill;
 /// - stored steps are never rewritten, children never replaced or duplicated, no task
-///   fails or is cancelled, `PRAGMA quick_check` is ok;
+///   fails or is cancelled, the rows are consistent (``ScenarioDatabase/soundness(_:thorough:)``:
+///   on SQLite also `PRAGMA quick_check`);
 /// - at the end every task succeeded exactly once (one `succeeded` attempt, every other
 ///   attempt one abandoned by a kill), each body ran 1 + (times cut short) times, the
-///   results equal a crash-free run's computed directly, `PRAGMA integrity_check` is ok.
+///   results equal a crash-free run's computed directly (on an SQLite file, whichever
+///   store the batch ran on), the rows are consistent (on SQLite also
+///   `PRAGMA integrity_check`).
 ///
 /// Kill moments: most workers are killed at a random point of progress (after a random
 /// number of bodies started, plus a random 0–25 ms), some at a random time 0–150 ms
@@ -34,19 +37,28 @@ enum KillScenario {
     }
 
     static func run(_ context: ScenarioContext) async throws -> Findings {
+        let database = context.database("batch.sqlite")
+        // The batch: pipelines and plain tasks interleaved in chunks, ids 1...N.
+        let order = try await submitBatch(
+            database.address, pipelines: context.settings.pipelines, plains: context.settings.plains)
+        return try await withProbe(database.address) { probe in
+            try await run(context, database: database, order: order, probe: probe)
+        }
+    }
+
+    /// The kills and the checks, on the batch `order` stored in `database`.
+    private static func run(
+        _ context: ScenarioContext, database: ScenarioDatabase, order: [Item], probe: SQLProbe
+    ) async throws -> Findings {
         var rng = context.rng
         let settings = context.settings
         let folder = context.folder
         var findings = Findings()
-        let database = folder.file("batch.sqlite")
         let log = folder.file("executions.log")
         let stalledLog = folder.file("stalled.log")
         let pipelines = settings.pipelines
         let plains = settings.plains
         let concurrency = settings.killConcurrency
-
-        // The batch: pipelines and plain tasks interleaved in chunks, ids 1...N.
-        let order = try await submitBatch(database, pipelines: pipelines, plains: plains)
         let topLevel = Int64(order.count)
         var pipelineIDs: [Int: Int64] = [:]
         var plainIDs: [Int: Int64] = [:]
@@ -62,8 +74,6 @@ enum KillScenario {
             } + (0..<plains).map(Expected.plainLine)
         let bodySet = Set(bodies)
 
-        let probe = try DatabaseProbe(path: database)
-        defer { try? probe.close() }
         var tail = LogTail(path: log)
         var stalledTail = LogTail(path: stalledLog)
 
@@ -85,18 +95,19 @@ enum KillScenario {
 
         func workerArguments(_ extra: [String]) -> [String] {
             [
-                "run", database, "--log", log, "--stalled-log", stalledLog, "--concurrency", "\(concurrency)",
+                "run", database.workerAddress, "--log", log, "--stalled-log", stalledLog, "--concurrency", "\(concurrency)",
                 "--delay-ms", "\(settings.killDelayMilliseconds)",
             ] + extra
         }
 
-        /// Reads the file after a worker life ended (no process runs) and checks it
-        /// against what the life executed; `pid` is the killed worker's, `nil` for the last.
-        func examine(life: Int, pid: Int32?, lifeLines: [String]) throws -> (inFlight: Int, cut: Int) {
-            let rows = try probe.rows("SELECT id, job, input, status, attempt, owner FROM tasks").map {
+        /// Reads the database after a worker life ended (no process runs, no session of
+        /// it is left) and checks it against what the life executed; `pid` is the killed
+        /// worker's, `nil` for the last.
+        func examine(life: Int, pid: Int32?, lifeLines: [String]) async throws -> (inFlight: Int, cut: Int) {
+            let rows = try await probe.table("SELECT id, job, input, status, attempt, owner FROM tasks").map {
                 TaskRow(
-                    id: $0["id"], job: $0["job"], input: Int($0["input"] as String) ?? -1, status: $0["status"],
-                    attempt: $0["attempt"], owner: $0["owner"])
+                    id: Int64($0[0]) ?? -1, job: $0[1], input: Int($0[2]) ?? -1, status: $0[3], attempt: Int($0[4]) ?? -1,
+                    owner: $0[5].isEmpty ? nil : $0[5])
             }
             var done = Set<String>()
             var leafIDs: [Int: Int64] = [:]
@@ -128,15 +139,14 @@ enum KillScenario {
             let leafCount = rows.filter { $0.job == Leaf.name }.count
             if leafCount != leafIDs.count { violations.append("life \(life): \(leafCount) leaf rows for \(leafIDs.count) inputs") }
             if !bad.isEmpty { violations.append("after life \(life): " + bad.prefix(5).joined(separator: ", ")) }
-            for row in try probe.rows(
+            for row in try await probe.table(
                 """
                 SELECT t.input, s.name, s.position, s.kind, s.status, s.result, s.attempt
                 FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id WHERE t.job = 'pipeline'
                 """)
             {
-                let line = Expected.stepLine(row["name"], Int(row["input"] as String) ?? -1)
-                let stored = "position \(row["position"] as Int) \(row["kind"] as String) \(row["status"] as String) "
-                    + "\(row["result"] as String? ?? "nil") attempt \(row["attempt"] as Int)"
+                let line = Expected.stepLine(row[1], Int(row[0]) ?? -1)
+                let stored = "position \(row[2]) \(row[3]) \(row[4]) \(row[5].isEmpty ? "nil" : row[5]) attempt \(row[6])"
                 if let before = stepRows[line], before != stored {
                     violations.append("\(line): stored as \(before), rewritten as \(stored) by life \(life)")
                 }
@@ -237,19 +247,21 @@ enum KillScenario {
             }
             let exitedEarly = !child.isRunning
             try await child.sigkill()
+            try await database.waitForWorkerSessions(probe)
             kills += 1
             if exitedEarly {
                 violations.append("worker \(life) exited before the kill: \(child.output(last: 1500))")
             }
             _ = try stalledTail.newLines()
             lifeLines += try tail.newLines()
-            let (inFlight, cut) = try examine(life: life, pid: child.pid, lifeLines: lifeLines)
+            let (inFlight, cut) = try await examine(life: life, pid: child.pid, lifeLines: lifeLines)
             if inFlight > 0 { killsInFlight += 1 }
             cutTotal += cut
             maxCuts = max(maxCuts, cut)
             maxInFlight = max(maxInFlight, inFlight)
-            let check = try probe.quickCheck()
-            if check != ["ok"] { violations.append("quick_check after kill \(life): \(check.prefix(3))") }
+            for problem in try await database.soundness(probe, thorough: false) {
+                violations.append("after kill \(life): \(problem)")
+            }
             if violations.count > 200 { break }
         }
         let killTime = ContinuousClock.now - killStart
@@ -266,10 +278,11 @@ enum KillScenario {
         } else {
             findings.fail("the last worker did not finish the batch within \(limit): \(last.output())")
         }
-        _ = try examine(life: kills + 1, pid: nil, lifeLines: try tail.newLines())
+        try await database.waitForWorkerSessions(probe)
+        _ = try await examine(life: kills + 1, pid: nil, lifeLines: try tail.newLines())
 
         // Every task succeeded once, with the crash-free results.
-        let final = try finalChecks(
+        let final = try await finalChecks(
             probe, pipelines: pipelines, plains: plains, pipelineIDs: pipelineIDs, runningAtKills: runningAtKills)
         violations += final
         for body in bodies {
@@ -279,7 +292,7 @@ enum KillScenario {
             }
         }
         let reference = try await referenceOutcome(folder, order: order)
-        let actual = try probe.storedOutcome()
+        let actual = try await probe.storedOutcome()
         if actual != reference {
             let missing = Set(reference).subtracting(actual)
             let extra = Set(actual).subtracting(reference)
@@ -287,8 +300,7 @@ enum KillScenario {
                 "the stored outcome differs from the crash-free run: \(missing.count) missing, e.g. "
                     + "\(missing.sorted().prefix(3)); \(extra.count) unexpected, e.g. \(extra.sorted().prefix(3))")
         }
-        let integrity = try probe.integrityCheck()
-        findings.expect(integrity == ["ok"], "integrity_check: \(integrity.prefix(5))")
+        for problem in try await database.soundness(probe, thorough: true) { findings.fail("at the end: \(problem)") }
         findings.expectNone(violations, "violation(s)")
         findings.expect(
             kills >= settings.kills,
@@ -296,7 +308,7 @@ enum KillScenario {
         findings.expect(
             killsInFlight * 2 >= kills, "only \(killsInFlight) of \(kills) kills found tasks in flight")
 
-        let totalTasks = try probe.int("SELECT count(*) FROM tasks")
+        let totalTasks = try await probe.int("SELECT count(*) FROM tasks")
         findings.note(
             "\(kills) kills in \(formatSeconds(killTime)) (\(killsInFlight) with tasks in flight, \(startupKills) "
                 + "timed from start, \(stallKills) at the budget), \(totalTasks) tasks "

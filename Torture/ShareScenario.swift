@@ -1,9 +1,9 @@
 import Durable
 import DurableTestKit
 import Foundation
-import GRDB
 
-/// Several processes open one fresh file at the same moment, then each, for a bounded
+/// Several processes open one fresh database (an SQLite file, or a PostgreSQL schema
+/// none of them has made yet) at the same moment, then each, for a bounded
 /// time, submits tasks (batches and single ones, with keys; also other processes' keys,
 /// so creation races across processes), runs a worker, and waits on its own and
 /// others' tasks with `wait`, `gather`, `asCompleted` and `waitFor`; at the end each
@@ -11,19 +11,22 @@ import GRDB
 ///
 /// - every process exits 0: no error was thrown to it, no waiter hung (each wait is
 ///   bounded by a hang limit), every result it got was right;
-/// - no "locked" or "busy" appears in any process's output (errors or log lines);
+/// - on SQLite, no "locked" or "busy" appears in any process's output (errors or log
+///   lines); on PostgreSQL, where waiting for a lock is not an error, no process logged
+///   at level error or critical;
 /// - every task succeeded once, with its result; keys are unique;
 /// - no task was claimed twice at once: per task, the executions (logged with
 ///   CLOCK_MONOTONIC start and end by the job) never overlap, each attempt number runs
 ///   once, and the stored attempts match the executions;
-/// - `PRAGMA integrity_check` is ok.
+/// - the rows are consistent (``ScenarioDatabase/soundness(_:thorough:)``: on SQLite
+///   also `PRAGMA integrity_check`).
 enum ShareScenario {
     static func run(_ context: ScenarioContext) async throws -> Findings {
         let settings = context.settings
         var rng = context.rng
         let folder = context.folder
         var findings = Findings()
-        let database = folder.file("shared.sqlite")
+        let database = context.database("shared.sqlite")
         let log = folder.file("executions.log")
         let seed = UInt64.random(in: 1...UInt64(Int.max), using: &rng)
 
@@ -33,7 +36,7 @@ enum ShareScenario {
                 try Child(
                     "process-\(index)",
                     [
-                        "share", database, "--index", "\(index)", "--processes", "\(settings.processes)",
+                        "share", database.workerAddress, "--index", "\(index)", "--processes", "\(settings.processes)",
                         "--seconds", "\(settings.shareSeconds)", "--log", log, "--seed", "\(seed)",
                         "--concurrency", "4", "--hang-limit", "\(settings.hangLimit)",
                     ], output: folder.file("process-\(index).out")))
@@ -52,8 +55,12 @@ enum ShareScenario {
                 text = child.fullOutput
                 findings.fail("\(child.label) hung: killed after \(limit); output: \(child.output(last: 1500))")
             }
-            let lowered = text.lowercased()
-            if lowered.contains("locked") || lowered.contains("busy") {
+            if database.isPostgres {
+                let errors = text.split(separator: "\n").filter(isErrorLine)
+                if !errors.isEmpty {
+                    findings.fail("\(child.label) reported \(errors.count) error(s): \(errors.prefix(3).joined(separator: " | "))")
+                }
+            } else if text.lowercased().contains("locked") || text.lowercased().contains("busy") {
                 let quoted = text.split(separator: "\n").filter {
                     $0.lowercased().contains("locked") || $0.lowercased().contains("busy")
                 }
@@ -64,33 +71,50 @@ enum ShareScenario {
             }
         }
 
-        let probe = try DatabaseProbe(path: database)
-        defer { try? probe.close() }
+        return try await withProbe(database.address) { probe in
+            try await database.waitForWorkerSessions(probe)
+            return try await check(probe, database, settings: settings, log: log, summaries: summaries, findings: findings)
+        }
+    }
+
+    /// Whether `line` of a process's output is an error: "ERROR ..." (the harness's
+    /// report of an error thrown to it) or a log line at level error or critical.
+    static func isErrorLine(_ line: Substring) -> Bool {
+        let fields = line.split(separator: " ", maxSplits: 2)
+        return line.hasPrefix("ERROR ") || (fields.count > 1 && (fields[1] == "error" || fields[1] == "critical"))
+    }
+
+    /// The checks of the stored tasks, attempts and executions once every process ended.
+    private static func check(
+        _ probe: SQLProbe, _ database: ScenarioDatabase, settings: Settings, log: String, summaries: [String],
+        findings: Findings
+    ) async throws -> Findings {
+        var findings = findings
         var violations: [String] = []
-        let tasks = try probe.rows("SELECT id, job, input, key, status, result FROM tasks")
-        let keys = Set(tasks.compactMap { $0["key"] as String? })
+        // Text columns (SQLProbe): NULL reads as "".
+        let tasks = try await probe.table("SELECT id, input, key, status, result FROM tasks").map {
+            (id: Int64($0[0]) ?? -1, input: Int($0[1]) ?? -1, key: $0[2], status: $0[3], result: $0[4])
+        }
+        let keys = Set(tasks.map(\.key).filter { !$0.isEmpty })
         findings.expect(keys.count == tasks.count, "\(tasks.count) tasks but \(keys.count) distinct keys")
-        for row in tasks {
-            let input = Int(row["input"] as String) ?? -1
-            let id: Int64 = row["id"]
-            if row["status"] as String != "succeeded" || row["result"] as String? != "\(Expected.share(input))" {
-                violations.append(
-                    "task \(id) (input \(input)): \(row["status"] as String) \(row["result"] as String? ?? "nil")")
+        for task in tasks {
+            if task.status != "succeeded" || task.result != "\(Expected.share(task.input))" {
+                violations.append("task \(task.id) (input \(task.input)): \(task.status) \(task.result)")
             }
-            if let key = row["key"] as String?, key != "p\(input / 1_000_000)-\(input % 1_000_000)" {
-                violations.append("task \(id): key \(key) for input \(input)")
+            if !task.key.isEmpty, task.key != "p\(task.input / 1_000_000)-\(task.input % 1_000_000)" {
+                violations.append("task \(task.id): key \(task.key) for input \(task.input)")
             }
         }
 
         // Stored attempts: one succeeded per task; runs never overlap in time.
         var attempts: [Int64: [(attempt: Int, start: Int64, end: Int64, outcome: String)]] = [:]
-        for row in try probe.rows("SELECT task_id, attempt, started_at, finished_at, outcome FROM task_attempts") {
-            attempts[row["task_id"] as Int64, default: []].append(
-                (row["attempt"], row["started_at"], row["finished_at"], row["outcome"]))
+        for row in try await probe.table("SELECT task_id, attempt, started_at, finished_at, outcome FROM task_attempts") {
+            attempts[Int64(row[0]) ?? -1, default: []].append(
+                (Int(row[1]) ?? -1, Int64(row[2]) ?? -1, Int64(row[3]) ?? -1, row[4]))
         }
         var handedBack = 0
-        for row in tasks {
-            let id: Int64 = row["id"]
+        for task in tasks {
+            let id = task.id
             let runs = (attempts[id] ?? []).sorted { $0.attempt < $1.attempt }
             if runs.filter({ $0.outcome == "succeeded" }).count != 1 {
                 violations.append("task \(id): attempts \(runs.map { "\($0.attempt) \($0.outcome)" })")
@@ -141,8 +165,8 @@ enum ShareScenario {
             }
             byTask[id, default: []].append(run)
         }
-        for row in tasks {
-            let id: Int64 = row["id"]
+        for task in tasks {
+            let id = task.id
             let executed = (byTask[id] ?? []).sorted { ($0.start ?? 0) < ($1.start ?? 0) }
             if executed.count != (attempts[id] ?? []).count {
                 violations.append("task \(id): \(executed.count) executions for \((attempts[id] ?? []).count) attempts")
@@ -154,8 +178,7 @@ enum ShareScenario {
             }
         }
         findings.expectNone(violations, "violation(s)")
-        let integrity = try probe.integrityCheck()
-        findings.expect(integrity == ["ok"], "integrity_check: \(integrity.prefix(5))")
+        for problem in try await database.soundness(probe, thorough: true) { findings.fail(problem) }
         let claimers = Set(runs.values.map(\.pid)).count
         findings.expect(
             claimers == settings.processes || settings.processes == 1,

@@ -27,6 +27,15 @@ struct Settings: Sendable {
             quick: false, seed: seed, pipelines: 2500, plains: 7500, kills: 250, killConcurrency: 16,
             killDelayMilliseconds: 2, processes: 8, shareSeconds: 30, hangLimit: 120)
     }
+
+    /// The quick form on PostgreSQL: a smaller kill batch and fewer kills, since each
+    /// worker life there opens sessions and every kill waits for the server to end
+    /// the killed worker's sessions (CI runs both forms).
+    mutating func boundForPostgres() {
+        pipelines = 200
+        plains = 500
+        kills = 60
+    }
 }
 
 /// What a scenario found: notes for the summary, problems that fail it.
@@ -59,16 +68,28 @@ struct Findings: Sendable {
     var passed: Bool { problems.isEmpty && knownBugs.isEmpty }
 }
 
-/// What a scenario gets: its own folder, the settings and a seeded generator.
+/// What a scenario gets: its name, its own folder, the store, the settings and a
+/// seeded generator.
 struct ScenarioContext: Sendable {
+    let name: String
     let folder: Folder
+    let store: StoreTarget
     let settings: Settings
     var rng: SeededGenerator
+
+    /// A new database of this scenario: the file `file` in its folder, or a new
+    /// schema on the PostgreSQL server (see ``StoreTarget/newDatabase(_:in:scenario:)``).
+    func database(_ file: String) -> ScenarioDatabase {
+        store.newDatabase(file, in: folder, scenario: name)
+    }
 }
 
 struct Scenario: Sendable {
     let name: String
     let summary: String
+    /// Whether the scenario runs on PostgreSQL too (`--postgres`); the others are
+    /// about SQLite files and are skipped there.
+    var onPostgres = false
     let run: @Sendable (ScenarioContext) async throws -> Findings
 }
 
@@ -77,11 +98,11 @@ enum Suite {
         Scenario(
             name: "kill-resume",
             summary: "SIGKILL a worker at random moments of a batch with steps and children; resume each time",
-            run: KillScenario.run),
+            onPostgres: true, run: KillScenario.run),
         Scenario(
             name: "many-processes",
-            summary: "processes submitting, claiming and waiting on one file at once",
-            run: ShareScenario.run),
+            summary: "processes submitting, claiming and waiting on one database at once",
+            onPostgres: true, run: ShareScenario.run),
         Scenario(name: "disk-full", summary: "the disk fills up mid-run (a small tmpfs)", run: FaultScenarios.diskFull),
         Scenario(
             name: "file-size-limit", summary: "writes fail with EFBIG mid-run (RLIMIT_FSIZE)",
@@ -104,14 +125,18 @@ enum Suite {
     ]
 
     static let usage = """
-        usage: Torture [--quick] [--seed N] [--only NAME,...] [--keep] [--dir PATH]
+        usage: Torture [--quick] [--seed N] [--only NAME,...] [--keep] [--dir PATH] [--postgres URL]
                        [--kills N] [--pipelines N] [--plains N] [--processes N] [--share-seconds S]
                Torture --list
         (the worker processes are DurableTestWorker, found next to Torture or at $DURABLE_TEST_WORKER)
 
-        --quick   the bounded form CI runs (2000 tasks, 200 kills, 8 processes for 8 s);
-                  without it, the long form (10000 tasks, 250 kills, 8 processes for 30 s)
-        --keep    keep the scratch folder (it is kept anyway when a scenario fails)
+        --quick      the bounded form CI runs (2000 tasks, 200 kills, 8 processes for 8 s; on
+                     PostgreSQL 700 tasks, 60 kills, 8 processes for 8 s); without it, the long
+                     form (10000 tasks, 250 kills, 8 processes for 30 s)
+        --postgres   run kill-resume and many-processes on the PostgreSQL server at URL
+                     (postgres://user@host:port/database), each in a new schema of its own; the
+                     scenarios about SQLite files are skipped
+        --keep       keep the scratch folder and schemas (kept anyway when a scenario fails)
         """
 
     static func main(_ arguments: [String]) async -> Int32 {
@@ -120,6 +145,7 @@ enum Suite {
         var only: Set<String>?
         var keep = false
         var base: String?
+        var postgresURL: String?
         var overrides: [(inout Settings) -> Void] = []
         var iterator = arguments.makeIterator()
         func bad(_ message: String) -> Int32 {
@@ -143,6 +169,9 @@ enum Suite {
             case "--dir":
                 guard let value = iterator.next() else { return bad("--dir needs a folder") }
                 base = value
+            case "--postgres":
+                guard let value = iterator.next() else { return bad("--postgres needs a postgres:// URL") }
+                postgresURL = value
             case "--kills":
                 guard let value = number() else { return bad("--kills needs a number") }
                 overrides.append { $0.kills = value }
@@ -169,13 +198,22 @@ enum Suite {
             let unknown = only.subtracting(scenarios.map(\.name))
             guard unknown.isEmpty else { return bad("unknown scenario(s): \(unknown.sorted().joined(separator: ", "))") }
         }
+        let store: StoreTarget
+        do {
+            store = try postgresURL.map(StoreTarget.postgres) ?? .sqlite
+        } catch {
+            return bad("\(error)")
+        }
         var settings = quick ? Settings.quick(seed: seed) : Settings.long(seed: seed)
+        if quick && store.isPostgres { settings.boundForPostgres() }
         for override in overrides { override(&settings) }
 
         let root = (base ?? FileManager.default.temporaryDirectory.path) + "/durable-torture-\(getpid())-\(seed)"
         let selected = scenarios.filter { only?.contains($0.name) ?? true }
         say(
-            "torture: \(quick ? "quick" : "long") form, seed \(seed), \(selected.count) scenario(s), scratch \(root)")
+            "torture: \(quick ? "quick" : "long") form on \(store.description), seed \(seed), "
+                + "\(selected.count) scenario(s), scratch \(root)"
+                + (store.isPostgres ? ", schemas \(store.schemaPrefix(scenario: "*"))" : ""))
         var passed = 0
         var failed = 0
         var skipped: [String] = []
@@ -183,15 +221,20 @@ enum Suite {
         for scenario in selected {
             let began = ContinuousClock.now
             var findings: Findings
-            do {
-                let folder = try Folder("\(root)/\(scenario.name)")
-                findings = try await scenario.run(
-                    ScenarioContext(
-                        folder: folder, settings: settings,
-                        rng: SeededGenerator.derived(from: seed, scenario.name)))
-            } catch {
+            if store.isPostgres && !scenario.onPostgres {
                 findings = Findings()
-                findings.fail("the scenario stopped with an error: \(error)")
+                findings.skipped = "about SQLite files; it runs without --postgres"
+            } else {
+                do {
+                    let folder = try Folder("\(root)/\(scenario.name)")
+                    findings = try await scenario.run(
+                        ScenarioContext(
+                            name: scenario.name, folder: folder, store: store, settings: settings,
+                            rng: SeededGenerator.derived(from: seed, scenario.name)))
+                } catch {
+                    findings = Findings()
+                    findings.fail("the scenario stopped with an error: \(error)")
+                }
             }
             let elapsed = formatSeconds(ContinuousClock.now - began)
             if let reason = findings.skipped {
@@ -203,6 +246,13 @@ enum Suite {
             if findings.passed {
                 passed += 1
                 say("PASS \(scenario.name) (\(elapsed))\(notes)")
+                if !keep {
+                    do {
+                        try await store.dropSchemas(scenario: scenario.name)
+                    } catch {
+                        say("torture: could not drop the schemas of \(scenario.name): \(error)")
+                    }
+                }
             } else {
                 failed += 1
                 let marker = findings.problems.isEmpty ? " [known library bug]" : ""
@@ -212,7 +262,9 @@ enum Suite {
             }
         }
         if failed > 0 || keep {
-            say("torture: scratch folder kept at \(root)")
+            say(
+                "torture: scratch folder kept at \(root)"
+                    + (store.isPostgres ? "; schemas kept: \(store.schemaPrefix(scenario: "*"))" : ""))
         } else {
             try? FileManager.default.removeItem(atPath: root)
         }

@@ -117,3 +117,19 @@ extension Duration {
 func formatSeconds(_ duration: Duration) -> String {
     String(format: "%.1f s", duration.seconds)
 }
+
+// MARK: - Probes
+
+/// Runs `body` with an ``SQLProbe`` on `database` (an SQLite file or a PostgreSQL
+/// schema's URL), closing it afterwards whatever happens.
+func withProbe<T>(_ database: String, _ body: (SQLProbe) async throws -> T) async throws -> T {
+    let probe = try await SQLProbe.open(database)
+    do {
+        let value = try await body(probe)
+        await probe.close()
+        return value
+    } catch {
+        await probe.close()
+        throw error
+    }
+}
