@@ -32,9 +32,11 @@ enum AnswerGuard {
     /// How often the connection is looked at.
     private static let look = Duration.milliseconds(250)
 
+    /// Runs `work` in a task of its own (on `executor` when given) and waits
+    /// for it, or gives it up as described above.
     static func run<T: Sendable>(
-        timeout: Duration?, isClosed: @escaping @Sendable () -> Bool, giveUp: @escaping @Sendable () -> Void,
-        _ work: @escaping @Sendable () async throws -> T
+        timeout: Duration?, executor: (any TaskExecutor)? = nil, isClosed: @escaping @Sendable () -> Bool,
+        giveUp: @escaping @Sendable () -> Void, _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
         let take: @Sendable () -> CheckedContinuation<T, any Error>? = {
@@ -56,7 +58,7 @@ enum AnswerGuard {
                     waiting.resume(throwing: NoAnswer(description: reason))
                 }
                 worker.withLock {
-                    $0 = Task {
+                    $0 = Task(executorPreference: executor) {
                         let result: Result<T, any Error>
                         do {
                             result = .success(try await $progress.withValue(progress) { try await work() })

@@ -142,8 +142,13 @@ final class PostgresDatabase: Sendable {
     /// `answerTimeout` bounds how long the call may wait for the server (`nil`:
     /// as long as the connection lives, for work that waits for locks, such as
     /// a migration).
+    ///
+    /// When `body` runs `singleStatement`, it runs without `BEGIN` and `COMMIT`
+    /// (the server commits the statement as it ends: two round trips fewer),
+    /// and a connection lost once it was sent leaves its outcome unknown, as a
+    /// `COMMIT`'s.
     func write<T: Sendable>(
-        _ operation: String, answerTimeout: Duration? = PostgresDatabase.answerTimeout,
+        _ operation: String, answerTimeout: Duration? = PostgresDatabase.answerTimeout, singleStatement: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await retrying(operation) {
@@ -151,13 +156,20 @@ final class PostgresDatabase: Sendable {
                 let commit = CommitMark()
                 do {
                     return try await AnswerGuard.run(
-                        timeout: answerTimeout, isClosed: { connection.isClosed },
+                        timeout: answerTimeout, executor: EventLoopExecutor(connection.eventLoop),
+                        isClosed: { connection.isClosed },
                         giveUp: {
                             commit.abandon()
                             connection.closeNow()
                         }
                     ) {
-                        try await Self.transaction(on: connection, commit: commit, body)
+                        guard singleStatement else { return try await Self.transaction(on: connection, commit: commit, body) }
+                        try commit.markSent()
+                        do {
+                            return try await body(connection)
+                        } catch where PostgresErrors.classify(error) == .connection {
+                            throw CommitOutcomeUnknown(underlying: error)
+                        }
                     }
                 } catch let error as AnswerGuard.NoAnswer where commit.sent {
                     throw CommitOutcomeUnknown(underlying: error)
@@ -174,7 +186,8 @@ final class PostgresDatabase: Sendable {
         try await retrying(operation) {
             try await self.client.withConnection { connection in
                 try await AnswerGuard.run(
-                    timeout: Self.answerTimeout, isClosed: { connection.isClosed }, giveUp: { connection.closeNow() }
+                    timeout: Self.answerTimeout, executor: EventLoopExecutor(connection.eventLoop),
+                    isClosed: { connection.isClosed }, giveUp: { connection.closeNow() }
                 ) {
                     try await body(connection)
                 }

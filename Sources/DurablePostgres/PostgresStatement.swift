@@ -16,14 +16,24 @@ struct PostgresStatement {
     }
 
     /// Binds a value and returns its placeholder (`$n`).
+    @discardableResult
     mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value?) -> String {
         binds.append(value)
         return "$\(binds.count)"
     }
 
     /// Binds an array and returns its placeholder.
+    @discardableResult
     mutating func bind<Element: PostgresArrayEncodable>(array: [Element]) throws -> String {
         try binds.append(array)
+        return "$\(binds.count)"
+    }
+
+    /// Binds one column of many rows (elements may be NULL) as an array and
+    /// returns its placeholder: read it back with `unnest`.
+    @discardableResult
+    mutating func bind<Element: PostgresArrayEncodable & PostgresNonThrowingEncodable>(column: [Element?]) -> String {
+        binds.append(PostgresColumnArray(column))
         return "$\(binds.count)"
     }
 
@@ -31,4 +41,7 @@ struct PostgresStatement {
     var count: Int { binds.count }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+
+    /// The values bound so far, in order (for a prepared ``HotStatement``).
+    var bindings: PostgresBindings { binds }
 }

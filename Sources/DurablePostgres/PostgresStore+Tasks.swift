@@ -5,7 +5,9 @@ import PostgresNIO
 extension PostgresStore {
     package func createTasks(_ tasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
         guard !tasks.isEmpty else { return [] }
-        return try await write("create \(tasks.count) task(s)") { connection in
+        // Tasks without keys or groups go in with one statement.
+        let single = PostgresTransitions.insertsInOneStatement(tasks)
+        return try await write("create \(tasks.count) task(s)", singleStatement: single) { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             return try await transitions.insert(tasks)
         }

@@ -85,10 +85,17 @@ extension PostgresStore {
     package func completeAndClaim(
         _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
     ) async throws -> CycleResult {
-        try await write("commit \(completions.count) completion(s) and claim") { connection in
+        // A claim alone (of named jobs) is one statement.
+        let claimOnly = completions.isEmpty && !failingExpired && claim?.jobs != nil
+        return try await write("commit \(completions.count) completion(s) and claim", singleStatement: claimOnly) {
+            connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             var result = CycleResult()
-            if !completions.isEmpty || failingExpired { try await transitions.lockCompletionCounter() }
+            if !completions.isEmpty || failingExpired {
+                // Numbers for the runs that end are set aside with the lock.
+                let ending = completions.count { if case .end = TransitionRules.storing($0) { true } else { false } }
+                try await transitions.lockCompletionCounter(reserving: ending)
+            }
             if failingExpired { try await transitions.failExpiredPendingTasks() }
             // Ended runs are finished many per statement; a requeue between them
             // keeps its place in the order.
@@ -175,28 +182,12 @@ extension PostgresStore {
         }
         guard !jobs.isEmpty else { return [] }
         var statement = PostgresStatement()
-        let owner = statement.bind(request.owner)
-        let nowPlaceholder = statement.bind(now)
-        let limit = statement.bind(Int64(request.limit))
-        let jobList = try statement.bind(array: jobs)
-        statement.append(
-            """
-            WITH candidates AS (
-                SELECT c.id, c.priority, c.run_at FROM unnest(\(jobList)::text[]) AS j(job),
-                LATERAL (
-                    SELECT id, priority, run_at FROM tasks
-                    WHERE job = j.job AND \(PostgresRows.claimable(now: nowPlaceholder + "::bigint"))
-                    ORDER BY priority DESC, run_at, id LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
-                ) AS c
-                ORDER BY c.priority DESC, c.run_at, c.id LIMIT \(limit)
-            )
-            UPDATE tasks SET status = 'running', owner = \(owner), attempt = attempt + 1, started_at = \(nowPlaceholder),
-                             lease_expires_at = \(leaseEnd(until: request.leaseUntil, now: now))
-            FROM candidates WHERE tasks.id = candidates.id
-            RETURNING \(PostgresRows.claimedColumns.split(separator: ",").map { "tasks." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
-            """)
-        return try await connection.rows(statement.query).map(PostgresRows.claimed).sorted { $0.id < $1.id }
+        statement.bind(request.owner)
+        statement.bind(now)
+        statement.bind(Int64(request.limit))
+        bindLease(until: request.leaseUntil, now: now, into: &statement)
+        try statement.bind(array: jobs)
+        return try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit).map(PostgresRows.claimed).sorted { $0.id < $1.id }
     }
 
     /// Claims those of `ids` (new tasks of this transaction) that ``ClaimRule`` admits.
@@ -204,17 +195,12 @@ extension PostgresStore {
         -> [ClaimedTask]
     {
         var statement = PostgresStatement()
-        let owner = statement.bind(request.owner)
-        let nowPlaceholder = statement.bind(now)
-        let list = try statement.bind(array: ids)
-        statement.append(
-            """
-            UPDATE tasks SET status = 'running', owner = \(owner), attempt = attempt + 1, started_at = \(nowPlaceholder),
-                             lease_expires_at = \(leaseEnd(until: request.leaseUntil, now: now))
-            WHERE id = ANY(\(list)) AND \(PostgresRows.claimable(now: nowPlaceholder + "::bigint"))
-            RETURNING \(PostgresRows.claimedColumns)
-            """)
-        return try await connection.rows(statement.query).map(PostgresRows.claimed).sorted { $0.id < $1.id }
+        statement.bind(request.owner)
+        statement.bind(now)
+        try statement.bind(array: ids)
+        bindLease(until: request.leaseUntil, now: now, into: &statement)
+        return try await connection.rows(ClaimCreatedStatement.self, statement, rowCount: ids.count).map(PostgresRows.claimed)
+            .sorted { $0.id < $1.id }
     }
 
     package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {

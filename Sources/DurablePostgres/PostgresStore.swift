@@ -79,15 +79,17 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
 
     // MARK: Running statements
 
-    /// Runs `body` in a transaction (see ``PostgresDatabase/write(_:_:)``).
-    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T)
-        async throws -> T
-    {
+    /// Runs `body` in a transaction, or as one statement committed on its own
+    /// (see ``PostgresDatabase/write(_:answerTimeout:singleStatement:_:)``).
+    func write<T: Sendable>(
+        _ operation: String, singleStatement: Bool = false,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         guard access == .readWrite else {
             throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot \(operation)")
         }
         try checkOpen(operation)
-        return try await database.write(operation, body)
+        return try await database.write(operation, singleStatement: singleStatement, body)
     }
 
     /// Runs `body` on a connection outside a transaction.
@@ -121,6 +123,19 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
         switch configuration.leaseClock {
         case .database: "(durable_now_ms() + \(max(0, leaseUntil - now)))"
         case .engine: "\(leaseUntil)"
+        }
+    }
+
+    /// Binds a claim's lease end as the hot statements take it: a fixed end
+    /// (the engine's clock) or NULL, then a duration after the database's clock.
+    func bindLease(until leaseUntil: Int64, now: Int64, into statement: inout PostgresStatement) {
+        switch configuration.leaseClock {
+        case .database:
+            statement.bind(Int64?.none)
+            statement.bind(max(0, leaseUntil - now))
+        case .engine:
+            statement.bind(leaseUntil)
+            statement.bind(Int64(0))
         }
     }
 

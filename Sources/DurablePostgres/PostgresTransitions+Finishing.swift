@@ -18,12 +18,23 @@ extension PostgresTransitions {
     /// transaction that may finish a task calls this before it locks any task
     /// row, so finishing transactions take turns in one order (no deadlock among
     /// them) and their completion numbers commit in order.
-    mutating func lockCompletionCounter() async throws {
+    ///
+    /// `reserving` numbers are set aside at once, in the same statement, for the
+    /// finishes the transaction expects: when they all happen, ``flush()`` has
+    /// no counter to write.
+    mutating func lockCompletionCounter(reserving count: Int = 0) async throws {
         guard lastSequence == nil else { return }
-        let value = try await connection.value(
-            "SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE", as: Int64.self)
-        lastSequence = value ?? 0
-        lockedSequence = lastSequence
+        let stored: Int64?
+        if count == 0 {
+            stored = try await connection.value(
+                "SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE", as: Int64.self)
+        } else {
+            var statement = PostgresStatement()
+            statement.bind(Int64(count))
+            stored = try await connection.rows(ReserveCompletionsStatement.self, statement, rowCount: 1).first?.decode(Int64.self)
+        }
+        lockedSequence = stored
+        lastSequence = (stored ?? Int64(count)) - Int64(count)
     }
 
     /// The completion number the next finish will take.
@@ -32,11 +43,9 @@ extension PostgresTransitions {
         return (lastSequence ?? 0) + 1
     }
 
-    /// Writes what finishing buffers: the finished runs' attempt rows and the
-    /// completion counter. Call it once, before the transaction commits.
+    /// Writes the completion counter, unless it already holds the last number
+    /// taken. Call it once, before the transaction commits.
     mutating func flush() async throws {
-        try await insertAttempts(finishedAttempts)
-        finishedAttempts = []
         guard let lastSequence, lastSequence != lockedSequence else { return }
         try await connection.run(
             "UPDATE durable_counters SET value = \(lastSequence) WHERE name = 'completion_seq'")
@@ -63,31 +72,19 @@ extension PostgresTransitions {
             rest = rest.dropFirst(count)
             let first = try await candidateSequence()
             let errors = try chunk.map { try $0.error.map(StoredJSON.encode) }
-            var statement = PostgresStatement(
-                """
-                UPDATE tasks SET status = v.status, result = v.result, error = v.error, finished_at = v.finished_at,
-                                 completion_seq = v.seq, owner = NULL, lease_expires_at = NULL
-                FROM (VALUES
-                """)
-            for (offset, run) in chunk.enumerated() {
-                statement.append(offset == 0 ? "\n(" : ",\n(")
-                let columns = [
-                    statement.bind(run.id.rawValue) + "::bigint", statement.bind(run.status.rawValue) + "::text",
-                    statement.bind(run.result) + "::text", statement.bind(errors[offset]) + "::text",
-                    statement.bind(now) + "::bigint", statement.bind(first + Int64(offset)) + "::bigint",
-                    statement.bind(run.owner) + "::text", statement.bind(Int64(run.attempt)) + "::bigint",
-                ]
-                statement.append(columns.joined(separator: ", ") + ")")
-            }
-            statement.append(
-                """
-                ) AS v(id, status, result, error, finished_at, seq, owner, attempt)
-                WHERE tasks.id = v.id AND tasks.owner = v.owner AND tasks.attempt = v.attempt
-                  AND tasks.status = 'running'
-                RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message
-                """)
+            var statement = PostgresStatement()
+            statement.bind(column: chunk.map { $0.id.rawValue })
+            statement.bind(column: chunk.map { $0.status.rawValue })
+            statement.bind(column: chunk.map(\.result))
+            statement.bind(column: errors)
+            statement.bind(column: chunk.indices.map { first + Int64($0) })
+            statement.bind(column: chunk.map(\.owner))
+            statement.bind(column: chunk.map { Int64($0.attempt) })
+            statement.bind(column: chunk.map(\.startedAt))
+            statement.bind(column: chunk.map { AttemptOutcome(ending: $0.status).rawValue })
+            statement.bind(now)
             var returned: [Int64: Finished] = [:]
-            for row in try await connection.rows(statement.query) {
+            for row in try await connection.rows(FinishRunsStatement.self, statement, rowCount: chunk.count) {
                 let (id, group, callbacks, message) = try row.decode((Int64, Int64?, Bool, String?).self)
                 returned[id] = Finished(groupID: group, hasCallbacks: callbacks, cancelMessage: message)
             }
@@ -111,10 +108,6 @@ extension PostgresTransitions {
             lastSequence = next - 1
             for (offset, run) in chunk.enumerated() {
                 guard let sequence = sequences[offset], let finished = returned[run.id.rawValue] else { continue }
-                finishedAttempts.append(
-                    AttemptRow(
-                        taskID: run.id.rawValue, attempt: run.attempt, owner: run.owner, startedAt: run.startedAt,
-                        outcome: AttemptOutcome(ending: run.status), error: errors[offset]))
                 try await afterFinish(
                     run.id, finished, sequence: sequence, status: run.status, result: run.result, error: run.error)
             }
@@ -200,23 +193,24 @@ extension PostgresTransitions {
     }
 
     private func insertAttempts(_ rows: [AttemptRow]) async throws {
-        var start = rows.startIndex
-        while start < rows.endIndex {
-            let end = min(start + 1000, rows.endIndex)
-            var statement = PostgresStatement(
-                "INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error) VALUES ")
-            for (offset, row) in rows[start..<end].enumerated() {
-                let columns = [
-                    statement.bind(row.taskID), statement.bind(Int64(row.attempt)), statement.bind(row.owner),
-                    statement.bind(row.startedAt), statement.bind(now), statement.bind(row.outcome.rawValue),
-                    statement.bind(row.error),
-                ]
-                statement.append((offset == 0 ? "(" : ", (") + columns.joined(separator: ", ") + ")")
-            }
-            statement.append(" ON CONFLICT DO NOTHING")
-            try await connection.run(statement.query)
-            start = end
-        }
+        guard !rows.isEmpty else { return }
+        var statement = PostgresStatement()
+        let columns = [
+            statement.bind(column: rows.map(\.taskID)) + "::bigint[]",
+            statement.bind(column: rows.map { Int64($0.attempt) }) + "::bigint[]",
+            statement.bind(column: rows.map(\.owner)) + "::text[]",
+            statement.bind(column: rows.map(\.startedAt)) + "::bigint[]",
+            statement.bind(column: rows.map(\.outcome.rawValue)) + "::text[]",
+            statement.bind(column: rows.map(\.error)) + "::text[]",
+        ]
+        statement.append(
+            """
+            INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
+            SELECT a.task_id, a.attempt, a.owner, a.started_at, \(statement.bind(now)), a.outcome, a.error
+            FROM unnest(\(columns.joined(separator: ", "))) AS a(task_id, attempt, owner, started_at, outcome, error)
+            ON CONFLICT DO NOTHING
+            """)
+        try await connection.run(statement.query)
     }
 
     /// Creates one task per stored callback of a task that just finished, in the

@@ -19,10 +19,8 @@ struct PostgresTransitions {
     var effects = TransitionEffects()
     /// The last completion number taken in this transaction (read with the lock).
     var lastSequence: Int64?
-    /// The counter as locked, to know whether `flush()` must write it.
+    /// The counter as it stands in this transaction, to know whether `flush()` must write it.
     var lockedSequence: Int64?
-    /// Attempt rows of finished runs, inserted together by `flush()`.
-    var finishedAttempts: [AttemptRow] = []
 
     init(connection: PostgresConnection, now: Int64) {
         self.connection = connection
@@ -70,31 +68,43 @@ struct PostgresTransitions {
         return created
     }
 
-    /// Rows per INSERT statement (16 parameters each, under PostgreSQL's 65535).
-    private static let insertChunk = 1000
+    /// Whether ``insert(_:)`` stores `tasks` with one statement: none has a key
+    /// or a group (those are looked up or locked first), and they fit one INSERT.
+    static func insertsInOneStatement(_ tasks: [NewTask]) -> Bool {
+        tasks.count <= insertChunk && tasks.allSatisfy { $0.key == nil && $0.groupID == nil }
+    }
 
-    /// Inserts unkeyed tasks with ids taken from the sequence in one round trip
-    /// (so that their default names can hold them), and fills their entries.
+    /// Rows per INSERT statement (each column is one array parameter).
+    static let insertChunk = 10_000
+
+    /// Inserts unkeyed tasks, with ids taken from the sequence in the same
+    /// statement (default names hold them), and fills their entries.
     private func insertRows(_ tasks: [NewTask], into created: inout [CreatedTask], at slots: [Int]) async throws {
         guard !tasks.isEmpty else { return }
-        let ids = try await connection.values(
-            "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, \(tasks.count))",
-            as: Int64.self
-        ).sorted()
-        var statement = PostgresStatement(
-            """
-            INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at) VALUES
-            """)
-        for (offset, task) in tasks.enumerated() {
-            let id = ids[offset]
-            let name = task.name ?? TransitionRules.defaultTaskName(id: id)
-            statement.append(offset == 0 ? "\n(" : ",\n(")
-            statement.append(Self.bindColumns(of: task, id: id, name: name, now: now, into: &statement))
-            statement.append(")")
-            created[slots[offset]] = CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false)
+        var statement = PostgresStatement()
+        statement.bind(column: tasks.map(\.job))
+        statement.bind(column: tasks.map(\.name))
+        statement.bind(column: tasks.map(\.input))
+        statement.bind(column: tasks.map(\.context))
+        statement.bind(column: tasks.map { Int64($0.priority) })
+        statement.bind(column: tasks.map(\.runAt))
+        statement.bind(column: tasks.map(\.deadline))
+        statement.bind(column: tasks.map(\.timeoutMilliseconds))
+        statement.bind(column: tasks.map(\.retry))
+        statement.bind(column: tasks.map { $0.parentID?.rawValue })
+        statement.bind(column: tasks.map(\.detached))
+        statement.bind(column: tasks.map { $0.groupID?.rawValue })
+        statement.bind(column: tasks.map { $0.callbackOf?.rawValue })
+        statement.bind(TransitionRules.defaultTaskNamePrefix)
+        statement.bind(now)
+        let rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
+        guard rows.count == tasks.count else {
+            throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
         }
-        try await connection.run(statement.query)
+        for (offset, row) in rows.enumerated() {
+            let (id, name) = try row.decode((Int64, String).self)
+            created[slots[offset]] = CreatedTask(id: TaskID(id), name: name, job: tasks[offset].job, existed: false)
+        }
     }
 
     /// The placeholders of a task row's columns, in the INSERT's order.

@@ -6,7 +6,10 @@ package enum TransitionRules {
     // MARK: Names
 
     /// The name of a task created without one: `Task-<id>`.
-    package static func defaultTaskName(id: Int64) -> String { "Task-\(id)" }
+    package static func defaultTaskName(id: Int64) -> String { defaultTaskNamePrefix + "\(id)" }
+
+    /// What a default task name puts before the id (for stores that name tasks in SQL).
+    package static let defaultTaskNamePrefix = "Task-"
 
     /// The name of a task group created without one: `TaskGroup-<id>`.
     package static func defaultGroupName(id: Int64) -> String { "TaskGroup-\(id)" }

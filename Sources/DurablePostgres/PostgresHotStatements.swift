@@ -1,0 +1,149 @@
+import PostgresNIO
+
+/// The SQL of a statement the store runs on every task (create, claim,
+/// finish): fixed text whose parameters are bound in the order its `$n` say.
+protocol HotStatement {
+    static var sql: String { get }
+}
+
+/// A ``HotStatement`` with its parameters, prepared once per connection: the
+/// server parses it once and soon plans it once, instead of on every call
+/// (parsing and planning took as long as running it, for a few rows).
+struct PreparedHotStatement<Kind: HotStatement>: PostgresPreparedStatement {
+    static var name: String { "durable_\(Kind.self)" }
+    static var sql: String { Kind.sql }
+    typealias Row = PostgresRow
+
+    var bindings: PostgresBindings
+
+    func makeBindings() -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}
+
+extension PostgresConnection {
+    /// Runs the statement `kind` with `statement`'s parameters, for `rowCount`
+    /// rows, and returns its rows.
+    ///
+    /// For a few rows it runs prepared: the server soon plans it once for all
+    /// (a generic plan). That plan knows nothing of the arrays' lengths, and
+    /// for many rows it picks joins that cost more than planning each time, so
+    /// then it runs as a one-off statement, planned for the rows it has.
+    func rows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement, rowCount: Int) async throws
+        -> [PostgresRow]
+    {
+        guard rowCount <= HotStatements.preparedRowLimit else {
+            return try await rows(PostgresQuery(unsafeSQL: Kind.sql, binds: statement.bindings))
+        }
+        var rows: [PostgresRow] = []
+        for try await row in try await execute(PreparedHotStatement<Kind>(bindings: statement.bindings), logger: Self.quiet) {
+            rows.append(row)
+        }
+        AnswerGuard.progress?.answered()
+        return rows
+    }
+}
+
+enum HotStatements {
+    /// Up to this many rows a hot statement runs prepared.
+    static let preparedRowLimit = 8
+}
+
+/// The lease end of a claim, as parameters: a fixed time (the engine's clock),
+/// or a duration after the database's clock (`durable_now_ms()`).
+private let leaseEnd = "coalesce($4::bigint, durable_now_ms() + $5::bigint)"
+
+/// Finishes ended runs, fenced by owner and attempt, with their attempt rows;
+/// returns the finished tasks. Parameters: id, status, result, error, seq,
+/// owner, attempt, started_at, outcome (arrays, one element per run), now.
+enum FinishRunsStatement: HotStatement {
+    static let sql = """
+        WITH v AS (
+            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                                 $7::bigint[], $8::bigint[], $9::text[])
+                AS v(id, status, result, error, seq, owner, attempt, started_at, outcome)
+        ), done AS (
+            UPDATE tasks SET status = v.status, result = v.result, error = v.error, finished_at = $10::bigint,
+                             completion_seq = v.seq, owner = NULL, lease_expires_at = NULL
+            FROM v
+            -- The ANY keeps the plan on the primary key whatever the number of rows
+            -- (a generic plan knows nothing of the arrays' lengths).
+            WHERE tasks.id = ANY($1::bigint[]) AND tasks.id = v.id AND tasks.owner = v.owner
+              AND tasks.attempt = v.attempt AND tasks.status = 'running'
+            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message
+        ), attempts AS (
+            INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
+            SELECT v.id, v.attempt, v.owner, v.started_at, $10::bigint, v.outcome, v.error
+            FROM v JOIN done ON done.id = v.id
+            ON CONFLICT DO NOTHING
+        )
+        SELECT id, group_id, has_callbacks, cancel_message FROM done
+        """
+}
+
+/// Inserts unkeyed tasks with ids from the sequence; returns each one's id and
+/// name, in the given order. Parameters: job, name, input, context, priority,
+/// run_at, deadline, timeout_ms, retry, parent_id, detached, group_id,
+/// callback_of (arrays), the default name's prefix, now.
+enum InsertTasksStatement: HotStatement {
+    /// TransitionRules.defaultTaskName, in SQL.
+    private static let name = "coalesce(name, $14::text || id)"
+
+    static let sql = """
+        WITH t AS MATERIALIZED (
+            SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+                        $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[])
+                WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
+                                     retry, parent_id, detached, group_id, callback_of, ord)
+        ), inserted AS (
+            INSERT INTO tasks (id, job, name, input, context, priority, run_at, deadline, timeout_ms,
+                               retry, parent_id, detached, group_id, callback_of, created_at)
+            SELECT id, job, \(name), input, context, priority, run_at, deadline, timeout_ms,
+                   retry, parent_id, detached, group_id, callback_of, $15::bigint
+            FROM t
+        )
+        SELECT id, \(name) FROM t ORDER BY ord
+        """
+}
+
+/// Claims the due tasks that come first in claim order among the given jobs,
+/// each job's candidates from its own range of the `tasks_claim` index,
+/// skipping rows others have locked. Parameters: owner, now, limit, the
+/// lease's fixed end or NULL, the lease's duration, jobs.
+enum ClaimStatement: HotStatement {
+    static let sql = """
+        WITH candidates AS (
+            SELECT c.id, c.priority, c.run_at FROM unnest($6::text[]) AS j(job),
+            LATERAL (
+                SELECT id, priority, run_at FROM tasks
+                WHERE job = j.job AND \(PostgresRows.claimable(now: "$2::bigint"))
+                ORDER BY priority DESC, run_at, id LIMIT $3::bigint
+                FOR UPDATE SKIP LOCKED
+            ) AS c
+            ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::bigint
+        )
+        UPDATE tasks SET status = 'running', owner = $1::text, attempt = attempt + 1, started_at = $2::bigint,
+                         lease_expires_at = \(leaseEnd)
+        FROM candidates WHERE tasks.id = candidates.id
+        RETURNING \(PostgresRows.claimedColumns.split(separator: ",").map { "tasks." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        """
+}
+
+/// Claims those of the given (new) tasks that are claimable. Parameters:
+/// owner, now, ids, the lease's fixed end or NULL, the lease's duration.
+enum ClaimCreatedStatement: HotStatement {
+    static let sql = """
+        UPDATE tasks SET status = 'running', owner = $1::text, attempt = attempt + 1, started_at = $2::bigint,
+                         lease_expires_at = \(leaseEnd)
+        WHERE id = ANY($3::bigint[]) AND \(PostgresRows.claimable(now: "$2::bigint"))
+        RETURNING \(PostgresRows.claimedColumns)
+        """
+}
+
+/// Locks the completion counter and sets numbers aside; returns the counter
+/// after that. Parameter: how many numbers.
+enum ReserveCompletionsStatement: HotStatement {
+    static let sql = """
+        UPDATE durable_counters SET value = value + $1::bigint WHERE name = 'completion_seq' RETURNING value
+        """
+}
