@@ -52,19 +52,34 @@ enum HotStatements {
 /// or a duration after the database's clock (`durable_now_ms()`).
 private let leaseEnd = "coalesce($4::bigint, durable_now_ms() + $5::bigint)"
 
-/// Finishes ended runs, fenced by owner and attempt, with their attempt rows;
-/// returns the finished tasks. Parameters: id, status, result, error, seq,
-/// owner, attempt, started_at, outcome (arrays, one element per run), now.
+/// Finishes ended runs, fenced by owner and attempt, with their attempt rows,
+/// numbering them from a first completion number on; returns that number (on
+/// every row, and on one row with NULLs when no run finished) and the finished
+/// tasks. Parameters: id, status, result, error, offset (from the first
+/// number), owner, attempt, started_at, outcome (arrays, one element per run),
+/// now, the first number, and how many numbers to set aside.
+///
+/// When numbers are set aside (the counter is not locked yet), the counter's
+/// row is locked and moved on by this statement, before any task row: the task
+/// rows are updated only as they are joined with the first number, which needs
+/// the counter's update. The first number is then the counter's, not the one
+/// given.
 enum FinishRunsStatement: HotStatement {
     static let sql = """
-        WITH v AS (
+        WITH reserved AS (
+            UPDATE durable_counters SET value = value + $12::bigint
+            WHERE name = 'completion_seq' AND $12::bigint > 0
+            RETURNING value - $12::bigint + 1 AS first
+        ), base AS (
+            SELECT coalesce((SELECT first FROM reserved), $11::bigint) AS first
+        ), v AS (
             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
                                  $7::bigint[], $8::bigint[], $9::text[])
-                AS v(id, status, result, error, seq, owner, attempt, started_at, outcome)
+                AS v(id, status, result, error, "offset", owner, attempt, started_at, outcome)
         ), done AS (
             UPDATE tasks SET status = v.status, result = v.result, error = v.error, finished_at = $10::bigint,
-                             completion_seq = v.seq, owner = NULL, lease_expires_at = NULL
-            FROM v
+                             completion_seq = base.first + v."offset", owner = NULL, lease_expires_at = NULL
+            FROM v, base
             -- The ANY keeps the plan on the primary key whatever the number of rows
             -- (a generic plan knows nothing of the arrays' lengths).
             WHERE tasks.id = ANY($1::bigint[]) AND tasks.id = v.id AND tasks.owner = v.owner
@@ -76,7 +91,8 @@ enum FinishRunsStatement: HotStatement {
             FROM v JOIN done ON done.id = v.id
             ON CONFLICT DO NOTHING
         )
-        SELECT id, group_id, has_callbacks, cancel_message FROM done
+        SELECT base.first, done.id, done.group_id, done.has_callbacks, done.cancel_message
+        FROM base LEFT JOIN done ON TRUE
         """
 }
 
@@ -137,13 +153,5 @@ enum ClaimCreatedStatement: HotStatement {
                          lease_expires_at = \(leaseEnd)
         WHERE id = ANY($3::bigint[]) AND \(PostgresRows.claimable(now: "$2::bigint"))
         RETURNING \(PostgresRows.claimedColumns)
-        """
-}
-
-/// Locks the completion counter and sets numbers aside; returns the counter
-/// after that. Parameter: how many numbers.
-enum ReserveCompletionsStatement: HotStatement {
-    static let sql = """
-        UPDATE durable_counters SET value = value + $1::bigint WHERE name = 'completion_seq' RETURNING value
         """
 }

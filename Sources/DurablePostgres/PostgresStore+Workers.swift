@@ -91,11 +91,11 @@ extension PostgresStore {
             connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             var result = CycleResult()
-            if !completions.isEmpty || failingExpired {
-                // Numbers for the runs that end are set aside with the lock.
-                let ending = completions.count { if case .end = TransitionRules.storing($0) { true } else { false } }
-                try await transitions.lockCompletionCounter(reserving: ending)
-            }
+            // Runs that all end lock the counter in their finishing statement
+            // (with their numbers); a requeue locks its task's row, so then the
+            // counter is locked first, as everywhere.
+            let allEnd = completions.allSatisfy { if case .end = TransitionRules.storing($0) { true } else { false } }
+            if failingExpired || !allEnd { try await transitions.lockCompletionCounter() }
             if failingExpired { try await transitions.failExpiredPendingTasks() }
             // Ended runs are finished many per statement; a requeue between them
             // keeps its place in the order.

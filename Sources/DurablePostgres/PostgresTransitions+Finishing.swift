@@ -16,25 +16,15 @@ struct AttemptRow {
 extension PostgresTransitions {
     /// Locks the completion counter until the transaction ends and reads it. Every
     /// transaction that may finish a task calls this before it locks any task
-    /// row, so finishing transactions take turns in one order (no deadlock among
-    /// them) and their completion numbers commit in order.
-    ///
-    /// `reserving` numbers are set aside at once, in the same statement, for the
-    /// finishes the transaction expects: when they all happen, ``flush()`` has
-    /// no counter to write.
-    mutating func lockCompletionCounter(reserving count: Int = 0) async throws {
+    /// row (or lets ``finishRuns(_:)``'s first statement lock it first), so
+    /// finishing transactions take turns in one order (no deadlock among them)
+    /// and their completion numbers commit in order.
+    mutating func lockCompletionCounter() async throws {
         guard lastSequence == nil else { return }
-        let stored: Int64?
-        if count == 0 {
-            stored = try await connection.value(
-                "SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE", as: Int64.self)
-        } else {
-            var statement = PostgresStatement()
-            statement.bind(Int64(count))
-            stored = try await connection.rows(ReserveCompletionsStatement.self, statement, rowCount: 1).first?.decode(Int64.self)
-        }
-        lockedSequence = stored
-        lastSequence = (stored ?? Int64(count)) - Int64(count)
+        let stored = try await connection.value(
+            "SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE", as: Int64.self)
+        lastSequence = stored ?? 0
+        lockedSequence = lastSequence
     }
 
     /// The completion number the next finish will take.
@@ -70,23 +60,38 @@ extension PostgresTransitions {
             let count = Self.distinctPrefix(of: rest)
             let chunk = Array(rest.prefix(count))
             rest = rest.dropFirst(count)
-            let first = try await candidateSequence()
+            // The counter not locked yet: the statement locks it, setting the
+            // chunk's numbers aside.
+            let reserving = lastSequence == nil ? chunk.count : 0
             let errors = try chunk.map { try $0.error.map(StoredJSON.encode) }
             var statement = PostgresStatement()
             statement.bind(column: chunk.map { $0.id.rawValue })
             statement.bind(column: chunk.map { $0.status.rawValue })
             statement.bind(column: chunk.map(\.result))
             statement.bind(column: errors)
-            statement.bind(column: chunk.indices.map { first + Int64($0) })
+            statement.bind(column: chunk.indices.map { Int64($0) })
             statement.bind(column: chunk.map(\.owner))
             statement.bind(column: chunk.map { Int64($0.attempt) })
             statement.bind(column: chunk.map(\.startedAt))
             statement.bind(column: chunk.map { AttemptOutcome(ending: $0.status).rawValue })
             statement.bind(now)
+            statement.bind(lastSequence.map { $0 + 1 })
+            statement.bind(Int64(reserving))
             var returned: [Int64: Finished] = [:]
+            var firstNumber: Int64?
             for row in try await connection.rows(FinishRunsStatement.self, statement, rowCount: chunk.count) {
-                let (id, group, callbacks, message) = try row.decode((Int64, Int64?, Bool, String?).self)
-                returned[id] = Finished(groupID: group, hasCallbacks: callbacks, cancelMessage: message)
+                let (first, id, group, callbacks, message) = try row.decode((Int64?, Int64?, Int64?, Bool?, String?).self)
+                firstNumber = first
+                if let id {
+                    returned[id] = Finished(groupID: group, hasCallbacks: callbacks ?? false, cancelMessage: message)
+                }
+            }
+            guard let first = firstNumber else {
+                throw DurableError(.storage, "the completion counter (durable_counters, completion_seq) is missing")
+            }
+            if reserving > 0 {
+                lastSequence = first - 1
+                lockedSequence = first - 1 + Int64(reserving)
             }
             // A stale run took no number: the finished runs after it move down, in
             // order, so each moves into a number already vacated.
