@@ -37,7 +37,8 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         /// carries the store's own error.
         public static let storeUnavailable = Code(rawValue: "store_unavailable")
         /// The connection to a database server (PostgreSQL) failed after the
-        /// transaction's `COMMIT` was sent and before the server answered: the
+        /// transaction's `COMMIT` (or a write of one statement, which commits on
+        /// its own) was sent and before the server answered: the
         /// change may or may not be stored. Read back before doing it again, or
         /// give the tasks keys (``TaskRequest``'s `key`), which make creating
         /// them again safe.
