@@ -18,67 +18,70 @@ extension PostgresStore {
                     cancelRequests[TaskID(id)] = message
                 }
             }
-            var claimable: Bool?
+            // Whether there is work, and the earliest deadline, in one statement.
+            var statement = PostgresStatement("SELECT ")
             if interest.looksForWork {
-                claimable = try await Self.hasClaimableTask(jobs: interest.jobs, now: interest.now, on: connection)
+                var jobs = interest.jobs ?? []
+                if interest.jobs == nil {
+                    jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
+                }
+                let list = try statement.bind(array: jobs)
+                let now = statement.bind(interest.now) + "::bigint"
+                statement.append(
+                    """
+                    EXISTS (SELECT 1 FROM unnest(\(list)::text[]) AS j(job), LATERAL (
+                        SELECT 1 FROM tasks WHERE job = j.job AND \(PostgresRows.claimable(now: now)) LIMIT 1
+                    ) AS c)
+                    """)
+            } else {
+                statement.append("NULL::boolean")
             }
-            let deadline = try await connection.value(
+            statement.append(
                 """
-                SELECT deadline FROM tasks
-                WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
-                ORDER BY deadline LIMIT 1
-                """, as: Int64.self)
+                , (SELECT deadline FROM tasks
+                   WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
+                   ORDER BY deadline LIMIT 1)
+                """)
+            guard let row = try await connection.rows(statement.query).first else {
+                throw DurableError(.storage, "reading the changes for worker \(interest.owner) returned no row")
+            }
+            let (claimable, deadline) = try row.decode((Bool?, Int64?).self)
             return WorkerChanges(
                 cancelRequests: cancelRequests, hasClaimableTask: claimable, earliestPendingDeadline: deadline,
                 now: interest.now)
         }
     }
 
-    /// Whether a task of one of `jobs` (any job when `nil`) may be claimed at `now`.
-    private static func hasClaimableTask(jobs requested: [String]?, now: Int64, on connection: PostgresConnection)
-        async throws -> Bool
-    {
-        let jobs: [String]
-        if let requested {
-            jobs = requested
-        } else {
-            jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
-        }
-        guard !jobs.isEmpty else { return false }
-        var statement = PostgresStatement("SELECT EXISTS (SELECT 1 FROM unnest(")
-        let list = try statement.bind(array: jobs)
-        let nowPlaceholder = statement.bind(now) + "::bigint"
-        statement.append(
-            """
-            \(list)::text[]) AS j(job), LATERAL (
-                SELECT 1 FROM tasks WHERE job = j.job AND \(PostgresRows.claimable(now: nowPlaceholder)) LIMIT 1
-            ) AS c)
-            """)
-        return try await connection.value(statement.query, as: Bool.self) ?? false
-    }
-
     /// The tasks finished after completion number `sequence`, in completion order,
     /// at most `limit`, and the completion number through which the page is complete.
     func completions(after sequence: Int64, limit: Int) async throws -> CompletionPage {
         try await read("read completions") { connection in
-            // The counter first: every number up to it has committed (finishing
-            // transactions hold its lock until they commit), so the rows read next
-            // hold all of them that still exist.
-            let latest = try await Self.completionSequence(on: connection)
+            // The counter and the rows from one snapshot: every number up to the
+            // counter has committed (finishing transactions hold its lock until
+            // they commit), so the rows hold all of them that still exist.
             let rows = try await connection.rows(
                 """
-                SELECT \(unescaped: PostgresRows.outcomeColumns) FROM tasks
-                WHERE completion_seq > \(sequence) AND completion_seq <= \(latest)
-                ORDER BY completion_seq LIMIT \(Int64(limit))
+                WITH latest AS (SELECT value FROM durable_counters WHERE name = 'completion_seq')
+                SELECT t.*, latest.value FROM latest LEFT JOIN LATERAL (
+                    SELECT \(unescaped: PostgresRows.outcomeColumns) FROM tasks
+                    WHERE completion_seq > \(sequence) AND completion_seq <= latest.value
+                    ORDER BY completion_seq LIMIT \(Int64(limit))
+                ) AS t ON TRUE
                 """)
-            let outcomes = try rows.compactMap { try PostgresRows.outcome($0).outcome }
+            let latest = try rows.first.flatMap { row -> Int64? in
+                var columns = Columns(row, from: 6)
+                return try columns.next(Int64?.self)
+            } ?? 0
+            // Without a task, the one row holds only the counter.
+            let found = rows.filter { $0.makeRandomAccess()[0].bytes != nil }
+            let outcomes = try found.compactMap { try PostgresRows.outcome($0).outcome }
             // A full page is complete through its last row (whether or not it read
             // as an outcome); a short one through the counter.
-            let lastRow = try rows.last.flatMap { row -> Int64? in
+            let lastRow = try found.last.flatMap { row -> Int64? in
                 var columns = Columns(row, from: 5)
                 return try columns.next(Int64?.self)
             }
-            let covered = rows.count == limit ? (lastRow ?? latest) : latest
+            let covered = found.count == limit ? (lastRow ?? latest) : latest
             return CompletionPage(outcomes: outcomes, coveredThrough: max(covered, sequence))
         }
     }
