@@ -43,8 +43,11 @@ enum PostgresErrors {
             if state == "40001" || state == "40P01" { return .conflict }
             // 57P01 admin_shutdown (also pg_terminate_backend), 57P02 crash_shutdown,
             // 57P03 cannot_connect_now (starting up), 53300 too_many_connections (the
-            // server is full for now), class 08: connection exceptions.
-            if ["57P01", "57P02", "57P03", "53300"].contains(state) || state.hasPrefix("08") { return .connection }
+            // server is full for now), class 08: connection exceptions; 25P03 and
+            // 57P05: the server ended a session idle (in a transaction) too long —
+            // a client starved of CPU for that long — rolling its transaction back.
+            let connectionStates = ["57P01", "57P02", "57P03", "57P05", "53300", "25P03"]
+            if connectionStates.contains(state) || state.hasPrefix("08") { return .connection }
             return .permanent
         default:
             return .permanent
