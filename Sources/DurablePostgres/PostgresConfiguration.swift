@@ -27,8 +27,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
         /// The database server's: hosts whose clocks disagree still agree on when
         /// a lease ends. The default.
         case database
-        /// The engine's ``EngineConfiguration/clock``: for tests that move time by
-        /// hand (``ManualClock``).
+        /// The engine's `EngineConfiguration.clock`: for tests that move time by
+        /// hand (`ManualClock`).
         case engine
     }
 
@@ -89,7 +89,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
     /// `postgresql://`); the query may set `schema=`, `sslmode=` (`disable`,
     /// `prefer`, `require`) and `application_name=`.
     ///
-    /// - Throws: ``DurableError/Code/invalidArgument`` naming what is wrong.
+    /// - Throws: `DurableError` with code `invalidArgument` naming what is wrong.
     public init(url: String) throws {
         guard let parts = URLComponents(string: url), let scheme = parts.scheme,
             ["postgres", "postgresql"].contains(scheme.lowercased())
@@ -134,7 +134,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
         "postgres://\(username)@\(host):\(port)/\(database) (schema \(schema))"
     }
 
-    /// Checks the values; throws ``DurableError/Code/invalidArgument`` naming the setting.
+    /// Checks the values; throws `DurableError` with code `invalidArgument` naming the setting.
     public func validate() throws {
         let identifier = schema.range(of: "^[a-z_][a-z0-9_]{0,49}$", options: .regularExpression) != nil
         guard identifier else {
