@@ -48,9 +48,52 @@ enum HotStatements {
     static let preparedRowLimit = 8
 }
 
-/// The lease end of a claim, as parameters: a fixed time (the engine's clock),
-/// or a duration after the database's clock (`durable_now_ms()`).
-private let leaseEnd = "coalesce($4::bigint, durable_now_ms() + $5::bigint)"
+/// The lease end of a claim, from the parameters `fixed` (a fixed time, by the
+/// engine's clock, or NULL) and `duration` (after the database's clock,
+/// `durable_now_ms()`).
+private func leaseEnd(fixed: String, duration: String) -> String {
+    "coalesce(\(fixed)::bigint, durable_now_ms() + \(duration)::bigint)"
+}
+
+/// The claim of the due tasks that come first in claim order among the jobs
+/// in the array `jobs`, each job's candidates from its own range of the
+/// `tasks_claim` index, skipping rows others have locked: two CTEs,
+/// `candidates` and `claimed` (the claimed rows, ``PostgresRows/claimedColumns``).
+/// The other arguments name parameters; `after`, when given, is an extra
+/// condition of every candidate lookup (it is evaluated before any row is locked).
+private func claimCTEs(
+    owner: String, now: String, limit: String, leaseFixed: String, leaseDuration: String, jobs: String,
+    after: String = "TRUE"
+) -> String {
+    """
+    candidates AS (
+        SELECT c.id, c.priority, c.run_at FROM unnest(\(jobs)::text[]) AS j(job),
+        LATERAL (
+            SELECT id, priority, run_at FROM tasks
+            WHERE job = j.job AND \(PostgresRows.claimable(now: "\(now)::bigint")) AND \(after)
+            ORDER BY priority DESC, run_at, id LIMIT \(limit)::bigint
+            FOR UPDATE SKIP LOCKED
+        ) AS c
+        ORDER BY c.priority DESC, c.run_at, c.id LIMIT \(limit)::bigint
+    ), claimed AS (
+        UPDATE tasks SET status = 'running', owner = \(owner)::text, attempt = attempt + 1, started_at = \(now)::bigint,
+                         lease_expires_at = \(leaseEnd(fixed: leaseFixed, duration: leaseDuration))
+        FROM candidates WHERE tasks.id = candidates.id
+        RETURNING \(PostgresRows.claimedColumns.split(separator: ",").map { "tasks." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+    )
+    """
+}
+
+/// The CTE `v` of ended runs, from parameters $1 to $9 (arrays, one element per
+/// run): id, status, result, error, offset (its place among them), owner,
+/// attempt, started_at, outcome.
+private let endedRuns = """
+    v AS (
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                             $7::bigint[], $8::bigint[], $9::text[])
+            AS v(id, status, result, error, "offset", owner, attempt, started_at, outcome)
+    )
+    """
 
 /// Finishes ended runs, fenced by owner and attempt, with their attempt rows,
 /// numbering them from a first completion number on; returns that number (on
@@ -72,11 +115,7 @@ enum FinishRunsStatement: HotStatement {
             RETURNING value - $12::bigint + 1 AS first
         ), base AS (
             SELECT coalesce((SELECT first FROM reserved), $11::bigint) AS first
-        ), v AS (
-            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                                 $7::bigint[], $8::bigint[], $9::text[])
-                AS v(id, status, result, error, "offset", owner, attempt, started_at, outcome)
-        ), done AS (
+        ), \(endedRuns), done AS (
             UPDATE tasks SET status = v.status, result = v.result, error = v.error, finished_at = $10::bigint,
                              completion_seq = base.first + v."offset", owner = NULL, lease_expires_at = NULL
             FROM v, base
@@ -93,6 +132,58 @@ enum FinishRunsStatement: HotStatement {
         )
         SELECT base.first, done.id, done.group_id, done.has_callbacks, done.cancel_message
         FROM base LEFT JOIN done ON TRUE
+        """
+}
+
+/// A worker's whole cycle in one statement, so in one round trip and one
+/// implicit transaction: finishes ended runs (fenced by owner and attempt) with
+/// their attempt rows and completion numbers, and claims due tasks of the
+/// given jobs. Runs whose finish has consequences (stored done callbacks; a
+/// failure in a task group) are left running, as are runs no longer theirs:
+/// the caller finishes those in a transaction of its own.
+///
+/// Returns the finished tasks (id, completion number, cancel message, then
+/// NULLs) and the claimed ones (three NULLs, then ``PostgresRows/claimedColumns``).
+/// Parameters: the ended runs ($1 to $9, as ``FinishRunsStatement``), now,
+/// owner, claim limit, the lease's fixed end or NULL, the lease's duration,
+/// jobs.
+///
+/// Lock order, as in every finishing transaction: the completion counter
+/// first (`counter`), then task rows: the runs' rows are locked as they are
+/// joined with the counter's row, and every claim lookup reads the counter
+/// first. The numbers follow the counter's locked value without gaps; the
+/// counter moves on by the number of finished runs.
+enum FinishAndClaimStatement: HotStatement {
+    static let sql = """
+        WITH \(endedRuns), counter AS MATERIALIZED (
+            SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE
+        ), finishing AS MATERIALIZED (
+            SELECT tasks.id FROM counter, tasks JOIN v ON tasks.id = v.id
+            WHERE tasks.id = ANY($1::bigint[]) AND tasks.owner = v.owner AND tasks.attempt = v.attempt
+              AND tasks.status = 'running' AND NOT tasks.has_callbacks
+              AND (tasks.group_id IS NULL OR v.status <> 'failed')
+            FOR UPDATE OF tasks
+        ), numbered AS MATERIALIZED (
+            SELECT v.*, counter.value + row_number() OVER (ORDER BY v."offset") AS seq
+            FROM counter, v JOIN finishing ON finishing.id = v.id
+        ), done AS (
+            UPDATE tasks SET status = n.status, result = n.result, error = n.error, finished_at = $10::bigint,
+                             completion_seq = n.seq, owner = NULL, lease_expires_at = NULL
+            FROM numbered AS n WHERE tasks.id = n.id
+            RETURNING tasks.id, tasks.completion_seq, tasks.cancel_message
+        ), attempts AS (
+            INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
+            SELECT n.id, n.attempt, n.owner, n.started_at, $10::bigint, n.outcome, n.error FROM numbered AS n
+            ON CONFLICT DO NOTHING
+        ), moved AS (
+            UPDATE durable_counters SET value = value + (SELECT count(*) FROM numbered)
+            WHERE name = 'completion_seq' AND EXISTS (SELECT FROM numbered)
+        ), \(claimCTEs(
+            owner: "$11", now: "$10", limit: "$12", leaseFixed: "$13", leaseDuration: "$14", jobs: "$15",
+            after: "(SELECT value FROM counter) IS NOT NULL"))
+        SELECT NULL::bigint, NULL::bigint, NULL::text, claimed.* FROM claimed
+        UNION ALL
+        SELECT done.id, done.completion_seq, done.cancel_message, \(PostgresRows.claimedNulls) FROM done
         """
 }
 
@@ -122,26 +213,13 @@ enum InsertTasksStatement: HotStatement {
         """
 }
 
-/// Claims the due tasks that come first in claim order among the given jobs,
-/// each job's candidates from its own range of the `tasks_claim` index,
-/// skipping rows others have locked. Parameters: owner, now, limit, the
-/// lease's fixed end or NULL, the lease's duration, jobs.
+/// Claims the due tasks that come first in claim order among the given jobs.
+/// Parameters: owner, now, limit, the lease's fixed end or NULL, the lease's
+/// duration, jobs.
 enum ClaimStatement: HotStatement {
     static let sql = """
-        WITH candidates AS (
-            SELECT c.id, c.priority, c.run_at FROM unnest($6::text[]) AS j(job),
-            LATERAL (
-                SELECT id, priority, run_at FROM tasks
-                WHERE job = j.job AND \(PostgresRows.claimable(now: "$2::bigint"))
-                ORDER BY priority DESC, run_at, id LIMIT $3::bigint
-                FOR UPDATE SKIP LOCKED
-            ) AS c
-            ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::bigint
-        )
-        UPDATE tasks SET status = 'running', owner = $1::text, attempt = attempt + 1, started_at = $2::bigint,
-                         lease_expires_at = \(leaseEnd)
-        FROM candidates WHERE tasks.id = candidates.id
-        RETURNING \(PostgresRows.claimedColumns.split(separator: ",").map { "tasks." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        WITH \(claimCTEs(owner: "$1", now: "$2", limit: "$3", leaseFixed: "$4", leaseDuration: "$5", jobs: "$6"))
+        SELECT * FROM claimed
         """
 }
 
@@ -150,7 +228,7 @@ enum ClaimStatement: HotStatement {
 enum ClaimCreatedStatement: HotStatement {
     static let sql = """
         UPDATE tasks SET status = 'running', owner = $1::text, attempt = attempt + 1, started_at = $2::bigint,
-                         lease_expires_at = \(leaseEnd)
+                         lease_expires_at = \(leaseEnd(fixed: "$4", duration: "$5"))
         WHERE id = ANY($3::bigint[]) AND \(PostgresRows.claimable(now: "$2::bigint"))
         RETURNING \(PostgresRows.claimedColumns)
         """

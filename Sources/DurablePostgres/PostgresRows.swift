@@ -17,6 +17,10 @@ enum PostgresRows {
         retry, failures
         """
 
+    /// As many NULLs as ``claimedColumns``, for a row of another kind in a UNION with claimed rows.
+    static let claimedNulls = Array(repeating: "NULL", count: claimedColumns.split(separator: ",").count)
+        .joined(separator: ", ")
+
     /// The columns `outcome(_:)` reads, in its order.
     static let outcomeColumns = "id, status, result, error, cancel_message, completion_seq"
 
@@ -70,8 +74,8 @@ enum PostgresRows {
             completionSequence: try columns.next())
     }
 
-    static func claimed(_ row: PostgresRow) throws -> ClaimedTask {
-        var columns = Columns(row)
+    static func claimed(_ row: PostgresRow, from start: Int = 0) throws -> ClaimedTask {
+        var columns = Columns(row, from: start)
         return ClaimedTask(
             id: TaskID(try columns.next() as Int64),
             job: try columns.next(),

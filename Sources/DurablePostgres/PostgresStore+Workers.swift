@@ -2,7 +2,7 @@ package import DurableEngine
 import Foundation
 import PostgresNIO
 
-// Workers: registration, the claim/complete cycle, leases and recovery.
+// Workers: registration, leases and recovery.
 extension PostgresStore {
     package func registerWorker(_ worker: WorkerInfo, now: Int64, leaseUntil: Int64) async throws {
         let jobs = try StoredJSON.encode(worker.jobs)
@@ -80,127 +80,6 @@ extension PostgresStore {
             recovery.effects = transitions.effects
             return recovery
         }
-    }
-
-    package func completeAndClaim(
-        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
-    ) async throws -> CycleResult {
-        // A claim alone (of named jobs) is one statement.
-        let claimOnly = completions.isEmpty && !failingExpired && claim?.jobs != nil
-        return try await write("commit \(completions.count) completion(s) and claim", singleStatement: claimOnly) {
-            connection in
-            var transitions = PostgresTransitions(connection: connection, now: now)
-            var result = CycleResult()
-            // Runs that all end lock the counter in their finishing statement
-            // (with their numbers); a requeue locks its task's row, so then the
-            // counter is locked first, as everywhere.
-            let allEnd = completions.allSatisfy { if case .end = TransitionRules.storing($0) { true } else { false } }
-            if failingExpired || !allEnd { try await transitions.lockCompletionCounter() }
-            if failingExpired { try await transitions.failExpiredPendingTasks() }
-            // Ended runs are finished many per statement; a requeue between them
-            // keeps its place in the order.
-            var ended: [EndedRun] = []
-            for completion in completions {
-                switch TransitionRules.storing(completion) {
-                case .end(let run):
-                    ended.append(run)
-                case .requeue(let runAt, let outcome, let error):
-                    result.stale += try await transitions.finishRuns(ended)
-                    ended.removeAll()
-                    if try await Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
-                        result.requeued = true
-                    } else {
-                        result.stale.append(completion.id)
-                    }
-                }
-            }
-            result.stale += try await transitions.finishRuns(ended)
-            try await transitions.flush()
-            result.effects = transitions.effects
-            if let claim, claim.limit > 0 {
-                result.claimed = try await self.claim(claim, on: connection, now: now)
-            }
-            return result
-        }
-    }
-
-    /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
-    /// fenced by owner and attempt; if a cancel was requested meanwhile, the task
-    /// ends cancelled instead. Returns `false` when the task moved on.
-    private static func requeue(
-        _ completion: TaskCompletion, runAt: Int64?, outcome: AttemptOutcome, error: StoredError?,
-        with transitions: inout PostgresTransitions
-    ) async throws -> Bool {
-        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
-        let connection = transitions.connection
-        let errorText = try error.map(StoredJSON.encode)
-        let isRetry = outcome.isFailure
-        let requeued = try await connection.rows(
-            """
-            UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
-                             run_at = coalesce(\(runAt)::bigint, run_at),
-                             error = CASE WHEN \(isRetry) THEN \(errorText)::text ELSE error END,
-                             failures = failures + \(Int64(isRetry ? 1 : 0))
-            WHERE id = \(id.rawValue) AND owner = \(owner) AND attempt = \(Int64(attempt)) AND status = 'running'
-              AND cancel_requested_at IS NULL
-            RETURNING id
-            """)
-        if !requeued.isEmpty {
-            try await transitions.recordAttempt(
-                id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)
-            return true
-        }
-        // Not requeued: the task moved on, or a cancel was requested meanwhile.
-        guard
-            let row = try await connection.rows(
-                "SELECT cancel_requested_at, cancel_message FROM tasks WHERE id = \(id.rawValue)"
-            ).first
-        else { return false }
-        let (requestedAt, message) = try row.decode((Int64?, String?).self)
-        guard
-            let cancellation = TransitionRules.endingInsteadOfRequeue(
-                cancelRequested: requestedAt != nil, message: message)
-        else { return false }
-        return try await transitions.finishRun(
-            EndedRun(
-                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
-                error: cancellation))
-    }
-
-    /// Claims the due tasks that come first in claim order (priority, due time,
-    /// creation) among the requested jobs, skipping rows another transaction has
-    /// locked (being claimed or finished elsewhere). Each job's candidates come
-    /// from its own range of the `tasks_claim` index.
-    private func claim(_ request: ClaimRequest, on connection: PostgresConnection, now: Int64) async throws
-        -> [ClaimedTask]
-    {
-        let jobs: [String]
-        if let requested = request.jobs {
-            jobs = requested
-        } else {
-            jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
-        }
-        guard !jobs.isEmpty else { return [] }
-        var statement = PostgresStatement()
-        statement.bind(request.owner)
-        statement.bind(now)
-        statement.bind(Int64(request.limit))
-        bindLease(until: request.leaseUntil, now: now, into: &statement)
-        try statement.bind(array: jobs)
-        return try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit).map(PostgresRows.claimed).sorted { $0.id < $1.id }
-    }
-
-    /// Claims those of `ids` (new tasks of this transaction) that ``ClaimRule`` admits.
-    func claim(ids: [Int64], for request: ClaimRequest, on connection: PostgresConnection, now: Int64) async throws
-        -> [ClaimedTask]
-    {
-        var statement = PostgresStatement()
-        statement.bind(request.owner)
-        statement.bind(now)
-        try statement.bind(array: ids)
-        bindLease(until: request.leaseUntil, now: now, into: &statement)
-        return try await connection.rows(ClaimCreatedStatement.self, statement, rowCount: ids.count).map(PostgresRows.claimed)
-            .sorted { $0.id < $1.id }
     }
 
     package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {

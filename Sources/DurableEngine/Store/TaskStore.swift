@@ -171,6 +171,13 @@ package struct TransitionEffects: Sendable {
         self.cancelRequests = cancelRequests
         self.createdTasks = createdTasks
     }
+
+    /// Adds the effects of a later write.
+    package mutating func append(_ later: TransitionEffects) {
+        finished += later.finished
+        cancelRequests += later.cancelRequests
+        createdTasks += later.createdTasks
+    }
 }
 
 /// A cancel request stored for a running task.

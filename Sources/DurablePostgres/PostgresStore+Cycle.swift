@@ -1,0 +1,221 @@
+package import DurableEngine
+import PostgresNIO
+
+// The worker's cycle: store the runs that ended, claim due tasks.
+extension PostgresStore {
+    package func completeAndClaim(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        guard !failingExpired, claim == nil || claim?.jobs != nil, let runs = Self.endedRunsOfOneStatement(completions)
+        else {
+            return try await completeAndClaimInTransaction(
+                completions, claim: claim, failingExpired: failingExpired, now: now)
+        }
+        // A claim alone (of named jobs) is one statement.
+        if runs.isEmpty, let claim {
+            return try await write("claim", singleStatement: true) { connection in
+                CycleResult(claimed: try await self.claim(claim, on: connection, now: now))
+            }
+        }
+        // The common cycle (runs that ended, a claim) is one statement too; the
+        // runs it leaves (a consequence to store, no longer theirs) are finished
+        // in a transaction after it.
+        var (result, leftRunning) = try await write(
+            "commit \(completions.count) completion(s) and claim", singleStatement: true
+        ) { connection in
+            try await self.finishAndClaim(runs, claim: claim, on: connection, now: now)
+        }
+        guard !leftRunning.isEmpty else { return result }
+        let rest = try await completeAndClaimInTransaction(
+            completions.filter { leftRunning.contains($0.id) }, claim: nil, failingExpired: false, now: now)
+        result.effects.append(rest.effects)
+        result.stale = rest.stale
+        result.requeued = rest.requeued
+        return result
+    }
+
+    /// The runs of `completions` when the one-statement cycle can store them all:
+    /// every one ended (none requeued), each of another task, at most 500.
+    private static func endedRunsOfOneStatement(_ completions: [TaskCompletion]) -> [EndedRun]? {
+        guard completions.count <= 500 else { return nil }
+        var runs: [EndedRun] = []
+        var ids = Set<TaskID>()
+        for completion in completions {
+            guard case .end(let run) = TransitionRules.storing(completion), ids.insert(run.id).inserted else {
+                return nil
+            }
+            runs.append(run)
+        }
+        return runs
+    }
+
+    /// Runs ``FinishAndClaimStatement``: returns what it stored and claimed, and
+    /// the runs it left running.
+    private func finishAndClaim(
+        _ runs: [EndedRun], claim: ClaimRequest?, on connection: PostgresConnection, now: Int64
+    ) async throws -> (CycleResult, leftRunning: Set<TaskID>) {
+        var statement = PostgresStatement()
+        statement.bind(column: runs.map { $0.id.rawValue })
+        statement.bind(column: runs.map { $0.status.rawValue })
+        statement.bind(column: runs.map(\.result))
+        statement.bind(column: try runs.map { try $0.error.map(StoredJSON.encode) })
+        statement.bind(column: runs.indices.map { Int64($0) })
+        statement.bind(column: runs.map(\.owner))
+        statement.bind(column: runs.map { Int64($0.attempt) })
+        statement.bind(column: runs.map(\.startedAt))
+        statement.bind(column: runs.map { AttemptOutcome(ending: $0.status).rawValue })
+        statement.bind(now)
+        statement.bind(claim?.owner ?? "")
+        statement.bind(Int64(claim?.limit ?? 0))
+        bindLease(until: claim?.leaseUntil ?? now, now: now, into: &statement)
+        try statement.bind(array: claim?.jobs ?? [])
+        var result = CycleResult()
+        var finished: [Int64: (sequence: Int64, cancelMessage: String?)] = [:]
+        let rows = try await connection.rows(
+            FinishAndClaimStatement.self, statement, rowCount: max(runs.count, claim?.limit ?? 0))
+        for row in rows {
+            var columns = Columns(row)
+            if let id: Int64 = try columns.next() {
+                finished[id] = (try columns.next(), try columns.next())
+            } else {
+                result.claimed.append(try PostgresRows.claimed(row, from: 3))
+            }
+        }
+        result.claimed.sort { $0.id < $1.id }
+        var leftRunning = Set<TaskID>()
+        for run in runs {
+            guard let (sequence, cancelMessage) = finished[run.id.rawValue] else {
+                leftRunning.insert(run.id)
+                continue
+            }
+            result.effects.finished.append(
+                TaskOutcome(
+                    id: run.id, status: run.status, result: run.result, error: run.error, cancelMessage: cancelMessage,
+                    completionSequence: sequence))
+        }
+        // Waiters take outcomes in completion order.
+        result.effects.finished.sort { $0.completionSequence < $1.completionSequence }
+        return (result, leftRunning)
+    }
+
+    /// The cycle as a transaction: `BEGIN`, requeues and finishes (with their
+    /// consequences), the claim, `COMMIT`.
+    private func completeAndClaimInTransaction(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        return try await write("commit \(completions.count) completion(s) and claim") {
+            connection in
+            var transitions = PostgresTransitions(connection: connection, now: now)
+            var result = CycleResult()
+            // Runs that all end lock the counter in their finishing statement
+            // (with their numbers); a requeue locks its task's row, so then the
+            // counter is locked first, as everywhere.
+            let allEnd = completions.allSatisfy { if case .end = TransitionRules.storing($0) { true } else { false } }
+            if failingExpired || !allEnd { try await transitions.lockCompletionCounter() }
+            if failingExpired { try await transitions.failExpiredPendingTasks() }
+            // Ended runs are finished many per statement; a requeue between them
+            // keeps its place in the order.
+            var ended: [EndedRun] = []
+            for completion in completions {
+                switch TransitionRules.storing(completion) {
+                case .end(let run):
+                    ended.append(run)
+                case .requeue(let runAt, let outcome, let error):
+                    result.stale += try await transitions.finishRuns(ended)
+                    ended.removeAll()
+                    if try await Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                        result.requeued = true
+                    } else {
+                        result.stale.append(completion.id)
+                    }
+                }
+            }
+            result.stale += try await transitions.finishRuns(ended)
+            try await transitions.flush()
+            result.effects = transitions.effects
+            if let claim, claim.limit > 0 {
+                result.claimed = try await self.claim(claim, on: connection, now: now)
+            }
+            return result
+        }
+    }
+
+    /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
+    /// fenced by owner and attempt; if a cancel was requested meanwhile, the task
+    /// ends cancelled instead. Returns `false` when the task moved on.
+    private static func requeue(
+        _ completion: TaskCompletion, runAt: Int64?, outcome: AttemptOutcome, error: StoredError?,
+        with transitions: inout PostgresTransitions
+    ) async throws -> Bool {
+        let (id, owner, attempt, startedAt) = (completion.id, completion.owner, completion.attempt, completion.startedAt)
+        let connection = transitions.connection
+        let errorText = try error.map(StoredJSON.encode)
+        let isRetry = outcome.isFailure
+        let requeued = try await connection.rows(
+            """
+            UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
+                             run_at = coalesce(\(runAt)::bigint, run_at),
+                             error = CASE WHEN \(isRetry) THEN \(errorText)::text ELSE error END,
+                             failures = failures + \(Int64(isRetry ? 1 : 0))
+            WHERE id = \(id.rawValue) AND owner = \(owner) AND attempt = \(Int64(attempt)) AND status = 'running'
+              AND cancel_requested_at IS NULL
+            RETURNING id
+            """)
+        if !requeued.isEmpty {
+            try await transitions.recordAttempt(
+                id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)
+            return true
+        }
+        // Not requeued: the task moved on, or a cancel was requested meanwhile.
+        guard
+            let row = try await connection.rows(
+                "SELECT cancel_requested_at, cancel_message FROM tasks WHERE id = \(id.rawValue)"
+            ).first
+        else { return false }
+        let (requestedAt, message) = try row.decode((Int64?, String?).self)
+        guard
+            let cancellation = TransitionRules.endingInsteadOfRequeue(
+                cancelRequested: requestedAt != nil, message: message)
+        else { return false }
+        return try await transitions.finishRun(
+            EndedRun(
+                id: id, owner: owner, attempt: attempt, startedAt: startedAt, status: .cancelled, result: nil,
+                error: cancellation))
+    }
+
+    /// Claims the due tasks that come first in claim order (priority, due time,
+    /// creation) among the requested jobs, skipping rows another transaction has
+    /// locked (being claimed or finished elsewhere). Each job's candidates come
+    /// from its own range of the `tasks_claim` index.
+    private func claim(_ request: ClaimRequest, on connection: PostgresConnection, now: Int64) async throws
+        -> [ClaimedTask]
+    {
+        let jobs: [String]
+        if let requested = request.jobs {
+            jobs = requested
+        } else {
+            jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
+        }
+        guard !jobs.isEmpty else { return [] }
+        var statement = PostgresStatement()
+        statement.bind(request.owner)
+        statement.bind(now)
+        statement.bind(Int64(request.limit))
+        bindLease(until: request.leaseUntil, now: now, into: &statement)
+        try statement.bind(array: jobs)
+        return try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit).map { try PostgresRows.claimed($0) }.sorted { $0.id < $1.id }
+    }
+
+    /// Claims those of `ids` (new tasks of this transaction) that ``ClaimRule`` admits.
+    func claim(ids: [Int64], for request: ClaimRequest, on connection: PostgresConnection, now: Int64) async throws
+        -> [ClaimedTask]
+    {
+        var statement = PostgresStatement()
+        statement.bind(request.owner)
+        statement.bind(now)
+        try statement.bind(array: ids)
+        bindLease(until: request.leaseUntil, now: now, into: &statement)
+        return try await connection.rows(ClaimCreatedStatement.self, statement, rowCount: ids.count).map { try PostgresRows.claimed($0) }
+            .sorted { $0.id < $1.id }
+    }
+}
