@@ -158,11 +158,15 @@ enum FinishAndClaimStatement: HotStatement {
         WITH \(endedRuns), counter AS MATERIALIZED (
             SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE
         ), finishing AS MATERIALIZED (
-            SELECT tasks.id FROM counter, tasks JOIN v ON tasks.id = v.id
-            WHERE tasks.id = ANY($1::bigint[]) AND tasks.owner = v.owner AND tasks.attempt = v.attempt
-              AND tasks.status = 'running' AND NOT tasks.has_callbacks
-              AND (tasks.group_id IS NULL OR v.status <> 'failed')
-            FOR UPDATE OF tasks
+            -- Each run's row, locked after the counter, looked up by its primary key
+            -- alone (by owner, the planner would walk all of the owner's running rows).
+            SELECT t.id FROM counter, v, LATERAL (
+                SELECT id, owner, attempt, status, has_callbacks, group_id FROM tasks
+                WHERE id = v.id AND counter.value IS NOT NULL
+                FOR UPDATE
+            ) AS t
+            WHERE t.owner = v.owner AND t.attempt = v.attempt AND t.status = 'running' AND NOT t.has_callbacks
+              AND (t.group_id IS NULL OR v.status <> 'failed')
         ), numbered AS MATERIALIZED (
             SELECT v.*, counter.value + row_number() OVER (ORDER BY v."offset") AS seq
             FROM counter, v JOIN finishing ON finishing.id = v.id
