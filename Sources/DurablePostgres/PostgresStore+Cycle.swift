@@ -72,7 +72,7 @@ extension PostgresStore {
         var result = CycleResult()
         var finished: [Int64: (sequence: Int64, cancelMessage: String?)] = [:]
         let rows = try await connection.rows(
-            FinishAndClaimStatement.self, statement, rowCount: max(runs.count, claim?.limit ?? 0))
+            FinishAndClaimStatement.self, statement, rowCount: runs.count)
         for row in rows {
             var columns = Columns(row)
             if let id: Int64 = try columns.next() {
