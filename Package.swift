@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // `swift package generate-documentation`: the DocC catalog in Sources/Durable/Durable.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `durable ui`: the web dashboard's server.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Turns migrations/*.sql into Swift string literals at build time, so the
@@ -88,11 +90,23 @@ let package = Package(
             dependencies: ["DurableEngine", "DurableSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The web dashboard (`durable ui`): pages and a JSON API over an engine's
+        // stored state, served by Hummingbird; on every store.
+        .target(
+            name: "DurableDashboard",
+            dependencies: [
+                "DurableEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The `durable` command's logic, a library so that tests reach it in-process.
         .target(
             name: "DurableCommands",
             dependencies: [
                 "Durable",
+                "DurableDashboard",
                 "DurablePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -168,9 +182,11 @@ let package = Package(
                 "DurableTestKit",
                 "Durable",
                 "DurableCommands",
+                "DurableDashboard",
                 "DurableEngine",
                 "DurableSQLite",
                 "DurablePostgres",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,6 +211,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

@@ -22,6 +22,9 @@ extension PostgresStore {
             if let parent = query.parentID {
                 statement.append(" AND parent_id = \(statement.bind(parent.rawValue))")
             }
+            if let before = query.beforeID {
+                statement.append(" AND id < \(statement.bind(before.rawValue))")
+            }
             statement.append(" ORDER BY id DESC LIMIT \(statement.bind(Int64(max(0, query.limit))))")
             return try await connection.rows(statement.query).map(PostgresRows.task)
         }

@@ -27,6 +27,10 @@ extension SQLiteStore {
                 conditions.append("parent_id = ?")
                 _ = arguments.append(contentsOf: [parent.rawValue])
             }
+            if let before = query.beforeID {
+                conditions.append("id < ?")
+                _ = arguments.append(contentsOf: [before.rawValue])
+            }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [max(0, query.limit)])
             return try Row.fetchAll(

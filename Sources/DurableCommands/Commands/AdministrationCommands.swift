@@ -1,6 +1,7 @@
 import ArgumentParser
 import UnixSignals
 import Durable
+import DurableDashboard
 import Foundation
 
 /// `durable stats`: counts by status and job, and throughput.

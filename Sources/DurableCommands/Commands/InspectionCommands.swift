@@ -1,5 +1,6 @@
 import ArgumentParser
 import Durable
+import DurableDashboard
 import Foundation
 
 /// Opens the engine for a command that reads or changes what is stored: the file
@@ -88,45 +89,18 @@ struct Show: AsyncParsableCommand {
     func run() async throws {
         let engine = try await openForReading(database)
         defer { try? engine.close() }
-        let task: TaskRecord
         let id = try await self.task.resolve(in: engine, database: database)
+        let detail: TaskDetail
         do {
-            task = try await engine.record(of: id)
+            detail = try await TaskDetail.load(id, from: engine)
         } catch let error as DurableError where error.code == .unknownTask {
             throw CommandError("no task has id \(id) in \(database.location)")
         }
-        let attempts = try await engine.attempts(of: task.id)
-        let steps = try await engine.steps(of: task.id)
-        let children = try await engine.tasks(matching: TaskQuery(parentID: task.id, limit: 10_000)).reversed()
-        let callbacks = try await engine.callbacks(of: task.id)
-        let abandoned = try await abandonedRuns(of: [task], in: engine)[task.id]
+        let (task, attempts, steps, children, callbacks, abandoned) = (
+            detail.task, detail.attempts, detail.steps, detail.children, detail.callbacks, detail.abandoned
+        )
         if json {
-            var object = Formatting.json(task)
-            object["abandoned"] = abandoned.map(Formatting.json)
-            object["attempts"] = attempts.map { attempt -> [String: Any] in
-                var entry: [String: Any] = [
-                    "attempt": attempt.attempt, "owner": attempt.owner, "outcome": attempt.outcome.rawValue,
-                    "started": Formatting.isoTime(attempt.startedAt) ?? "",
-                    "finished": Formatting.isoTime(attempt.finishedAt) ?? "",
-                ]
-                entry["error"] = attempt.error?.message
-                return entry
-            }
-            object["steps"] = steps.map { step -> [String: Any] in
-                var entry: [String: Any] = [
-                    "position": step.position, "name": step.name, "kind": step.kind.rawValue, "status": step.status.rawValue,
-                ]
-                entry["result"] = step.result.map { Formatting.jsonValue($0) }
-                entry["error"] = step.error?.message
-                return entry
-            }
-            object["children"] = children.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "name": $0.name] }
-            object["callbacks"] = callbacks.map { callback -> [String: Any] in
-                var entry: [String: Any] = ["job": callback.job, "input": Formatting.jsonValue(callback.input)]
-                entry["task_id"] = callback.callbackTaskID?.rawValue
-                return entry
-            }
-            print(Formatting.jsonLine(object))
+            print(Formatting.jsonLine(detail.json))
             return
         }
         var fields = TextTable(columns: ["field", "value"])

@@ -16,19 +16,23 @@ public struct TaskQuery: Sendable, Hashable {
     public var createdSince: Date?
     /// Only children of this task.
     public var parentID: TaskID?
+    /// Only tasks created before this one (lower ids): the next page after a
+    /// page that ended with this task.
+    public var beforeID: TaskID?
     /// At most this many, newest first.
     public var limit: Int
 
     /// Creates a query.
     public init(
         statuses: Set<TaskStatus> = [], nameGlob: String? = nil, job: String? = nil, createdSince: Date? = nil,
-        parentID: TaskID? = nil, limit: Int = 100
+        parentID: TaskID? = nil, beforeID: TaskID? = nil, limit: Int = 100
     ) {
         self.statuses = statuses
         self.nameGlob = nameGlob
         self.job = job
         self.createdSince = createdSince
         self.parentID = parentID
+        self.beforeID = beforeID
         self.limit = limit
     }
 }

@@ -99,6 +99,9 @@ public final class DurableProcess: Sendable {
             standardError: read(errorPath))
     }
 
+    /// What the process has written to standard output so far.
+    public var standardOutputSoFar: String { read(outputPath) }
+
     /// Sends `number` (SIGINT for a Ctrl-C, say).
     public func signal(_ number: Int32) {
         process.signal(number)

@@ -1,0 +1,51 @@
+import DurableEngine
+import Foundation
+import Hummingbird
+
+// The JSON API (`/api/...`): what the pages show, for scripts and the page's own use.
+extension Dashboard {
+    /// `GET /api/stats`: counts by status and by job, finished in the last
+    /// minute and hour, the last minute's rate, abandoned runs by job.
+    func statsJSON() async throws -> Response {
+        let statistics = try await engine.statistics()
+        var object: [String: Any] = [
+            "by_status": Self.countsByStatus(statistics).mapValues { $0 as Any },
+            "by_job": statistics.counts.mapValues { counts in
+                Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value as Any) })
+            },
+            "finished_last_minute": statistics.finishedLastMinute,
+            "finished_last_hour": statistics.finishedLastHour,
+            "abandoned": statistics.abandoned,
+        ]
+        object["last_minute_rate"] = statistics.lastMinuteRate
+        return JSONText.response(Formatting.jsonLine(object))
+    }
+
+    /// `GET /api/tasks?...`: a page of tasks, newest first (``TaskFilter``), and
+    /// `next_before`, the `before` of the next page (null on the last one).
+    func tasksJSON(_ filter: TaskFilter) async throws -> Response {
+        let tasks = try await engine.tasks(matching: filter.query)
+        var object: [String: Any] = ["tasks": tasks.map(Formatting.json)]
+        object["next_before"] = Self.nextBefore(tasks, filter: filter) ?? NSNull()
+        return JSONText.response(Formatting.jsonLine(object))
+    }
+
+    /// `GET /api/tasks/{id}`: one task, as `durable show --json` prints it.
+    func taskJSON(_ id: Int64) async throws -> Response {
+        JSONText.response(Formatting.jsonLine(try await TaskDetail.load(TaskID(id), from: engine).json))
+    }
+
+    /// Task counts by status over every job (every status present, zeros too).
+    static func countsByStatus(_ statistics: QueueStatistics) -> [String: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, 0) })
+        for byStatus in statistics.counts.values {
+            for (status, count) in byStatus { counts[status.rawValue, default: 0] += count }
+        }
+        return counts
+    }
+
+    /// The `before` of the page after `tasks`: its last id, when the page is full.
+    static func nextBefore(_ tasks: [TaskRecord], filter: TaskFilter) -> Int64? {
+        tasks.count == filter.query.limit ? tasks.last?.id.rawValue : nil
+    }
+}

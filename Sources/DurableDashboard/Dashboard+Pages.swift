@@ -1,0 +1,142 @@
+import DurableEngine
+import Foundation
+import Hummingbird
+
+// The pages for people: server-rendered HTML, every stored text escaped.
+extension Dashboard {
+    /// `GET /`: counts by status and job, recent throughput, abandoned runs.
+    func overviewPage() async throws -> Response {
+        let statistics = try await engine.statistics()
+        let byStatus = Self.countsByStatus(statistics)
+        let statusRow = TaskStatus.allCases.map { status in
+            "<a href=\"/tasks?status=\(status.rawValue)\">\(byStatus[status.rawValue] ?? 0)</a>"
+        }
+        let jobs = statistics.counts.keys.sorted().map { job -> [String] in
+            let counts = statistics.counts[job] ?? [:]
+            return ["<a href=\"/tasks?job=\(TaskFilter.encode(job))\">\(HTML.escape(job))</a>"]
+                + TaskStatus.allCases.map { "\(counts[$0] ?? 0)" }
+                + ["\(statistics.abandoned[job] ?? 0)"]
+        }
+        let rate = statistics.lastMinuteRate.map { String(format: "%.1f tasks/s", $0) } ?? "–"
+        let body = """
+            <h2>Tasks by status</h2>
+            \(HTML.table(headers: TaskStatus.allCases.map(\.rawValue), rows: [statusRow]))
+            <h2>By job</h2>
+            \(HTML.table(headers: ["job"] + TaskStatus.allCases.map(\.rawValue) + ["abandoned"], rows: jobs))
+            <h2>Finished</h2>
+            \(HTML.table(
+                headers: ["last minute", "last hour", "rate over the last minute"],
+                rows: [["\(statistics.finishedLastMinute)", "\(statistics.finishedLastHour)", rate]]))
+            """
+        return HTML.response(HTML.page(title: "Overview", body: body))
+    }
+
+    /// `GET /tasks?...`: the filter form, a page of tasks, a link to the next page.
+    func tasksPage(_ filter: TaskFilter) async throws -> Response {
+        let tasks = try await engine.tasks(matching: filter.query)
+        let rows = tasks.map { task -> [String] in
+            [
+                HTML.taskLink(task.id.rawValue), HTML.escape(task.name), HTML.escape(task.job),
+                "<span class=\"status-\(task.status.rawValue)\">\(task.status.rawValue)</span>",
+                "\(task.attempt)", HTML.escape(Formatting.time(task.createdAt)),
+                HTML.escape(Formatting.time(task.finishedAt)),
+                HTML.escape(Formatting.oneLine(task.error?.message ?? task.result)),
+            ]
+        }
+        var body = Self.filterForm(filter)
+        body += tasks.isEmpty
+            ? "<p>No task matches.</p>"
+            : HTML.table(
+                headers: ["id", "name", "job", "status", "attempt", "created", "finished", "result or error"], rows: rows)
+        if let before = Self.nextBefore(tasks, filter: filter) {
+            let query = filter.queryString
+            body += "<p><a rel=\"next\" href=\"/tasks?\(query.isEmpty ? "" : query + "&")before=\(before)\">Older →</a></p>"
+        }
+        return HTML.response(HTML.page(title: "Tasks", body: body))
+    }
+
+    /// `GET /tasks/{id}`: everything stored about one task.
+    func taskPage(_ id: Int64) async throws -> Response {
+        let detail = try await TaskDetail.load(TaskID(id), from: engine)
+        let task = detail.task
+        let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
+        let fields: [(String, String?)] = [
+            ("name", task.name), ("job", task.job), ("status", Formatting.status(task, abandoned: detail.abandoned)),
+            ("attempt", "\(task.attempt)"), ("priority", "\(task.priority)"), ("key", task.key),
+            ("owner", task.owner), ("created", Formatting.time(task.createdAt)), ("run at", Formatting.time(task.runAt)),
+            ("started", Formatting.time(task.startedAt)), ("finished", Formatting.time(task.finishedAt)),
+            ("duration", Formatting.duration(duration)), ("deadline", Formatting.time(task.deadline)),
+            ("group", task.groupID.map { "\($0.rawValue)" }), ("cancel message", task.cancelMessage),
+        ]
+        var rows = fields.compactMap { field, value -> [String]? in
+            guard let value, !value.isEmpty else { return nil }
+            return [HTML.escape(field), HTML.escape(value)]
+        }
+        if let parent = task.parentID { rows.append(["parent", HTML.taskLink(parent.rawValue)]) }
+        if let watched = task.callbackOf { rows.append(["callback of", HTML.taskLink(watched.rawValue)]) }
+        var body = HTML.table(headers: ["field", "value"], rows: rows)
+        body += "<h2>Input</h2><pre>\(HTML.escape(Formatting.prettyJSON(task.input)))</pre>"
+        if !task.context.isEmpty {
+            let context = task.context.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "\n")
+            body += "<h2>Context</h2><pre>\(HTML.escape(context))</pre>"
+        }
+        if let result = task.result { body += "<h2>Result</h2><pre>\(HTML.escape(Formatting.prettyJSON(result)))</pre>" }
+        if let error = task.error {
+            body += "<h2>Error</h2><pre>\(HTML.escape("\(error.kind.rawValue): \(error.type): \(error.message)"))</pre>"
+        }
+        body += Self.section("Runs", headers: ["attempt", "owner", "started", "finished", "took", "outcome", "error"],
+            rows: detail.attempts.map { run in
+                [
+                    "\(run.attempt)", HTML.escape(run.owner), HTML.escape(Formatting.time(run.startedAt)),
+                    HTML.escape(Formatting.time(run.finishedAt)),
+                    HTML.escape(Formatting.duration(run.finishedAt - run.startedAt)), run.outcome.rawValue,
+                    HTML.escape(run.error?.message ?? ""),
+                ]
+            })
+        body += Self.section("Steps", headers: ["position", "name", "kind", "status", "result or error"],
+            rows: detail.steps.map { step in
+                [
+                    "\(step.position)", HTML.escape(step.name), step.kind.rawValue, step.status.rawValue,
+                    HTML.escape(step.error?.message ?? Formatting.oneLine(step.result, limit: 200)),
+                ]
+            })
+        body += Self.section("Children", headers: ["id", "name", "status"],
+            rows: detail.children.map { child in
+                [HTML.taskLink(child.id.rawValue), HTML.escape(child.name), child.status.rawValue]
+            })
+        body += Self.section("Done callbacks", headers: ["job", "input", "task"],
+            rows: detail.callbacks.map { callback in
+                [
+                    HTML.escape(callback.job), HTML.escape(Formatting.oneLine(callback.input, limit: 200)),
+                    callback.callbackTaskID.map { HTML.taskLink($0.rawValue) } ?? "not yet",
+                ]
+            })
+        return HTML.response(HTML.page(title: "Task \(task.id.rawValue): \(task.name)", body: body))
+    }
+
+    /// A titled table, left out when it has no rows.
+    private static func section(_ title: String, headers: [String], rows: [[String]]) -> String {
+        rows.isEmpty ? "" : "<h2>\(HTML.escape(title))</h2>\n" + HTML.table(headers: headers, rows: rows)
+    }
+
+    /// The task list's filter form, filled in with `filter`.
+    private static func filterForm(_ filter: TaskFilter) -> String {
+        let query = filter.query
+        let selected = query.statuses.count == 1 ? query.statuses.first : nil
+        let options = ["<option value=\"\">any status</option>"] + TaskStatus.allCases.map { status in
+            "<option value=\"\(status.rawValue)\"\(status == selected ? " selected" : "")>\(status.rawValue)</option>"
+        }
+        func field(_ name: String, _ value: String?, placeholder: String) -> String {
+            "<input name=\"\(name)\" value=\"\(HTML.escape(value ?? ""))\" placeholder=\"\(placeholder)\">"
+        }
+        return """
+            <form class="filters" method="get" action="/tasks">
+            <select name="status">\(options.joined())</select>
+            \(field("job", query.job, placeholder: "job"))
+            \(field("name", query.nameGlob, placeholder: "name (glob: * ?)"))
+            \(field("parent", query.parentID.map { "\($0.rawValue)" }, placeholder: "parent id"))
+            <button type="submit">Filter</button>
+            </form>
+            """
+    }
+}

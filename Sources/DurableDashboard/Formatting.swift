@@ -1,0 +1,117 @@
+package import DurableEngine
+import Foundation
+
+/// How the inspection commands and the dashboard show times, durations and JSON.
+package enum Formatting {
+    /// A stored Unix-millisecond time as `2026-11-25 14:03:07.123` (UTC).
+    package static func time(_ milliseconds: Int64?) -> String {
+        guard let milliseconds else { return "" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    /// A stored Unix-millisecond time as ISO 8601, for JSON.
+    package static func isoTime(_ milliseconds: Int64?) -> String? {
+        milliseconds.map {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000))
+        }
+    }
+
+    /// Milliseconds as `0.012 s`, `3.4 s`, `2 m 05 s`.
+    package static func duration(_ milliseconds: Int64?) -> String {
+        guard let milliseconds else { return "" }
+        if milliseconds < 60_000 { return String(format: "%.3f s", Double(milliseconds) / 1000) }
+        let seconds = milliseconds / 1000
+        return seconds < 3600
+            ? String(format: "%d m %02d s", seconds / 60, seconds % 60)
+            : String(format: "%d h %02d m", seconds / 3600, seconds / 60 % 60)
+    }
+
+    /// Stored JSON text as a value for JSONSerialization (the text itself if it
+    /// does not parse).
+    package static func jsonValue(_ text: String?) -> Any {
+        guard let text else { return NSNull() }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+    }
+
+    /// One JSON object on one line, keys sorted.
+    package static func jsonLine(_ object: [String: Any]) -> String {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Pretty JSON for people.
+    package static func prettyJSON(_ text: String?) -> String {
+        guard let text else { return "" }
+        let value = jsonValue(text)
+        guard JSONSerialization.isValidJSONObject(value) || value is String || value is NSNumber,
+            let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+        else { return text }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A task as a JSON object (times ISO 8601, JSON columns embedded).
+    package static func json(_ task: TaskRecord) -> [String: Any] {
+        var object: [String: Any] = [
+            "id": task.id.rawValue, "name": task.name, "job": task.job, "status": task.status.rawValue,
+            "attempt": task.attempt, "priority": task.priority, "input": jsonValue(task.input),
+            "context": task.context, "created": isoTime(task.createdAt) ?? NSNull(),
+            "run_at": isoTime(task.runAt) ?? NSNull(),
+        ]
+        object["started"] = isoTime(task.startedAt)
+        object["finished"] = isoTime(task.finishedAt)
+        if let started = task.startedAt, let finished = task.finishedAt { object["duration_ms"] = finished - started }
+        if task.result != nil { object["result"] = jsonValue(task.result) }
+        if let error = task.error {
+            var stored: [String: Any] = ["kind": error.kind.rawValue, "type": error.type, "message": error.message]
+            stored["detail"] = error.detail.map { jsonValue($0) }
+            object["error"] = stored
+        }
+        object["key"] = task.key
+        object["parent_id"] = task.parentID?.rawValue
+        object["owner"] = task.owner
+        object["cancel_message"] = task.cancelMessage
+        object["deadline"] = isoTime(task.deadline)
+        return object
+    }
+
+    /// Why and since when nobody runs a task stored as running:
+    /// `owner dead since 2026-11-25 14:03:07.123`.
+    package static func abandonment(_ run: AbandonedRun) -> String {
+        let what =
+            switch run.reason {
+            case .ownerDead: "owner dead"
+            case .ownerStopped: "owner stopped"
+            case .leaseExpired: "lease expired"
+            }
+        return "\(what) since \(time(run.since))"
+    }
+
+    /// A task's status for people: `running — owner dead since ...` for an
+    /// abandoned run.
+    package static func status(_ task: TaskRecord, abandoned: AbandonedRun?) -> String {
+        guard task.status == .running, let abandoned else { return task.status.rawValue }
+        return "running — " + abandonment(abandoned)
+    }
+
+    /// An abandoned run as a JSON object (`reason`, `since`).
+    package static func json(_ run: AbandonedRun) -> [String: Any] {
+        ["reason": run.reason.rawValue, "since": isoTime(run.since) ?? NSNull()]
+    }
+
+    /// Shortens text to one line of at most `limit` characters.
+    package static func oneLine(_ text: String?, limit: Int = 60) -> String {
+        guard let text else { return "" }
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+    }
+}

@@ -1,0 +1,96 @@
+import DurableEngine
+import Foundation
+
+/// The task list's filter, from a request's query string: `status` (a comma
+/// list), `job`, `name` (a glob: `*` and `?`), `parent` (a task id), `since`
+/// (an ISO 8601 time), `before` (a task id: the page after the one that ended
+/// with it) and `limit` (1 to 500, 50 unless given). Anything that does not
+/// parse is refused with a message naming the parameter.
+struct TaskFilter: Sendable, Equatable {
+    var query: TaskQuery
+
+    static let defaultLimit = 50
+    static let maximumLimit = 500
+
+    /// Reads the filter from query parameters (the last value of each wins).
+    init(parameters: [(name: String, value: String)]) throws(DashboardError) {
+        var query = TaskQuery(limit: Self.defaultLimit)
+        for (name, value) in parameters where !value.isEmpty {
+            switch name {
+            case "status":
+                var statuses = Set<TaskStatus>()
+                for word in value.split(separator: ",") {
+                    guard let status = TaskStatus(rawValue: String(word)) else {
+                        let known = TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                        throw .badRequest("status '\(word)' is not a task status (\(known))")
+                    }
+                    statuses.insert(status)
+                }
+                query.statuses = statuses
+            case "job": query.job = value
+            case "name": query.nameGlob = value
+            case "parent": query.parentID = TaskID(try Self.id(value, parameter: name))
+            case "before": query.beforeID = TaskID(try Self.id(value, parameter: name))
+            case "since":
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime]
+                let fractional = ISO8601DateFormatter()
+                fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                guard let date = formatter.date(from: value) ?? fractional.date(from: value) else {
+                    throw .badRequest("since '\(value)' is not an ISO 8601 time (for example 2026-11-30T12:00:00Z)")
+                }
+                query.createdSince = date
+            case "limit":
+                guard let limit = Int(value), (1...Self.maximumLimit).contains(limit) else {
+                    throw .badRequest("limit '\(value)' is not a number from 1 to \(Self.maximumLimit)")
+                }
+                query.limit = limit
+            default: continue
+            }
+        }
+        self.query = query
+    }
+
+    /// The parameters of a raw query string, as a form sends them: `+` is a
+    /// space, `%XX` a byte.
+    static func parameters(ofQuery query: String?) -> [(name: String, value: String)] {
+        guard let query else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
+    /// A task id given as `parameter`: a positive integer.
+    static func id(_ text: String, parameter: String) throws(DashboardError) -> Int64 {
+        guard let id = Int64(text), id > 0 else {
+            throw .badRequest("\(parameter) '\(text)' is not a task id (a positive integer)")
+        }
+        return id
+    }
+
+    /// The query string of this filter, without `before`: what a link to the
+    /// next page adds its `before` to.
+    var queryString: String {
+        var items: [(String, String)] = []
+        if !query.statuses.isEmpty {
+            items.append(("status", query.statuses.map(\.rawValue).sorted().joined(separator: ",")))
+        }
+        if let job = query.job { items.append(("job", job)) }
+        if let name = query.nameGlob { items.append(("name", name)) }
+        if let parent = query.parentID { items.append(("parent", "\(parent.rawValue)")) }
+        if let since = query.createdSince { items.append(("since", ISO8601DateFormatter().string(from: since))) }
+        if query.limit != Self.defaultLimit { items.append(("limit", "\(query.limit)")) }
+        return items.map { "\($0)=\(Self.encode($1))" }.joined(separator: "&")
+    }
+
+    /// `value` percent-encoded for a query string (all but letters, digits and `-._~`).
+    static func encode(_ value: String) -> String {
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+}

@@ -1,0 +1,78 @@
+import AsyncHTTPClient
+import DurableTestKit
+import Foundation
+import NIOCore
+import Testing
+
+/// `durable ui`, the built binary: it serves the dashboard of an SQLite file or
+/// a PostgreSQL database on the address it prints, and stops on Ctrl-C.
+@Suite("durable ui")
+struct DashboardCommandTests {
+    /// The stores a database is made on: an SQLite file, a PostgreSQL schema.
+    enum Store: String, CaseIterable { case sqlite, postgres }
+
+    /// A database with two succeeded lines and a failed one, made by `durable run`.
+    private func database(_ store: Store, in directory: TemporaryDirectory) throws -> String {
+        let db = store == .sqlite ? directory.file("jobs.sqlite") : try postgresURL()
+        let jobs = directory.file("jobs.txt")
+        try write("echo one\necho two\nexit 3\n", to: jobs)
+        let run = try durableTool(["run", jobs, "--db", db], in: directory.path)
+        #expect(run.status == 1, "\(run)")
+        return db
+    }
+
+    /// GETs `url`: its status and body.
+    private func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    @Test("serves the overview, the task list and the JSON API on the address it prints; Ctrl-C stops it", arguments: Store.allCases)
+    func serves(store: Store) async throws {
+        let directory = TemporaryDirectory()
+        let db = try database(store, in: directory)
+        let server = try DurableProcess(
+            ["ui", "--db", db, "--listen", "127.0.0.1:0", "--token", "t0ken"], in: directory, label: "ui-\(store)")
+        var base = ""
+        try await poll("durable ui prints its address", timeout: .seconds(60), child: server) {
+            guard let line = server.standardOutputSoFar.split(separator: "\n").first(where: { $0.hasPrefix("durable ui: http://") }),
+                let address = line.split(separator: " ").dropFirst(2).first
+            else { return false }
+            base = String(address.dropLast())  // without the trailing slash
+            return true
+        }
+        #expect(try await get(base + "/api/stats").status == 403)
+        let bearer = [("Authorization", "Bearer t0ken")]
+        let stats = try await get(base + "/api/stats", headers: bearer)
+        #expect(stats.status == 200, "\(stats.body)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as? [String: Any])
+        let byStatus = try #require(object["by_status"] as? [String: Int])
+        #expect(byStatus["succeeded"] == 2 && byStatus["failed"] == 1, "\(stats.body)")
+        let tasks = try await get(base + "/tasks?status=failed", headers: bearer)
+        #expect(tasks.status == 200)
+        #expect(tasks.body.contains("line 3: exit 3"))
+        #expect(try await get(base + "/tasks?status=broken", headers: bearer).status == 400)
+        server.signal(SIGINT)
+        let ending = try await server.finish(timeout: .seconds(60))
+        #expect(ending.status == 0 && !ending.signalled, "\(ending)")
+    }
+
+    @Test("refuses to listen beyond this machine without --token, and bad addresses, naming the option")
+    func refusals() throws {
+        let directory = TemporaryDirectory()
+        let db = try database(.sqlite, in: directory)
+        for (listen, message) in [
+            ("0.0.0.0:8080", "reaches beyond this machine: give --token"), ("8080", "expected host:port"),
+            ("127.0.0.1:70000", "port from 0 to 65535"),
+        ] {
+            let output = try durableTool(["ui", "--db", db, "--listen", listen], in: directory.path)
+            #expect(output.status != 0, "\(listen): \(output)")
+            #expect(output.standardError.contains(message), "\(listen): \(output)")
+        }
+        let missing = try durableTool(["ui", "--db", directory.file("none.sqlite"), "--listen", "127.0.0.1:0"], in: directory.path)
+        #expect(missing.status != 0 && missing.standardError.contains("none.sqlite"), "\(missing)")
+    }
+}
