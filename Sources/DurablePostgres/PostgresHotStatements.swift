@@ -1,3 +1,4 @@
+import DurableEngine
 import PostgresNIO
 
 /// The SQL of a statement the store runs on every task (create, claim,
@@ -94,6 +95,21 @@ private let endedRuns = """
             AS v(id, status, result, error, "offset", owner, attempt, started_at, outcome)
     )
     """
+
+extension PostgresStatement {
+    /// Binds `runs` as the parameters `endedRuns` reads (they must come first).
+    mutating func bind(endedRuns runs: [EndedRun]) throws {
+        bind(column: runs.map { $0.id.rawValue })
+        bind(column: runs.map { $0.status.rawValue })
+        bind(column: runs.map(\.result))
+        bind(column: try runs.map { try $0.error.map(StoredJSON.encode) })
+        bind(column: runs.indices.map { Int64($0) })
+        bind(column: runs.map(\.owner))
+        bind(column: runs.map { Int64($0.attempt) })
+        bind(column: runs.map(\.startedAt))
+        bind(column: runs.map { AttemptOutcome(ending: $0.status).rawValue })
+    }
+}
 
 /// Finishes ended runs, fenced by owner and attempt, with their attempt rows,
 /// numbering them from a first completion number on; returns that number (on

@@ -55,15 +55,7 @@ extension PostgresStore {
         _ runs: [EndedRun], claim: ClaimRequest?, on connection: PostgresConnection, now: Int64
     ) async throws -> (CycleResult, leftRunning: Set<TaskID>) {
         var statement = PostgresStatement()
-        statement.bind(column: runs.map { $0.id.rawValue })
-        statement.bind(column: runs.map { $0.status.rawValue })
-        statement.bind(column: runs.map(\.result))
-        statement.bind(column: try runs.map { try $0.error.map(StoredJSON.encode) })
-        statement.bind(column: runs.indices.map { Int64($0) })
-        statement.bind(column: runs.map(\.owner))
-        statement.bind(column: runs.map { Int64($0.attempt) })
-        statement.bind(column: runs.map(\.startedAt))
-        statement.bind(column: runs.map { AttemptOutcome(ending: $0.status).rawValue })
+        try statement.bind(endedRuns: runs)
         statement.bind(now)
         statement.bind(claim?.owner ?? "")
         statement.bind(Int64(claim?.limit ?? 0))

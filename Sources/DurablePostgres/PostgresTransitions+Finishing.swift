@@ -63,17 +63,8 @@ extension PostgresTransitions {
             // The counter not locked yet: the statement locks it, setting the
             // chunk's numbers aside.
             let reserving = lastSequence == nil ? chunk.count : 0
-            let errors = try chunk.map { try $0.error.map(StoredJSON.encode) }
             var statement = PostgresStatement()
-            statement.bind(column: chunk.map { $0.id.rawValue })
-            statement.bind(column: chunk.map { $0.status.rawValue })
-            statement.bind(column: chunk.map(\.result))
-            statement.bind(column: errors)
-            statement.bind(column: chunk.indices.map { Int64($0) })
-            statement.bind(column: chunk.map(\.owner))
-            statement.bind(column: chunk.map { Int64($0.attempt) })
-            statement.bind(column: chunk.map(\.startedAt))
-            statement.bind(column: chunk.map { AttemptOutcome(ending: $0.status).rawValue })
+            try statement.bind(endedRuns: chunk)
             statement.bind(now)
             statement.bind(lastSequence.map { $0 + 1 })
             statement.bind(Int64(reserving))
