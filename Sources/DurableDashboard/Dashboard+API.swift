@@ -18,7 +18,28 @@ extension Dashboard {
             "abandoned": statistics.abandoned,
         ]
         object["last_minute_rate"] = statistics.lastMinuteRate
+        let activity = try await engine.activity()
+        object["finished_per_minute"] = [
+            "since": Formatting.isoTime(activity.windowStart) ?? "", "counts": activity.finishedPerMinute,
+        ]
+        object["queue_wait_ms"] = activity.queueWait.map { ["p50": $0.p50, "p95": $0.p95, "sampled": $0.sampled] }
+        object["failures_last_hour"] = activity.failures.map { group -> [String: Any] in
+            ["type": group.type, "message": group.message, "count": group.count, "latest_task_id": group.latestTaskID.rawValue]
+        }
         return JSONText.response(Formatting.jsonLine(object))
+    }
+
+    /// `GET /api/workers`: the workers that have not stopped, oldest first.
+    func workersJSON() async throws -> Response {
+        let workers = try await engine.activity(overLast: .seconds(60)).workers.map { worker -> [String: Any] in
+            [
+                "id": worker.id, "host": worker.host, "pid": worker.pid, "concurrency": worker.concurrency,
+                "running": worker.running, "jobs": worker.jobs,
+                "started": Formatting.isoTime(worker.startedAt) ?? "",
+                "heartbeat": Formatting.isoTime(worker.heartbeatAt) ?? "",
+            ]
+        }
+        return JSONText.response(Formatting.jsonLine(["workers": workers]))
     }
 
     /// `GET /api/tasks?...`: a page of tasks, newest first (``TaskFilter``), and

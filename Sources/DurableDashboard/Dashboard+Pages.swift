@@ -18,6 +18,23 @@ extension Dashboard {
                 + ["\(statistics.abandoned[job] ?? 0)"]
         }
         let rate = statistics.lastMinuteRate.map { String(format: "%.1f tasks/s", $0) } ?? "–"
+        let activity = try await engine.activity()
+        let wait = activity.queueWait.map {
+            "p50 \(Formatting.duration($0.p50)), p95 \(Formatting.duration($0.p95)) (\($0.sampled) tasks)"
+        } ?? "–"
+        let failures = activity.failures.map { group -> [String] in
+            [
+                "\(group.count)", HTML.escape(group.type), HTML.escape(Formatting.oneLine(group.message, limit: 160)),
+                HTML.taskLink(group.latestTaskID.rawValue),
+            ]
+        }
+        let workers = activity.workers.map { worker -> [String] in
+            [
+                HTML.escape(worker.host), "\(worker.pid)", "\(worker.running) / \(worker.concurrency)",
+                HTML.escape(Formatting.time(worker.heartbeatAt)), HTML.escape(Formatting.time(worker.startedAt)),
+                HTML.escape(worker.id),
+            ]
+        }
         let body = """
             <h2>Tasks by status</h2>
             \(HTML.table(headers: TaskStatus.allCases.map(\.rawValue), rows: [statusRow]))
@@ -27,6 +44,15 @@ extension Dashboard {
             \(HTML.table(
                 headers: ["last minute", "last hour", "rate over the last minute"],
                 rows: [["\(statistics.finishedLastMinute)", "\(statistics.finishedLastHour)", rate]]))
+            <h2>Finished per minute, last hour</h2>
+            \(ThroughputChart.svg(activity))
+            <p>Queue wait (due → running) of the tasks finished in the last hour: \(HTML.escape(wait))</p>
+            <h2>Workers</h2>
+            \(workers.isEmpty ? "<p>No worker is running.</p>" : HTML.table(
+                headers: ["host", "pid", "running / slots", "last heartbeat", "started", "id"], rows: workers))
+            <h2>Failures in the last hour</h2>
+            \(failures.isEmpty ? "<p>None.</p>" : HTML.table(
+                headers: ["tasks", "error type", "message", "latest"], rows: failures))
             """
         return HTML.response(HTML.page(title: "Overview", body: body))
     }

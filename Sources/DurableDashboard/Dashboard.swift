@@ -13,12 +13,15 @@ public import Logging
 /// ```
 ///
 /// Routes (every one answers 403 without the token, when one is set):
-/// - `GET /` — counts by status and by job, finished in the last minute and hour;
+/// - `GET /` — counts by status and by job, finished in the last minute and hour,
+///   a chart of tasks finished per minute over the last hour, the queue wait's
+///   p50 and p95, the workers, the last hour's failures grouped by error;
 /// - `GET /tasks?status=&job=&name=&parent=&since=&before=&limit=` — tasks, newest
 ///   first, a page at a time (`before` is the last id of the page before);
 /// - `GET /tasks/{id}` — one task: row, input, result or error, runs, steps,
 ///   children, callbacks;
-/// - `GET /api/stats`, `GET /api/tasks?...`, `GET /api/tasks/{id}` — the same as JSON.
+/// - `GET /api/stats`, `GET /api/workers`, `GET /api/tasks?...`, `GET /api/tasks/{id}`
+///   — the same as JSON.
 ///
 /// A filter that does not parse answers 400 naming the parameter; an unknown
 /// task 404. Every stored text is escaped in the pages.
@@ -59,6 +62,7 @@ public struct Dashboard: Sendable {
             await page { try await taskPage(TaskFilter.id(context.parameters.get("id") ?? "", parameter: "task id")) }
         }
         router.get("/api/stats") { _, _ in await api { try await statsJSON() } }
+        router.get("/api/workers") { _, _ in await api { try await workersJSON() } }
         router.get("/api/tasks") { request, _ in
             await api { try await tasksJSON(TaskFilter(parameters: TaskFilter.parameters(ofQuery: request.uri.query))) }
         }

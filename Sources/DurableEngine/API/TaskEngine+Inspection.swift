@@ -39,6 +39,28 @@ extension TaskEngine {
         return statistics
     }
 
+    /// What ran over the last `window` (whole minutes, the current one last):
+    /// tasks finished per minute, the failures grouped by error (at most 20
+    /// groups), the queue wait's percentiles over the latest 10,000 tasks that
+    /// finished, and the workers that have not stopped.
+    ///
+    /// ```swift
+    /// let report = try await engine.activity(overLast: .seconds(3600))
+    /// print(report.finishedPerMinute.reduce(0, +), report.queueWait?.p95 ?? 0)
+    /// ```
+    public func activity(overLast window: Duration = .seconds(3600)) async throws -> ActivityReport {
+        let store = try inspectableStore("report activity")
+        let minute: Int64 = 60_000
+        let minutes = Int(max(1, min(window.components.seconds / 60, 10_080)))
+        let start = (clock.now() / minute - Int64(minutes - 1)) * minute
+        let counts = try await store.finishedCounts(since: start, bucket: minute)
+        return ActivityReport(
+            windowStart: start, finishedPerMinute: (0..<minutes).map { counts[start + Int64($0) * minute] ?? 0 },
+            failures: try await store.failureGroups(since: start, limit: 20),
+            queueWait: QueueWait(waits: try await store.queueWaits(since: start, limit: 10_000)),
+            workers: try await store.workerActivity())
+    }
+
     /// The running tasks that nobody runs any more, by id: their worker's process
     /// is gone (told at once for workers of this host), their worker was marked
     /// stopped, or their lease expired. Starting a worker on the file recovers

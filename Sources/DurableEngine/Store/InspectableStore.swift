@@ -19,4 +19,19 @@ package protocol InspectableStore: TaskStore {
 
     /// The running tasks, by id, with their owners' worker rows.
     func runningTasks() async throws -> [RunningTaskRow]
+
+    /// How many tasks finished at or after `since`, per `bucket` milliseconds:
+    /// bucket start (a multiple of `bucket`) to count; empty buckets left out.
+    func finishedCounts(since: Int64, bucket: Int64) async throws -> [Int64: Int]
+
+    /// The tasks failed at or after `since`, grouped by error type and message,
+    /// most first, at most `limit` groups.
+    func failureGroups(since: Int64, limit: Int) async throws -> [FailureGroup]
+
+    /// From due to (last) start, in milliseconds, of the tasks finished at or
+    /// after `since`: the latest `limit` of them.
+    func queueWaits(since: Int64, limit: Int) async throws -> [Int64]
+
+    /// The workers not stopped, oldest first, with how many tasks each holds.
+    func workerActivity() async throws -> [WorkerActivity]
 }
