@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Durable", targets: ["Durable"]),
         // The same engine on PostgreSQL, for fleets of machines: `import DurablePostgres`.
         .library(name: "DurablePostgres", targets: ["DurablePostgres"]),
+        // The web dashboard (`durable ui`), for applications that serve it themselves.
+        .library(name: "DurableDashboard", targets: ["DurableDashboard"]),
         .executable(name: "durable", targets: ["DurableCLI"]),
         .executable(name: "durable-example", targets: ["DurableExample"]),
         // For the Benchmarks package (which depends on this one by path): the test

@@ -17,6 +17,7 @@ let package = Package(
         .package(name: "Durable", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The workloads, shared by the suites and by DurableBench.
@@ -28,6 +29,9 @@ let package = Package(
                 .product(name: "DurablePostgres", package: "Durable"),
                 // The jobs (noop, sleepy) and where DurableTestWorker is.
                 .product(name: "DurableTestKit", package: "Durable"),
+                // The dashboard's server time on a big database (`DurableBench dashboard`).
+                .product(name: "DurableDashboard", package: "Durable"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,25 +1,37 @@
 package import DurableEngine
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// How the inspection commands and the dashboard show times, durations and JSON.
 package enum Formatting {
     /// A stored Unix-millisecond time as `2026-11-25 14:03:07.123` (UTC).
     package static func time(_ milliseconds: Int64?) -> String {
         guard let milliseconds else { return "" }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        return utc(milliseconds, separator: " ", zone: "")
     }
 
-    /// A stored Unix-millisecond time as ISO 8601, for JSON.
+    /// A stored Unix-millisecond time as ISO 8601, for JSON:
+    /// `2026-11-25T14:03:07.123Z`.
     package static func isoTime(_ milliseconds: Int64?) -> String? {
-        milliseconds.map {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000))
-        }
+        milliseconds.map { utc($0, separator: "T", zone: "Z") }
+    }
+
+    /// The UTC calendar time of a Unix-millisecond time, to the millisecond
+    /// (gmtime_r: no formatter object per call, and safe from any thread).
+    private static func utc(_ milliseconds: Int64, separator: String, zone: String) -> String {
+        let (seconds, millisecond) = (milliseconds.floorDivided(by: 1000), milliseconds.floorModulo(1000))
+        var time = time_t(seconds)
+        var parts = tm()
+        guard gmtime_r(&time, &parts) != nil else { return "\(milliseconds)" }
+        let date = String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+        let clock = String(
+            format: "%02d:%02d:%02d.%03d", Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millisecond))
+        return date + separator + clock + zone
     }
 
     /// Milliseconds as `0.012 s`, `3.4 s`, `2 m 05 s`.
@@ -113,5 +125,18 @@ package enum Formatting {
         guard let text else { return "" }
         let flat = text.replacingOccurrences(of: "\n", with: " ")
         return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+    }
+}
+
+extension Int64 {
+    /// Division rounding toward minus infinity (times before 1970 stay in order).
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    /// The remainder of ``floorDivided(by:)``: from 0 to `divisor - 1`.
+    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
+        self - floorDivided(by: divisor) * divisor
     }
 }

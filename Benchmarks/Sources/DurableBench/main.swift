@@ -12,6 +12,7 @@
 //     DurableBench restart    --n N [--sync] [--concurrency 256] [--first-only]
 //     DurableBench multi      --workers 8 --n N [--sync] [--concurrency 64]
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
+//     DurableBench dashboard  --n 1000000 [--repeats 20] [--sync]   the dashboard's server time per route
 //     (each also takes --postgres postgres://user@host:port/db)
 //
 // `restart` stores N pending tasks in a DurableTestWorker child process (so
@@ -72,6 +73,10 @@ do {
         result = try await crash(
             database: database, n: n, concurrency: try arguments.int("concurrency", default: 4),
             killAfter: .milliseconds(Int(try arguments.double("kill-after", default: 1.0) * 1000)), durability: sync)
+    case "dashboard":
+        note("storing \(n) tasks in \(database) and running them, then timing the dashboard's routes")
+        result = try await dashboardTimes(
+            database: database, n: n, repeats: try arguments.int("repeats", default: 20), durability: sync)
     default:
         fail("unknown subcommand \(arguments.command)")
     }
@@ -80,7 +85,9 @@ do {
     }
     result["store"] = database.storeName
     if let server = try await database.serverSettings() { result["server"] = server }
-    if arguments.command == "restart" || BenchDatabase.postgresServer != nil { try await database.remove() }
+    if ["restart", "dashboard"].contains(arguments.command) || BenchDatabase.postgresServer != nil {
+        try await database.remove()
+    }
     result["env"] = environmentInfo()
     print(jsonLine(result))
 } catch {
