@@ -13,9 +13,11 @@ extension Dashboard {
         }
         let jobs = statistics.counts.keys.sorted().map { job -> [String] in
             let counts = statistics.counts[job] ?? [:]
+            let retry = (counts[.failed] ?? 0) > 0
+                ? actionButton("Retry failed", path: "/jobs/\(TaskFilter.encode(job))/retry-failed") : ""
             return ["<a href=\"/tasks?job=\(TaskFilter.encode(job))\">\(HTML.escape(job))</a>"]
                 + TaskStatus.allCases.map { "\(counts[$0] ?? 0)" }
-                + ["\(statistics.abandoned[job] ?? 0)"]
+                + ["\(statistics.abandoned[job] ?? 0)", retry]
         }
         let rate = statistics.lastMinuteRate.map { String(format: "%.1f tasks/s", $0) } ?? "–"
         let activity = try await engine.activity()
@@ -39,7 +41,7 @@ extension Dashboard {
             <h2>Tasks by status</h2>
             \(HTML.table(headers: TaskStatus.allCases.map(\.rawValue), rows: [statusRow]))
             <h2>By job</h2>
-            \(HTML.table(headers: ["job"] + TaskStatus.allCases.map(\.rawValue) + ["abandoned"], rows: jobs))
+            \(HTML.table(headers: ["job"] + TaskStatus.allCases.map(\.rawValue) + ["abandoned", ""], rows: jobs))
             <h2>Finished</h2>
             \(HTML.table(
                 headers: ["last minute", "last hour", "rate over the last minute"],
@@ -101,6 +103,11 @@ extension Dashboard {
         if let parent = task.parentID { rows.append(["parent", HTML.taskLink(parent.rawValue)]) }
         if let watched = task.callbackOf { rows.append(["callback of", HTML.taskLink(watched.rawValue)]) }
         var body = HTML.table(headers: ["field", "value"], rows: rows)
+        if !task.status.isTerminal {
+            body += actionButton("Cancel", path: "/tasks/\(task.id.rawValue)/cancel")
+        } else if task.status == .failed || task.status == .cancelled {
+            body += actionButton("Retry", path: "/tasks/\(task.id.rawValue)/retry")
+        }
         body += "<h2>Input</h2><pre>\(HTML.escape(Formatting.prettyJSON(task.input)))</pre>"
         if !task.context.isEmpty {
             let context = task.context.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: "\n")

@@ -4,7 +4,7 @@ public import Logging
 
 /// The web dashboard over one engine's stored state: pages for people
 /// (overview, tasks, a task) and the JSON API they are built on, under `/api/`.
-/// It only reads; it works on every store the engine opens.
+/// It only reads unless actions are allowed; it works on every store the engine opens.
 ///
 /// ```swift
 /// let engine = try TaskEngine(path: "durable.sqlite")
@@ -21,7 +21,11 @@ public import Logging
 /// - `GET /tasks/{id}` — one task: row, input, result or error, runs, steps,
 ///   children, callbacks;
 /// - `GET /api/stats`, `GET /api/workers`, `GET /api/tasks?...`, `GET /api/tasks/{id}`
-///   — the same as JSON.
+///   — the same as JSON;
+/// - with ``Access/allowActions``: `POST /tasks/{id}/cancel`, `POST /tasks/{id}/retry`,
+///   `POST /jobs/{job}/retry-failed` (the pages' buttons; back to the page) and the same
+///   under `/api/` (JSON), each with the CSRF token of `GET /api/csrf` (a form field
+///   `csrf`, or the `X-CSRF-Token` header); without it, or with actions off, 403.
 ///
 /// A filter that does not parse answers 400 naming the parameter; an unknown
 /// task 404. Every stored text is escaped in the pages.
@@ -31,20 +35,29 @@ public struct Dashboard: Sendable {
         /// When set, every request must carry it: `Authorization: Bearer <token>`,
         /// or the cookie the page's token form sets.
         public var token: String?
+        /// Whether people may cancel and retry tasks (POSTs with the CSRF token);
+        /// otherwise the dashboard only reads.
+        public var allowActions: Bool
 
         /// Creates access rules; without a token anyone who reaches the address may look.
-        public init(token: String? = nil) {
+        public init(token: String? = nil, allowActions: Bool = false) {
             self.token = token
+            self.allowActions = allowActions
         }
     }
 
     let engine: TaskEngine
     let access: Access
+    /// What every action POST must carry: random, new for each dashboard.
+    let csrfToken: String
 
-    /// A dashboard over `engine`'s database.
+    /// A dashboard over `engine`'s database. Actions (``Access/allowActions``)
+    /// need an engine that may write.
     public init(engine: TaskEngine, access: Access = Access()) {
         self.engine = engine
         self.access = access
+        var generator = SystemRandomNumberGenerator()
+        csrfToken = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
     }
 
     /// The dashboard's routes.
@@ -69,6 +82,21 @@ public struct Dashboard: Sendable {
         router.get("/api/tasks/{id}") { _, context in
             await api { try await taskJSON(TaskFilter.id(context.parameters.get("id") ?? "", parameter: "task id")) }
         }
+        router.get("/api/csrf") { _, _ in csrfJSON() }
+        for (verb, make) in [("cancel", Action.cancel), ("retry", Action.retry)] {
+            router.post("/tasks/{id}/\(verb)") { request, context in
+                await page { try await act(make(try Self.id(context)), request: request) }
+            }
+            router.post("/api/tasks/{id}/\(verb)") { request, context in
+                await api { try await actJSON(make(try Self.id(context)), request: request) }
+            }
+        }
+        router.post("/jobs/{job}/retry-failed") { request, context in
+            await page { try await act(.retryFailed(job: context.parameters.get("job") ?? ""), request: request) }
+        }
+        router.post("/api/jobs/{job}/retry-failed") { request, context in
+            await api { try await actJSON(.retryFailed(job: context.parameters.get("job") ?? ""), request: request) }
+        }
         return router
     }
 
@@ -84,6 +112,11 @@ public struct Dashboard: Sendable {
                 await onRunning(host, channel.localAddress?.port ?? port)
             },
             logger: logger)
+    }
+
+    /// The task id of a route's `{id}`.
+    private static func id(_ context: BasicRequestContext) throws(DashboardError) -> Int64 {
+        try TaskFilter.id(context.parameters.get("id") ?? "", parameter: "task id")
     }
 
     /// A page, or the page of what went wrong.

@@ -9,9 +9,10 @@ struct DashboardCommand: AsyncParsableCommand {
         commandName: "ui",
         abstract: "Serve a web dashboard of the database: an overview, the tasks, each task; JSON under /api/.",
         discussion: """
-            It only reads. It listens on 127.0.0.1:8080 unless told otherwise; to listen on another address \
-            give --token too: every request must then carry it (the page asks for it once; API clients send \
-            'Authorization: Bearer TOKEN').
+            It only reads, unless started with --allow-actions (cancel a task, retry a task, retry a job's \
+            failed tasks: POSTs with a CSRF token). It listens on 127.0.0.1:8080 unless told otherwise; to \
+            listen on another address give --token too: every request must then carry it (the page asks for it \
+            once; API clients send 'Authorization: Bearer TOKEN').
             """)
 
     @OptionGroup var database: DatabaseOption
@@ -19,6 +20,8 @@ struct DashboardCommand: AsyncParsableCommand {
     var listen = "127.0.0.1:8080"
     @Option(name: .long, help: "A token every request must carry; required to listen beyond this machine.")
     var token: String?
+    @Flag(name: .long, help: "Let people cancel and retry tasks from the dashboard.")
+    var allowActions = false
 
     func run() async throws {
         let (host, port) = try Self.address(listen)
@@ -29,10 +32,16 @@ struct DashboardCommand: AsyncParsableCommand {
             throw CommandError(
                 "--listen \(listen) reaches beyond this machine: give --token too (or listen on 127.0.0.1)")
         }
-        let engine = try await openForReading(database)
+        let engine: TaskEngine
+        if allowActions {
+            try database.requireExisting()
+            engine = try await database.openEngine()
+        } else {
+            engine = try await openForReading(database)
+        }
         defer { try? engine.close() }
         let location = database.location
-        let dashboard = Dashboard(engine: engine, access: Dashboard.Access(token: token))
+        let dashboard = Dashboard(engine: engine, access: Dashboard.Access(token: token, allowActions: allowActions))
         let application = dashboard.application(
             host: host, port: port, logger: CommandLogHandler.logger(level: .warning)
         ) { host, port in
