@@ -22,6 +22,8 @@ public import Logging
 ///   children, callbacks;
 /// - `GET /api/stats`, `GET /api/workers`, `GET /api/tasks?...`, `GET /api/tasks/{id}`
 ///   — the same as JSON;
+/// - `GET /api/events` — server-sent events: `change` whenever what is stored may
+///   have changed (the pages reload their content on it, without a page reload);
 /// - with ``Access/allowActions``: `POST /tasks/{id}/cancel`, `POST /tasks/{id}/retry`,
 ///   `POST /jobs/{job}/retry-failed` (the pages' buttons; back to the page) and the same
 ///   under `/api/` (JSON), each with the CSRF token of `GET /api/csrf` (a form field
@@ -83,6 +85,7 @@ public struct Dashboard: Sendable {
             await api { try await taskJSON(TaskFilter.id(context.parameters.get("id") ?? "", parameter: "task id")) }
         }
         router.get("/api/csrf") { _, _ in csrfJSON() }
+        router.get("/api/events") { _, _ in eventsResponse() }
         for (verb, make) in [("cancel", Action.cancel), ("retry", Action.retry)] {
             router.post("/tasks/{id}/\(verb)") { request, context in
                 await page { try await act(make(try Self.id(context)), request: request) }

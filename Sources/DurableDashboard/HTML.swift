@@ -39,6 +39,7 @@ enum HTML {
         <h1>\(escape(title))</h1>
         \(body)
         </main>
+        <script>\(liveScript)</script>
         </body>
         </html>
         """
@@ -62,6 +63,28 @@ enum HTML {
     static func taskLink(_ id: Int64, text: String? = nil) -> String {
         "<a href=\"/tasks/\(id)\">\(escape(text ?? "#\(id)"))</a>"
     }
+
+    /// Keeps a page current: on each `change` event of `/api/events`, fetches
+    /// the page again and swaps its content in (not while a form in it has the
+    /// focus), without reloading the page.
+    private static let liveScript = """
+        if (window.EventSource && !document.querySelector('input[name=token]')) {
+          const source = new EventSource('/api/events');
+          let busy = false;
+          source.addEventListener('change', async () => {
+            if (busy || document.querySelector('main :focus')) return;
+            busy = true;
+            try {
+              const response = await fetch(location.href, {credentials: 'same-origin'});
+              if (response.ok) {
+                const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+                const fresh = page.querySelector('main');
+                if (fresh) { document.querySelector('main').replaceWith(fresh); }
+              }
+            } finally { busy = false; }
+          });
+        }
+        """
 
     private static let style = """
         body{font-family:system-ui,sans-serif;margin:0;color:#1d2433;background:#f7f8fa}

@@ -106,9 +106,11 @@ final class PostgresChangeFeed: ChangeFeed {
                         failures = 0
                         pause = .milliseconds(50)
                         // Whatever committed while nobody listened is read now.
+                        reader.changedByOthers()
                         wake.yield()
                         for try await notification in notifications where notification.payload != ownSession {
                             // Others' commits; this store's own were applied as they committed.
+                            reader.changedByOthers()
                             wake.yield()
                         }
                     }

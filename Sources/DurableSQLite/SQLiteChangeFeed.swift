@@ -126,6 +126,7 @@ final class SQLiteChangeFeed: ChangeFeed {
                     if check.changedByOthers {
                         let now = DispatchTime.now().uptimeNanoseconds
                         state.withLock { $0.briskUntil = now + Self.briskPeriod }
+                        reader.changedByOthers()
                     }
                     if check.changedByOthers || forced { readChanges() }
                 } catch {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DurableTestKit
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 /// `durable ui`, the built binary: it serves the dashboard of an SQLite file or
@@ -55,6 +56,46 @@ struct DashboardCommandTests {
         #expect(tasks.status == 200)
         #expect(tasks.body.contains("line 3: exit 3"))
         #expect(try await get(base + "/tasks?status=broken", headers: bearer).status == 400)
+        server.signal(SIGINT)
+        let ending = try await server.finish(timeout: .seconds(60))
+        #expect(ending.status == 0 && !ending.signalled, "\(ending)")
+    }
+
+    @Test("live: /api/events sends a change event when another process commits, fed by the change feed", arguments: Store.allCases)
+    func liveEvents(store: Store) async throws {
+        let directory = TemporaryDirectory()
+        let db = try database(store, in: directory)
+        let server = try DurableProcess(["ui", "--db", db, "--listen", "127.0.0.1:0"], in: directory, label: "ui-live-\(store)")
+        var base = ""
+        try await poll("durable ui prints its address", timeout: .seconds(60), child: server) {
+            guard let line = server.standardOutputSoFar.split(separator: "\n").first(where: { $0.hasPrefix("durable ui: http://") }),
+                let address = line.split(separator: " ").dropFirst(2).first
+            else { return false }
+            base = String(address.dropLast())
+            return true
+        }
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/api/events"), timeout: .seconds(300))
+        #expect(response.status.code == 200)
+        #expect(response.headers.first(name: "content-type") == "text/event-stream")
+        // What arrives, and when.
+        let received = Mutex<[(at: ContinuousClock.Instant, text: String)]>([])
+        let reading = Task {
+            for try await chunk in response.body {
+                let text = String(buffer: chunk)
+                received.withLock { $0.append((.now, text)) }
+            }
+        }
+        defer { reading.cancel() }
+        // Whatever the stream sends as it starts (a PostgreSQL feed reads once it listens) settles first.
+        try await Task.sleep(for: .seconds(2))
+        let before = ContinuousClock.now
+        let more = directory.file("more.txt")
+        try write("echo three\n", to: more)
+        let run = try durableTool(["run", more, "--db", db], in: directory.path)
+        #expect(run.status == 0, "\(run)")
+        try await poll("a change event after the other process's commits", timeout: .seconds(60), child: server) {
+            received.withLock { $0.contains { $0.at > before && $0.text.contains("event: change") } }
+        }
         server.signal(SIGINT)
         let ending = try await server.finish(timeout: .seconds(60))
         #expect(ending.status == 0 && !ending.signalled, "\(ending)")

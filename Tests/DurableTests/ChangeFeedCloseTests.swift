@@ -23,6 +23,7 @@ struct ChangeFeedCloseTests {
         }
         func received(_ changes: WorkerChanges) { reads.withLock { $0 += 1 } }
         var waitsBriskly: Bool { true }
+        func changedByOthers() {}
     }
 
     @Test("closing the store while the feed reads at every look never uses a closed connection")

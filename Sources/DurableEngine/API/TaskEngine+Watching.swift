@@ -98,3 +98,22 @@ extension TaskEngine {
         }
     }
 }
+
+extension TaskEngine {
+    /// A signal each time what is stored may have changed: a commit by another
+    /// process or tool, as the store's change feed notices it (within moments on
+    /// SQLite, at its notification on PostgreSQL), and this engine's own
+    /// creations and finished commits. Each element means "look again"; signals
+    /// that come while the consumer is busy collapse into one. The store watches
+    /// for changes while the sequence is iterated; it ends when the engine closes.
+    ///
+    /// ```swift
+    /// for await _ in engine.changeSignals() {
+    ///     print(try await engine.statistics().counts)
+    /// }
+    /// ```
+    public func changeSignals() -> AsyncStream<Void> {
+        changes.subscribe()
+        return changeListeners.listen { [changes] in changes.unsubscribe() }
+    }
+}

@@ -34,6 +34,8 @@ public final class TaskEngine: Sendable {
     /// Commits made by others, as the store sees them.
     let changes: any ChangeFeed
     private let changeReader: EngineChangeReader
+    /// Who wants to know of every change (``changeSignals()``).
+    let changeListeners = ChangeSignals()
     let localCallbacks = LocalCallbacks()
     let storeHealth: StoreHealth
     private let activeWorker = Mutex<Worker?>(nil)
@@ -47,7 +49,7 @@ public final class TaskEngine: Sendable {
         self.logger = logger
         self.store = store
         hub = CompletionHub(after: store.completionSequenceAtOpen)
-        changeReader = EngineChangeReader(hub: hub)
+        changeReader = EngineChangeReader(hub: hub, signals: changeListeners)
         changes = store.makeChangeFeed(reporting: changeReader, logger: logger)
         storeHealth = StoreHealth(hub: hub, clock: configuration.clock, timeout: configuration.storeFailureTimeout)
     }
@@ -162,6 +164,7 @@ public final class TaskEngine: Sendable {
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil)
         }
         let created = try await store(newTasks, now: now)
+        changeListeners.signal()
         return created.map { DurableTask(id: $0.id, engine: self) }
     }
 
@@ -224,6 +227,7 @@ public final class TaskEngine: Sendable {
     /// notice both through their change feeds.
     func apply(_ effects: TransitionEffects) {
         hub.publish(effects.finished)
+        changeListeners.signal()
         guard let worker = currentWorker else { return }
         if effects.createdTasks > 0 { worker.noteNewWork() }
         for request in effects.cancelRequests where request.owner == worker.id {
@@ -309,6 +313,7 @@ public final class TaskEngine: Sendable {
             throw DurableError(.alreadyRunning, "cannot close \(path) while its worker runs; stop the worker first")
         }
         changes.stop()
+        changeListeners.finishAll()
         try store.close()
     }
 

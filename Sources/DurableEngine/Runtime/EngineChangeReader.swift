@@ -4,10 +4,16 @@ import Synchronization
 /// (``CompletionHub``), the rest to the worker running here, if any.
 final class EngineChangeReader: ChangeReader {
     private let hub: CompletionHub
+    private let signals: ChangeSignals
     private let worker = Mutex<Worker?>(nil)
 
-    init(hub: CompletionHub) {
+    init(hub: CompletionHub, signals: ChangeSignals) {
         self.hub = hub
+        self.signals = signals
+    }
+
+    func changedByOthers() {
+        signals.signal()
     }
 
     /// The worker that receives what is read for it, until detached.

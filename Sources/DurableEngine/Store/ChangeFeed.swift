@@ -45,6 +45,9 @@ package protocol ChangeReader: AnyObject, Sendable {
     /// Whether something here waits for a change at any moment (a result, or an
     /// idle worker for work): the feed then looks more often for a while.
     var waitsBriskly: Bool { get }
+    /// Another connection committed a change (the feed noticed it, before it
+    /// reads what changed).
+    func changedByOthers()
 }
 
 /// What a worker wants read after a foreign change.

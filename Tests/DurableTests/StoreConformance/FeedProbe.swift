@@ -55,6 +55,8 @@ final class FeedProbe: ChangeReader {
 
     func missing(_ ids: [TaskID]) {}
 
+    func changedByOthers() {}
+
     var workerInterest: WorkerInterest? { state.withLock { $0.changes == nil ? $0.interest : nil } }
 
     func received(_ changes: WorkerChanges) {
