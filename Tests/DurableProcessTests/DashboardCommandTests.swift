@@ -22,6 +22,26 @@ struct DashboardCommandTests {
         return db
     }
 
+    /// Starts `durable ui` on a free port of 127.0.0.1: the process, and the
+    /// address it printed (without the trailing slash).
+    private func startUI(_ arguments: [String], in directory: TemporaryDirectory, label: String) async throws
+        -> (DurableProcess, String)
+    {
+        let server = try DurableProcess(["ui", "--listen", "127.0.0.1:0"] + arguments, in: directory, label: label)
+        var base = ""
+        try await poll("durable ui prints its address", timeout: .seconds(60), child: server) {
+            guard
+                let line = server.standardOutputSoFar.split(separator: "\n").first(where: {
+                    $0.hasPrefix("durable ui: http://")
+                }),
+                let address = line.split(separator: " ").dropFirst(2).first
+            else { return false }
+            base = String(address.dropLast())
+            return true
+        }
+        return (server, base)
+    }
+
     /// GETs `url`: its status and body.
     private func get(_ url: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: url)
@@ -35,16 +55,8 @@ struct DashboardCommandTests {
     func serves(store: Store) async throws {
         let directory = TemporaryDirectory()
         let db = try database(store, in: directory)
-        let server = try DurableProcess(
-            ["ui", "--db", db, "--listen", "127.0.0.1:0", "--token", "t0ken"], in: directory, label: "ui-\(store)")
-        var base = ""
-        try await poll("durable ui prints its address", timeout: .seconds(60), child: server) {
-            guard let line = server.standardOutputSoFar.split(separator: "\n").first(where: { $0.hasPrefix("durable ui: http://") }),
-                let address = line.split(separator: " ").dropFirst(2).first
-            else { return false }
-            base = String(address.dropLast())  // without the trailing slash
-            return true
-        }
+        let (server, base) = try await startUI(
+            ["--db", db, "--token", "t0ken"], in: directory, label: "ui-\(store)")
         #expect(try await get(base + "/api/stats").status == 403)
         let bearer = [("Authorization", "Bearer t0ken")]
         let stats = try await get(base + "/api/stats", headers: bearer)
@@ -65,15 +77,7 @@ struct DashboardCommandTests {
     func liveEvents(store: Store) async throws {
         let directory = TemporaryDirectory()
         let db = try database(store, in: directory)
-        let server = try DurableProcess(["ui", "--db", db, "--listen", "127.0.0.1:0"], in: directory, label: "ui-live-\(store)")
-        var base = ""
-        try await poll("durable ui prints its address", timeout: .seconds(60), child: server) {
-            guard let line = server.standardOutputSoFar.split(separator: "\n").first(where: { $0.hasPrefix("durable ui: http://") }),
-                let address = line.split(separator: " ").dropFirst(2).first
-            else { return false }
-            base = String(address.dropLast())
-            return true
-        }
+        let (server, base) = try await startUI(["--db", db], in: directory, label: "ui-live-\(store)")
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/api/events"), timeout: .seconds(300))
         #expect(response.status.code == 200)
         #expect(response.headers.first(name: "content-type") == "text/event-stream")
