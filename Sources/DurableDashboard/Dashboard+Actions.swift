@@ -14,11 +14,14 @@ extension Dashboard {
         case retryFailed(job: String)
     }
 
-    /// Carries out `action` for a page's form: back to the page it came from.
-    func act(_ action: Action, request: Request) async throws -> Response {
+    /// Carries out the action a page's form asks for (`action` reads it from
+    /// the form's fields): back to the page it came from.
+    func act(_ request: Request, _ action: ([(name: String, value: String)]) throws -> Action) async throws
+        -> Response
+    {
         let form = TaskFilter.parameters(ofQuery: String(buffer: try await request.body.collect(upTo: 64 * 1024)))
         try checkAction(token: form.last { $0.name == "csrf" }?.value)
-        switch action {
+        switch try action(form) {
         case .cancel(let id):
             _ = try await cancel(id)
             return .redirect(to: "/tasks/\(id)", type: .normal)
@@ -29,6 +32,14 @@ extension Dashboard {
             _ = try await retryFailed(job: job)
             return .redirect(to: "/tasks?job=\(TaskFilter.encode(job))", type: .normal)
         }
+    }
+
+    /// The job a form or a query names (`job=`), which must be given.
+    static func job(in parameters: [(name: String, value: String)]) throws -> String {
+        guard let job = parameters.last(where: { $0.name == "job" })?.value, !job.isEmpty else {
+            throw DashboardError.badRequest("job is missing: name the job whose failed tasks to retry (job=NAME)")
+        }
+        return job
     }
 
     /// Carries out `action` for an API client: what it did, as JSON.

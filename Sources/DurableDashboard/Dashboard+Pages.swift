@@ -14,7 +14,7 @@ extension Dashboard {
         let jobs = statistics.counts.keys.sorted().map { job -> [String] in
             let counts = statistics.counts[job] ?? [:]
             let retry = (counts[.failed] ?? 0) > 0
-                ? actionButton("Retry failed", path: "/jobs/\(TaskFilter.encode(job))/retry-failed") : ""
+                ? actionButton("Retry failed", path: "/jobs/retry-failed", fields: [("job", job)]) : ""
             return ["<a href=\"/tasks?job=\(TaskFilter.encode(job))\">\(HTML.escape(job))</a>"]
                 + TaskStatus.allCases.map { "\(counts[$0] ?? 0)" }
                 + ["\(statistics.abandoned[job] ?? 0)", retry]

@@ -25,9 +25,10 @@ public import Logging
 /// - `GET /api/events` — server-sent events: `change` whenever what is stored may
 ///   have changed (the pages reload their content on it, without a page reload);
 /// - with ``Access/allowActions``: `POST /tasks/{id}/cancel`, `POST /tasks/{id}/retry`,
-///   `POST /jobs/{job}/retry-failed` (the pages' buttons; back to the page) and the same
-///   under `/api/` (JSON), each with the CSRF token of `GET /api/csrf` (a form field
-///   `csrf`, or the `X-CSRF-Token` header); without it, or with actions off, 403.
+///   `POST /jobs/retry-failed` (field `job`) — the pages' buttons, back to the page —
+///   and `POST /api/tasks/{id}/cancel|retry`, `POST /api/jobs/retry-failed?job=NAME`
+///   (JSON), each with the CSRF token of `GET /api/csrf` (a form field `csrf`, or the
+///   `X-CSRF-Token` header); without it, or with actions off, 403.
 ///
 /// A filter that does not parse answers 400 naming the parameter; an unknown
 /// task 404. Every stored text is escaped in the pages.
@@ -88,17 +89,22 @@ public struct Dashboard: Sendable {
         router.get("/api/events") { _, _ in eventsResponse() }
         for (verb, make) in [("cancel", Action.cancel), ("retry", Action.retry)] {
             router.post("/tasks/{id}/\(verb)") { request, context in
-                await page { try await act(make(try Self.id(context)), request: request) }
+                await page { try await act(request) { _ in make(try Self.id(context)) } }
             }
             router.post("/api/tasks/{id}/\(verb)") { request, context in
                 await api { try await actJSON(make(try Self.id(context)), request: request) }
             }
         }
-        router.post("/jobs/{job}/retry-failed") { request, context in
-            await page { try await act(.retryFailed(job: context.parameters.get("job") ?? ""), request: request) }
+        // The job in a field, not in the path: `durable run` names its jobs after
+        // files, slashes included.
+        router.post("/jobs/retry-failed") { request, _ in
+            await page { try await act(request) { .retryFailed(job: try Self.job(in: $0)) } }
         }
-        router.post("/api/jobs/{job}/retry-failed") { request, context in
-            await api { try await actJSON(.retryFailed(job: context.parameters.get("job") ?? ""), request: request) }
+        router.post("/api/jobs/retry-failed") { request, _ in
+            await api {
+                let job = try Self.job(in: TaskFilter.parameters(ofQuery: request.uri.query))
+                return try await actJSON(.retryFailed(job: job), request: request)
+            }
         }
         return router
     }

@@ -65,8 +65,8 @@ enum HTML {
     }
 
     /// Keeps a page current: on each `change` event of `/api/events`, fetches
-    /// the page again and swaps its content in (not while a form in it has the
-    /// focus), without reloading the page.
+    /// the page again and swaps its content in when it changed (not while
+    /// something in it has the focus), without reloading the page.
     private static let liveScript = """
         if (window.EventSource && !document.querySelector('input[name=token]')) {
           const source = new EventSource('/api/events');
@@ -79,7 +79,9 @@ enum HTML {
               if (response.ok) {
                 const page = new DOMParser().parseFromString(await response.text(), 'text/html');
                 const fresh = page.querySelector('main');
-                if (fresh) { document.querySelector('main').replaceWith(fresh); }
+                const current = document.querySelector('main');
+                // Unchanged content stays (a button about to be clicked is not swapped).
+                if (fresh && fresh.innerHTML !== current.innerHTML) { current.replaceWith(fresh); }
               }
             } finally { busy = false; }
           });

@@ -37,6 +37,22 @@ def shot(driver, name):
     print(f"browser-test: screenshot {path}")
 
 
+def click_until(driver, button_text, expected, what):
+    """Clicks the button labelled `button_text` until `expected(driver)` holds: a
+    live refresh may swap the page's content (and the button) just as it is
+    clicked, so a click that led nowhere is made again, at most three times."""
+    for attempt in range(3):
+        try:
+            driver.find_element(By.XPATH, f"//button[text()='{button_text}']").click()
+            WebDriverWait(driver, 10).until(expected)
+            return True
+        except Exception as error:
+            print(f"browser-test: {what}: click {attempt + 1} led nowhere ({type(error).__name__}) at "
+                  f"{driver.current_url}: {driver.find_element(By.TAG_NAME, 'body').text[:300]!r}")
+    shot(driver, what + "-failed")
+    return False
+
+
 def durable_run(lines, name):
     path = os.path.join(WORK, name)
     with open(path, "w") as file:
@@ -97,12 +113,14 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "tbody tr td a").click()
         wait.until(ready.presence_of_element_located((By.XPATH, "//button[text()='Retry']")))
         shot(driver, "task-failed")
-        driver.find_element(By.XPATH, "//button[text()='Retry']").click()
-        wait.until(ready.presence_of_element_located((By.XPATH, "//button[text()='Cancel']")))
-        check("pending" in driver.find_element(By.TAG_NAME, "main").text, "Retry makes the failed task pending")
-        driver.find_element(By.XPATH, "//button[text()='Cancel']").click()
-        wait.until(lambda d: "cancelled" in d.find_element(By.TAG_NAME, "main").text)
-        check("cancelled from the dashboard" in driver.find_element(By.TAG_NAME, "main").text, "Cancel cancels it")
+        retried = click_until(
+            driver, "Retry", ready.presence_of_element_located((By.XPATH, "//button[text()='Cancel']")), "retry")
+        check(retried and "pending" in driver.find_element(By.TAG_NAME, "main").text,
+              "Retry makes the failed task pending")
+        cancelled = click_until(
+            driver, "Cancel", lambda d: "cancelled from the dashboard" in d.find_element(By.TAG_NAME, "main").text,
+            "cancel")
+        check(cancelled, "Cancel cancels it")
         shot(driver, "task-cancelled")
 
         # An unknown task: a 404 page.

@@ -56,7 +56,7 @@ struct DashboardCommandTests {
         let directory = TemporaryDirectory()
         let db = try database(store, in: directory)
         let (server, base) = try await startUI(
-            ["--db", db, "--token", "t0ken"], in: directory, label: "ui-\(store)")
+            ["--db", db, "--token", "t0ken", "--allow-actions"], in: directory, label: "ui-\(store)")
         #expect(try await get(base + "/api/stats").status == 403)
         let bearer = [("Authorization", "Bearer t0ken")]
         let stats = try await get(base + "/api/stats", headers: bearer)
@@ -68,6 +68,23 @@ struct DashboardCommandTests {
         #expect(tasks.status == 200)
         #expect(tasks.body.contains("line 3: exit 3"))
         #expect(try await get(base + "/tasks?status=broken", headers: bearer).status == 400)
+        // The batch's job is named after its file (on SQLite its path, slashes and all;
+        // on PostgreSQL its name and a hash): retry its failed line.
+        let csrf = try await get(base + "/api/csrf", headers: bearer)
+        let token = try #require(
+            (try JSONSerialization.jsonObject(with: Data(csrf.body.utf8)) as? [String: Any])?["csrf"] as? String)
+        let job = try #require((object["by_job"] as? [String: Any])?.keys.first)
+        #expect(store == .postgres || job.contains("/"), "\(job)")
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        var retry = HTTPClientRequest(
+            url: base + "/api/jobs/retry-failed?job=" + (job.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""))
+        retry.method = .POST
+        retry.headers.add(name: "Authorization", value: "Bearer t0ken")
+        retry.headers.add(name: "X-CSRF-Token", value: token)
+        let retried = try await HTTPClient.shared.execute(retry, timeout: .seconds(30))
+        let answer = String(buffer: try await retried.body.collect(upTo: 1 << 20))
+        #expect(retried.status.code == 200 && answer.contains("\"retried\":1"), "\(answer)")
         server.signal(SIGINT)
         let ending = try await server.finish(timeout: .seconds(60))
         #expect(ending.status == 0 && !ending.signalled, "\(ending)")
