@@ -31,7 +31,7 @@ extension Dashboard {
 
     /// `GET /api/workers`: the workers that have not stopped, oldest first.
     func workersJSON() async throws -> Response {
-        let workers = try await engine.activity(overLast: .seconds(60)).workers.map { worker -> [String: Any] in
+        let workers = try await engine.workers().map { worker -> [String: Any] in
             [
                 "id": worker.id, "host": worker.host, "pid": worker.pid, "concurrency": worker.concurrency,
                 "running": worker.running, "jobs": worker.jobs,

@@ -61,6 +61,12 @@ extension TaskEngine {
             workers: try await store.workerActivity())
     }
 
+    /// The workers that have not stopped, oldest first, with how many tasks each
+    /// holds (what ``activity(overLast:)`` reports as its workers, read alone).
+    public func workers() async throws -> [WorkerActivity] {
+        try await inspectableStore("list workers").workerActivity()
+    }
+
     /// The running tasks that nobody runs any more, by id: their worker's process
     /// is gone (told at once for workers of this host), their worker was marked
     /// stopped, or their lease expired. Starting a worker on the file recovers
