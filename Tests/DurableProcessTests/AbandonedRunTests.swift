@@ -30,13 +30,13 @@ struct AbandonedRunTests {
             try await poll("the sleeper runs", child: worker) { try lines(of: log) == ["long-sleep"] }
         }
 
-        func durable(_ arguments: [String]) throws -> DurableToolOutput {
-            try runDurableTool(arguments + ["--db", path])
+        func durable(_ arguments: [String]) async throws -> DurableToolOutput {
+            try await runDurableTool(arguments + ["--db", path])
         }
 
         /// `durable stats --json`'s object for the sleeper job.
-        func sleeperStats() throws -> [String: Any] {
-            let lines = try durable(["stats", "--json"]).lines
+        func sleeperStats() async throws -> [String: Any] {
+            let lines = try await durable(["stats", "--json"]).lines
             let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             return try #require(objects.compactMap { $0 }.first { $0["job"] as? String == Sleeper.name })
         }
@@ -67,10 +67,10 @@ struct AbandonedRunTests {
         let id = scene.task.id
         // While the worker lives, the run is plain running.
         #expect(try await scene.engine.abandonedRuns().isEmpty)
-        let live = try scene.durable(["ls"])
+        let live = try await scene.durable(["ls"])
         #expect(live.lines.count == 2 && live.lines[1].contains("running") && !live.lines[1].contains("owner dead"))
-        #expect(try scene.sleeperStats()["running"] as? Int == 1)
-        #expect(try scene.sleeperStats()["abandoned"] as? Int == 0)
+        await #expect(try scene.sleeperStats()["running"] as? Int == 1)
+        await #expect(try scene.sleeperStats()["abandoned"] as? Int == 0)
 
         try await scene.worker.sigkill()
         let owner = try await scene.engine.record(of: id).owner
@@ -83,20 +83,20 @@ struct AbandonedRunTests {
         #expect(statistics.abandoned[Sleeper.name] == 1)
         #expect(statistics.counts[Sleeper.name]?[.running] == 1, "the stored status stays running")
 
-        let list = try scene.durable(["ls"])
+        let list = try await scene.durable(["ls"])
         #expect(list.status == 0)
         #expect(list.lines.count == 2 && list.lines[1].contains("running — owner dead since"), "\(list.standardOutput)")
-        let json = try #require(
+        let json = try await #require(
             try JSONSerialization.jsonObject(with: Data(try scene.durable(["ls", "--json"]).standardOutput.utf8))
                 as? [String: Any])
         #expect(json["status"] as? String == "running")
         #expect((json["abandoned"] as? [String: Any])?["reason"] as? String == "owner_dead")
-        let show = try scene.durable(["show", "\(id)"])
+        let show = try await scene.durable(["show", "\(id)"])
         #expect(show.standardOutput.contains("owner dead since"))
         #expect(show.standardOutput.contains("start a worker on \(scene.path)"))
-        #expect(try scene.sleeperStats()["running"] as? Int == 0)
-        #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
-        let table = try scene.durable(["stats"])
+        await #expect(try scene.sleeperStats()["running"] as? Int == 0)
+        await #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
+        let table = try await scene.durable(["stats"])
         #expect(table.lines.first?.contains("abandoned") == true)
 
         // watch ends instead of waiting for a run nobody does, and says why.
@@ -115,7 +115,7 @@ struct AbandonedRunTests {
         try await poll("the new worker runs the sleeper", child: restarted) { try lines(of: scene.log).count == 2 }
         #expect(try await scene.engine.abandonedRuns().isEmpty)
         #expect(try await scene.engine.record(of: id).status == .running)
-        #expect(try scene.durable(["ls"]).lines.last?.contains("owner dead") == false)
+        await #expect(try scene.durable(["ls"]).lines.last?.contains("owner dead") == false)
         try await restarted.sigkill()
     }
 
@@ -162,7 +162,7 @@ struct AbandonedRunTests {
         #expect(history == ["status": "running", "since_matches": "1"])
         let stats = "SELECT running, abandoned FROM queue_stats WHERE job = (SELECT job FROM tasks WHERE id = ?)"
         #expect(try scene.viewRow(stats) == ["running": "0", "abandoned": "1"])
-        #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
+        await #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
 
         // A worker takes it over; its run, with a lease it renews, is running.
         let restarted = try ChildProcess("restarted", arguments: ["run", scene.path, "--log", scene.log], in: scene.directory)

@@ -8,13 +8,13 @@ import Testing
 /// its own work), run as a user would.
 @Suite("The durable command")
 struct CommandLineToolTests {
-    private func durable(_ arguments: String...) throws -> DurableToolOutput {
-        try runDurableTool(arguments)
+    private func durable(_ arguments: String...) async throws -> DurableToolOutput {
+        try await runDurableTool(arguments)
     }
 
     @Test("--version names the build and the schema version")
-    func version() throws {
-        let output = try durable("--version")
+    func version() async throws {
+        let output = try await durable("--version")
         #expect(output.status == 0)
         #expect(output.standardOutput.contains("durable \(DurableVersion.current) (schema \(DurableVersion.schemaVersion))"))
     }
@@ -25,7 +25,7 @@ struct CommandLineToolTests {
         let path = directory.file("test.sqlite")
         _ = try makeEngine(in: directory)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let output = try durable("schema", "--db", path)
+        let output = try await durable("schema", "--db", path)
         #expect(output.status == 0)
         #expect(output.standardOutput.contains("1  initial"))
         #expect(output.standardOutput.contains("schema version \(DurableVersion.schemaVersion)"))
@@ -33,16 +33,16 @@ struct CommandLineToolTests {
     }
 
     @Test("schema on a missing or non-Durable file fails with one line naming it")
-    func schemaErrors() throws {
+    func schemaErrors() async throws {
         let directory = TemporaryDirectory()
-        let missing = try durable("schema", "--db", directory.file("absent.sqlite"))
+        let missing = try await durable("schema", "--db", directory.file("absent.sqlite"))
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("absent.sqlite"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("absent.sqlite")))
 
         let notes = directory.file("notes.txt")
         try Data(String(repeating: "plain text\n", count: 100).utf8).write(to: URL(fileURLWithPath: notes))
-        let garbage = try durable("schema", "--db", notes)
+        let garbage = try await durable("schema", "--db", notes)
         #expect(garbage.status != 0)
         #expect(garbage.standardError.contains("notes.txt is not an SQLite database"))
     }

@@ -13,11 +13,11 @@ struct DashboardCommandTests {
     enum Store: String, CaseIterable { case sqlite, postgres }
 
     /// A database with two succeeded lines and a failed one, made by `durable run`.
-    private func database(_ store: Store, in directory: TemporaryDirectory) throws -> String {
+    private func database(_ store: Store, in directory: TemporaryDirectory) async throws -> String {
         let db = store == .sqlite ? directory.file("jobs.sqlite") : try postgresURL()
         let jobs = directory.file("jobs.txt")
         try write("echo one\necho two\nexit 3\n", to: jobs)
-        let run = try durableTool(["run", jobs, "--db", db], in: directory.path)
+        let run = try await durableTool(["run", jobs, "--db", db], in: directory.path)
         #expect(run.status == 1, "\(run)")
         return db
     }
@@ -54,7 +54,7 @@ struct DashboardCommandTests {
     @Test("serves the overview, the task list and the JSON API on the address it prints; Ctrl-C stops it", arguments: Store.allCases)
     func serves(store: Store) async throws {
         let directory = TemporaryDirectory()
-        let db = try database(store, in: directory)
+        let db = try await database(store, in: directory)
         let (server, base) = try await startUI(
             ["--db", db, "--token", "t0ken", "--allow-actions"], in: directory, label: "ui-\(store)")
         #expect(try await get(base + "/api/stats").status == 403)
@@ -93,7 +93,7 @@ struct DashboardCommandTests {
     @Test("live: /api/events sends a change event when another process commits, fed by the change feed", arguments: Store.allCases)
     func liveEvents(store: Store) async throws {
         let directory = TemporaryDirectory()
-        let db = try database(store, in: directory)
+        let db = try await database(store, in: directory)
         let (server, base) = try await startUI(["--db", db], in: directory, label: "ui-live-\(store)")
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/api/events"), timeout: .seconds(300))
         #expect(response.status.code == 200)
@@ -112,7 +112,7 @@ struct DashboardCommandTests {
         let before = ContinuousClock.now
         let more = directory.file("more.txt")
         try write("echo three\n", to: more)
-        let run = try durableTool(["run", more, "--db", db], in: directory.path)
+        let run = try await durableTool(["run", more, "--db", db], in: directory.path)
         #expect(run.status == 0, "\(run)")
         try await poll("a change event after the other process's commits", timeout: .seconds(60), child: server) {
             received.withLock { $0.contains { $0.at > before && $0.text.contains("event: change") } }
@@ -123,18 +123,18 @@ struct DashboardCommandTests {
     }
 
     @Test("refuses to listen beyond this machine without --token, and bad addresses, naming the option")
-    func refusals() throws {
+    func refusals() async throws {
         let directory = TemporaryDirectory()
-        let db = try database(.sqlite, in: directory)
+        let db = try await database(.sqlite, in: directory)
         for (listen, message) in [
             ("0.0.0.0:8080", "reaches beyond this machine: give --token"), ("8080", "expected host:port"),
             ("127.0.0.1:70000", "port from 0 to 65535"),
         ] {
-            let output = try durableTool(["ui", "--db", db, "--listen", listen], in: directory.path)
+            let output = try await durableTool(["ui", "--db", db, "--listen", listen], in: directory.path)
             #expect(output.status != 0, "\(listen): \(output)")
             #expect(output.standardError.contains(message), "\(listen): \(output)")
         }
-        let missing = try durableTool(["ui", "--db", directory.file("none.sqlite"), "--listen", "127.0.0.1:0"], in: directory.path)
+        let missing = try await durableTool(["ui", "--db", directory.file("none.sqlite"), "--listen", "127.0.0.1:0"], in: directory.path)
         #expect(missing.status != 0 && missing.standardError.contains("none.sqlite"), "\(missing)")
     }
 }

@@ -50,7 +50,7 @@ struct DurationOptionTests {
         let directory = TemporaryDirectory()
         let (db, commands) = try await prepared(directory)
         let before = try snapshot(directory)
-        let output = try runDurableTool(arguments.map { $0 == "COMMANDS" ? commands : $0 } + ["--db", db])
+        let output = try await runDurableTool(arguments.map { $0 == "COMMANDS" ? commands : $0 } + ["--db", db])
         let shown = "status \(output.status)\n\(output.standardError)"
         // 1: a command's error, 2: `run` could not start, 64: ArgumentParser's bad argument;
         // never a signal (SIGILL is 4, SIGABRT 6) or a crash report.
@@ -68,12 +68,12 @@ struct DurationOptionTests {
     func boundary() async throws {
         let directory = TemporaryDirectory()
         let (db, _) = try await prepared(directory)
-        let all = try runDurableTool(["ls", "--db", db, "--since", "36500d"])
+        let all = try await runDurableTool(["ls", "--db", db, "--since", "36500d"])
         #expect(all.status == 0, "\(all.standardError)")
         #expect(all.lines.count == 2 && all.lines[1].contains("kept"), "\(all.standardOutput)")
-        let tooLong = try runDurableTool(["ls", "--db", db, "--since", "1e300s"])
+        let tooLong = try await runDurableTool(["ls", "--db", db, "--since", "1e300s"])
         #expect(tooLong.standardError.contains("at most 36500d"), "\(tooLong.standardError)")
-        let garbage = try runDurableTool(["ls", "--db", db, "--since", "soon"])
+        let garbage = try await runDurableTool(["ls", "--db", db, "--since", "soon"])
         #expect(garbage.standardError.contains("250ms, 90s, 15m, 12h or 7d"), "\(garbage.standardError)")
         #expect(garbage.standardError.split(separator: "\n").count == 1, "\(garbage.standardError)")
     }

@@ -23,7 +23,7 @@ struct FetchCommandTests {
             let paths = (1...7).map { "/item/\($0)" } + ["/big/300001", "/abc", "/empty"]
             let bodies =
                 (1...7).map { TestHTTPServer.body(for: $0) } + [TestHTTPServer.bigBody(300_001), Array("abc".utf8), []]
-            let digests = try sha256sum(bodies, in: directory)
+            let digests = try await sha256sum(bodies, in: directory)
             #expect(digests[8] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
             #expect(digests[9] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
             let expected = Set(
@@ -110,7 +110,7 @@ struct FetchCommandTests {
             #expect(run.standardError.contains("redirect"), "\(run)")
             #expect(run.standardError.contains("cannot connect to 127.0.0.1:\(closedPort)"), "\(run)")
 
-            let digests = try sha256sum([TestHTTPServer.body(for: 1), TestHTTPServer.body(for: 7)], in: directory)
+            let digests = try await sha256sum([TestHTTPServer.body(for: 1), TestHTTPServer.body(for: 7)], in: directory)
             let expected: Set = [
                 "\(urls[0])\t200\t\(TestHTTPServer.body(for: 1).count)\t\(digests[0])",
                 "\(urls[1])\t200\t\(TestHTTPServer.body(for: 7).count)\t\(digests[1])",
@@ -149,7 +149,7 @@ struct FetchCommandTests {
                 ["fetch", single, "--out", unfollowed, "--db", db, "--max-redirects", "0"], in: directory)
             #expect(noRedirects.status == 0, "\(noRedirects)")
             let body = Array("see /item/7\n".utf8)
-            let digest = try sha256sum([body], in: directory)[0]
+            let digest = try await sha256sum([body], in: directory)[0]
             #expect(try lines(of: unfollowed) == ["\(server.url("/redirect/1/7"))\t302\t\(body.count)\t\(digest)"])
         }
     }
@@ -161,7 +161,7 @@ struct FetchCommandTests {
             let count = 150
             let paths = (0..<count).map { "/slow/30/\($0)" }
             let bodies = (0..<count).map { TestHTTPServer.body(for: $0) }
-            let digests = try sha256sum(bodies, in: directory)
+            let digests = try await sha256sum(bodies, in: directory)
             let expected = Set((0..<count).map { "\(server.url(paths[$0]))\t200\t\(bodies[$0].count)\t\(digests[$0])" })
             let list = directory.file("urls.txt")
             try write(paths.map { server.url($0) }.joined(separator: "\n"), to: list)

@@ -8,8 +8,8 @@ import Testing
 /// tables for people, JSON lines for scripts, and one-line errors.
 @Suite("durable ls, show, stats, watch, cancel, retry, prune, migrate")
 struct InspectionCommandTests {
-    private func durable(_ arguments: [String]) throws -> DurableToolOutput {
-        try runDurableTool(arguments)
+    private func durable(_ arguments: [String]) async throws -> DurableToolOutput {
+        try await runDurableTool(arguments)
     }
 
     /// A database with 3 succeeded, 1 failed, 1 cancelled and 2 pending tasks.
@@ -51,17 +51,17 @@ struct InspectionCommandTests {
     func listTable() async throws {
         let directory = TemporaryDirectory()
         let (path, _) = try await populated(directory)
-        let all = try durable(["ls", "--db", path])
+        let all = try await durable(["ls", "--db", path])
         #expect(all.status == 0)
         #expect(all.lines.first?.hasPrefix("id  status") == true)
         #expect(all.lines.count == 8)
         #expect(all.lines[1].contains("num-2"))
-        let failed = try durable(["ls", "--db", path, "--status", "failed"])
+        let failed = try await durable(["ls", "--db", path, "--status", "failed"])
         #expect(failed.lines.count == 2)
         #expect(failed.lines[1].contains("img-3") && failed.lines[1].contains("test failure: broken"))
-        let images = try durable(["ls", "--db", path, "--name", "img-*", "--limit", "2"])
+        let images = try await durable(["ls", "--db", path, "--name", "img-*", "--limit", "2"])
         #expect(images.lines.count == 3)
-        let doubles = try durable(["ls", "--db", path, "--job", "double"])
+        let doubles = try await durable(["ls", "--db", path, "--job", "double"])
         #expect(doubles.lines.dropFirst().allSatisfy { $0.contains("pending") })
     }
 
@@ -69,7 +69,7 @@ struct InspectionCommandTests {
     func listJSON() async throws {
         let directory = TemporaryDirectory()
         let (path, _) = try await populated(directory)
-        let output = try durable(["ls", "--db", path, "--json", "--status", "succeeded"])
+        let output = try await durable(["ls", "--db", path, "--json", "--status", "succeeded"])
         let objects = try jsonObjects(output)
         #expect(objects.count == 3)
         #expect(objects.map { $0["name"] as? String } == ["doc-1", "img-2", "img-1"])
@@ -81,15 +81,15 @@ struct InspectionCommandTests {
     func show() async throws {
         let directory = TemporaryDirectory()
         let (path, _) = try await populated(directory)
-        let output = try durable(["show", "--db", path, "4"])
+        let output = try await durable(["show", "--db", path, "4"])
         #expect(output.status == 0)
         #expect(output.standardOutput.contains("img-3"))
         #expect(output.standardOutput.contains("attempts:"))
         #expect(output.standardOutput.contains("test failure: broken"))
-        let json = try #require(try jsonObjects(try durable(["show", "--db", path, "--json", "4"])).first)
+        let json = try #require(try jsonObjects(try await durable(["show", "--db", path, "--json", "4"])).first)
         #expect(json["status"] as? String == "failed")
         #expect((json["attempts"] as? [[String: Any]])?.first?["outcome"] as? String == "failed")
-        let unknown = try durable(["show", "--db", path, "999"])
+        let unknown = try await durable(["show", "--db", path, "999"])
         #expect(unknown.status != 0)
         #expect(unknown.standardError.contains("no task has id 999"))
     }
@@ -98,10 +98,10 @@ struct InspectionCommandTests {
     func stats() async throws {
         let directory = TemporaryDirectory()
         let (path, _) = try await populated(directory)
-        let table = try durable(["stats", "--db", path])
+        let table = try await durable(["stats", "--db", path])
         #expect(table.status == 0)
         #expect(table.lines.contains { $0.hasPrefix("echo") && $0.contains("3") })
-        let objects = try jsonObjects(try durable(["stats", "--db", path, "--json"]))
+        let objects = try jsonObjects(try await durable(["stats", "--db", path, "--json"]))
         let echo = try #require(objects.first { $0["job"] as? String == "echo" })
         #expect(echo["succeeded"] as? Int == 3)
         #expect(echo["cancelled"] as? Int == 1)
@@ -114,27 +114,27 @@ struct InspectionCommandTests {
     func administration() async throws {
         let directory = TemporaryDirectory()
         let (path, engine) = try await populated(directory)
-        let cancelOne = try durable(["cancel", "--db", path, "6"])
+        let cancelOne = try await durable(["cancel", "--db", path, "6"])
         #expect(cancelOne.status == 0 && cancelOne.standardOutput.contains("6: cancelled"))
         #expect(try await engine.record(of: 6).status == .cancelled)
-        let again = try durable(["cancel", "--db", path, "6"])
+        let again = try await durable(["cancel", "--db", path, "6"])
         #expect(again.standardOutput.contains("already finished"))
-        let unknown = try durable(["cancel", "--db", path, "404"])
+        let unknown = try await durable(["cancel", "--db", path, "404"])
         #expect(unknown.status != 0 && unknown.standardError.contains("no task has id 404"))
-        let all = try durable(["cancel", "--db", path, "--status", "pending"])
+        let all = try await durable(["cancel", "--db", path, "--status", "pending"])
         #expect(all.standardOutput.contains("cancelled 1 pending task(s)"))
         #expect(try await engine.record(of: 7).cancelMessage == "cancelled with durable cancel")
 
-        let retry = try durable(["retry", "--db", path, "--failed"])
+        let retry = try await durable(["retry", "--db", path, "--failed"])
         #expect(retry.standardOutput.contains("1 failed task(s) are pending again"))
         #expect(try await engine.record(of: 4).status == .pending)
-        let retryOne = try durable(["retry", "--db", path, "5", "1"])
+        let retryOne = try await durable(["retry", "--db", path, "5", "1"])
         #expect(retryOne.standardOutput.contains("5: pending again"))
         #expect(retryOne.standardOutput.contains("1: not failed or cancelled"))
 
-        let keep = try durable(["prune", "--db", path, "--finished-before", "1h"])
+        let keep = try await durable(["prune", "--db", path, "--finished-before", "1h"])
         #expect(keep.standardOutput.contains("deleted 0"))
-        let prune = try durable(["prune", "--db", path, "--finished-before", "0s", "--status", "succeeded"])
+        let prune = try await durable(["prune", "--db", path, "--finished-before", "0s", "--status", "succeeded"])
         #expect(prune.standardOutput.contains("deleted 3"))
         let left = try await engine.tasks(matching: TaskQuery())
         #expect(left.allSatisfy { $0.status != .succeeded })
@@ -146,7 +146,7 @@ struct InspectionCommandTests {
         let directory = TemporaryDirectory()
         let (path, engine) = try await populated(directory)
         _ = try await engine.cancelPendingTasks()
-        let output = try durable(["watch", "--db", path, "--interval", "10ms"])
+        let output = try await durable(["watch", "--db", path, "--interval", "10ms"])
         #expect(output.status == 0)
         #expect(output.standardOutput.contains("pending 0, running 0, succeeded 3, failed 1, cancelled 3"))
     }
@@ -154,21 +154,21 @@ struct InspectionCommandTests {
     @Test("inspection refuses a missing, foreign or newer database with one line, changing nothing")
     func badDatabases() async throws {
         let directory = TemporaryDirectory()
-        let missing = try durable(["ls", "--db", directory.file("absent.sqlite")])
+        let missing = try await durable(["ls", "--db", directory.file("absent.sqlite")])
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("no database at"))
         #expect(!FileManager.default.fileExists(atPath: directory.file("absent.sqlite")))
 
         let foreign = directory.file("foreign.sqlite")
         try execute(foreign, "CREATE TABLE t (x)")
-        let refused = try durable(["stats", "--db", foreign])
+        let refused = try await durable(["stats", "--db", foreign])
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("not a Durable one"))
 
         let (path, _) = try await populated(directory)
         try execute(path, "INSERT INTO durable_migrations VALUES (9999, 'future', 0)")
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let tooNew = try durable(["ls", "--db", path])
+        let tooNew = try await durable(["ls", "--db", path])
         #expect(tooNew.status != 0)
         #expect(tooNew.standardError.contains("newer than this build"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -179,12 +179,12 @@ struct InspectionCommandTests {
         let directory = TemporaryDirectory()
         let (path, _) = try await populated(directory)
         // Another connection holds the write lock for the whole command.
-        let holder = try DatabaseQueue(path: path)
-        let locked = try await holder.writeWithoutTransaction { db -> DurableToolOutput in
-            try db.execute(sql: "BEGIN IMMEDIATE")
-            defer { try? db.execute(sql: "ROLLBACK") }
-            return try durable(["cancel", "--db", path, "--lock-timeout", "300ms", "6"])
-        }
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: path, configuration: holding)
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let locked = try await durable(["cancel", "--db", path, "--lock-timeout", "300ms", "6"])
+        try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
         try holder.close()
         #expect(locked.status != 0)
         #expect(locked.standardError.contains("stayed locked"))
@@ -193,7 +193,7 @@ struct InspectionCommandTests {
         try execute(path, "PRAGMA wal_checkpoint(TRUNCATE)")
         try #require(runCommand("/usr/bin/chattr", ["+i", path]).status == 0, "chattr +i must work on the test folder's filesystem")
         defer { _ = runCommand("/usr/bin/chattr", ["-i", path]).status }
-        let readOnly = try durable(["cancel", "--db", path, "6"])
+        let readOnly = try await durable(["cancel", "--db", path, "6"])
         #expect(readOnly.status != 0)
         #expect(readOnly.standardError.contains("cannot be written"))
         _ = runCommand("/usr/bin/chattr", ["-i", path]).status
@@ -201,10 +201,10 @@ struct InspectionCommandTests {
     }
 
     @Test("migrate creates a database and reports its schema")
-    func migrate() throws {
+    func migrate() async throws {
         let directory = TemporaryDirectory()
         let path = directory.file("new.sqlite")
-        let output = try durable(["migrate", "--db", path])
+        let output = try await durable(["migrate", "--db", path])
         #expect(output.status == 0)
         #expect(output.standardOutput.contains("schema version \(DurableVersion.schemaVersion)"))
         #expect(FileManager.default.fileExists(atPath: path))

@@ -40,7 +40,7 @@ struct PostgresSharedRunTests {
         #expect(Set(entries.map { $0[1] }).count == 2, "\(entries)")
 
         // One task per line, each in one attempt.
-        let listed = try durableTool(["ls", "--json", "--limit", "1000", "--db", url])
+        let listed = try await durableTool(["ls", "--json", "--limit", "1000", "--db", url])
         let tasks = try listed.lines.map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
@@ -50,28 +50,28 @@ struct PostgresSharedRunTests {
     }
 
     @Test("--batch NAME keeps a batch across edits and paths; without it an edited copy is another batch")
-    func namedBatch() throws {
+    func namedBatch() async throws {
         let directory = TemporaryDirectory()
         let url = try postgresURL()
         let first = directory.file("jobs.txt")
         try write("echo a\necho b\n", to: first)
-        let run = try durableTool(["run", first, "--batch", "nightly", "--db", url])
+        let run = try await durableTool(["run", first, "--batch", "nightly", "--db", url])
         #expect(run.status == 0 && Set(run.lines) == ["a", "b"], "\(run)")
 
         // Another path, a line added: only the new line runs.
         let edited = directory.file("edited.txt")
         try write("echo a\necho c\necho b\n", to: edited)
-        let again = try durableTool(["run", edited, "--batch", "nightly", "--db", url])
+        let again = try await durableTool(["run", edited, "--batch", "nightly", "--db", url])
         #expect(again.status == 0 && again.lines == ["c"], "\(again)")
         #expect(again.standardError.contains("(2 already done before this run)"), "\(again)")
-        let listed = try durableTool(["ls", "--job", "run:nightly", "--db", url])
+        let listed = try await durableTool(["ls", "--job", "run:nightly", "--db", url])
         #expect(listed.lines.count == 4, "\(listed)")
 
         // Without --batch, the edited file is a batch of its own: all of it runs.
-        let unnamed = try durableTool(["run", edited, "--db", url])
+        let unnamed = try await durableTool(["run", edited, "--db", url])
         #expect(unnamed.status == 0 && unnamed.lines.count == 3, "\(unnamed)")
         let job = try #require(
-            try durableTool(["ls", "--json", "--job", edited, "--db", url]).lines.first.flatMap {
+            try await durableTool(["ls", "--json", "--job", edited, "--db", url]).lines.first.flatMap {
                 try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }?["job"] as? String)
         #expect(job.hasPrefix("run:edited.txt@"), "\(job)")

@@ -19,7 +19,7 @@ struct PrunedWhileAwaitedTests {
             arguments: ["run", commands, "--db", database, "-j", "4", "--quiet"], output: directory.file("run.out"))
         var prunes = 0
         while runner.isRunning {
-            let pruned = try runDurableTool(["prune", "--db", database, "--finished-before", "0s"])
+            let pruned = try await runDurableTool(["prune", "--db", database, "--finished-before", "0s"])
             if pruned.status == 0 { prunes += 1 }
         }
         let (status, signalled) = try await runner.waitForExit(timeout: .seconds(120))

@@ -12,14 +12,14 @@ struct ReadOnlyInspectionTests {
     /// `durable ls`, `show`, `stats`, `schema` and `watch` on `path`, by command.
     /// Lines that count tasks finished in the last minute are left out, as they
     /// change with time.
-    private func inspect(_ path: String, _ extra: [String] = []) throws -> [String: DurableToolOutput] {
+    private func inspect(_ path: String, _ extra: [String] = []) async throws -> [String: DurableToolOutput] {
         let commands: [String: [String]] = [
             "ls": ["ls"], "ls --json": ["ls", "--json"], "show": ["show", "4"], "stats": ["stats"],
             "schema": ["schema"], "watch": ["watch", "--interval", "10ms"],
         ]
         var outputs: [String: DurableToolOutput] = [:]
         for (name, arguments) in commands {
-            var output = try runDurableTool(arguments + ["--db", path] + extra)
+            var output = try await runDurableTool(arguments + ["--db", path] + extra)
             output.standardOutput = output.standardOutput
                 .replacingOccurrences(of: #"(, )?\d+ finished in the last minute.*"#, with: "", options: .regularExpression)
             outputs[name] = output
@@ -52,15 +52,15 @@ struct ReadOnlyInspectionTests {
         let directory = TemporaryDirectory()
         let path = try await finishedDatabase(directory)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let writable = try inspect(path)
+        let writable = try await inspect(path)
         // Reading a writable file changes nothing in it, and leaves no -wal or -shm behind.
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
         #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
         try #require(runCommand("/usr/bin/chattr", ["+i", path]).status == 0, "chattr +i must work on the test folder's filesystem")
         defer { _ = runCommand("/usr/bin/chattr", ["-i", path]).status }
-        expectSame(try inspect(path), as: writable)
-        let cancel = try runDurableTool(["cancel", "--db", path, "--status", "pending"])
+        await expectSame(try inspect(path), as: writable)
+        let cancel = try await runDurableTool(["cancel", "--db", path, "--status", "pending"])
         #expect(cancel.status != 0 && cancel.standardError.contains("cannot be written"))
         _ = runCommand("/usr/bin/chattr", ["-i", path]).status
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -70,19 +70,19 @@ struct ReadOnlyInspectionTests {
     func immutableFolder() async throws {
         let directory = TemporaryDirectory()
         let path = try await finishedDatabase(directory)
-        let writable = try inspect(path)
+        let writable = try await inspect(path)
         // A process that has the file open keeps its -wal and -shm.
         let holder = try DatabaseQueue(path: path)
         try await holder.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks") }
         try #require(runCommand("/usr/bin/chattr", ["+i", directory.path]).status == 0, "chattr +i must work on the test folder")
         defer { _ = runCommand("/usr/bin/chattr", ["-i", directory.path]).status }
-        expectSame(try inspect(path), as: writable)
+        await expectSame(try inspect(path), as: writable)
 
         _ = runCommand("/usr/bin/chattr", ["-i", directory.path]).status
         try holder.close()
         try #require(!FileManager.default.fileExists(atPath: path + "-wal"))
         try #require(runCommand("/usr/bin/chattr", ["+i", directory.path]).status == 0)
-        let refused = try runDurableTool(["ls", "--db", path])
+        let refused = try await runDurableTool(["ls", "--db", path])
         #expect(refused.status != 0)
         #expect(refused.standardError.contains(path))
         #expect(refused.standardError.contains("-wal") && refused.standardError.contains("folder"), "\(refused.standardError)")
@@ -93,7 +93,7 @@ struct ReadOnlyInspectionTests {
     func writeLockHeld() async throws {
         let directory = TemporaryDirectory()
         let path = try await finishedDatabase(directory)
-        let expected = try inspect(path)
+        let expected = try await inspect(path)
         var holding = Configuration()
         holding.allowsUnsafeTransactions = true
         let holder = try DatabaseQueue(path: path, configuration: holding)
@@ -102,7 +102,7 @@ struct ReadOnlyInspectionTests {
             try db.execute(sql: "UPDATE tasks SET name = 'changed, not committed'")
         }
         // Waiting for the lock would fail after 300 ms with "stayed locked".
-        let during = try inspect(path, ["--lock-timeout", "300ms"])
+        let during = try await inspect(path, ["--lock-timeout", "300ms"])
         try await holder.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
         try holder.close()
         expectSame(during, as: expected)

@@ -20,7 +20,7 @@ struct RunBatchInputTests {
         let file = directory.file("commands.txt")
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let database = directory.file("run.sqlite")
-        let result = try runDurableTool(["run", file, "--db", database])
+        let result = try await runDurableTool(["run", file, "--db", database])
         #expect(result.status == 2, "\(result)")
         #expect(result.standardError.contains(line) && result.standardError.contains(reason), "\(result)")
         #expect(result.standardError.contains("nothing was stored or run"), "\(result)")
@@ -36,7 +36,7 @@ struct RunBatchInputTests {
         let file = directory.file("commands.txt")
         let lines = ["printf '%s\\n' 'café ☕ \"quoted\"' >> \(out)\r", "printf '%s\\n' \"it's\" >> \(out)"]
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
-        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "-j", "1", "--quiet"])
+        let result = try await runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "-j", "1", "--quiet"])
         #expect(result.status == 0, "\(result)")
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "café ☕ \"quoted\"\nit's\n")
     }
@@ -56,7 +56,7 @@ struct CommandConventionTests {
             ["ls", "--db", directory.path], ["stats", "--db", directory.path],
             ["run", commands, "--db", directory.path], ["fetch", list, "--out", directory.file("o"), "--db", directory.path],
         ] {
-            let result = try runDurableTool(arguments)
+            let result = try await runDurableTool(arguments)
             #expect(result.status == 2, "bad input exits 2 in every command: \(arguments): \(result)")
             #expect(result.standardError.contains("\(directory.path) is a directory"), "\(arguments): \(result)")
         }
@@ -68,13 +68,13 @@ struct CommandConventionTests {
         let list = directory.file("urls.txt")
         // A refused connection: the run ends quickly, with one failed URL.
         try Data("http://127.0.0.1:9/x\n".utf8).write(to: URL(fileURLWithPath: list))
-        let result = try runDurableTool([
+        let result = try await runDurableTool([
             "fetch", list, "--out", directory.file("out.tsv"), "--db", directory.file("f.sqlite"), "-q",
             "--timeout", "10s", "--retry-delay", "250ms", "--retries", "0",
         ])
         #expect(result.status == 1, "\(result)")
         #expect(result.standardError.contains("0 of 1 URLs fetched, 1 failed"), "\(result)")
-        let refused = try runDurableTool(["fetch", list, "--out", directory.file("out.tsv"), "--timeout", "2d"])
+        let refused = try await runDurableTool(["fetch", list, "--out", directory.file("out.tsv"), "--timeout", "2d"])
         #expect(refused.status != 0 && refused.standardError.contains("--timeout"), "\(refused)")
     }
 }
@@ -88,25 +88,25 @@ struct RunLineIdentityTests {
         let log = directory.file("log")
         let database = directory.file("run.sqlite")
         let file = directory.file("commands.txt")
-        func run(_ lines: [String]) throws -> DurableToolOutput {
+        func run(_ lines: [String]) async throws -> DurableToolOutput {
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
-            return try runDurableTool(["run", file, "--db", database, "-j", "1", "--quiet"])
+            return try await runDurableTool(["run", file, "--db", database, "-j", "1", "--quiet"])
         }
         let a = "echo a >> \(log)"
         let b = "echo b >> \(log)"
         let c = "echo c >> \(log)"
-        #expect(try run([a, b, a, c]).status == 0)
+        #expect(try await run([a, b, a, c]).status == 0)
         #expect(try lines(of: log) == ["a", "b", "a", "c"])
 
         // A comment on top (a line of its own, which runs), lines moved, one
         // deleted: nothing that finished runs again.
-        let moved = try run(["# a comment", "", c, a, b])
+        let moved = try await run(["# a comment", "", c, a, b])
         #expect(moved.status == 0, "\(moved)")
         #expect(moved.standardError.contains("4 succeeded, 0 failed (3 already done before this run)"), "\(moved)")
         #expect(try lines(of: log) == ["a", "b", "a", "c"])
 
         // The repeated line back, and a third copy: only the third runs.
-        let third = try run([a, a, a, b, c])
+        let third = try await run([a, a, a, b, c])
         #expect(third.status == 0, "\(third)")
         #expect(try lines(of: log) == ["a", "b", "a", "c", "a"])
     }
@@ -121,7 +121,7 @@ extension RunLineIdentityTests {
         let file = directory.file("commands.txt")
         let commands = ["echo a >> \(log)", "echo b >> \(log)"]
         try Data((commands.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
-        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 0)
+        #expect(try await runDurableTool(["run", file, "--db", database, "--quiet"]).status == 0)
         // What an older build stored: keys and inputs by line number.
         let queue = try DatabaseQueue(path: database)
         try await queue.write { db in
@@ -136,7 +136,7 @@ extension RunLineIdentityTests {
                     """)
         }
         try queue.close()
-        let again = try runDurableTool(["run", file, "--db", database, "--quiet"])
+        let again = try await runDurableTool(["run", file, "--db", database, "--quiet"])
         #expect(again.status == 0, "\(again)")
         #expect(again.standardError.contains("2 succeeded, 0 failed (2 already done before this run)"), "\(again)")
         #expect(try lines(of: log).sorted() == ["a", "b"])
@@ -150,15 +150,15 @@ extension RunLineIdentityTests {
         let database = directory.file("run.sqlite")
         let file = directory.file("commands.txt")
         try Data("true\nfalse\n".utf8).write(to: URL(fileURLWithPath: file))
-        let before = try runDurableTool(["run", file, "--db", database, "--dry-run"])
+        let before = try await runDurableTool(["run", file, "--db", database, "--dry-run"])
         #expect(before.status == 0, "\(before)")
         #expect(before.lines.last?.contains("2 would run") == true, "\(before)")
         #expect(!FileManager.default.fileExists(atPath: database))
 
-        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
+        #expect(try await runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
         try Data("true\nfalse\necho new\n".utf8).write(to: URL(fileURLWithPath: file))
         let stored = try Data(contentsOf: URL(fileURLWithPath: database))
-        let after = try runDurableTool(["run", file, "--db", database, "--dry-run"])
+        let after = try await runDurableTool(["run", file, "--db", database, "--dry-run"])
         #expect(after.status == 0, "\(after)")
         #expect(after.lines.prefix(3) == ["line 1: succeeded: true", "line 2: failed: false", "line 3: would run: echo new"])
         #expect(after.lines.last?.contains("a run would run 1 (--retry-failed: also the 1 failed") == true, "\(after)")
@@ -173,9 +173,9 @@ extension RunLineIdentityTests {
         let database = directory.file("run.sqlite")
         let file = directory.file("commands.txt")
         try Data("sleep 0.5; echo slow\necho quick\n".utf8).write(to: URL(fileURLWithPath: file))
-        let first = try runDurableTool(["run", file, "--db", database, "--timeout", "100ms", "--quiet"])
+        let first = try await runDurableTool(["run", file, "--db", database, "--timeout", "100ms", "--quiet"])
         #expect(first.status == 1, "\(first)")
-        let second = try runDurableTool(["run", file, "--db", database, "--timeout", "10s", "--retry-failed", "--quiet"])
+        let second = try await runDurableTool(["run", file, "--db", database, "--timeout", "10s", "--retry-failed", "--quiet"])
         #expect(second.status == 0, "\(second)")
         #expect(second.standardError.contains("1 line(s) from an earlier run now use this run's --timeout"), "\(second)")
         #expect(second.standardOutput.contains("slow"), "\(second)")
@@ -220,10 +220,10 @@ struct RunOutputTests {
         let directory = TemporaryDirectory()
         let file = directory.file("commands.txt")
         try Data("printf 'a\\nb'; sleep 0.1; printf 'c\\n'\n".utf8).write(to: URL(fileURLWithPath: file))
-        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--line-buffer", "--quiet"])
+        let result = try await runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--line-buffer", "--quiet"])
         #expect(result.status == 0, "\(result)")
         #expect(result.standardOutput == "a\nbc\n")
-        let refused = try runDurableTool(["run", file, "--line-buffer", "--keep-order"])
+        let refused = try await runDurableTool(["run", file, "--line-buffer", "--keep-order"])
         #expect(refused.status != 0 && refused.standardError.contains("cannot go together"), "\(refused)")
     }
 }
@@ -235,7 +235,7 @@ extension RunOutputTests {
         let file = directory.file("commands.txt")
         try Data("true\nexit 3\nkill -9 $$\n".utf8).write(to: URL(fileURLWithPath: file))
         let log = directory.file("joblog.tsv")
-        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--joblog", log, "-q"])
+        let result = try await runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--joblog", log, "-q"])
         #expect(result.status == 1, "\(result)")
         let rows = try lines(of: log).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
         #expect(rows.first == ["line", "status", "exit", "signal", "seconds", "attempts", "command"])
@@ -255,17 +255,17 @@ extension CommandConventionTests {
         let database = directory.file("run.sqlite")
         let file = directory.file("jobs.txt")
         try Data("true\nexit 7\n".utf8).write(to: URL(fileURLWithPath: file))
-        #expect(try runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
-        let shown = try runDurableTool(["show", "\(file):2", "--db", database, "--json"])
+        #expect(try await runDurableTool(["run", file, "--db", database, "--quiet"]).status == 1)
+        let shown = try await runDurableTool(["show", "\(file):2", "--db", database, "--json"])
         #expect(shown.status == 0, "\(shown)")
         #expect(shown.standardOutput.contains("\"status\":\"failed\""), "\(shown)")
-        let listed = try runDurableTool(["ls", "--db", database, "--job", file, "--json"])
+        let listed = try await runDurableTool(["ls", "--db", database, "--job", file, "--json"])
         #expect(listed.lines.count == 2, "\(listed)")
-        let retried = try runDurableTool(["retry", "\(file):2", "--db", database])
+        let retried = try await runDurableTool(["retry", "\(file):2", "--db", database])
         #expect(retried.status == 0 && retried.standardOutput.contains("\(file):2: pending again"), "\(retried)")
-        let cancelled = try runDurableTool(["cancel", "\(file):2", "--db", database])
+        let cancelled = try await runDurableTool(["cancel", "\(file):2", "--db", database])
         #expect(cancelled.standardOutput.contains("\(file):2: cancelled"), "\(cancelled)")
-        let missing = try runDurableTool(["show", "\(file):9", "--db", database])
+        let missing = try await runDurableTool(["show", "\(file):9", "--db", database])
         #expect(missing.status == 2 && missing.standardError.contains("no task of line 9"), "\(missing)")
     }
 }

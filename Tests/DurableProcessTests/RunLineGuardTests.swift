@@ -54,7 +54,7 @@ struct RunLineGuardTests {
         try await first.sigkill()
         #expect(!LineProcessesProbe.find(log).isEmpty, "the first run's line still runs")
 
-        let second = try runDurableTool(arguments)
+        let second = try await runDurableTool(arguments)
         #expect(second.status == 0, "\(second)")
         #expect(second.standardError.contains("stopped line 1's earlier run"), "\(second)")
         #expect(try lines(of: log) == ["start 1", "start 2", "done"])
@@ -83,7 +83,7 @@ struct RunLineGuardTests {
         let line = try #require(
             pid_t((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(!isAlive(line), "the line was stopped")
-        let again = try runDurableTool(arguments)
+        let again = try await runDurableTool(arguments)
         #expect(again.status == 0, "\(again)")
         #expect(try lines(of: log) == ["start 1", "start 2"])
     }
@@ -140,7 +140,7 @@ struct RunReportTests {
         let file = directory.file("commands.txt")
         try Data((commands + "\n").utf8).write(to: URL(fileURLWithPath: file))
         // The database first, so that both runners open a file that exists.
-        #expect(try runDurableTool(["run", file, "--db", database, "--dry-run"]).status == 0)
+        #expect(try await runDurableTool(["run", file, "--db", database, "--dry-run"]).status == 0)
         let arguments = ["run", file, "--db", database, "-j", "2", "--quiet"]
         let runners = try (1...2).map { index in
             try ChildProcess(
@@ -168,7 +168,7 @@ struct RunReportTests {
         let counter = directory.file("count")
         let file = directory.file("commands.txt")
         try Data("echo x >> \(counter); [ $(wc -l < \(counter)) -ge 3 ]\n".utf8).write(to: URL(fileURLWithPath: file))
-        let result = try runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--retries", "2", "--quiet"])
+        let result = try await runDurableTool(["run", file, "--db", directory.file("run.sqlite"), "--retries", "2", "--quiet"])
         #expect(result.status == 0, "\(result)")
         #expect(result.standardError.contains("line 1 failed (exit status 1) on attempt 1 of 3; retrying"), "\(result)")
         #expect(result.standardError.contains("on attempt 2 of 3; retrying"), "\(result)")

@@ -55,7 +55,7 @@ struct StoredErrorTests {
             "SELECT CAST(json_extract(error, '$.detail.used') AS TEXT) FROM task_attempts WHERE task_id = \(task.id)")
         #expect(attempts == ["101"])
         // `durable show --json` shows it too.
-        let shown = try runDurableTool(["show", "--db", directory.file("test.sqlite"), "--json", "\(task.id)"])
+        let shown = try await runDurableTool(["show", "--db", directory.file("test.sqlite"), "--json", "\(task.id)"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.standardOutput.utf8)) as? [String: Any])
         let detail = (object["error"] as? [String: Any])?["detail"] as? [String: Any]
         #expect(detail?["limit"] as? Int == 100, "\(shown.standardOutput)")

@@ -17,7 +17,7 @@ func withServer<T: Sendable>(_ body: (TestHTTPServer) async throws -> T) async t
 }
 
 /// The SHA-256 of each body, as the system's `sha256sum` (or `shasum -a 256`) computes it.
-func sha256sum(_ bodies: [[UInt8]], in directory: TemporaryDirectory) throws -> [String] {
+func sha256sum(_ bodies: [[UInt8]], in directory: TemporaryDirectory) async throws -> [String] {
     let folder = directory.file("sha-\(UUID().uuidString)")
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let files = try bodies.enumerated().map { index, body in
@@ -27,8 +27,8 @@ func sha256sum(_ bodies: [[UInt8]], in directory: TemporaryDirectory) throws -> 
     }
     let finished =
         FileManager.default.isExecutableFile(atPath: "/usr/bin/sha256sum")
-        ? try SpawnedProcess.run("/usr/bin/sha256sum", files, mergingErrors: false)
-        : try SpawnedProcess.run("/usr/bin/shasum", ["-a", "256"] + files, mergingErrors: false)
+        ? try await SpawnedProcess.run("/usr/bin/sha256sum", files, mergingErrors: false)
+        : try await SpawnedProcess.run("/usr/bin/shasum", ["-a", "256"] + files, mergingErrors: false)
     let output = finished.standardOutput
     let digests = output.split(separator: "\n").map { String($0.prefix(64)) }
     guard finished.status == 0, !finished.signalled, digests.count == bodies.count else {

@@ -38,10 +38,10 @@ func postgresURL(changing change: (inout URLComponents) -> Void) throws -> Strin
 /// process's (without `$DURABLE_DB` unless given there), in `directory`.
 func durableTool(
     _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil
-) throws -> DurableResult {
+) async throws -> DurableResult {
     var base = ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }
     base.merge(environment) { _, new in new }
-    let finished = try SpawnedProcess.run(
+    let finished = try await SpawnedProcess.run(
         try ChildProcess.durableExecutable().path, arguments, environment: base, workingDirectory: directory,
         mergingErrors: false)
     return DurableResult(

@@ -1,10 +1,11 @@
 import Foundation
 
-/// Runs a command to its end; returns its exit status and its output (stdout and stderr).
+/// Runs a short command (`chattr`, `mkfs`) to its end, blocking this thread;
+/// returns its exit status and its output (stdout and stderr).
 @discardableResult
 public func runCommand(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
     do {
-        let finished = try SpawnedProcess.run(executable, arguments)
+        let finished = try SpawnedProcess.runBlocking(executable, arguments)
         return (finished.status, finished.standardOutput)
     } catch {
         return (-1, "cannot run \(executable): \(error)")

@@ -17,8 +17,8 @@ public struct DurableToolOutput: Sendable {
 }
 
 /// Runs the built `durable` tool with `arguments` (without `$DURABLE_DB`) to the end.
-public func runDurableTool(_ arguments: [String]) throws -> DurableToolOutput {
-    let finished = try SpawnedProcess.run(
+public func runDurableTool(_ arguments: [String]) async throws -> DurableToolOutput {
+    let finished = try await SpawnedProcess.run(
         try ChildProcess.durableExecutable().path, arguments,
         environment: ProcessInfo.processInfo.environment.filter { $0.key != "DURABLE_DB" }, mergingErrors: false)
     return DurableToolOutput(

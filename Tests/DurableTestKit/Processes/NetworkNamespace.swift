@@ -167,7 +167,8 @@ public final class NetworkNamespace: Sendable {
     }
 
     private static func run(_ executable: URL, _ arguments: [String]) throws -> SpawnedProcess.Finished {
-        try SpawnedProcess.run(executable.path, arguments, mergingErrors: false)
+        // `ip` ends within milliseconds, and `remove()` runs in a `deinit`.
+        try SpawnedProcess.runBlocking(executable.path, arguments, mergingErrors: false)
     }
 
     static func executable(_ name: String) throws -> URL {

@@ -124,26 +124,66 @@ public final class SpawnedProcess: Sendable {
         public var standardError: String
     }
 
-    /// Runs `executable` to its end, blocking this thread (for short commands),
-    /// with standard error in `standardError` unless `mergingErrors`.
+    /// Runs `executable` to its end, with standard error in `standardError`
+    /// unless `mergingErrors`. Waiting polls (see ``waitForExit(timeout:)``):
+    /// the tests run on a cooperative pool as wide as the machine has cores, and
+    /// two tests blocked in `waitpid` on a 2-core machine stalled every other
+    /// test (and made timeouts elsewhere fire) until their children ended.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        workingDirectory: String? = nil, input: String = "/dev/null", mergingErrors: Bool = true
-    ) throws -> Finished {
-        let base = FileManager.default.temporaryDirectory.path + "/durable-spawn-\(UUID().uuidString)"
-        let (output, error) = (base + ".out", base + ".err")
-        defer { for path in [output, error] { try? FileManager.default.removeItem(atPath: path) } }
+        workingDirectory: String? = nil, input: String = "/dev/null", mergingErrors: Bool = true,
+        timeout: Duration = .seconds(120)
+    ) async throws -> Finished {
+        let files = CapturedOutput(mergingErrors: mergingErrors)
+        defer { files.remove() }
         let child = try SpawnedProcess(
             executable, arguments, environment: environment, workingDirectory: workingDirectory, input: input,
-            output: output, error: mergingErrors ? nil : error)
+            output: files.output, error: files.error)
+        do {
+            return files.finished(try await child.waitForExit(timeout: timeout))
+        } catch {
+            child.signal(SIGKILL)
+            throw error
+        }
+    }
+
+    /// Runs `executable` to its end, blocking this thread: only for commands
+    /// that end within milliseconds (`ip`, `chattr`) where no `await` is
+    /// possible (a `deinit`).
+    public static func runBlocking(_ executable: String, _ arguments: [String], mergingErrors: Bool = true) throws
+        -> Finished
+    {
+        let files = CapturedOutput(mergingErrors: mergingErrors)
+        defer { files.remove() }
+        let child = try SpawnedProcess(executable, arguments, output: files.output, error: files.error)
         var status: Int32 = 0
         while waitpid(child.pid, &status, 0) < 0, errno == EINTR {}
         let ending = decode(status)
         child.ending.withLock { $0 = ending }
-        let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        return Finished(
-            status: ending.status, signalled: ending.signalled, standardOutput: read(output),
-            standardError: mergingErrors ? "" : read(error))
+        return files.finished(ending)
+    }
+
+    /// Two temporary files for a child's standard output and error.
+    private struct CapturedOutput {
+        let output: String
+        let error: String?
+
+        init(mergingErrors: Bool) {
+            let base = FileManager.default.temporaryDirectory.path + "/durable-spawn-\(UUID().uuidString)"
+            output = base + ".out"
+            error = mergingErrors ? nil : base + ".err"
+        }
+
+        func finished(_ ending: (status: Int32, signalled: Bool)) -> Finished {
+            let read = { (path: String?) in path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
+            return Finished(
+                status: ending.status, signalled: ending.signalled, standardOutput: read(output),
+                standardError: read(error))
+        }
+
+        func remove() {
+            for path in [output, error].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+        }
     }
 
     private func endingIfExited() -> (status: Int32, signalled: Bool)? {
