@@ -24,6 +24,8 @@ extension Dashboard {
         let wait = activity.queueWait.map {
             "p50 \(Formatting.duration($0.p50)), p95 \(Formatting.duration($0.p95)) (\($0.sampled) tasks)"
         } ?? "–"
+        let now = engine.configuration.clock.now()
+        let oldestDue = statistics.oldestDueTime.map { Formatting.duration(max(0, now - $0)) } ?? "none is due"
         let failures = activity.failures.map { group -> [String] in
             [
                 "\(group.count)", HTML.escape(group.type), HTML.escape(Formatting.oneLine(group.message, limit: 160)),
@@ -49,6 +51,7 @@ extension Dashboard {
             <h2>Finished per minute, last hour</h2>
             \(ThroughputChart.svg(activity))
             <p>Queue wait (due → running) of the tasks finished in the last hour: \(HTML.escape(wait))</p>
+            <p>Longest wait of a due task: \(HTML.escape(oldestDue))</p>
             <h2>Workers</h2>
             \(workers.isEmpty ? "<p>No worker is running.</p>" : HTML.table(
                 headers: ["host", "pid", "running / slots", "last heartbeat", "started", "id"], rows: workers))

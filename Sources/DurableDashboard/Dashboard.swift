@@ -85,6 +85,7 @@ public struct Dashboard: Sendable {
         router.get("/api/tasks/{id}") { _, context in
             await api { try await taskJSON(TaskFilter.id(context.parameters.get("id") ?? "", parameter: "task id")) }
         }
+        router.get("/metrics") { _, _ in await api { try await prometheusMetrics() } }
         router.get("/api/csrf") { _, _ in csrfJSON() }
         router.get("/api/events") { _, _ in eventsResponse() }
         for (verb, make) in [("cancel", Action.cancel), ("retry", Action.retry)] {

@@ -210,7 +210,7 @@ enum FinishAndClaimStatement: HotStatement {
 /// Inserts unkeyed tasks with ids from the sequence; returns each one's id and
 /// name, in the given order. Parameters: job, name, input, context, priority,
 /// run_at, deadline, timeout_ms, retry, parent_id, detached, group_id,
-/// callback_of (arrays), the default name's prefix, now.
+/// callback_of (arrays), the default name's prefix, now, trace_context (array).
 enum InsertTasksStatement: HotStatement {
     /// TransitionRules.defaultTaskName, in SQL.
     private static let name = "coalesce(name, $14::text || id)"
@@ -219,14 +219,15 @@ enum InsertTasksStatement: HotStatement {
         WITH t AS MATERIALIZED (
             SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
-                        $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[])
+                        $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
+                        $16::text[])
                 WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
-                                     retry, parent_id, detached, group_id, callback_of, ord)
+                                     retry, parent_id, detached, group_id, callback_of, trace_context, ord)
         ), inserted AS (
             INSERT INTO tasks (id, job, name, input, context, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at)
+                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
             SELECT id, job, \(name), input, context, priority, run_at, deadline, timeout_ms,
-                   retry, parent_id, detached, group_id, callback_of, $15::bigint
+                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context
             FROM t
         )
         SELECT id, \(name) FROM t ORDER BY ord

@@ -14,7 +14,7 @@ enum PostgresRows {
     /// The columns `claimed(_:)` reads, in its order.
     static let claimedColumns = """
         id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
-        retry, failures
+        retry, failures, run_at, trace_context
         """
 
     /// As many NULLs as ``claimedColumns``, for a row of another kind in a UNION with claimed rows.
@@ -90,7 +90,9 @@ enum PostgresRows {
             deadline: try columns.next(),
             timeoutMilliseconds: try columns.next(),
             retry: try columns.next(),
-            failures: Int(try columns.next() as Int64))
+            failures: Int(try columns.next() as Int64),
+            runAt: try columns.next() as Int64,
+            traceContext: try columns.next())
     }
 
     /// The outcome of a finished task's row (``outcomeColumns``); `nil` while it is

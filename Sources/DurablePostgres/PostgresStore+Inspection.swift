@@ -102,6 +102,13 @@ extension PostgresStore {
         }
     }
 
+    package func oldestDueTime(now: Int64) async throws -> Int64? {
+        try await read("find the oldest due task") { connection in
+            try await connection.value(
+                "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at <= \(now)", as: Int64.self)
+        }
+    }
+
     package func runningTasks() async throws -> [RunningTaskRow] {
         try await read("list running tasks") { connection in
             try await connection.rows(

@@ -38,8 +38,8 @@ extension PostgresStore {
             var recovery = Recovery()
             var statement = PostgresStatement(
                 """
-                SELECT id, owner, attempt, started_at, lease_expires_at < \(leaseNow) AS expired, cancel_requested_at,
-                       cancel_message
+                SELECT id, job, owner, attempt, started_at, lease_expires_at < \(leaseNow) AS expired,
+                       cancel_requested_at, cancel_message
                 FROM tasks
                 WHERE status = 'running' AND (owner = ANY(
                 """)
@@ -51,8 +51,9 @@ extension PostgresStore {
                 FOR UPDATE SKIP LOCKED
                 """)
             for row in try await connection.rows(statement.query) {
-                let (id, owner, attempt, startedAt, expired, cancelRequestedAt, message) = try row.decode(
-                    (Int64, String?, Int64, Int64?, Bool?, Int64?, String?).self)
+                let (id, job, owner, attempt, startedAt, expired, cancelRequestedAt, message) = try row.decode(
+                    (Int64, String, String?, Int64, Int64?, Bool?, Int64?, String?).self)
+                recovery.abandonedJobs.append(job)
                 let ownerName = owner ?? "unknown"
                 let leaseExpired = expired == true && !deadOwners.contains(ownerName)
                 let error = TransitionRules.abandonment(owner: ownerName, leaseExpired: leaseExpired)

@@ -97,6 +97,7 @@ struct PostgresTransitions {
         statement.bind(column: tasks.map { $0.callbackOf?.rawValue })
         statement.bind(TransitionRules.defaultTaskNamePrefix)
         statement.bind(now)
+        statement.bind(column: tasks.map(\.traceContext))
         let rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
@@ -117,6 +118,7 @@ struct PostgresTransitions {
             statement.bind(task.runAt), statement.bind(task.deadline), statement.bind(task.timeoutMilliseconds),
             statement.bind(task.retry), statement.bind(task.parentID?.rawValue), statement.bind(task.detached),
             statement.bind(task.groupID?.rawValue), statement.bind(task.callbackOf?.rawValue), statement.bind(now),
+            statement.bind(task.traceContext),
         ].joined(separator: ", ")
     }
 
@@ -132,7 +134,7 @@ struct PostgresTransitions {
         var statement = PostgresStatement(
             """
             INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at) VALUES (
+                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context) VALUES (
             """)
         statement.append(Self.bindColumns(of: task, id: id, name: name, now: now, into: &statement))
         statement.append(") ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id")

@@ -31,7 +31,7 @@ enum SQLiteRows {
     /// The columns `claimed(_:)` reads, in its order.
     static let claimedColumns = """
         id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
-        retry, failures
+        retry, failures, run_at, trace_context
         """
 
     /// The columns `outcome(_:)` reads.
@@ -101,7 +101,9 @@ enum SQLiteRows {
             deadline: row.optionalInt64(10),
             timeoutMilliseconds: row.optionalInt64(11),
             retry: row.optionalString(12),
-            failures: row.int(13))
+            failures: row.int(13),
+            runAt: row.int64(14),
+            traceContext: row.optionalString(15))
     }
 
     /// A row of the workers table (its id in `idColumn`); `nil` when the id is

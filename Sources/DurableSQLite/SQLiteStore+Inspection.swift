@@ -96,6 +96,12 @@ extension SQLiteStore {
         }
     }
 
+    package func oldestDueTime(now: Int64) async throws -> Int64? {
+        try await read("find the oldest due task") { db in
+            try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at <= ?", arguments: [now])
+        }
+    }
+
     package func runningTasks() async throws -> [RunningTaskRow] {
         try await read("list running tasks") { db in
             try Row.fetchAll(

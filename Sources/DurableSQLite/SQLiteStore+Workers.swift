@@ -43,7 +43,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, owner, attempt, started_at, lease_expires_at, cancel_requested_at, cancel_message
+                    SELECT id, job, owner, attempt, started_at, lease_expires_at, cancel_requested_at, cancel_message
                     FROM tasks
                     WHERE status = 'running'
                       AND (owner IN (SELECT value FROM json_each(?)) OR lease_expires_at < ?)
@@ -56,6 +56,7 @@ extension SQLiteStore {
                 let leaseExpired = (row["lease_expires_at"] as Int64? ?? 0) < now
                     && !deadOwners.contains(owner)
                 let error = TransitionRules.abandonment(owner: owner, leaseExpired: leaseExpired)
+                recovery.abandonedJobs.append(row["job"])
                 try transitions.recordAttempt(
                     id, attempt: row["attempt"] as Int, owner: owner, startedAt: row["started_at"] as Int64? ?? now,
                     outcome: .abandoned, error: try StoredJSON.encode(error))

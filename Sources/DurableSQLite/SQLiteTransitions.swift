@@ -66,9 +66,9 @@ struct SQLiteTransitions {
     private static let taskInsert = MultiRowInsert(
         """
         INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                           retry, parent_id, detached, group_id, callback_of, created_at)
+                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
         """,
-        columns: 16)
+        columns: 17)
 
     /// Inserts the buffered new tasks and empties the buffer.
     private func insertRows(_ rows: inout [NewRow]) throws {
@@ -91,6 +91,7 @@ struct SQLiteTransitions {
             try statement.bind(task.groupID?.rawValue, at: base + 14)
             try statement.bind(task.callbackOf?.rawValue, at: base + 15)
             try statement.bind(now, at: base + 16)
+            try statement.bind(task.traceContext, at: base + 17)
         }
         rows.removeAll(keepingCapacity: true)
     }

@@ -2,6 +2,9 @@ public import Durable
 import DurablePostgres
 import DurableTestKit
 import Foundation
+import InMemoryTracing
+import MetricsTestKit
+import Tracing
 import Logging
 
 /// Where a workload's tasks live: a fresh SQLite file in ``benchDirectory``, or —
@@ -80,10 +83,18 @@ public enum BenchDatabase: Sendable, CustomStringConvertible {
     /// An engine on this database with the library's defaults but for durability
     /// (SQLite's `synchronous`; PostgreSQL's durability is the server's) and
     /// concurrency, logging only warnings and errors (to standard error).
+    ///
+    /// With `$DURABLE_BENCH_OBSERVE=1`, the engine reports its metrics and spans
+    /// to in-memory backends (swift-metrics' test factory, the in-memory tracer):
+    /// what observing costs.
     public func makeEngine(durability: Durability, concurrency: Int = 256) async throws -> TaskEngine {
         var configuration = EngineConfiguration()
         configuration.maxConcurrentTasks = concurrency
         configuration.gracefulShutdownTimeout = .seconds(5)
+        if Self.observes {
+            configuration.metricsFactory = TestMetrics()
+            configuration.tracer = InMemoryTracer()
+        }
         var logger = Logger(label: "durable-bench") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         switch self {
@@ -102,6 +113,18 @@ public enum BenchDatabase: Sendable, CustomStringConvertible {
 }
 
 extension BenchDatabase {
+    /// Whether engines report to in-memory metrics and traces (`$DURABLE_BENCH_OBSERVE=1`).
+    public static var observes: Bool { ProcessInfo.processInfo.environment["DURABLE_BENCH_OBSERVE"] == "1" }
+
+    /// Runs `body` in a span of `engine`'s tracer, if it has one, so that the tasks
+    /// it creates store a trace context and their runs link to it.
+    public static func traced<T>(_ engine: TaskEngine, _ body: () async throws -> T) async throws -> T {
+        guard let tracer = engine.configuration.tracer else { return try await body() }
+        let span = tracer.startSpan("bench", context: .topLevel)
+        defer { span.end() }
+        return try await ServiceContext.withValue(span.context) { try await body() }
+    }
+
     /// The PostgreSQL server's version and the settings that decide its speed and
     /// durability, for result lines; `nil` on SQLite.
     public func serverSettings() async throws -> [String: String]? {

@@ -16,7 +16,7 @@ public func endToEnd(
     engine.register(Noop())
     let start = monotonicNanos()
     let (created, gathered) = try await engine.run { engine in
-        let tasks = try await createNoops(n, chunk: chunk, on: engine)
+        let tasks = try await BenchDatabase.traced(engine) { try await createNoops(n, chunk: chunk, on: engine) }
         let created = monotonicNanos()
         let results = try await engine.gather(tasks)
         try verify(results, n: n)
@@ -26,6 +26,7 @@ public func endToEnd(
     let total = seconds(from: start, to: end)
     return [
         "workload": "e2e", "n": n, "sync": durability.syncName, "concurrency": concurrency, "chunk": chunk,
+        "observed": BenchDatabase.observes,
         "create_s": rounded(seconds(from: start, to: created)),
         "gathered_s": rounded(seconds(from: start, to: gathered)),
         "e2e_s": rounded(total), "tasks_per_s": rounded(Double(n) / total, 1), "results_verified": true,

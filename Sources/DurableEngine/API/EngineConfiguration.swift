@@ -1,3 +1,6 @@
+public import CoreMetrics
+public import Tracing
+
 /// How an engine stores and runs tasks. Every field has a default. Durations
 /// are at most 10000 years; `TaskEngine(path:configuration:sqlite:logger:)` refuses
 /// others (and intervals of zero or less) with ``DurableError/Code/invalidArgument``.
@@ -57,6 +60,16 @@ public struct EngineConfiguration: Sendable {
     /// Where the jitter of retry delays is drawn from. Default the system's
     /// random number generator.
     public var random: RandomUnit = .system
+    /// Where the engine reports its metrics (``MetricNames``). Default `nil`: the
+    /// factory the application bootstrapped with `MetricsSystem.bootstrap`; with
+    /// none bootstrapped, no metric is made at all. The library never bootstraps
+    /// one.
+    public var metricsFactory: (any MetricsFactory)?
+    /// Where the engine reports its spans: one per run (`run <job>`) and one per
+    /// step that runs (`step <name>`). Default `nil`: the tracer the application
+    /// bootstrapped with `InstrumentationSystem.bootstrap`; with none, the engine
+    /// neither starts spans nor stores trace contexts (the docs' "Metrics and traces").
+    public var tracer: (any Tracer)?
 
     /// The SQLite settings given through the deprecated fields below; an
     /// explicit `SQLiteConfiguration` replaces them.

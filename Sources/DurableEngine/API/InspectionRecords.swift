@@ -123,6 +123,11 @@ public struct QueueStatistics: Sendable, Hashable {
     /// (``AbandonedRun``); jobs without any are left out.
     public var abandoned: [String: Int] = [:]
 
+    /// When the pending task that has waited longest for a slot was due
+    /// (Unix milliseconds); `nil` when no pending task is due. Its age is how far
+    /// behind the workers are.
+    public var oldestDueTime: Int64?
+
     /// Abandoned runs over all jobs.
     public var abandonedTotal: Int { abandoned.values.reduce(0, +) }
 

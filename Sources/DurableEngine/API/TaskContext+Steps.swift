@@ -43,7 +43,7 @@ extension TaskContext {
         case .new(let checkpoint):
             let value: T
             do {
-                value = try await body()
+                value = try await observed(checkpoint, body)
             } catch let error as any NonRetryable {
                 try await journal.record(checkpoint, status: .failed, result: nil, error: StoredError(failure: error))
                 throw error
@@ -169,5 +169,24 @@ extension TaskContext {
         -> AsCompletedSequence<Output>
     {
         engine.asCompleted(tasks, timeout: timeout)
+    }
+
+    /// Runs a new step's `body` in its span (`step <name>`) and reports its
+    /// duration, when the engine has a tracer and metrics.
+    private func observed<T>(_ checkpoint: StepJournal.NewCheckpoint, _ body: () async throws -> T) async throws -> T {
+        let metrics = engine.metrics
+        let started = metrics == nil ? nil : ContinuousClock.now
+        var succeeded = false
+        defer {
+            if let metrics, let started { metrics.step(job: job, succeeded: succeeded, took: ContinuousClock.now - started) }
+        }
+        let value =
+            if let tracing = engine.tracing {
+                try await tracing.step(checkpoint.name, occurrence: checkpoint.occurrence, of: taskID, body)
+            } else {
+                try await body()
+            }
+        succeeded = true
+        return value
     }
 }

@@ -30,11 +30,13 @@ extension TaskEngine {
         try await inspectableStore("list callbacks").callbacks(of: id)
     }
 
-    /// Counts by job and status, and how many tasks finished in the last minute
-    /// and hour.
+    /// Counts by job and status, how many tasks finished in the last minute and
+    /// hour, and since when the longest-waiting due task waits.
     public func statistics() async throws -> QueueStatistics {
         let now = clock.now()
-        var statistics = try await inspectableStore("count tasks").statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+        let store = try inspectableStore("count tasks")
+        var statistics = try await store.statistics(minuteAgo: now - 60_000, hourAgo: now - 3_600_000)
+        statistics.oldestDueTime = try await store.oldestDueTime(now: now)
         for run in try await abandonedRuns() { statistics.abandoned[run.job, default: 0] += 1 }
         return statistics
     }
@@ -59,6 +61,14 @@ extension TaskEngine {
             failures: try await store.failureGroups(since: start, limit: 20),
             queueWait: QueueWait(waits: try await store.queueWaits(since: start, limit: 10_000)),
             workers: try await store.workerActivity())
+    }
+
+    /// The queue wait's percentiles (from due to start) over the latest 10,000
+    /// tasks that finished in the last `window`, or `nil` when none did: what
+    /// ``activity(overLast:)`` reports as its queue wait, read alone.
+    public func queueWait(overLast window: Duration = .seconds(3600)) async throws -> QueueWait? {
+        let since = clock.now() - max(60_000, window.components.seconds * 1000)
+        return QueueWait(waits: try await inspectableStore("measure the queue wait").queueWaits(since: since, limit: 10_000))
     }
 
     /// The workers that have not stopped, oldest first, with how many tasks each

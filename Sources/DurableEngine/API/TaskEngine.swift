@@ -38,6 +38,9 @@ public final class TaskEngine: Sendable {
     let changeListeners = ChangeSignals()
     let localCallbacks = LocalCallbacks()
     let storeHealth: StoreHealth
+    /// The engine's metrics and spans; `nil` when no backend is bootstrapped or given.
+    let metrics: EngineMetrics?
+    let tracing: EngineTracing?
     private let activeWorker = Mutex<Worker?>(nil)
 
     /// Runs on `store`, opened by its own target (the SQLite store, the
@@ -52,6 +55,8 @@ public final class TaskEngine: Sendable {
         changeReader = EngineChangeReader(hub: hub, signals: changeListeners)
         changes = store.makeChangeFeed(reporting: changeReader, logger: logger)
         storeHealth = StoreHealth(hub: hub, clock: configuration.clock, timeout: configuration.storeFailureTimeout)
+        metrics = EngineMetrics.make(configuration.metricsFactory)
+        tracing = EngineTracing.make(configuration.tracer)
     }
 
     var clock: any TaskClock { configuration.clock }
@@ -140,6 +145,7 @@ public final class TaskEngine: Sendable {
         let current = explicitCreator ?? TaskContext.current
         let creator = current.flatMap { $0.engine === self ? $0 : nil }
         let inherited = current?.values
+        let traceContext = tracing?.currentContext()
         let newTasks = try requests.map { request in
             let input: String
             do {
@@ -161,10 +167,12 @@ public final class TaskEngine: Sendable {
                 priority: options.priority, runAt: runAt ?? now.adding(milliseconds: delay), deadline: deadline,
                 timeoutMilliseconds: try options.timeout?.checkedMilliseconds(of: "TaskOptions.timeout", positive: true),
                 retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil,
-                parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil)
+                parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil,
+                traceContext: traceContext)
         }
         let created = try await store(newTasks, now: now)
         changeListeners.signal()
+        metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
         return created.map { DurableTask(id: $0.id, engine: self) }
     }
 

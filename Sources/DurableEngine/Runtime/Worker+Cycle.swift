@@ -78,8 +78,10 @@ extension Worker {
                 leaseUntil: now + configuration.leaseDuration.milliseconds)
             : nil
         do {
+            let started = ContinuousClock.now
             let result = try await store.completeAndClaim(
                 completions, claim: claim, failingExpired: failingExpired, now: now)
+            if let metrics = engine.metrics { record(result, of: completions, startedAt: started, in: metrics) }
             if engine.storeHealth.commitSucceeded() { logger.notice("the store works again") }
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
@@ -102,6 +104,20 @@ extension Worker {
             state.withLock { $0.decisions.commitFailed(completions, failingExpired: failingExpired) }
             return nil
         }
+    }
+
+    /// Reports a commit to the metrics: its duration and size, the runs whose
+    /// ends it stored (not the stale ones), the tasks it claimed, the slots.
+    private func record(
+        _ result: CycleResult, of completions: [TaskCompletion], startedAt: ContinuousClock.Instant,
+        in metrics: EngineMetrics
+    ) {
+        metrics.committed(completions: completions.count, took: ContinuousClock.now - startedAt)
+        let stale = Set(result.stale)
+        metrics.stored(completions.lazy.filter { !stale.contains($0.id) }, now: clock.now())
+        metrics.claimed(result.claimed)
+        let running = state.withLock { $0.decisions.running.count } + result.claimed.count
+        metrics.slots(running: running, free: max(0, configuration.maxConcurrentTasks - running))
     }
 
     /// Acts on a commit's results: wakes this process's waiters, delivers cancel
@@ -202,12 +218,14 @@ extension Worker {
         let limit = limit(of: task)
         let (stopNow, superseded) = state.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?) in
             let job = Task {
-                let ending =
+                let run = {
                     if let limit {
                         await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
                     } else {
                         await runner.run(task, taskContext)
                     }
+                }
+                let ending = if let tracing = self.engine.tracing { await tracing.run(task, run) } else { await run() }
                 self.finish(task, ending: ending)
             }
             let handles = RunHandles(job: job, retry: retry, journal: taskContext.journal)
@@ -229,7 +247,8 @@ extension Worker {
         state.withLock { state in
             state.decisions.complete(
                 TaskCompletion(
-                    id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: .failed(error)))
+                    id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
+                    ending: .failed(error)))
         }
         wake.signal()
     }
@@ -274,7 +293,8 @@ extension Worker {
             }
             state.decisions.complete(
                 TaskCompletion(
-                    id: task.id, owner: id, attempt: task.attempt, startedAt: task.startedAt, ending: stored))
+                    id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
+                    ending: stored))
         }
         wake.signal()
     }

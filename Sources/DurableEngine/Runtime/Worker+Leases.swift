@@ -99,6 +99,7 @@ extension Worker {
                 .map(\.id)
             let recovery = try await store.recoverTasks(deadOwners: dead, now: clock.now())
             engine.apply(recovery.effects)
+            engine.metrics?.abandoned(jobs: recovery.abandonedJobs)
             // Deadlines that passed while nobody ran the tasks (also recovered ones).
             engine.apply(try await store.expireDeadlines(now: clock.now()))
             let cancelled = recovery.effects.finished.count

@@ -123,6 +123,7 @@ final class Worker: Sendable {
     /// promised to them.
     func startClaimed(_ tasks: [ClaimedTask], reserved: Int) {
         state.withLock { $0.decisions.releaseReservation(reserved) }
+        engine.metrics?.claimed(tasks)
         for task in tasks { start(task) }
         if tasks.count < reserved { wake.signal() }
     }

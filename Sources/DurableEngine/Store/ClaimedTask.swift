@@ -17,9 +17,13 @@ package struct ClaimedTask: Sendable {
     package var retry: String?
     /// Failed attempts before this one.
     package var failures: Int
+    /// When the task was due (`run_at`): the queue wait is `startedAt - runAt`.
+    package var runAt: Int64
+    /// The creator's trace context as stored (see `EngineTracing`), or `nil`.
+    package var traceContext: String?
 
     /// Creates a value with every field given.
-    package init(id: TaskID, job: String, name: String, input: String, context: String? = nil, attempt: Int, startedAt: Int64, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, failures: Int) {
+    package init(id: TaskID, job: String, name: String, input: String, context: String? = nil, attempt: Int, startedAt: Int64, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, failures: Int, runAt: Int64? = nil, traceContext: String? = nil) {
         self.id = id
         self.job = job
         self.name = name
@@ -34,5 +38,7 @@ package struct ClaimedTask: Sendable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retry = retry
         self.failures = failures
+        self.runAt = runAt ?? startedAt
+        self.traceContext = traceContext
     }
 }

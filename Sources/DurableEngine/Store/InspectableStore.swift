@@ -17,6 +17,10 @@ package protocol InspectableStore: TaskStore {
     /// Counts by job and status, and tasks finished since `minuteAgo` and `hourAgo`.
     func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics
 
+    /// The due time of the pending task that is due (`run_at <= now`) and has
+    /// waited longest, or `nil` when no pending task is due.
+    func oldestDueTime(now: Int64) async throws -> Int64?
+
     /// The running tasks, by id, with their owners' worker rows.
     func runningTasks() async throws -> [RunningTaskRow]
 

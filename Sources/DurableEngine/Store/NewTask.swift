@@ -18,9 +18,11 @@ package struct NewTask: Sendable {
     package var detached: Bool = false
     package var groupID: GroupID?
     package var callbackOf: TaskID?
+    /// The creator's trace context as a JSON object (see `EngineTracing`), or `nil`.
+    package var traceContext: String?
 
     /// Creates a value with every field given.
-    package init(job: String, input: String, name: String? = nil, context: String? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, parentID: TaskID? = nil, detached: Bool = false, groupID: GroupID? = nil, callbackOf: TaskID? = nil) {
+    package init(job: String, input: String, name: String? = nil, context: String? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, parentID: TaskID? = nil, detached: Bool = false, groupID: GroupID? = nil, callbackOf: TaskID? = nil, traceContext: String? = nil) {
         self.job = job
         self.input = input
         self.name = name
@@ -35,6 +37,7 @@ package struct NewTask: Sendable {
         self.detached = detached
         self.groupID = groupID
         self.callbackOf = callbackOf
+        self.traceContext = traceContext
     }
 }
 

@@ -17,14 +17,17 @@ package struct TaskCompletion: Sendable {
     }
 
     package var id: TaskID
+    /// The task's job: not stored by the completion, but counted by the metrics.
+    package var job: String
     package var owner: String
     package var attempt: Int
     package var startedAt: Int64
     package var ending: Ending
 
     /// Creates a value with every field given.
-    package init(id: TaskID, owner: String, attempt: Int, startedAt: Int64, ending: Ending) {
+    package init(id: TaskID, job: String = "", owner: String, attempt: Int, startedAt: Int64, ending: Ending) {
         self.id = id
+        self.job = job
         self.owner = owner
         self.attempt = attempt
         self.startedAt = startedAt

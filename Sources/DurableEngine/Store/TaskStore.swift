@@ -244,10 +244,13 @@ package struct CompletionPage: Sendable {
 package struct Recovery: Sendable {
     package var requeued: [TaskID] = []
     package var effects: TransitionEffects = TransitionEffects()
+    /// The job of each abandoned run recovered (requeued or cancelled), for the metrics.
+    package var abandonedJobs: [String] = []
 
     /// Creates a value with every field given.
-    package init(requeued: [TaskID] = [], effects: TransitionEffects = TransitionEffects()) {
+    package init(requeued: [TaskID] = [], effects: TransitionEffects = TransitionEffects(), abandonedJobs: [String] = []) {
         self.requeued = requeued
         self.effects = effects
+        self.abandonedJobs = abandonedJobs
     }
 }

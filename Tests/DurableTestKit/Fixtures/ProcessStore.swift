@@ -28,7 +28,12 @@ public enum ProcessStore: String, Sendable, CaseIterable, CustomTestStringConver
 }
 
 /// An engine on `database`: a PostgreSQL URL or an SQLite file.
-public func openEngine(_ database: String, logger: Logger = testLogger) async throws -> TaskEngine {
-    guard PostgresConfiguration.isURL(database) else { return try TaskEngine(path: database, logger: logger) }
-    return try await TaskEngine(postgres: try PostgresConfiguration(url: database), logger: logger)
+public func openEngine(
+    _ database: String, configuration: EngineConfiguration = EngineConfiguration(), logger: Logger = testLogger
+) async throws -> TaskEngine {
+    guard PostgresConfiguration.isURL(database) else {
+        return try TaskEngine(path: database, configuration: configuration, logger: logger)
+    }
+    return try await TaskEngine(
+        postgres: try PostgresConfiguration(url: database), configuration: configuration, logger: logger)
 }

@@ -12,8 +12,7 @@ struct DashboardActionTests {
     private func withDashboard(
         allowActions: Bool, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let dashboard = Dashboard(engine: TemporaryEngine.engine, access: Dashboard.Access(allowActions: allowActions))
-        try await dashboard.application(host: "127.0.0.1", port: 0, logger: Logger(label: "dashboard-test")).test(.live, body)
+        try await withLiveDashboard(TemporaryEngine.engine, access: Dashboard.Access(allowActions: allowActions), body)
     }
 
     private static let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]

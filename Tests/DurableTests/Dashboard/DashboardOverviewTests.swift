@@ -18,9 +18,7 @@ struct DashboardOverviewTests {
             for reason in ["<disk> full", "<disk> full", "quota"] {
                 _ = try? await engine.createTask(Fail.self, reason).value
             }
-            let dashboard = Dashboard(engine: engine)
-            let application = dashboard.application(host: "127.0.0.1", port: 0, logger: Logger(label: "dashboard-test"))
-            try await application.test(.live) { client in
+            try await withLiveDashboard(engine) { client in
                 let page = try await client.execute(uri: "/", method: .get) { String(buffer: $0.body) }
                 #expect(page.contains("<svg class=\"throughput\""))
                 #expect(page.contains("tasks finished per minute, 6 in all"))

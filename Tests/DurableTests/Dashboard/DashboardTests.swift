@@ -15,9 +15,7 @@ struct DashboardTests {
     private func withDashboard(
         token: String? = nil, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let dashboard = Dashboard(engine: TemporaryEngine.engine, access: Dashboard.Access(token: token))
-        let application = dashboard.application(host: "127.0.0.1", port: 0, logger: Logger(label: "dashboard-test"))
-        try await application.test(.live, body)
+        try await withLiveDashboard(TemporaryEngine.engine, access: Dashboard.Access(token: token), body)
     }
 
     private func json(_ response: TestResponse) throws -> [String: Any] {
