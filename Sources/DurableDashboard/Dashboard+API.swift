@@ -45,6 +45,7 @@ extension Dashboard {
     /// `GET /api/tasks?...`: a page of tasks, newest first (``TaskFilter``), and
     /// `next_before`, the `before` of the next page (null on the last one).
     func tasksJSON(_ filter: TaskFilter) async throws -> Response {
+        if let id = filter.searchedID { return Response.redirect(to: "/api/tasks/\(id)", type: .normal) }
         let tasks = try await engine.tasks(matching: filter.query)
         var object: [String: Any] = ["tasks": tasks.map(Formatting.json)]
         object["next_before"] = Self.nextBefore(tasks, filter: filter) ?? NSNull()

@@ -64,6 +64,7 @@ extension Dashboard {
 
     /// `GET /tasks?...`: the filter form, a page of tasks, a link to the next page.
     func tasksPage(_ filter: TaskFilter) async throws -> Response {
+        if let id = filter.searchedID { return Response.redirect(to: "/tasks/\(id)", type: .normal) }
         let tasks = try await engine.tasks(matching: filter.query)
         let rows = tasks.map { task -> [String] in
             [
@@ -120,7 +121,11 @@ extension Dashboard {
         if let error = task.error {
             body += "<h2>Error</h2><pre>\(HTML.escape("\(error.kind.rawValue): \(error.type): \(error.message)"))</pre>"
         }
-        body += Self.section("Runs", headers: ["attempt", "owner", "started", "finished", "took", "outcome", "error"],
+        if !detail.attempts.isEmpty || task.status == .running {
+            body += "<h2>Runs</h2>\n"
+                + AttemptTimeline.svg(detail.attempts, running: task, now: engine.configuration.clock.now())
+        }
+        body += Self.section("", headers: ["attempt", "owner", "started", "finished", "took", "outcome", "error"],
             rows: detail.attempts.map { run in
                 [
                     "\(run.attempt)", HTML.escape(run.owner), HTML.escape(Formatting.time(run.startedAt)),
@@ -129,17 +134,20 @@ extension Dashboard {
                     HTML.escape(run.error?.message ?? ""),
                 ]
             })
-        body += Self.section("Steps", headers: ["position", "name", "kind", "status", "result or error"],
+        body += Self.section(
+            "Steps and durable sleeps",
+            headers: ["position", "name", "kind", "status", "attempt", "stored", "took", "result, error or wake-up"],
             rows: detail.steps.map { step in
                 [
                     "\(step.position)", HTML.escape(step.name), step.kind.rawValue, step.status.rawValue,
-                    HTML.escape(step.error?.message ?? Formatting.oneLine(step.result, limit: 200)),
+                    "\(step.attempt)", HTML.escape(Formatting.time(step.storedAt)),
+                    HTML.escape(Formatting.duration(step.kind == .step ? step.durationMilliseconds : nil)),
+                    HTML.escape(Self.stepOutcome(step)),
                 ]
             })
-        body += Self.section("Children", headers: ["id", "name", "status"],
-            rows: detail.children.map { child in
-                [HTML.taskLink(child.id.rawValue), HTML.escape(child.name), child.status.rawValue]
-            })
+        if !detail.children.isEmpty {
+            body += "<h2>Children</h2>\n" + Self.tree(detail.children, below: detail.descendants)
+        }
         body += Self.section("Done callbacks", headers: ["job", "input", "task"],
             rows: detail.callbacks.map { callback in
                 [
@@ -150,9 +158,27 @@ extension Dashboard {
         return HTML.response(HTML.page(title: "Task \(task.id.rawValue): \(task.name)", body: body))
     }
 
-    /// A titled table, left out when it has no rows.
+    /// A titled table (untitled when `title` is empty), left out when it has no rows.
     private static func section(_ title: String, headers: [String], rows: [[String]]) -> String {
-        rows.isEmpty ? "" : "<h2>\(HTML.escape(title))</h2>\n" + HTML.table(headers: headers, rows: rows)
+        guard !rows.isEmpty else { return "" }
+        return (title.isEmpty ? "" : "<h2>\(HTML.escape(title))</h2>\n") + HTML.table(headers: headers, rows: rows)
+    }
+
+    /// What a checkpoint holds: a step's result or error, a sleep's wake-up time.
+    private static func stepOutcome(_ step: StepRecord) -> String {
+        if let error = step.error { return error.message }
+        if step.kind == .sleep, let wake = step.result.flatMap({ Int64($0) }) { return "wakes at \(Formatting.time(wake))" }
+        return Formatting.oneLine(step.result, limit: 200)
+    }
+
+    /// Tasks as a nested list, each with the tasks below it.
+    private static func tree(_ tasks: [TaskRecord], below: [TaskID: [TaskRecord]]) -> String {
+        let items = tasks.map { task in
+            "<li>\(HTML.taskLink(task.id.rawValue)) \(HTML.escape(task.name)) "
+                + "<span class=\"status-\(task.status.rawValue)\">\(task.status.rawValue)</span>"
+                + (below[task.id].map { tree($0, below: below) } ?? "") + "</li>"
+        }
+        return "<ul class=\"tree\">" + items.joined() + "</ul>"
     }
 
     /// The task list's filter form, filled in with `filter`.
@@ -171,6 +197,10 @@ extension Dashboard {
             \(field("job", query.job, placeholder: "job"))
             \(field("name", query.nameGlob, placeholder: "name (glob: * ?)"))
             \(field("parent", query.parentID.map { "\($0.rawValue)" }, placeholder: "parent id"))
+            \(field("group", query.groupID.map { "\($0.rawValue)" }, placeholder: "group id"))
+            \(field("since", query.createdSince.map { ISO8601DateFormatter().string(from: $0) }, placeholder: "since (ISO 8601)"))
+            \(field("until", query.createdBefore.map { ISO8601DateFormatter().string(from: $0) }, placeholder: "until (ISO 8601)"))
+            \(field("search", query.key, placeholder: "task id or key"))
             <button type="submit">Filter</button>
             </form>
             """

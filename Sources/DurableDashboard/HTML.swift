@@ -60,6 +60,11 @@ enum HTML {
     }
 
     /// A link to a task's page.
+    /// A coordinate for SVG: one decimal.
+    static func svgNumber(_ value: Double) -> String {
+        String(Double(Int(value * 10)) / 10)
+    }
+
     static func taskLink(_ id: Int64, text: String? = nil) -> String {
         "<a href=\"/tasks/\(id)\">\(escape(text ?? "#\(id)"))</a>"
     }

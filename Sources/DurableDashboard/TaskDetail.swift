@@ -10,18 +10,48 @@ package struct TaskDetail: Sendable {
     package var steps: [StepRecord]
     /// Oldest first.
     package var children: [TaskRecord]
+    /// The children's own children (and theirs), oldest first, by parent: down
+    /// to ``treeDepth`` levels below the task, looked up for at most
+    /// ``treeLookups`` tasks (a huge fan-out shows its first levels).
+    package var descendants: [TaskID: [TaskRecord]] = [:]
     package var callbacks: [CallbackRecord]
     package var abandoned: AbandonedRun?
+
+    static let treeDepth = 4
+    static let treeLookups = 200
 
     /// Reads task `id`; throws ``DurableError/Code/unknownTask`` when there is none.
     package static func load(_ id: TaskID, from engine: TaskEngine) async throws -> TaskDetail {
         let task = try await engine.record(of: id)
         let abandoned =
             task.status == .running ? try await engine.abandonedRuns().first { $0.taskID == id } : nil
-        return TaskDetail(
+        let children = Array(try await engine.tasks(matching: TaskQuery(parentID: id, limit: 10_000)).reversed())
+        var detail = TaskDetail(
             task: task, attempts: try await engine.attempts(of: id), steps: try await engine.steps(of: id),
-            children: try await engine.tasks(matching: TaskQuery(parentID: id, limit: 10_000)).reversed(),
-            callbacks: try await engine.callbacks(of: id), abandoned: abandoned)
+            children: children, callbacks: try await engine.callbacks(of: id), abandoned: abandoned)
+        detail.descendants = try await descendants(of: children, from: engine)
+        return detail
+    }
+
+    /// The tasks below `children`, level by level (see ``descendants``).
+    private static func descendants(of children: [TaskRecord], from engine: TaskEngine) async throws
+        -> [TaskID: [TaskRecord]]
+    {
+        var found: [TaskID: [TaskRecord]] = [:]
+        var level = children
+        var lookups = 0
+        for _ in 1..<treeDepth {
+            var next: [TaskRecord] = []
+            for parent in level where lookups < treeLookups {
+                lookups += 1
+                let below = try await engine.tasks(matching: TaskQuery(parentID: parent.id, limit: 1_000))
+                guard !below.isEmpty else { continue }
+                found[parent.id] = below.reversed()
+                next += below.reversed()
+            }
+            level = next
+        }
+        return found
     }
 
     /// The task as one JSON object: ``Formatting/json(_:)-(TaskRecord)`` with
@@ -44,9 +74,18 @@ package struct TaskDetail: Sendable {
             ]
             entry["result"] = step.result.map { Formatting.jsonValue($0) }
             entry["error"] = step.error?.message
+            entry["attempt"] = step.attempt
+            entry["started"] = Formatting.isoTime(step.startedAt)
+            entry["stored"] = Formatting.isoTime(step.storedAt)
+            entry["took_ms"] = step.durationMilliseconds
             return entry
         }
-        object["children"] = children.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "name": $0.name] }
+        let summary = { (task: TaskRecord) -> [String: Any] in
+            ["id": task.id.rawValue, "status": task.status.rawValue, "name": task.name]
+        }
+        object["children"] = children.map(summary)
+        object["descendants"] = Dictionary(
+            uniqueKeysWithValues: descendants.map { ("\($0.key.rawValue)", $0.value.map(summary)) })
         object["callbacks"] = callbacks.map { callback -> [String: Any] in
             var entry: [String: Any] = ["job": callback.job, "input": Formatting.jsonValue(callback.input)]
             entry["task_id"] = callback.callbackTaskID?.rawValue

@@ -2,12 +2,16 @@ import DurableEngine
 import Foundation
 
 /// The task list's filter, from a request's query string: `status` (a comma
-/// list), `job`, `name` (a glob: `*` and `?`), `parent` (a task id), `since`
-/// (an ISO 8601 time), `before` (a task id: the page after the one that ended
-/// with it) and `limit` (1 to 500, 50 unless given). Anything that does not
-/// parse is refused with a message naming the parameter.
+/// list), `job`, `name` (a glob: `*` and `?`), `parent` (a task id), `group` (a
+/// task group's id), `key` (an idempotency key), `since` and `until` (ISO 8601
+/// times: created at or after, before), `search` (a task id, or else a key),
+/// `before` (a task id: the page after the one that ended with it) and `limit`
+/// (1 to 500, 50 unless given). Anything that does not parse is refused with a
+/// message naming the parameter.
 struct TaskFilter: Sendable, Equatable {
     var query: TaskQuery
+    /// The task id `search` named: the pages go straight to that task.
+    var searchedID: Int64?
 
     static let defaultLimit = 50
     static let maximumLimit = 500
@@ -15,6 +19,7 @@ struct TaskFilter: Sendable, Equatable {
     /// Reads the filter from query parameters (the last value of each wins).
     init(parameters: [(name: String, value: String)]) throws(DashboardError) {
         var query = TaskQuery(limit: Self.defaultLimit)
+        var searchedID: Int64?
         for (name, value) in parameters where !value.isEmpty {
             switch name {
             case "status":
@@ -30,16 +35,14 @@ struct TaskFilter: Sendable, Equatable {
             case "job": query.job = value
             case "name": query.nameGlob = value
             case "parent": query.parentID = TaskID(try Self.id(value, parameter: name))
+            case "group": query.groupID = GroupID(rawValue: try Self.id(value, parameter: name, naming: "group id"))
+            case "key": query.key = value
+            case "search":
+                let text = value.trimmingCharacters(in: .whitespaces)
+                if let id = Int64(text), id > 0 { searchedID = id } else { query.key = text }
             case "before": query.beforeID = TaskID(try Self.id(value, parameter: name))
-            case "since":
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = [.withInternetDateTime]
-                let fractional = ISO8601DateFormatter()
-                fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-                guard let date = formatter.date(from: value) ?? fractional.date(from: value) else {
-                    throw .badRequest("since '\(value)' is not an ISO 8601 time (for example 2026-11-30T12:00:00Z)")
-                }
-                query.createdSince = date
+            case "since": query.createdSince = try Self.time(value, parameter: name)
+            case "until": query.createdBefore = try Self.time(value, parameter: name)
             case "limit":
                 guard let limit = Int(value), (1...Self.maximumLimit).contains(limit) else {
                     throw .badRequest("limit '\(value)' is not a number from 1 to \(Self.maximumLimit)")
@@ -49,6 +52,19 @@ struct TaskFilter: Sendable, Equatable {
             }
         }
         self.query = query
+        self.searchedID = searchedID
+    }
+
+    /// A time given as `parameter`, in ISO 8601 (fractional seconds allowed).
+    static func time(_ text: String, parameter: String) throws(DashboardError) -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = formatter.date(from: text) ?? fractional.date(from: text) else {
+            throw .badRequest("\(parameter) '\(text)' is not an ISO 8601 time (for example 2026-11-30T12:00:00Z)")
+        }
+        return date
     }
 
     /// The parameters of a raw query string, as a form sends them: `+` is a
@@ -66,9 +82,9 @@ struct TaskFilter: Sendable, Equatable {
     }
 
     /// A task id given as `parameter`: a positive integer.
-    static func id(_ text: String, parameter: String) throws(DashboardError) -> Int64 {
+    static func id(_ text: String, parameter: String, naming kind: String = "task id") throws(DashboardError) -> Int64 {
         guard let id = Int64(text), id > 0 else {
-            throw .badRequest("\(parameter) '\(text)' is not a task id (a positive integer)")
+            throw .badRequest("\(parameter) '\(text)' is not a \(kind) (a positive integer)")
         }
         return id
     }
@@ -83,7 +99,10 @@ struct TaskFilter: Sendable, Equatable {
         if let job = query.job { items.append(("job", job)) }
         if let name = query.nameGlob { items.append(("name", name)) }
         if let parent = query.parentID { items.append(("parent", "\(parent.rawValue)")) }
+        if let group = query.groupID { items.append(("group", "\(group.rawValue)")) }
+        if let key = query.key { items.append(("key", key)) }
         if let since = query.createdSince { items.append(("since", ISO8601DateFormatter().string(from: since))) }
+        if let until = query.createdBefore { items.append(("until", ISO8601DateFormatter().string(from: until))) }
         if query.limit != Self.defaultLimit { items.append(("limit", "\(query.limit)")) }
         return items.map { "\($0)=\(Self.encode($1))" }.joined(separator: "&")
     }

@@ -20,8 +20,8 @@ enum ThroughputChart {
             let minute = Formatting.time(report.windowStart + Int64(index) * 60_000).prefix(16)
             bars.append(
                 """
-                <rect x="\(format(Double(index) * slot))" y="\(format(Double(plotHeight) - barHeight))" \
-                width="\(format(barWidth))" height="\(format(barHeight))"><title>\(minute): \(count)</title></rect>
+                <rect x="\(HTML.svgNumber(Double(index) * slot))" y="\(HTML.svgNumber(Double(plotHeight) - barHeight))" \
+                width="\(HTML.svgNumber(barWidth))" height="\(HTML.svgNumber(barHeight))"><title>\(minute): \(count)</title></rect>
                 """)
         }
         let total = counts.reduce(0, +)
@@ -34,9 +34,5 @@ enum ThroughputChart {
             <text x="\(width)" y="\(height - 4)" font-size="11" fill="#555" text-anchor="end">now · peak \(top)/min</text>
             </svg>
             """
-    }
-
-    private static func format(_ value: Double) -> String {
-        String(Double(Int(value * 10)) / 10)
     }
 }

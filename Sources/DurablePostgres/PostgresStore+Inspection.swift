@@ -19,8 +19,17 @@ extension PostgresStore {
             if let since = query.createdSince {
                 statement.append(" AND created_at >= \(statement.bind(Int64((since.timeIntervalSince1970 * 1000).rounded())))")
             }
+            if let before = query.createdBefore {
+                statement.append(" AND created_at < \(statement.bind(Int64((before.timeIntervalSince1970 * 1000).rounded())))")
+            }
             if let parent = query.parentID {
                 statement.append(" AND parent_id = \(statement.bind(parent.rawValue))")
+            }
+            if let group = query.groupID {
+                statement.append(" AND group_id = \(statement.bind(group.rawValue))")
+            }
+            if let key = query.key {
+                statement.append(" AND key = \(statement.bind(key))")
             }
             if let before = query.beforeID {
                 statement.append(" AND id < \(statement.bind(before.rawValue))")

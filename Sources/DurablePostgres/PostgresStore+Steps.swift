@@ -7,18 +7,19 @@ extension PostgresStore {
         try await read("read the steps of task \(id)") { connection in
             try await connection.rows(
                 """
-                SELECT position, name, occurrence, kind, status, result, error, attempt
+                SELECT position, name, occurrence, kind, status, result, error, attempt, started_at, created_at
                 FROM task_steps WHERE task_id = \(id.rawValue) ORDER BY position
                 """
             ).map { row in
-                let (position, name, occurrence, kind, status, result, error, attempt) = try row.decode(
-                    (Int64, String, Int64, String, String, String?, String?, Int64).self)
+                let (position, name, occurrence, kind, status, result, error, attempt, startedAt, storedAt) =
+                    try row.decode((Int64, String, Int64, String, String, String?, String?, Int64, Int64?, Int64).self)
                 let step = "step \(position) of task \(id)"
                 return StoredStep(
                     position: Int(position), name: name, occurrence: Int(occurrence),
                     kind: try StoredWord.decode(StepKind.self, kind, column: "kind", of: step),
                     status: try StoredWord.decode(TaskStatus.self, status, column: "status", of: step),
-                    result: result, error: StoredJSON.decodeError(error), attempt: Int(attempt))
+                    result: result, error: StoredJSON.decodeError(error), attempt: Int(attempt), startedAt: startedAt,
+                    storedAt: storedAt)
             }
         }
     }
@@ -33,10 +34,10 @@ extension PostgresStore {
             let stored = try await connection.rows(
                 """
                 INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
-                                        created_at)
+                                        created_at, started_at)
                 SELECT \(id.rawValue), \(Int64(step.position)), \(step.name), \(Int64(step.occurrence)),
                        \(step.kind.rawValue), \(step.status.rawValue), \(step.result)::text, \(error)::text,
-                       \(Int64(attempt)), \(now)
+                       \(Int64(attempt)), \(now), \(step.startedAt)::bigint
                 FROM tasks
                 WHERE id = \(id.rawValue) AND owner = \(owner) AND attempt = \(Int64(attempt)) AND status = 'running'
                 FOR SHARE

@@ -23,9 +23,21 @@ extension SQLiteStore {
                 conditions.append("created_at >= ?")
                 _ = arguments.append(contentsOf: [Int64((since.timeIntervalSince1970 * 1000).rounded())])
             }
+            if let before = query.createdBefore {
+                conditions.append("created_at < ?")
+                _ = arguments.append(contentsOf: [Int64((before.timeIntervalSince1970 * 1000).rounded())])
+            }
             if let parent = query.parentID {
                 conditions.append("parent_id = ?")
                 _ = arguments.append(contentsOf: [parent.rawValue])
+            }
+            if let group = query.groupID {
+                conditions.append("group_id = ?")
+                _ = arguments.append(contentsOf: [group.rawValue])
+            }
+            if let key = query.key {
+                conditions.append("key = ?")
+                _ = arguments.append(contentsOf: [key])
             }
             if let before = query.beforeID {
                 conditions.append("id < ?")

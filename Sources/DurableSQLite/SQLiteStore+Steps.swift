@@ -8,7 +8,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT position, name, occurrence, kind, status, result, error, attempt
+                    SELECT position, name, occurrence, kind, status, result, error, attempt, started_at, created_at
                     FROM task_steps WHERE task_id = ? ORDER BY position
                     """,
                 arguments: [id.rawValue]
@@ -20,7 +20,8 @@ extension SQLiteStore {
                     kind: try StoredWord.decode(StepKind.self, row[3], column: "kind", of: step),
                     status: try StoredWord.decode(TaskStatus.self, row[4], column: "status", of: step),
                     result: row[5] as String?,
-                    error: StoredJSON.decodeError(row[6] as String?), attempt: row[7] as Int)
+                    error: StoredJSON.decodeError(row[6] as String?), attempt: row[7] as Int,
+                    startedAt: row[8] as Int64?, storedAt: row[9] as Int64)
             }
         }
     }
@@ -31,13 +32,13 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
-                                            created_at)
-                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                                            created_at, started_at)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
                     WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')
                     """,
                 arguments: [
                     id.rawValue, step.position, step.name, step.occurrence, step.kind.rawValue, step.status.rawValue,
-                    step.result, error, attempt, now, id.rawValue, owner, attempt,
+                    step.result, error, attempt, now, step.startedAt, id.rawValue, owner, attempt,
                 ])
             return db.changesCount > 0
         }

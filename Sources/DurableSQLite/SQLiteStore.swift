@@ -148,6 +148,11 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
+        } catch is DatabaseError where Task.isCancelled {
+            // GRDB interrupts the statement of a cancelled task; SQLite reports
+            // an interrupt inside some statements (json_each's constructor) as a
+            // plain error. It is the cancellation either way.
+            throw CancellationError()
         } catch {
             throw describe(error, operation: operation)
         }

@@ -14,24 +14,34 @@ public struct TaskQuery: Sendable, Hashable {
     public var job: String?
     /// Only tasks created at or after this time.
     public var createdSince: Date?
+    /// Only tasks created before this time.
+    public var createdBefore: Date?
     /// Only children of this task.
     public var parentID: TaskID?
     /// Only tasks created before this one (lower ids): the next page after a
     /// page that ended with this task.
     public var beforeID: TaskID?
+    /// Only tasks of this task group.
+    public var groupID: GroupID?
+    /// Only the task with this idempotency key.
+    public var key: String?
     /// At most this many, newest first.
     public var limit: Int
 
     /// Creates a query.
     public init(
         statuses: Set<TaskStatus> = [], nameGlob: String? = nil, job: String? = nil, createdSince: Date? = nil,
-        parentID: TaskID? = nil, beforeID: TaskID? = nil, limit: Int = 100
+        createdBefore: Date? = nil, parentID: TaskID? = nil, groupID: GroupID? = nil, key: String? = nil,
+        beforeID: TaskID? = nil, limit: Int = 100
     ) {
         self.statuses = statuses
         self.nameGlob = nameGlob
         self.job = job
         self.createdSince = createdSince
+        self.createdBefore = createdBefore
         self.parentID = parentID
+        self.groupID = groupID
+        self.key = key
         self.beforeID = beforeID
         self.limit = limit
     }
@@ -70,15 +80,32 @@ public struct StepRecord: Sendable, Hashable {
     /// The step's value as JSON, or a sleep's wake-up time.
     public var result: String?
     public var error: StoredError?
+    /// The run (attempt) that stored it.
+    public var attempt: Int
+    /// When it began (Unix milliseconds): the step's body started, the sleep was
+    /// asked for; `nil` for checkpoints stored by versions before this was kept.
+    public var startedAt: Int64?
+    /// When it was stored (Unix milliseconds).
+    public var storedAt: Int64?
+
+    /// How long the step took (or the sleep waited before it was stored), in
+    /// milliseconds, when its start is known.
+    public var durationMilliseconds: Int64? {
+        guard let startedAt, let storedAt else { return nil }
+        return max(0, storedAt - startedAt)
+    }
 
     /// Creates a value with every field given.
-    package init(position: Int, name: String, kind: StepKind, status: TaskStatus, result: String? = nil, error: StoredError? = nil) {
+    package init(position: Int, name: String, kind: StepKind, status: TaskStatus, result: String? = nil, error: StoredError? = nil, attempt: Int = 1, startedAt: Int64? = nil, storedAt: Int64? = nil) {
         self.position = position
         self.name = name
         self.kind = kind
         self.status = status
         self.result = result
         self.error = error
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.storedAt = storedAt
     }
 }
 

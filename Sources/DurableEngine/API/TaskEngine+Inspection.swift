@@ -21,7 +21,7 @@ extension TaskEngine {
         try await store.steps(of: id).map {
             StepRecord(
                 position: $0.position, name: $0.name, kind: $0.kind, status: $0.status, result: $0.result,
-                error: $0.error)
+                error: $0.error, attempt: $0.attempt, startedAt: $0.startedAt, storedAt: $0.storedAt)
         }
     }
 

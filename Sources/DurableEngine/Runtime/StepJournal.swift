@@ -30,6 +30,8 @@ final class StepJournal: Sendable {
         var name: String
         var occurrence: Int
         var kind: StepKind
+        /// When the run asked for it.
+        var startedAt: Int64
     }
 
     private struct Key: Hashable {
@@ -120,7 +122,8 @@ final class StepJournal: Sendable {
             if state.firstNew == nil { state.firstNew = (name, kind) }
             let position = state.nextPosition
             state.nextPosition += 1
-            return .new(NewCheckpoint(position: position, name: name, occurrence: occurrence, kind: kind))
+            return .new(
+                NewCheckpoint(position: position, name: name, occurrence: occurrence, kind: kind, startedAt: clock.now()))
         }
     }
 
@@ -162,7 +165,8 @@ final class StepJournal: Sendable {
     func record(_ checkpoint: NewCheckpoint, status: TaskStatus, result: String?, error: StoredError?) async throws {
         let step = StoredStep(
             position: checkpoint.position, name: checkpoint.name, occurrence: checkpoint.occurrence,
-            kind: checkpoint.kind, status: status, result: result, error: error, attempt: attempt)
+            kind: checkpoint.kind, status: status, result: result, error: error, attempt: attempt,
+            startedAt: checkpoint.startedAt)
         let stored = try await store.recordStep(step, of: taskID, owner: owner, attempt: attempt, now: clock.now())
         guard stored else {
             throw DurableError(

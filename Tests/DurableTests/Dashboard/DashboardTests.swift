@@ -69,6 +69,58 @@ struct DashboardTests {
         }
     }
 
+    @Test("filters by group, key and creation window; a search for an id goes to the task, for anything else to its key")
+    func groupKeyWindowAndSearch() async throws {
+        let engine = TemporaryEngine.engine
+        let (grouped, groupID, keyed, loose) = try await engine.run { engine in
+            let (tasks, groupID) = try await engine.withTaskGroup(name: "pair") { group in
+                let tasks = [try await group.createTask(Doubler.self, 1), try await group.createTask(Doubler.self, 2)]
+                for task in tasks { _ = try await task.value }
+                return (tasks.map(\.id.rawValue), group.id.rawValue)
+            }
+            let keyed = try await engine.createTask(Doubler.self, 3, key: "order-7/confirm")
+            let loose = try await engine.createTask(Doubler.self, 4)
+            _ = try await keyed.value
+            _ = try await loose.value
+            return (tasks, groupID, keyed.id.rawValue, loose.id.rawValue)
+        }
+        @Sendable func ids(_ client: any TestClientProtocol, _ query: String) async throws -> [Int64] {
+            try await client.execute(uri: "/api/tasks?\(query)", method: .get) { response in
+                #expect(response.status == .ok, "\(query)")
+                let tasks = try #require(try json(response)["tasks"] as? [[String: Any]])
+                return tasks.compactMap { ($0["id"] as? NSNumber)?.int64Value }
+            }
+        }
+        try await withDashboard { client in
+            #expect(try await ids(client, "group=\(groupID)") == grouped.reversed())
+            #expect(try await ids(client, "key=order-7%2Fconfirm") == [keyed])
+            #expect(try await ids(client, "search=order-7%2Fconfirm") == [keyed])
+            #expect(try await ids(client, "until=2000-01-01T00:00:00Z").isEmpty)
+            #expect(try await ids(client, "since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z").count == 4)
+            #expect(try await ids(client, "group=\(groupID)&key=order-7%2Fconfirm").isEmpty)
+            try await client.execute(uri: "/api/tasks?search=\(loose)", method: .get) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/api/tasks/\(loose)")
+            }
+            try await client.execute(uri: "/tasks?search=+\(loose)+", method: .get) { response in
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "/tasks/\(loose)")
+            }
+            try await client.execute(uri: "/tasks?group=\(groupID)", method: .get) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains("/tasks/\(grouped[0])") && !page.contains("/tasks/\(keyed)\""))
+                #expect(page.contains("name=\"group\" value=\"\(groupID)\""))
+            }
+            for (query, parameter) in [("group=x", "group 'x'"), ("until=soon", "until 'soon'")] {
+                try await client.execute(uri: "/api/tasks?\(query)", method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    let message = try json(response)["error"] as? String
+                    #expect(message?.hasPrefix(parameter) == true, "\(query)")
+                }
+            }
+        }
+    }
+
     @Test("the JSON API: stats, a filtered list paged by id, a task; bad filters are 400s naming the parameter, an unknown task a 404")
     func jsonAPI() async throws {
         let engine = TemporaryEngine.engine
