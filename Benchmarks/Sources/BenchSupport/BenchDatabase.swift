@@ -86,15 +86,14 @@ public enum BenchDatabase: Sendable, CustomStringConvertible {
     ///
     /// With `$DURABLE_BENCH_OBSERVE=1`, the engine reports its metrics and spans
     /// to in-memory backends (swift-metrics' test factory, the in-memory tracer):
-    /// what observing costs.
+    /// what observing costs; `metrics` or `traces` reports only those.
     public func makeEngine(durability: Durability, concurrency: Int = 256) async throws -> TaskEngine {
         var configuration = EngineConfiguration()
         configuration.maxConcurrentTasks = concurrency
         configuration.gracefulShutdownTimeout = .seconds(5)
-        if Self.observes {
-            configuration.metricsFactory = TestMetrics()
-            configuration.tracer = InMemoryTracer()
-        }
+        let observing = ProcessInfo.processInfo.environment["DURABLE_BENCH_OBSERVE"]
+        if observing == "1" || observing == "metrics" { configuration.metricsFactory = TestMetrics() }
+        if observing == "1" || observing == "traces" { configuration.tracer = InMemoryTracer() }
         var logger = Logger(label: "durable-bench") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         switch self {
@@ -113,8 +112,9 @@ public enum BenchDatabase: Sendable, CustomStringConvertible {
 }
 
 extension BenchDatabase {
-    /// Whether engines report to in-memory metrics and traces (`$DURABLE_BENCH_OBSERVE=1`).
-    public static var observes: Bool { ProcessInfo.processInfo.environment["DURABLE_BENCH_OBSERVE"] == "1" }
+    /// What engines report to in-memory backends (`$DURABLE_BENCH_OBSERVE`: `1` for
+    /// metrics and traces, `metrics`, `traces`), or `none`.
+    public static var observes: String { ProcessInfo.processInfo.environment["DURABLE_BENCH_OBSERVE"] ?? "none" }
 
     /// Runs `body` in a span of `engine`'s tracer, if it has one, so that the tasks
     /// it creates store a trace context and their runs link to it.

@@ -1,3 +1,4 @@
+import Synchronization
 import Tracing
 
 /// The engine's spans, through swift-distributed-tracing: the configuration's
@@ -17,6 +18,8 @@ import Tracing
 ///   `step <name>`, a child of the run's span.
 final class EngineTracing: Sendable {
     let tracer: any Tracer
+    /// The stored context read last, and what the tracer made of it.
+    private let lastContext = Mutex<(json: String, context: ServiceContext?)?>(nil)
 
     private init(tracer: any Tracer) {
         self.tracer = tracer
@@ -47,29 +50,33 @@ final class EngineTracing: Sendable {
         let span = tracer.startSpan(
             "run \(task.job)", context: joinsParent ? stored ?? .topLevel : .topLevel, ofKind: .consumer)
         if let stored, !joinsParent { span.addLink(SpanLink(context: stored, attributes: [:])) }
-        span.attributes["messaging.system"] = "durable"
-        span.attributes["messaging.operation.type"] = "process"
-        span.attributes["messaging.destination.name"] = task.job
-        span.attributes["messaging.message.id"] = "\(task.id.rawValue)"
-        span.attributes["durable.task.id"] = task.id.rawValue
-        span.attributes["durable.task.name"] = task.name
-        span.attributes["durable.job"] = task.job
-        span.attributes["durable.attempt"] = task.attempt
+        // One update: a span takes a lock per change.
+        span.updateAttributes { attributes in
+            attributes["messaging.system"] = "durable"
+            attributes["messaging.operation.type"] = "process"
+            attributes["messaging.destination.name"] = task.job
+            attributes["messaging.message.id"] = "\(task.id.rawValue)"
+            attributes["durable.task.id"] = task.id.rawValue
+            attributes["durable.task.name"] = task.name
+            attributes["durable.job"] = task.job
+            attributes["durable.attempt"] = task.attempt
+        }
         let ending = await ServiceContext.withValue(span.context) { await body() }
+        let outcome: String
         switch ending {
         case .returned:
-            span.attributes["durable.outcome"] = "succeeded"
+            outcome = "succeeded"
         case .codingFailed(let error):
-            span.attributes["durable.outcome"] = "failed"
+            outcome = "failed"
             span.setStatus(SpanStatus(code: .error, message: error.message))
         case .threw(let error):
-            let outcome = Self.outcome(of: error)
-            span.attributes["durable.outcome"] = outcome
+            outcome = Self.outcome(of: error)
             if outcome == "failed" {
                 span.recordError(error)
                 span.setStatus(SpanStatus(code: .error, message: "\(error)"))
             }
         }
+        span.attributes["durable.outcome"] = outcome
         span.end()
         return ending
     }
@@ -77,9 +84,11 @@ final class EngineTracing: Sendable {
     /// Runs a step's `body` in the span `step <name>`.
     func step<T>(_ name: String, occurrence: Int, of taskID: TaskID, _ body: () async throws -> T) async throws -> T {
         let span = tracer.startSpan("step \(name)", context: ServiceContext.current ?? .topLevel, ofKind: .internal)
-        span.attributes["durable.task.id"] = taskID.rawValue
-        span.attributes["durable.step.name"] = name
-        span.attributes["durable.step.occurrence"] = occurrence
+        span.updateAttributes { attributes in
+            attributes["durable.task.id"] = taskID.rawValue
+            attributes["durable.step.name"] = name
+            attributes["durable.step.occurrence"] = occurrence
+        }
         defer { span.end() }
         do {
             let value = try await ServiceContext.withValue(span.context) { try await body() }
@@ -96,11 +105,18 @@ final class EngineTracing: Sendable {
     /// The context stored with a task, as the tracer reads it back; `nil` when
     /// none was stored or it holds nothing this tracer knows.
     private func storedContext(_ json: String?) -> ServiceContext? {
-        guard let json, let carrier = try? StoredJSON.decode([String: String].self, from: json), !carrier.isEmpty
-        else { return nil }
+        guard let json else { return nil }
+        // Tasks created together share their creator's context: the last one
+        // read is kept, so a batch's runs decode it once.
+        if let last = lastContext.withLock({ $0 }), last.json == json { return last.context }
+        guard let carrier = try? StoredJSON.decode([String: String].self, from: json), !carrier.isEmpty else {
+            return nil
+        }
         var context = ServiceContext.topLevel
         tracer.extract(carrier, into: &context, using: CarrierExtractor())
-        return context.isEmpty ? nil : context
+        let found = context.isEmpty ? nil : context
+        lastContext.withLock { $0 = (json, found) }
+        return found
     }
 
     private static func outcome(of error: any Error) -> String {

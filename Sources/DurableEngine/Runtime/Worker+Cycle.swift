@@ -78,10 +78,10 @@ extension Worker {
                 leaseUntil: now + configuration.leaseDuration.milliseconds)
             : nil
         do {
-            let started = ContinuousClock.now
+            let started = engine.metrics == nil ? nil : ContinuousClock.now
             let result = try await store.completeAndClaim(
                 completions, claim: claim, failingExpired: failingExpired, now: now)
-            if let metrics = engine.metrics { record(result, of: completions, startedAt: started, in: metrics) }
+            if let metrics = engine.metrics, let started { record(result, of: completions, startedAt: started, in: metrics) }
             if engine.storeHealth.commitSucceeded() { logger.notice("the store works again") }
             // Known now, not when the results are acted on: the next commit, which
             // may start before that, must not claim again for nothing.
@@ -218,14 +218,12 @@ extension Worker {
         let limit = limit(of: task)
         let (stopNow, superseded) = state.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?) in
             let job = Task {
-                let run = {
-                    if let limit {
-                        await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
+                let ending =
+                    if let tracing = self.engine.tracing {
+                        await tracing.run(task) { await self.run(task, on: runner, in: taskContext, stoppingAt: limit) }
                     } else {
-                        await runner.run(task, taskContext)
+                        await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
                     }
-                }
-                let ending = if let tracing = self.engine.tracing { await tracing.run(task, run) } else { await run() }
                 self.finish(task, ending: ending)
             }
             let handles = RunHandles(job: job, retry: retry, journal: taskContext.journal)

@@ -73,12 +73,14 @@ extension Worker {
         return limits.min { $0.at < $1.at }
     }
 
-    /// Runs a job with a child task that stops it when its limit passes.
+    /// Runs a job, with a child task that stops it when its limit passes (when
+    /// it has one).
     func run(
         _ task: ClaimedTask, on runner: JobRunner, in context: TaskContext,
-        stoppingAt limit: (at: Int64, reason: StopReason)
+        stoppingAt limit: (at: Int64, reason: StopReason)?
     ) async -> JobRunner.Ending {
-        await withTaskGroup(of: JobRunner.Ending?.self) { group in
+        guard let limit else { return await runner.run(task, context) }
+        return await withTaskGroup(of: JobRunner.Ending?.self) { group in
             group.addTask { await runner.run(task, context) }
             group.addTask { [clock] in
                 do {
