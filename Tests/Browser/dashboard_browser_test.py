@@ -112,6 +112,8 @@ def main():
         wait.until(ready.title_contains("Tasks"))
         driver.find_element(By.CSS_SELECTOR, "tbody tr td a").click()
         wait.until(ready.presence_of_element_located((By.XPATH, "//button[text()='Retry']")))
+        check(len(driver.find_elements(By.CSS_SELECTOR, "svg.timeline rect.run-failed")) == 1,
+              "a task's page draws its run on a timeline")
         shot(driver, "task-failed")
         retried = click_until(
             driver, "Retry", ready.presence_of_element_located((By.XPATH, "//button[text()='Cancel']")), "retry")
@@ -122,6 +124,19 @@ def main():
             "cancel")
         check(cancelled, "Cancel cancels it")
         shot(driver, "task-cancelled")
+
+        # A search for a task id goes to its page.
+        driver.get(BASE + "/tasks")
+        search = driver.find_element(By.NAME, "search")
+        search.send_keys("1")
+        search.submit()
+        wait.until(lambda d: d.current_url.endswith("/tasks/1"))
+        check(driver.current_url.endswith("/tasks/1"), "the search box takes a task id to its page")
+        shot(driver, "task-searched")
+
+        # /metrics: the database's state in Prometheus' text format.
+        driver.get(BASE + "/metrics")
+        check('durable_tasks{job=' in driver.page_source, "/metrics answers in Prometheus' text format")
 
         # An unknown task: a 404 page.
         driver.get(BASE + "/tasks/999999")
