@@ -141,8 +141,7 @@ extension Dashboard {
                 [
                     "\(step.position)", HTML.escape(step.name), step.kind.rawValue, step.status.rawValue,
                     "\(step.attempt)", HTML.escape(Formatting.time(step.storedAt)),
-                    HTML.escape(Formatting.duration(step.kind == .step ? step.durationMilliseconds : nil)),
-                    HTML.escape(Self.stepOutcome(step)),
+                    HTML.escape(Formatting.stepDuration(step)), HTML.escape(Formatting.stepOutcome(step)),
                 ]
             })
         if !detail.children.isEmpty {
@@ -162,13 +161,6 @@ extension Dashboard {
     private static func section(_ title: String, headers: [String], rows: [[String]]) -> String {
         guard !rows.isEmpty else { return "" }
         return (title.isEmpty ? "" : "<h2>\(HTML.escape(title))</h2>\n") + HTML.table(headers: headers, rows: rows)
-    }
-
-    /// What a checkpoint holds: a step's result or error, a sleep's wake-up time.
-    private static func stepOutcome(_ step: StepRecord) -> String {
-        if let error = step.error { return error.message }
-        if step.kind == .sleep, let wake = step.result.flatMap({ Int64($0) }) { return "wakes at \(Formatting.time(wake))" }
-        return Formatting.oneLine(step.result, limit: 200)
     }
 
     /// Tasks as a nested list, each with the tasks below it.

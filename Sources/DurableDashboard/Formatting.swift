@@ -126,6 +126,20 @@ package enum Formatting {
         let flat = text.replacingOccurrences(of: "\n", with: " ")
         return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
+
+    /// What a checkpoint holds, on one line: a step's result or error, a
+    /// durable sleep's wake-up time.
+    package static func stepOutcome(_ step: StepRecord, limit: Int = 200) -> String {
+        if let error = step.error { return oneLine(error.message, limit: limit) }
+        if step.kind == .sleep, let wake = step.result.flatMap({ Int64($0) }) { return "wakes at \(time(wake))" }
+        return oneLine(step.result, limit: limit)
+    }
+
+    /// How long a step took (empty for sleeps, and for steps stored before
+    /// their start was kept).
+    package static func stepDuration(_ step: StepRecord) -> String {
+        step.kind == .step ? duration(step.durationMilliseconds) : ""
+    }
 }
 
 extension Int64 {

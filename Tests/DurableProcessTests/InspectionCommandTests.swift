@@ -108,6 +108,9 @@ struct InspectionCommandTests {
         let totals = try #require(objects.last)
         #expect(totals["pending"] as? Int == 2)
         #expect(totals["finished_last_hour"] as? Int == 5)
+        // The two pending tasks are due: the older one's wait is shown.
+        #expect((totals["oldest_due_wait_ms"] as? Int).map { $0 >= 0 } == true)
+        #expect(table.lines.last?.hasPrefix("the longest-waiting due task has waited ") == true)
     }
 
     @Test("cancel by id and --status pending, retry by id and --failed, prune old finished tasks")

@@ -33,6 +33,7 @@ struct Stats: AsyncParsableCommand {
                 "job": NSNull(), "finished_last_minute": statistics.finishedLastMinute,
                 "finished_last_hour": statistics.finishedLastHour,
                 "finished_per_second_last_minute": statistics.lastMinuteRate.map { $0 as Any } ?? NSNull(),
+                "oldest_due_wait_ms": oldestDueWait(statistics, engine).map { $0 as Any } ?? NSNull(),
             ]
             for (column, count) in statusColumns(statistics.totals, abandoned: statistics.abandonedTotal) {
                 totals[column] = count
@@ -54,6 +55,14 @@ struct Stats: AsyncParsableCommand {
         print(
             "finished in the last minute: \(statistics.finishedLastMinute)\(rate), "
                 + "last hour: \(statistics.finishedLastHour)")
+        if let wait = oldestDueWait(statistics, engine) {
+            print("the longest-waiting due task has waited \(Formatting.duration(wait))")
+        }
+    }
+
+    /// How long the longest-waiting due task has waited, in milliseconds.
+    private func oldestDueWait(_ statistics: QueueStatistics, _ engine: TaskEngine) -> Int64? {
+        statistics.oldestDueTime.map { max(0, engine.configuration.clock.now() - $0) }
     }
 }
 

@@ -132,11 +132,11 @@ struct Show: AsyncParsableCommand {
             print("\nattempts:\n" + table.rendered(), terminator: "")
         }
         if !steps.isEmpty {
-            var table = TextTable(columns: ["position", "name", "kind", "status", "result"])
+            var table = TextTable(columns: ["position", "name", "kind", "status", "attempt", "took", "result"])
             for step in steps {
                 table.add([
-                    "\(step.position)", step.name, step.kind.rawValue, step.status.rawValue,
-                    Formatting.oneLine(step.result ?? step.error?.message),
+                    "\(step.position)", step.name, step.kind.rawValue, step.status.rawValue, "\(step.attempt)",
+                    Formatting.stepDuration(step), Formatting.stepOutcome(step, limit: 60),
                 ])
             }
             print("\nsteps:\n" + table.rendered(), terminator: "")
