@@ -7,15 +7,17 @@ extension Dashboard {
     /// What `/metrics` serves: gauges, read from the database at every scrape
     /// (so any number of dashboards on one database agree).
     enum PrometheusNames {
-        /// `durable_tasks{job,status}` (every status of every job, zeros too).
-        static var tasks: MetricNameDescriptor { gauge("tasks", help: "Tasks by job and status.") }
-        /// `durable_tasks_abandoned{job}`.
+        // "stored": the engine's own counter `durable.tasks` is `durable_tasks`
+        // in Prometheus, and an application may export both.
+        /// `durable_stored_tasks{job,status}` (every status of every job, zeros too).
+        static var tasks: MetricNameDescriptor { gauge("stored_tasks", help: "Tasks stored, by job and status.") }
+        /// `durable_stored_tasks_abandoned{job}`.
         static var abandoned: MetricNameDescriptor {
-            gauge("tasks_abandoned", help: "Running tasks that nobody runs any more, by job.")
+            gauge("stored_tasks_abandoned", help: "Running tasks that nobody runs any more, by job.")
         }
-        /// `durable_tasks_finished_last_hour`.
+        /// `durable_stored_tasks_finished_last_hour`.
         static var finishedLastHour: MetricNameDescriptor {
-            gauge("tasks_finished_last_hour", help: "Tasks finished in the last hour.")
+            gauge("stored_tasks_finished_last_hour", help: "Tasks finished in the last hour.")
         }
         /// `durable_queue_wait_seconds{quantile}`: from due to start, over the
         /// latest 10,000 tasks finished in the last hour (0.5, 0.95).

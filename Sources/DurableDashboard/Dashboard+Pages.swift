@@ -190,8 +190,8 @@ extension Dashboard {
             \(field("name", query.nameGlob, placeholder: "name (glob: * ?)"))
             \(field("parent", query.parentID.map { "\($0.rawValue)" }, placeholder: "parent id"))
             \(field("group", query.groupID.map { "\($0.rawValue)" }, placeholder: "group id"))
-            \(field("since", query.createdSince.map { ISO8601DateFormatter().string(from: $0) }, placeholder: "since (ISO 8601)"))
-            \(field("until", query.createdBefore.map { ISO8601DateFormatter().string(from: $0) }, placeholder: "until (ISO 8601)"))
+            \(field("since", query.createdSince.map(TaskFilter.timeText), placeholder: "since (ISO 8601)"))
+            \(field("until", query.createdBefore.map(TaskFilter.timeText), placeholder: "until (ISO 8601)"))
             \(field("search", query.key, placeholder: "task id or key"))
             <button type="submit">Filter</button>
             </form>

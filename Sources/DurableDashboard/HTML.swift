@@ -4,21 +4,23 @@ import NIOCore
 /// Building the dashboard's HTML: every stored text goes through ``escape(_:)``.
 enum HTML {
     /// `text` with the five characters HTML gives meaning to escaped, so a
-    /// task named `<script>alert(1)</script>` shows as text.
+    /// task named `<script>alert(1)</script>` shows as text. It looks at each
+    /// Unicode scalar, not each character: `"` followed by a combining mark is
+    /// one Swift character, unequal to `"`, yet the browser still ends an
+    /// attribute at it.
     static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": escaped.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": escaped.append(contentsOf: "&#39;".unicodeScalars)
+            default: escaped.append(scalar)
             }
         }
-        return escaped
+        return String(escaped)
     }
 
     /// A whole page: the title (escaped here), the navigation and `body`

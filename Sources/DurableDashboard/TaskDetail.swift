@@ -18,7 +18,9 @@ package struct TaskDetail: Sendable {
     package var abandoned: AbandonedRun?
 
     static let treeDepth = 4
-    static let treeLookups = 200
+    static let treeLookups = 50
+    /// Tasks shown below one task of the tree (its newest ones).
+    static let treeBranch = 100
 
     /// Reads task `id`; throws ``DurableError/Code/unknownTask`` when there is none.
     package static func load(_ id: TaskID, from engine: TaskEngine) async throws -> TaskDetail {
@@ -44,7 +46,7 @@ package struct TaskDetail: Sendable {
             var next: [TaskRecord] = []
             for parent in level where lookups < treeLookups {
                 lookups += 1
-                let below = try await engine.tasks(matching: TaskQuery(parentID: parent.id, limit: 1_000))
+                let below = try await engine.tasks(matching: TaskQuery(parentID: parent.id, limit: treeBranch))
                 guard !below.isEmpty else { continue }
                 found[parent.id] = below.reversed()
                 next += below.reversed()

@@ -55,6 +55,15 @@ struct TaskFilter: Sendable, Equatable {
         self.searchedID = searchedID
     }
 
+    /// `date` in ISO 8601, with milliseconds when it has them (so that a next
+    /// page and the refilled form keep the filter as given).
+    static func timeText(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        let whole = date.timeIntervalSince1970.rounded(.down) == date.timeIntervalSince1970
+        formatter.formatOptions = whole ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
     /// A time given as `parameter`, in ISO 8601 (fractional seconds allowed).
     static func time(_ text: String, parameter: String) throws(DashboardError) -> Date {
         let formatter = ISO8601DateFormatter()
@@ -101,8 +110,8 @@ struct TaskFilter: Sendable, Equatable {
         if let parent = query.parentID { items.append(("parent", "\(parent.rawValue)")) }
         if let group = query.groupID { items.append(("group", "\(group.rawValue)")) }
         if let key = query.key { items.append(("key", key)) }
-        if let since = query.createdSince { items.append(("since", ISO8601DateFormatter().string(from: since))) }
-        if let until = query.createdBefore { items.append(("until", ISO8601DateFormatter().string(from: until))) }
+        if let since = query.createdSince { items.append(("since", Self.timeText(since))) }
+        if let until = query.createdBefore { items.append(("until", Self.timeText(until))) }
         if query.limit != Self.defaultLimit { items.append(("limit", "\(query.limit)")) }
         return items.map { "\($0)=\(Self.encode($1))" }.joined(separator: "&")
     }

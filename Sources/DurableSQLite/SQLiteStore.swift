@@ -148,14 +148,23 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
-        } catch is DatabaseError where Task.isCancelled {
+        } catch let error as DatabaseError where Task.isCancelled && Self.isInterrupt(error) {
             // GRDB interrupts the statement of a cancelled task; SQLite reports
             // an interrupt inside some statements (json_each's constructor) as a
             // plain error. It is the cancellation either way.
+            _ = error
             throw CancellationError()
         } catch {
             throw describe(error, operation: operation)
         }
+    }
+
+    /// Whether `error` is SQLite's interrupt, as such or as a virtual table's
+    /// constructor failing under it (the message SQLite gives then).
+    private static func isInterrupt(_ error: DatabaseError) -> Bool {
+        error.resultCode.primaryResultCode == .SQLITE_INTERRUPT
+            || (error.message ?? "").hasPrefix("vtable constructor failed")
+            || (error.message ?? "").contains("interrupted")
     }
 
     /// Runs `body` at once on the connection that watches for changes, in a read

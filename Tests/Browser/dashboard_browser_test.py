@@ -136,7 +136,7 @@ def main():
 
         # /metrics: the database's state in Prometheus' text format.
         driver.get(BASE + "/metrics")
-        check('durable_tasks{job=' in driver.page_source, "/metrics answers in Prometheus' text format")
+        check('durable_stored_tasks{job=' in driver.page_source, "/metrics answers in Prometheus' text format")
 
         # An unknown task: a 404 page.
         driver.get(BASE + "/tasks/999999")

@@ -68,7 +68,8 @@ struct RunLineGuardTests {
         let pidFile = directory.file("pid")
         let commands = try writeLines(
             [
-                "echo \"start $DURABLE_ATTEMPT\" >> \(log); echo $$ > \(pidFile); "
+                // The pid first: once the log shows the start, the pid file is whole.
+                "echo $$ > \(pidFile); echo \"start $DURABLE_ATTEMPT\" >> \(log); "
                     + "[ \"$DURABLE_ATTEMPT\" = 1 ] && exec sleep 60; true"
             ],
             in: directory)

@@ -40,6 +40,7 @@ struct CronTests {
             ("0 0 1-x * *", 7, "day of month: 'x' is not a number"),
             ("0 0 * * 8", 9, "day of week: 8 is out of range (0-7)"),
             ("@reboot", 1, "unknown macro"),
+            ("*/+5 * * * *", 3, "minute: step '+5' is not a number"),
         ])
     func refused(text: String, position: Int, message: String) {
         #expect {
@@ -110,6 +111,14 @@ struct CronTests {
                     "2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z", "2026-11-01T06:30:00Z",
                     "2026-11-01T07:00:00Z",
                 ])
+    }
+
+    @Test("whitespace around and between fields is any whitespace; an instant that is not a number has no next tick")
+    func whitespaceAndNonFiniteInstants() throws {
+        #expect(try ticks(" 0\t0  * * *\n", after: "2026-11-30T10:00:00Z", in: utc, count: 1) == ["2026-12-01T00:00:00Z"])
+        let expression = try CronExpression("* * * * *")
+        #expect(expression.nextTick(after: Date(timeIntervalSince1970: .nan), in: utc) == nil)
+        #expect(expression.nextTick(after: Date(timeIntervalSince1970: .infinity), in: utc) == nil)
     }
 
     @Test("the next tick is strictly after the given instant, to the minute")

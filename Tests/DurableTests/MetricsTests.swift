@@ -52,7 +52,8 @@ struct MetricsTests {
         // Every stored completion went through exactly one commit.
         let batches = try metrics.expectRecorder(MetricNames.commitBatchSize)
         #expect(batches.values.reduce(0, +) == Double(3 + 1 + 2 + 2))
-        #expect(try metrics.expectTimer(MetricNames.commitDuration).values.count == batches.values.count)
+        #expect(batches.values.allSatisfy { $0 > 0 })
+        #expect(try metrics.expectTimer(MetricNames.commitDuration).values.count >= batches.values.count)
         let running = try #require(try metrics.expectGauge(MetricNames.runningTasks).lastValue)
         let free = try #require(try metrics.expectGauge(MetricNames.freeSlots).lastValue)
         #expect(running + free == Double(engine.configuration.maxConcurrentTasks))

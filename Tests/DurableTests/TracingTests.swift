@@ -70,16 +70,22 @@ struct TracingTests {
             }
             _ = try? await traced.value
             _ = try? await engine.createTask(Fail.self, "untraced").value
+            // Stopped by its timeout: the job sees a cancellation, the task fails.
+            let slow = try await engine.createTask(WaitAtGate.self, "never", options: TaskOptions(timeout: .milliseconds(50)))
+            _ = try? await slow.value
         }
         request.end()
         try engine.close()
         let stored = try await StoreProbe.read(
             directory.file("test.sqlite"), "SELECT coalesce(trace_context, 'none') FROM tasks ORDER BY id")
-        #expect(stored.count == 2)
+        #expect(stored.count == 3)
         #expect(stored.first?.contains(request.spanContext.spanID) == true)
         #expect(stored.first?.contains(request.spanContext.traceID) == true)
-        #expect(stored.last == "none")
+        #expect(stored.dropFirst().allSatisfy { $0 == "none" })
 
+        let timedOut = try #require(tracer.finishedSpans.first { $0.operationName == "run \(WaitAtGate.name)" })
+        #expect(timedOut.attributes.get("durable.outcome") == .string("failed"))
+        #expect(timedOut.status?.code == .error)
         let runs = tracer.finishedSpans.filter { $0.operationName == "run \(Fail.name)" }
         #expect(runs.count == 2)
         #expect(runs.allSatisfy { $0.status?.code == .error && $0.errors.count == 1 })

@@ -23,6 +23,8 @@ extension CronExpression {
     public func nextTick(after date: Date, in timeZone: TimeZone) -> Date? {
         let zone = ZoneClock(timeZone)
         let after = date.timeIntervalSince1970
+        // Beyond ±100,000 years (or not a number) there is no calendar to search.
+        guard after.isFinite, abs(after) < 3.2e15 else { return nil }
         let start = Int64(after.rounded(.down))
         var from = CivilDate.wallTime(localSeconds: start + zone.offset(at: start))
         var found: Int64?

@@ -10,10 +10,12 @@ import Foundation
 /// `@weekly`, `@daily` (`@midnight`) and `@hourly` stand for their usual
 /// expressions.
 ///
-/// When both the day of month and the day of week are restricted (neither is
-/// `*`, nor a list that names every value), a day matches if either does, as
-/// cron's manual says (`0 0 1 * MON`: the 1st of each month and every Monday);
-/// otherwise both must.
+/// When both the day of month and the day of week are restrictions, a day
+/// matches if either does (`0 0 1 * MON`: the 1st of each month and every
+/// Monday); otherwise both must. A day field is a restriction unless it names
+/// every day (`*`, `*/1`, `1-31`) — croniter's reading. Vixie cron and cronie
+/// instead take any field that starts with `*` as no restriction, so there
+/// `0 0 */2 * MON` means odd-dated Mondays, and here odd days and Mondays.
 ///
 /// ```swift
 /// let nightly = try CronExpression("30 2 * * MON-FRI")
@@ -44,11 +46,11 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     ///   name, a step of zero, a backwards range.
     public init(_ text: String) throws(CronSyntaxError) {
         self.text = text
-        let trimmed = text.trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let expanded = Self.macros[trimmed.lowercased()]
         if trimmed.hasPrefix("@"), expanded == nil {
             throw CronSyntaxError(
-                text: text, position: 1 + text.prefix { $0 == " " || $0 == "\t" }.count,
+                text: text, position: 1 + text.prefix(while: \.isWhitespace).count,
                 message: "unknown macro (known: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)")
         }
         let source = expanded ?? text
@@ -100,14 +102,14 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         var index = text.startIndex
         var offset = 0
         while index < text.endIndex {
-            if text[index] == " " || text[index] == "\t" {
+            if text[index].isWhitespace {
                 index = text.index(after: index)
                 offset += 1
                 continue
             }
             let start = index
             let startOffset = offset
-            while index < text.endIndex, text[index] != " ", text[index] != "\t" {
+            while index < text.endIndex, !text[index].isWhitespace {
                 index = text.index(after: index)
                 offset += 1
             }

@@ -21,7 +21,7 @@
 /// | `durable.tasks.queued.duration` | timer | `job` | from when a task was due to when it started |
 /// | `durable.steps.duration` | timer | `job`, `status` | a step that ran (not replayed): `succeeded` or `failed` |
 /// | `durable.commit.duration` | timer | | one worker commit (completions in, claims out) |
-/// | `durable.commit.batch.size` | recorder | | completions per worker commit (the group commit's size) |
+/// | `durable.commit.batch.size` | recorder | | completions per worker commit that stored any (the group commit's size) |
 /// | `durable.worker.running` | gauge | | tasks running in this process's worker |
 /// | `durable.worker.slots.free` | gauge | | slots free for more (`maxConcurrentTasks` minus running) |
 public enum MetricNames {

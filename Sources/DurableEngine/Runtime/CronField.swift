@@ -92,7 +92,7 @@ struct FieldSet: Sendable, Hashable {
         var step = 1
         if pieces.count == 2 {
             let stepOffset = offset + base.count + 1
-            guard let value = Int(pieces[1]), pieces[1].allSatisfy(\.isASCII) else {
+            guard pieces[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(pieces[1]) else {
                 throw Problem(offset: stepOffset, message: "step '\(pieces[1])' is not a number")
             }
             guard value >= 1 else { throw Problem(offset: stepOffset, message: "a step must be at least 1") }

@@ -68,7 +68,7 @@ final class EngineMetrics: Sendable {
             let status = Self.status(of: completion.ending)
             counts[Key(label: MetricNames.tasks, job: completion.job, status: status.rawValue), default: 0] += 1
             timer(MetricNames.runDuration, job: completion.job, status: status.rawValue)
-                .recordMilliseconds(max(0, now - completion.startedAt))
+                .recordMilliseconds(max(0, (completion.endedAt ?? now) - completion.startedAt))
         }
         for (key, count) in counts { counter(key).increment(by: count) }
     }
@@ -81,7 +81,8 @@ final class EngineMetrics: Sendable {
     /// A worker commit: how long it took and how many completions it carried.
     func committed(completions: Int, took elapsed: Duration) {
         commitDuration.recordMicroseconds(elapsed.wholeMicroseconds)
-        commitBatch.record(completions)
+        // A commit that only claimed is no group commit: it would skew the sizes.
+        if completions > 0 { commitBatch.record(completions) }
     }
 
     /// The worker's running tasks and free slots.

@@ -11,8 +11,8 @@ import Tracing
 ///   JSON object in the `trace_context` column.
 /// - Its run, in whichever process and after any number of restarts, is the
 ///   span `run <job>` (kind consumer). A child task's run is a child span of
-///   the context stored with it (its parent's run): children join their
-///   parent's trace. Any other task's run starts a trace of its own and links
+///   the context stored with it (its parent's run, or the step of it that
+///   created the child): children join their parent's trace. Any other task's run starts a trace of its own and links
 ///   to the stored context.
 /// - A step that runs (not one replayed from its checkpoint) is the span
 ///   `step <name>`, a child of the run's span.
@@ -43,8 +43,13 @@ final class EngineTracing: Sendable {
     }
 
     /// Runs `body` (the job) in the span of `task`'s run, with the span's
-    /// context current, so that tasks it creates store it.
-    func run(_ task: ClaimedTask, _ body: () async -> JobRunner.Ending) async -> JobRunner.Ending {
+    /// context current, so that tasks it creates store it. `stoppedBecause`
+    /// tells how a run the worker stopped ends (a timeout fails it, a shutdown
+    /// hands it back), which the job's own error (a cancellation) does not.
+    func run(
+        _ task: ClaimedTask, stoppedBecause: () -> (outcome: String, error: StoredError?)?,
+        _ body: () async -> JobRunner.Ending
+    ) async -> JobRunner.Ending {
         let stored = storedContext(task.traceContext)
         let joinsParent = task.parentID != nil && stored != nil
         let span = tracer.startSpan(
@@ -70,10 +75,15 @@ final class EngineTracing: Sendable {
             outcome = "failed"
             span.setStatus(SpanStatus(code: .error, message: error.message))
         case .threw(let error):
-            outcome = Self.outcome(of: error)
-            if outcome == "failed" {
-                span.recordError(error)
-                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            if let stopped = stoppedBecause() {
+                outcome = stopped.outcome
+                if let reason = stopped.error { span.setStatus(SpanStatus(code: .error, message: reason.message)) }
+            } else {
+                outcome = Self.outcome(of: error)
+                if outcome == "failed" {
+                    span.recordError(error)
+                    span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                }
             }
         }
         span.attributes["durable.outcome"] = outcome
@@ -95,9 +105,12 @@ final class EngineTracing: Sendable {
             span.attributes["durable.outcome"] = "succeeded"
             return value
         } catch {
-            span.attributes["durable.outcome"] = Self.outcome(of: error)
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            let outcome = Self.outcome(of: error)
+            span.attributes["durable.outcome"] = outcome
+            if outcome == "failed" {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            }
             throw error
         }
     }

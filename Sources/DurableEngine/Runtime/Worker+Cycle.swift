@@ -220,7 +220,9 @@ extension Worker {
             let job = Task {
                 let ending =
                     if let tracing = self.engine.tracing {
-                        await tracing.run(task) { await self.run(task, on: runner, in: taskContext, stoppingAt: limit) }
+                        await tracing.run(task, stoppedBecause: { self.stopOutcome(of: task) }) {
+                            await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
+                        }
                     } else {
                         await self.run(task, on: runner, in: taskContext, stoppingAt: limit)
                     }
@@ -238,6 +240,20 @@ extension Worker {
         }
     }
 
+    /// How a run that this worker stopped ends, for its span: `nil` when it
+    /// was not stopped (the job ended by itself).
+    private func stopOutcome(of task: ClaimedTask) -> (outcome: String, error: StoredError?)? {
+        let reason = state.withLock { state in
+            state.decisions.running[task.id].flatMap { $0.task.attempt == task.attempt ? $0.stopReason : nil }
+        }
+        switch reason {
+        case nil: return nil
+        case .cancelRequested?: return ("cancelled", nil)
+        case .shutdown?, .leaseLost?: return ("released", nil)
+        case .timedOut(let error, _)?: return ("failed", error)
+        }
+    }
+
     /// Ends a claimed task without running it: its job is unknown or its stored
     /// context is unreadable.
     private func refuse(_ task: ClaimedTask, _ error: StoredError) {
@@ -246,7 +262,7 @@ extension Worker {
             state.decisions.complete(
                 TaskCompletion(
                     id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
-                    ending: .failed(error)))
+                    ending: .failed(error), endedAt: clock.now()))
         }
         wake.signal()
     }
@@ -292,7 +308,7 @@ extension Worker {
             state.decisions.complete(
                 TaskCompletion(
                     id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
-                    ending: stored))
+                    ending: stored, endedAt: now))
         }
         wake.signal()
     }

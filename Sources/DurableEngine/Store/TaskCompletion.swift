@@ -23,14 +23,20 @@ package struct TaskCompletion: Sendable {
     package var attempt: Int
     package var startedAt: Int64
     package var ending: Ending
+    /// When the job ended here (not stored): the run's duration for the
+    /// metrics, whatever the commit then waited for.
+    package var endedAt: Int64?
 
     /// Creates a value with every field given.
-    package init(id: TaskID, job: String = "", owner: String, attempt: Int, startedAt: Int64, ending: Ending) {
+    package init(
+        id: TaskID, job: String = "", owner: String, attempt: Int, startedAt: Int64, ending: Ending, endedAt: Int64? = nil
+    ) {
         self.id = id
         self.job = job
         self.owner = owner
         self.attempt = attempt
         self.startedAt = startedAt
         self.ending = ending
+        self.endedAt = endedAt
     }
 }

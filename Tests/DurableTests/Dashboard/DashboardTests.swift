@@ -69,6 +69,27 @@ struct DashboardTests {
         }
     }
 
+    @Test("a quote followed by a combining mark is escaped too: it cannot end an attribute of the filter form")
+    func combiningMarkAfterQuote() async throws {
+        let mark = "\u{301}"
+        let attack = "\"" + mark + " autofocus onfocus=alert(1) x=\"" + mark
+        let escaped = "&quot;" + mark + " autofocus onfocus=alert(1) x=&quot;" + mark
+        let raw = "\"" + mark + " autofocus"
+        let query = try #require(attack.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+        try await withDashboard { client in
+            for parameter in ["search", "job", "name"] {
+                try await client.execute(uri: "/tasks?\(parameter)=\(query)", method: .get) { response in
+                    let page = String(buffer: response.body)
+                    let showsEscaped = page.contains(escaped)
+                    let showsRaw = page.contains(raw)
+                    #expect(response.status == .ok)
+                    #expect(showsEscaped, "\(parameter)")
+                    #expect(!showsRaw, "\(parameter)")
+                }
+            }
+        }
+    }
+
     @Test("filters by group, key and creation window; a search for an id goes to the task, for anything else to its key")
     func groupKeyWindowAndSearch() async throws {
         let engine = TemporaryEngine.engine
