@@ -17,10 +17,10 @@ extension PostgresStore {
                 statement.append(" AND job = \(statement.bind(job))")
             }
             if let since = query.createdSince {
-                statement.append(" AND created_at >= \(statement.bind(Int64((since.timeIntervalSince1970 * 1000).rounded())))")
+                statement.append(" AND created_at >= \(statement.bind(since.unixMilliseconds))")
             }
             if let before = query.createdBefore {
-                statement.append(" AND created_at < \(statement.bind(Int64((before.timeIntervalSince1970 * 1000).rounded())))")
+                statement.append(" AND created_at < \(statement.bind(before.unixMilliseconds))")
             }
             if let parent = query.parentID {
                 statement.append(" AND parent_id = \(statement.bind(parent.rawValue))")

@@ -21,11 +21,11 @@ extension SQLiteStore {
             }
             if let since = query.createdSince {
                 conditions.append("created_at >= ?")
-                _ = arguments.append(contentsOf: [Int64((since.timeIntervalSince1970 * 1000).rounded())])
+                _ = arguments.append(contentsOf: [since.unixMilliseconds])
             }
             if let before = query.createdBefore {
                 conditions.append("created_at < ?")
-                _ = arguments.append(contentsOf: [Int64((before.timeIntervalSince1970 * 1000).rounded())])
+                _ = arguments.append(contentsOf: [before.unixMilliseconds])
             }
             if let parent = query.parentID {
                 conditions.append("parent_id = ?")

@@ -152,7 +152,6 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
             // GRDB interrupts the statement of a cancelled task; SQLite reports
             // an interrupt inside some statements (json_each's constructor) as a
             // plain error. It is the cancellation either way.
-            _ = error
             throw CancellationError()
         } catch {
             throw describe(error, operation: operation)

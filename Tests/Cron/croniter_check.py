@@ -70,24 +70,6 @@ def number(text, index):
     return int(text)
 
 
-def covers_all(text, index):
-    """Whether a generated field names every value of its range."""
-    low, high = FIELDS[index]
-    values = set()
-    for part in text.split(","):
-        base, _, step = part.partition("/")
-        step = int(step) if step else 1
-        if base == "*":
-            a, b = low, high
-        elif "-" in base:
-            a, b = (number(x, index) for x in base.split("-"))
-        else:
-            a = number(base, index)
-            b = high if step != 1 or "/" in part else a
-        values.update(range(a, b + 1, step))
-    return values >= set(range(low, high + 1))
-
-
 def expand(text, index):
     """The values a generated field names (7 as a weekday is Sunday)."""
     low, high = FIELDS[index]
@@ -104,6 +86,12 @@ def expand(text, index):
             b = high if slash else a
         values.update(range(a, b + 1, step))
     return values
+
+
+def covers_all(text, index):
+    """Whether a generated field names every value of its range."""
+    low, high = FIELDS[index]
+    return expand(text, index) >= set(range(low, high + 1))
 
 
 def brute_force(text, zone, seconds, count):

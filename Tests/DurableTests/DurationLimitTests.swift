@@ -152,6 +152,12 @@ struct DurationLimitTests {
         await expectRefused("TaskQuery.createdSince") {
             _ = try await engine.tasks(matching: TaskQuery(createdSince: Date(timeIntervalSince1970: -1e300)))
         }
+        await expectRefused("TaskQuery.createdBefore") {
+            _ = try await engine.tasks(matching: TaskQuery(createdBefore: Date(timeIntervalSince1970: 1e300)))
+        }
+        await expectRefused("TaskQuery.createdBefore") {
+            _ = try await engine.tasks(matching: TaskQuery(createdBefore: Self.notADate))
+        }
         #expect(try await engine.tasks(matching: TaskQuery()).map(\.id) == [task.id])
     }
 

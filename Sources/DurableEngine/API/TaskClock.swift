@@ -86,7 +86,7 @@ extension Duration {
 
 extension Date {
     /// Unix milliseconds, held at Int64's ends (and 0 for NaN) rather than trapping.
-    var unixMilliseconds: Int64 {
+    package var unixMilliseconds: Int64 {
         let milliseconds = (timeIntervalSince1970 * 1000).rounded()
         if milliseconds.isNaN { return 0 }
         if milliseconds >= 0x1p63 { return .max }

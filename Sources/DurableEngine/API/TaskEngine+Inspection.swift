@@ -4,10 +4,11 @@ public import Foundation
 extension TaskEngine {
     /// Tasks matching `query`, newest first.
     ///
-    /// - Throws: ``DurableError/Code/invalidArgument`` when `createdSince` is NaN or
-    ///   more than 10000 years from 1970.
+    /// - Throws: ``DurableError/Code/invalidArgument`` when `createdSince` or
+    ///   `createdBefore` is NaN or more than 10000 years from 1970.
     public func tasks(matching query: TaskQuery) async throws -> [TaskRecord] {
         try query.createdSince?.checkedUnixMilliseconds(of: "TaskQuery.createdSince")
+        try query.createdBefore?.checkedUnixMilliseconds(of: "TaskQuery.createdBefore")
         return try await inspectableStore("list tasks").tasks(matching: query)
     }
 

@@ -61,14 +61,16 @@ final class EngineMetrics: Sendable {
     }
 
     /// Runs whose ends were stored: one count per job and status, and how long
-    /// each ran.
-    func stored(_ completions: some Sequence<TaskCompletion>, now: Int64) {
+    /// each ran (to when the job ended).
+    func stored(_ completions: some Sequence<TaskCompletion>) {
         var counts: [Key: Int64] = [:]
         for completion in completions {
             let status = Self.status(of: completion.ending)
             counts[Key(label: MetricNames.tasks, job: completion.job, status: status.rawValue), default: 0] += 1
-            timer(MetricNames.runDuration, job: completion.job, status: status.rawValue)
-                .recordMilliseconds(max(0, (completion.endedAt ?? now) - completion.startedAt))
+            if let ended = completion.endedAt {
+                timer(MetricNames.runDuration, job: completion.job, status: status.rawValue)
+                    .recordMilliseconds(max(0, ended - completion.startedAt))
+            }
         }
         for (key, count) in counts { counter(key).increment(by: count) }
     }

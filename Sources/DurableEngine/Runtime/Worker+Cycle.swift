@@ -114,7 +114,7 @@ extension Worker {
     ) {
         metrics.committed(completions: completions.count, took: ContinuousClock.now - startedAt)
         let stale = Set(result.stale)
-        metrics.stored(completions.lazy.filter { !stale.contains($0.id) }, now: clock.now())
+        metrics.stored(completions.lazy.filter { !stale.contains($0.id) })
         metrics.claimed(result.claimed)
         let running = state.withLock { $0.decisions.running.count } + result.claimed.count
         metrics.slots(running: running, free: max(0, configuration.maxConcurrentTasks - running))
