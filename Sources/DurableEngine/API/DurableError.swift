@@ -45,6 +45,8 @@ public struct DurableError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let commitOutcomeUnknown = Code(rawValue: "commit_outcome_unknown")
         /// No task has this id.
         public static let unknownTask = Code(rawValue: "unknown_task")
+        /// No schedule has the name given.
+        public static let unknownSchedule = Code(rawValue: "unknown_schedule")
         /// The task belongs to a different job than the one asked for.
         public static let jobMismatch = Code(rawValue: "job_mismatch")
         /// The task is not in a state that allows the call (`result()` before done).

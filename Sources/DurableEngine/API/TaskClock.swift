@@ -85,6 +85,11 @@ extension Duration {
 }
 
 extension Date {
+    /// The date `milliseconds` after 1970 (as times are stored).
+    package init(unixMilliseconds milliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
     /// Unix milliseconds, held at Int64's ends (and 0 for NaN) rather than trapping.
     package var unixMilliseconds: Int64 {
         let milliseconds = (timeIntervalSince1970 * 1000).rounded()

@@ -22,6 +22,13 @@ extension TaskEngine {
         return store
     }
 
+    /// The store, for schedules; ``DurableError/Code/unsupported`` naming
+    /// `operation` when it keeps none.
+    func schedulingStore(_ operation: String) throws -> any SchedulingStore {
+        guard let store = store as? any SchedulingStore else { throw unsupported(operation) }
+        return store
+    }
+
     private func unsupported(_ operation: String) -> DurableError {
         DurableError(.unsupported, "the store at \(path) cannot \(operation)")
     }

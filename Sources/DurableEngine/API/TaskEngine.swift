@@ -147,12 +147,7 @@ public final class TaskEngine: Sendable {
         let inherited = current?.values
         let traceContext = tracing?.currentContext()
         let newTasks = try requests.map { request in
-            let input: String
-            do {
-                input = try StoredJSON.encode(request.input)
-            } catch {
-                throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
-            }
+            let input = try encodedInput(request.input, of: J.self)
             let options = request.options
             let retry = options.retry ?? J.retryPolicy
             try retry.checkDelays(of: options.retry == nil ? "\(J.self).retryPolicy" : "TaskOptions.retry")
@@ -174,6 +169,15 @@ public final class TaskEngine: Sendable {
         changeListeners.signal()
         metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
         return created.map { DurableTask(id: $0.id, engine: self) }
+    }
+
+    /// A job's input as stored JSON; ``DurableError/Code/coding`` naming the job when it cannot be encoded.
+    func encodedInput<J: Job>(_ input: J.Input, of job: J.Type) throws -> String {
+        do {
+            return try StoredJSON.encode(input)
+        } catch {
+            throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
+        }
     }
 
     /// Stores new tasks. When this process's worker is idle, the due ones it can

@@ -47,6 +47,8 @@ final class Worker: Sendable {
     let wake = AsyncSignal()
     /// Wakes `timerLoop` when the timer plan changes.
     let timersChanged = AsyncSignal()
+    /// Wakes the `ScheduleLoop` when a schedule may have changed.
+    let schedulesNudge = AsyncSignal()
     let state: Mutex<State>
 
     init(engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, logger: Logger) {
@@ -86,6 +88,9 @@ final class Worker: Sendable {
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.recoveryLoop() }
             group.addTask { await self.timerLoop() }
+            if let schedules = store as? any SchedulingStore {
+                group.addTask { await ScheduleLoop(worker: self, store: schedules).run() }
+            }
             await cycleLoop()
             group.cancelAll()
         }
@@ -109,6 +114,11 @@ final class Worker: Sendable {
     func noteNewWork() {
         state.withLock { $0.decisions.noteNewWork() }
         wake.signal()
+    }
+
+    /// A schedule was stored, changed or deleted by this process: its schedule loop looks again.
+    func schedulesChanged() {
+        schedulesNudge.signal()
     }
 
     /// Promises up to `wanted` slots to tasks that this process is creating, so

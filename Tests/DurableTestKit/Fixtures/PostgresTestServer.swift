@@ -12,6 +12,15 @@ public enum PostgresTestServer {
         ProcessInfo.processInfo.environment["DURABLE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// The versions of the PostgreSQL migrations this build embeds: one per
+    /// file in `migrations/postgres`, oldest first.
+    public static let migrationVersions: [Int] = {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../migrations/postgres").standardized.path
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return files.filter { $0.hasSuffix(".sql") }.compactMap { Int($0.prefix(4)) }.sorted()
+    }()
+
     /// Why PostgreSQL tests cannot run, or `nil` when they can.
     public static var missingReason: String? {
         url == nil
