@@ -10,6 +10,7 @@
 //     DurableTestWorker probe  DB
 //     DurableTestWorker seed   DB --count N [--batch N] [--sync FULL|NORMAL]
 //     DurableTestWorker cron   (questions on standard input: scripts/cron-check)
+//     DurableTestWorker schedule DB --origin-ms MS --start-ms MS [--speed N]
 //
 // `DurableTestWorker help <subcommand>` lists a subcommand's options. Every
 // subcommand takes --fsize-limit BYTES (RLIMIT_FSIZE for this process, with
@@ -26,5 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "DurableTestWorker",
         abstract: "The worker process of Durable's crash tests, torture suite and benchmarks.",
-        subcommands: [Run.self, Submit.self, Open.self, Share.self, Serve.self, Probe.self, Seed.self, Cron.self])
+        subcommands: [
+            Run.self, Submit.self, Open.self, Share.self, Serve.self, Probe.self, Seed.self, Cron.self, ScheduleWorker.self,
+        ])
 }
