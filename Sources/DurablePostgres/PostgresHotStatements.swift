@@ -56,32 +56,62 @@ private func leaseEnd(fixed: String, duration: String) -> String {
     "coalesce(\(fixed)::bigint, durable_now_ms() + \(duration)::bigint)"
 }
 
-/// The claim of the due tasks that come first in claim order among the jobs
-/// in the array `jobs`, each job's candidates from its own range of the
-/// `tasks_claim` index, skipping rows others have locked: two CTEs,
-/// `candidates` and `claimed` (the claimed rows, ``PostgresRows/claimedColumns``).
-/// The other arguments name parameters; `after`, when given, is an extra
-/// condition of every candidate lookup (it is evaluated before any row is locked).
+/// The claim of the due tasks that come first, from the CTE `pairs` (queue,
+/// job, cap: how many tasks of the queue may start): each pair's candidates
+/// from its own range of the `tasks_claim` index, skipping rows others have
+/// locked; at most `cap` per queue; between queues in turns (the first of each
+/// queue, then the second, ..., see ``ClaimRule/interleave(_:limit:)``), up to
+/// `limit` in all. Defines the CTEs `pairs`, `candidates` and `claimed` (the
+/// claimed rows, ``PostgresRows/claimedColumns``). The other arguments name
+/// parameters; `after`, when given, is an extra condition of every candidate
+/// lookup (it is evaluated before any row is locked).
 private func claimCTEs(
-    owner: String, now: String, limit: String, leaseFixed: String, leaseDuration: String, jobs: String,
+    owner: String, now: String, limit: String, leaseFixed: String, leaseDuration: String, pairs: String,
     after: String = "TRUE"
 ) -> String {
     """
-    candidates AS (
-        SELECT c.id, c.priority, c.run_at FROM unnest(\(jobs)::text[]) AS j(job),
-        LATERAL (
-            SELECT id, priority, run_at FROM tasks
-            WHERE job = j.job AND \(PostgresRows.claimable(now: "\(now)::bigint")) AND \(after)
-            ORDER BY priority DESC, run_at, id LIMIT \(limit)::bigint
-            FOR UPDATE SKIP LOCKED
+    pairs AS (\(pairs)), candidates AS (
+        SELECT c.id FROM (
+            SELECT c.id, c.priority, c.run_at, p.cap,
+                   row_number() OVER (PARTITION BY p.queue ORDER BY c.priority DESC, c.run_at, c.id) AS turn
+            FROM pairs AS p, LATERAL (
+                SELECT id, priority, run_at FROM tasks
+                WHERE queue = p.queue AND job = p.job AND \(PostgresRows.claimable(now: "\(now)::bigint")) AND \(after)
+                ORDER BY priority DESC, run_at, id LIMIT p.cap
+                FOR UPDATE SKIP LOCKED
+            ) AS c
         ) AS c
-        ORDER BY c.priority DESC, c.run_at, c.id LIMIT \(limit)::bigint
+        WHERE c.turn <= c.cap
+        ORDER BY c.turn, c.priority DESC, c.run_at, c.id LIMIT \(limit)::bigint
     ), claimed AS (
         UPDATE tasks SET status = 'running', owner = \(owner)::text, attempt = attempt + 1, started_at = \(now)::bigint,
                          lease_expires_at = \(leaseEnd(fixed: leaseFixed, duration: leaseDuration))
         FROM candidates WHERE tasks.id = candidates.id
         RETURNING \(PostgresRows.claimedColumns.split(separator: ",").map { "tasks." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
     )
+    """
+}
+
+/// The pairs of the queues without limits that are not paused (those `queues`
+/// names, or every one when `allQueues`) and the jobs in `jobs`, each capped
+/// at `cap`: what the one-statement claims serve.
+private func openQueuePairs(jobs: String, queues: String, allQueues: String, cap: String) -> String {
+    """
+    SELECT q.name AS queue, j.job, \(cap)::bigint AS cap FROM queues AS q CROSS JOIN unnest(\(jobs)::text[]) AS j(job)
+    WHERE NOT q.paused AND q.concurrency IS NULL AND q.worker_concurrency IS NULL AND q.rate_limit IS NULL
+      AND (\(allQueues)::boolean OR q.name = ANY(\(queues)::text[]))
+    """
+}
+
+/// Whether a queue with limits that is not paused is among those `queues`
+/// names (every one when `allQueues`): then a one-statement claim, which
+/// serves only queues without limits, is followed by a claim in a transaction.
+private func limitedQueuesExist(queues: String, allQueues: String) -> String {
+    """
+    EXISTS (SELECT 1 FROM queues AS q
+            WHERE NOT q.paused AND (q.concurrency IS NOT NULL OR q.worker_concurrency IS NOT NULL
+                                    OR q.rate_limit IS NOT NULL)
+              AND (\(allQueues)::boolean OR q.name = ANY(\(queues)::text[])))
     """
 }
 
@@ -139,14 +169,14 @@ enum FinishRunsStatement: HotStatement {
             -- (a generic plan knows nothing of the arrays' lengths).
             WHERE tasks.id = ANY($1::bigint[]) AND tasks.id = v.id AND tasks.owner = v.owner
               AND tasks.attempt = v.attempt AND tasks.status = 'running'
-            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message
+            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message, tasks.concurrency_key
         ), attempts AS (
             INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
             SELECT v.id, v.attempt, v.owner, v.started_at, $10::bigint, v.outcome, v.error
             FROM v JOIN done ON done.id = v.id
             ON CONFLICT DO NOTHING
         )
-        SELECT base.first, done.id, done.group_id, done.has_callbacks, done.cancel_message
+        SELECT base.first, done.id, done.group_id, done.has_callbacks, done.cancel_message, done.concurrency_key
         FROM base LEFT JOIN done ON TRUE
         """
 }
@@ -155,14 +185,15 @@ enum FinishRunsStatement: HotStatement {
 /// implicit transaction: finishes ended runs (fenced by owner and attempt) with
 /// their attempt rows and completion numbers, and claims due tasks of the
 /// given jobs. Runs whose finish has consequences (stored done callbacks; a
-/// failure in a task group) are left running, as are runs no longer theirs:
+/// failure in a task group; a concurrency key whose waiting tasks to admit) are left running, as are runs no longer theirs:
 /// the caller finishes those in a transaction of its own.
 ///
 /// Returns the finished tasks (id, completion number, cancel message, then
-/// NULLs) and the claimed ones (three NULLs, then ``PostgresRows/claimedColumns``).
-/// Parameters: the ended runs ($1 to $9, as ``FinishRunsStatement``), now,
-/// owner, claim limit, the lease's fixed end or NULL, the lease's duration,
-/// jobs.
+/// NULLs) and the claimed ones (three NULLs, then ``PostgresRows/claimedColumns``),
+/// and a row of NULLs alone when a queue with limits exists (see
+/// `limitedQueuesExist`). Parameters: the ended runs ($1 to $9, as
+/// ``FinishRunsStatement``), now, owner, claim limit, the lease's fixed end or
+/// NULL, the lease's duration, jobs, queues, whether every queue.
 ///
 /// Lock order, as in every finishing transaction: the completion counter
 /// first (`counter`), then task rows: the runs' rows are locked as they are
@@ -177,12 +208,12 @@ enum FinishAndClaimStatement: HotStatement {
             -- Each run's row, locked after the counter, looked up by its primary key
             -- alone (by owner, the planner would walk all of the owner's running rows).
             SELECT t.id FROM counter, v, LATERAL (
-                SELECT id, owner, attempt, status, has_callbacks, group_id FROM tasks
+                SELECT id, owner, attempt, status, has_callbacks, group_id, concurrency_key FROM tasks
                 WHERE id = v.id AND counter.value IS NOT NULL
                 FOR UPDATE
             ) AS t
             WHERE t.owner = v.owner AND t.attempt = v.attempt AND t.status = 'running' AND NOT t.has_callbacks
-              AND (t.group_id IS NULL OR v.status <> 'failed')
+              AND (t.group_id IS NULL OR v.status <> 'failed') AND t.concurrency_key IS NULL
         ), numbered AS MATERIALIZED (
             SELECT v.*, counter.value + row_number() OVER (ORDER BY v."offset") AS seq
             FROM counter, v JOIN finishing ON finishing.id = v.id
@@ -199,18 +230,24 @@ enum FinishAndClaimStatement: HotStatement {
             UPDATE durable_counters SET value = value + (SELECT count(*) FROM numbered)
             WHERE name = 'completion_seq' AND EXISTS (SELECT FROM numbered)
         ), \(claimCTEs(
-            owner: "$11", now: "$10", limit: "$12", leaseFixed: "$13", leaseDuration: "$14", jobs: "$15",
+            owner: "$11", now: "$10", limit: "$12", leaseFixed: "$13", leaseDuration: "$14",
+            pairs: openQueuePairs(jobs: "$15", queues: "$16", allQueues: "$17", cap: "$12"),
             after: "(SELECT value FROM counter) IS NOT NULL"))
         SELECT NULL::bigint, NULL::bigint, NULL::text, claimed.* FROM claimed
         UNION ALL
         SELECT done.id, done.completion_seq, done.cancel_message, \(PostgresRows.claimedNulls) FROM done
+        UNION ALL
+        SELECT NULL::bigint, NULL::bigint, NULL::text, \(PostgresRows.claimedNulls)
+        WHERE $12::bigint > 0 AND \(limitedQueuesExist(queues: "$16", allQueues: "$17"))
         """
 }
 
-/// Inserts unkeyed tasks with ids from the sequence; returns each one's id and
-/// name, in the given order. Parameters: job, name, input, context, priority,
-/// run_at, deadline, timeout_ms, retry, parent_id, detached, group_id,
-/// callback_of (arrays), the default name's prefix, now, trace_context (array).
+/// Inserts unkeyed tasks with ids from the sequence, and a row for each of
+/// their queues that has none; returns each task's id and name, in the given
+/// order. Parameters: job, name, input, context, priority, run_at, deadline,
+/// timeout_ms, retry, parent_id, detached, group_id, callback_of (arrays), the
+/// default name's prefix, now, trace_context, queue, concurrency_key,
+/// concurrency_limit, key_waiting (arrays).
 enum InsertTasksStatement: HotStatement {
     /// TransitionRules.defaultTaskName, in SQL.
     private static let name = "coalesce(name, $14::text || id)"
@@ -220,26 +257,51 @@ enum InsertTasksStatement: HotStatement {
             SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
                         $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
-                        $16::text[])
+                        $16::text[], $17::text[], $18::text[], $19::bigint[], $20::boolean[])
                 WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
-                                     retry, parent_id, detached, group_id, callback_of, trace_context, ord)
+                                     retry, parent_id, detached, group_id, callback_of, trace_context, queue,
+                                     concurrency_key, concurrency_limit, key_waiting, ord)
+        ), queued AS (
+            INSERT INTO queues (name, created_at, updated_at)
+            SELECT DISTINCT queue, $15::bigint, $15::bigint FROM t
+            ON CONFLICT (name) DO NOTHING
         ), inserted AS (
             INSERT INTO tasks (id, job, name, input, context, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
+                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context,
+                               queue, concurrency_key, concurrency_limit, key_waiting)
             SELECT id, job, \(name), input, context, priority, run_at, deadline, timeout_ms,
-                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context
+                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context,
+                   queue, concurrency_key, concurrency_limit, key_waiting
             FROM t
         )
         SELECT id, \(name) FROM t ORDER BY ord
         """
 }
 
-/// Claims the due tasks that come first in claim order among the given jobs.
-/// Parameters: owner, now, limit, the lease's fixed end or NULL, the lease's
-/// duration, jobs.
+/// Claims the due tasks that come first among the given jobs in the queues
+/// without limits; returns them (``PostgresRows/claimedColumns``), and a row of
+/// NULLs when a queue with limits exists. Parameters: owner, now, limit, the
+/// lease's fixed end or NULL, the lease's duration, jobs, queues, whether every queue.
 enum ClaimStatement: HotStatement {
     static let sql = """
-        WITH \(claimCTEs(owner: "$1", now: "$2", limit: "$3", leaseFixed: "$4", leaseDuration: "$5", jobs: "$6"))
+        WITH \(claimCTEs(
+            owner: "$1", now: "$2", limit: "$3", leaseFixed: "$4", leaseDuration: "$5",
+            pairs: openQueuePairs(jobs: "$6", queues: "$7", allQueues: "$8", cap: "$3")))
+        SELECT * FROM claimed
+        UNION ALL
+        SELECT \(PostgresRows.claimedNulls) WHERE \(limitedQueuesExist(queues: "$7", allQueues: "$8"))
+        """
+}
+
+/// Claims the due tasks that come first among the given (queue, job, cap)
+/// triples, whatever the queues' limits (the caller applied them).
+/// Parameters: owner, now, limit, the lease's fixed end or NULL, the lease's
+/// duration, queues, jobs, caps (arrays of one element per pair).
+enum ClaimPairsStatement: HotStatement {
+    static let sql = """
+        WITH \(claimCTEs(
+            owner: "$1", now: "$2", limit: "$3", leaseFixed: "$4", leaseDuration: "$5",
+            pairs: "SELECT * FROM unnest($6::text[], $7::text[], $8::bigint[]) AS p(queue, job, cap)"))
         SELECT * FROM claimed
         """
 }

@@ -14,7 +14,7 @@ enum PostgresRows {
     /// The columns `claimed(_:)` reads, in its order.
     static let claimedColumns = """
         id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
-        retry, failures, run_at, trace_context
+        retry, failures, run_at, trace_context, queue
         """
 
     /// As many NULLs as ``claimedColumns``, for a row of another kind in a UNION with claimed rows.
@@ -30,16 +30,17 @@ enum PostgresRows {
     /// ``ClaimRule`` in SQL, for a `tasks` row, with `now` the placeholder of the
     /// current time.
     static func claimable(now: String) -> String {
-        "status = 'pending' AND run_at <= \(now) AND (deadline IS NULL OR deadline > \(now))"
+        "status = 'pending' AND NOT key_waiting AND run_at <= \(now) AND (deadline IS NULL OR deadline > \(now))"
     }
 
-    /// The jobs that have pending tasks, found by walking the `tasks_claim` index
-    /// from one job to the next.
+    /// The jobs that have claimable-looking tasks in the queue `$1`, found by
+    /// walking the `tasks_claim` index from one job to the next.
     static let pendingJobs = """
         WITH RECURSIVE pending_jobs(job) AS (
-            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending')
+            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND NOT key_waiting AND queue = $1)
             UNION ALL
-            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND job > pending_jobs.job)
+            SELECT (SELECT min(job) FROM tasks
+                    WHERE status = 'pending' AND NOT key_waiting AND queue = $1 AND job > pending_jobs.job)
             FROM pending_jobs WHERE pending_jobs.job IS NOT NULL)
         SELECT job FROM pending_jobs WHERE job IS NOT NULL
         """
@@ -92,7 +93,8 @@ enum PostgresRows {
             retry: try columns.next(),
             failures: Int(try columns.next() as Int64),
             runAt: try columns.next() as Int64,
-            traceContext: try columns.next())
+            traceContext: try columns.next(),
+            queue: try columns.next())
     }
 
     /// The outcome of a finished task's row (``outcomeColumns``); `nil` while it is

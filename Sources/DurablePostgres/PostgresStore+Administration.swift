@@ -23,20 +23,25 @@ extension PostgresStore {
     package func retry(_ ids: [TaskID], now: Int64) async throws -> [TaskID] {
         try await write("retry \(ids.count) task(s)") { connection in
             var reset: [TaskID] = []
+            var transitions = PostgresTransitions(connection: connection, now: now)
             for id in ids {
+                // A task with a concurrency key waits for room under it again.
                 let changed = try await connection.rows(
                     """
                     UPDATE tasks SET status = 'pending', result = NULL, error = NULL, run_at = \(now), failures = 0,
                                      cancel_requested_at = NULL, cancel_message = NULL, finished_at = NULL,
-                                     completion_seq = NULL, owner = NULL, lease_expires_at = NULL
+                                     completion_seq = NULL, owner = NULL, lease_expires_at = NULL,
+                                     key_waiting = concurrency_key IS NOT NULL
                     WHERE id = \(id.rawValue) AND status IN ('failed', 'cancelled')
-                    RETURNING id
+                    RETURNING concurrency_key
                     """)
-                guard !changed.isEmpty else { continue }
+                guard let row = changed.first else { continue }
+                if let key = try row.decode(String?.self) { transitions.freedKeys.insert(key) }
                 try await connection.run(
                     "DELETE FROM task_steps WHERE task_id = \(id.rawValue) AND status = 'failed'")
                 reset.append(id)
             }
+            try await transitions.flush()
             return reset
         }
     }

@@ -13,18 +13,22 @@ extension PostgresStore {
         }
         // A claim alone (of named jobs) is one statement.
         if runs.isEmpty, let claim {
-            return try await write("claim", singleStatement: true) { connection in
-                CycleResult(claimed: try await self.claim(claim, on: connection, now: now))
+            let (claimed, limitedQueues) = try await write("claim", singleStatement: true) { connection in
+                try await self.claimInOpenQueues(claim, on: connection, now: now)
             }
+            var result = CycleResult(claimed: claimed)
+            if limitedQueues { try await claimInLimitedQueues(claim, adding: &result, now: now) }
+            return result
         }
         // The common cycle (runs that ended, a claim) is one statement too; the
         // runs it leaves (a consequence to store, no longer theirs) are finished
         // in a transaction after it.
-        var (result, leftRunning) = try await write(
+        var (result, leftRunning, limitedQueues) = try await write(
             "commit \(completions.count) completion(s) and claim", singleStatement: true
         ) { connection in
             try await self.finishAndClaim(runs, claim: claim, on: connection, now: now)
         }
+        if limitedQueues, let claim { try await claimInLimitedQueues(claim, adding: &result, now: now) }
         guard !leftRunning.isEmpty else { return result }
         let rest = try await completeAndClaimInTransaction(
             completions.filter { leftRunning.contains($0.id) }, claim: nil, failingExpired: false, now: now)
@@ -49,11 +53,11 @@ extension PostgresStore {
         return runs
     }
 
-    /// Runs ``FinishAndClaimStatement``: returns what it stored and claimed, and
-    /// the runs it left running.
+    /// Runs ``FinishAndClaimStatement``: returns what it stored and claimed, the
+    /// runs it left running, and whether queues with limits are left to claim from.
     private func finishAndClaim(
         _ runs: [EndedRun], claim: ClaimRequest?, on connection: PostgresConnection, now: Int64
-    ) async throws -> (CycleResult, leftRunning: Set<TaskID>) {
+    ) async throws -> (CycleResult, leftRunning: Set<TaskID>, limitedQueues: Bool) {
         var statement = PostgresStatement()
         try statement.bind(endedRuns: runs)
         statement.bind(now)
@@ -61,7 +65,10 @@ extension PostgresStore {
         statement.bind(Int64(claim?.limit ?? 0))
         bindLease(until: claim?.leaseUntil ?? now, now: now, into: &statement)
         try statement.bind(array: claim?.jobs ?? [])
+        try statement.bind(array: claim?.queues ?? [])
+        statement.bind(claim?.queues == nil)
         var result = CycleResult()
+        var limitedQueues = false
         var finished: [Int64: (sequence: Int64, cancelMessage: String?)] = [:]
         let rows = try await connection.rows(
             FinishAndClaimStatement.self, statement, rowCount: runs.count)
@@ -69,6 +76,8 @@ extension PostgresStore {
             var columns = Columns(row)
             if let id: Int64 = try columns.next() {
                 finished[id] = (try columns.next(), try columns.next())
+            } else if row.makeRandomAccess()[3].bytes == nil {
+                limitedQueues = true
             } else {
                 result.claimed.append(try PostgresRows.claimed(row, from: 3))
             }
@@ -87,7 +96,23 @@ extension PostgresStore {
         }
         // Waiters take outcomes in completion order.
         result.effects.finished.sort { $0.completionSequence < $1.completionSequence }
-        return (result, leftRunning)
+        return (result, leftRunning, limitedQueues && result.claimed.count < (claim?.limit ?? 0))
+    }
+
+    /// Claims, in a transaction of its own, what a one-statement claim left:
+    /// tasks of queues with limits, up to the claim's remaining slots.
+    private func claimInLimitedQueues(_ claim: ClaimRequest, adding result: inout CycleResult, now: Int64)
+        async throws
+    {
+        var remaining = claim
+        remaining.limit = claim.limit - result.claimed.count
+        guard remaining.limit > 0 else { return }
+        let rest = remaining
+        let (claimed, heldBack) = try await write("claim in queues with limits") { connection in
+            try await self.claim(rest, on: connection, now: now)
+        }
+        result.claimed = (result.claimed + claimed).sorted { $0.id < $1.id }
+        result.heldBack = heldBack
     }
 
     /// The cycle as a transaction: `BEGIN`, requeues and finishes (with their
@@ -126,7 +151,7 @@ extension PostgresStore {
             try await transitions.flush()
             result.effects = transitions.effects
             if let claim, claim.limit > 0 {
-                result.claimed = try await self.claim(claim, on: connection, now: now)
+                (result.claimed, result.heldBack) = try await self.claim(claim, on: connection, now: now)
             }
             return result
         }
@@ -175,27 +200,31 @@ extension PostgresStore {
                 error: cancellation))
     }
 
-    /// Claims the due tasks that come first in claim order (priority, due time,
-    /// creation) among the requested jobs, skipping rows another transaction has
-    /// locked (being claimed or finished elsewhere). Each job's candidates come
-    /// from its own range of the `tasks_claim` index.
-    private func claim(_ request: ClaimRequest, on connection: PostgresConnection, now: Int64) async throws
-        -> [ClaimedTask]
+    /// Claims in one statement the due tasks that come first among the
+    /// requested (named) jobs in the queues without limits, skipping rows
+    /// another transaction has locked (being claimed or finished elsewhere).
+    /// Returns them, and whether queues with limits are left to claim from.
+    private func claimInOpenQueues(_ request: ClaimRequest, on connection: PostgresConnection, now: Int64)
+        async throws -> (claimed: [ClaimedTask], limitedQueues: Bool)
     {
-        let jobs: [String]
-        if let requested = request.jobs {
-            jobs = requested
-        } else {
-            jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
-        }
-        guard !jobs.isEmpty else { return [] }
         var statement = PostgresStatement()
         statement.bind(request.owner)
         statement.bind(now)
         statement.bind(Int64(request.limit))
         bindLease(until: request.leaseUntil, now: now, into: &statement)
-        try statement.bind(array: jobs)
-        return try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit).map { try PostgresRows.claimed($0) }.sorted { $0.id < $1.id }
+        try statement.bind(array: request.jobs ?? [])
+        try statement.bind(array: request.queues ?? [])
+        statement.bind(request.queues == nil)
+        var claimed: [ClaimedTask] = []
+        var limitedQueues = false
+        for row in try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit) {
+            if row.makeRandomAccess()[0].bytes == nil {
+                limitedQueues = true
+            } else {
+                claimed.append(try PostgresRows.claimed(row))
+            }
+        }
+        return (claimed.sorted { $0.id < $1.id }, limitedQueues && claimed.count < request.limit)
     }
 
     /// Claims those of `ids` (new tasks of this transaction) that ``ClaimRule`` admits.

@@ -11,6 +11,7 @@ extension PostgresStore: SchedulingStore {
             let sameTicks = "schedules.cron = excluded.cron AND schedules.time_zone = excluded.time_zone"
             let sameDefinition = """
                 \(sameTicks) AND schedules.job = excluded.job AND schedules.input = excluded.input
+                AND schedules.queue = excluded.queue
                 AND schedules.priority = excluded.priority
                 AND schedules.timeout_ms IS NOT DISTINCT FROM excluded.timeout_ms
                 AND schedules.retry IS NOT DISTINCT FROM excluded.retry AND schedules.overlap = excluded.overlap
@@ -19,9 +20,10 @@ extension PostgresStore: SchedulingStore {
                 """
             try await connection.run(
                 """
-                INSERT INTO schedules (name, cron, time_zone, job, input, priority, timeout_ms, retry, overlap,
+                INSERT INTO schedules (name, cron, time_zone, job, input, queue, priority, timeout_ms, retry, overlap,
                                        catch_up, catch_up_window_ms, next_tick, created_at, updated_at)
                 VALUES (\(schedule.name), \(schedule.cron), \(schedule.timeZone), \(schedule.job), \(schedule.input),
+                        \(schedule.queue),
                         \(Int64(schedule.priority)), \(schedule.timeoutMilliseconds)::bigint, \(schedule.retry)::text,
                         \(schedule.overlap), \(schedule.catchUp), \(schedule.catchUpWindowMilliseconds)::bigint,
                         \(schedule.nextTick)::bigint, \(now), \(now))
@@ -31,6 +33,7 @@ extension PostgresStore: SchedulingStore {
                     updated_at = CASE WHEN \(unescaped: sameDefinition) THEN schedules.updated_at
                                       ELSE excluded.updated_at END,
                     cron = excluded.cron, time_zone = excluded.time_zone, job = excluded.job, input = excluded.input,
+                    queue = excluded.queue,
                     priority = excluded.priority, timeout_ms = excluded.timeout_ms, retry = excluded.retry,
                     overlap = excluded.overlap, catch_up = excluded.catch_up,
                     catch_up_window_ms = excluded.catch_up_window_ms
@@ -136,7 +139,8 @@ extension PostgresStore: SchedulingStore {
             var columns = Columns(row)
             let schedule = StoredSchedule(
                 name: try columns.next(), cron: try columns.next(), timeZone: try columns.next(),
-                job: try columns.next(), input: try columns.next(), priority: Int(try columns.next() as Int64),
+                job: try columns.next(), input: try columns.next(), queue: try columns.next(),
+                priority: Int(try columns.next() as Int64),
                 timeoutMilliseconds: try columns.next(), retry: try columns.next(), overlap: try columns.next(),
                 catchUp: try columns.next(), catchUpWindowMilliseconds: try columns.next(), paused: try columns.next(),
                 nextTick: try columns.next(), bufferedTick: try columns.next(), lastTick: try columns.next(),

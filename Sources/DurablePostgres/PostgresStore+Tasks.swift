@@ -20,7 +20,12 @@ extension PostgresStore {
         return try await write("create and claim \(tasks.count) task(s)") { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             let created = try await transitions.insert(tasks)
-            let ids = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now).map(\.rawValue)
+            let settings = Dictionary(
+                try await Self.queueSettings(Array(Set(tasks.map(\.queue))), on: connection).map { ($0.name, $0.settings) },
+                uniquingKeysWith: { first, _ in first })
+            let ids = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) { queue in
+                settings[queue].map { !$0.isPaused && !$0.hasLimits } ?? false
+            }.map(\.rawValue)
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try await self.claim(ids: ids, for: claim, on: connection, now: now)
             return (created, claimed)
@@ -75,15 +80,19 @@ extension PostgresStore {
         try await read("count pending tasks of unknown jobs") { connection in
             let known = Set(jobs)
             var counts: [String: Int] = [:]
-            let pending = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
-            for job in pending where !known.contains(job) {
-                counts[job] = Int(
-                    try await connection.value(
-                        """
-                        SELECT count(*) FROM (SELECT 1 FROM tasks WHERE job = \(job) AND status = 'pending' LIMIT 10001) AS p
-                        """, as: Int64.self) ?? 0)
+            for (queue, _) in try await Self.queueSettings(nil, on: connection) {
+                for job in try await Self.pendingJobs(in: queue, on: connection) where !known.contains(job) {
+                    counts[job, default: 0] += Int(
+                        try await connection.value(
+                            """
+                            SELECT count(*) FROM (
+                                SELECT 1 FROM tasks
+                                WHERE queue = \(queue) AND job = \(job) AND status = 'pending' AND NOT key_waiting
+                                LIMIT 10001) AS p
+                            """, as: Int64.self) ?? 0)
+                }
             }
-            return counts
+            return counts.mapValues { min($0, 10001) }
         }
     }
 

@@ -18,34 +18,13 @@ extension PostgresStore {
                     cancelRequests[TaskID(id)] = message
                 }
             }
-            // Whether there is work, and the earliest deadline, in one statement.
-            var statement = PostgresStatement("SELECT ")
-            if interest.looksForWork {
-                var jobs = interest.jobs ?? []
-                if interest.jobs == nil {
-                    jobs = try await connection.values(PostgresQuery(unsafeSQL: PostgresRows.pendingJobs), as: String.self)
-                }
-                let list = try statement.bind(array: jobs)
-                let now = statement.bind(interest.now) + "::bigint"
-                statement.append(
-                    """
-                    EXISTS (SELECT 1 FROM unnest(\(list)::text[]) AS j(job), LATERAL (
-                        SELECT 1 FROM tasks WHERE job = j.job AND \(PostgresRows.claimable(now: now)) LIMIT 1
-                    ) AS c)
-                    """)
-            } else {
-                statement.append("NULL::boolean")
-            }
-            statement.append(
+            let claimable = interest.looksForWork ? try await Self.hasClaimableTask(for: interest, on: connection) : nil
+            let deadline = try await connection.value(
                 """
-                , (SELECT deadline FROM tasks
-                   WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
-                   ORDER BY deadline LIMIT 1)
-                """)
-            guard let row = try await connection.rows(statement.query).first else {
-                throw DurableError(.storage, "reading the changes for worker \(interest.owner) returned no row")
-            }
-            let (claimable, deadline) = try row.decode((Bool?, Int64?).self)
+                SELECT deadline FROM tasks
+                WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
+                ORDER BY deadline LIMIT 1
+                """, as: Int64.self)
             return WorkerChanges(
                 cancelRequests: cancelRequests, hasClaimableTask: claimable, earliestPendingDeadline: deadline,
                 now: interest.now)

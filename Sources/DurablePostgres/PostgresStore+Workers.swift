@@ -108,10 +108,13 @@ extension PostgresStore {
 
     package func nextDueTime(after now: Int64) async throws -> Int64? {
         try await read("look for the next due task") { connection in
-            try await connection.value(
+            let due = try await connection.value(
                 """
                 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > \(now)
                 """, as: Int64.self)
+            // A queue its rate holds back opens when its earliest start leaves the window.
+            let reopens = try await Self.rateReopening(after: now, on: connection)
+            return [due, reopens].compactMap { $0 }.min()
         }
     }
 }

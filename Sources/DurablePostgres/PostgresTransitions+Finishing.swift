@@ -36,6 +36,8 @@ extension PostgresTransitions {
     /// Writes the completion counter, unless it already holds the last number
     /// taken. Call it once, before the transaction commits.
     mutating func flush() async throws {
+        for key in freedKeys.sorted() { try await admitWaitingTasks(of: key) }
+        freedKeys.removeAll()
         guard let lastSequence, lastSequence != lockedSequence else { return }
         try await connection.run(
             "UPDATE durable_counters SET value = \(lastSequence) WHERE name = 'completion_seq'")
@@ -71,10 +73,12 @@ extension PostgresTransitions {
             var returned: [Int64: Finished] = [:]
             var firstNumber: Int64?
             for row in try await connection.rows(FinishRunsStatement.self, statement, rowCount: chunk.count) {
-                let (first, id, group, callbacks, message) = try row.decode((Int64?, Int64?, Int64?, Bool?, String?).self)
+                let (first, id, group, callbacks, message, key) = try row.decode(
+                    (Int64?, Int64?, Int64?, Bool?, String?, String?).self)
                 firstNumber = first
                 if let id {
-                    returned[id] = Finished(groupID: group, hasCallbacks: callbacks ?? false, cancelMessage: message)
+                    returned[id] = Finished(
+                        groupID: group, hasCallbacks: callbacks ?? false, cancelMessage: message, concurrencyKey: key)
                 }
             }
             guard let first = firstNumber else {
@@ -137,15 +141,15 @@ extension PostgresTransitions {
                                                             ELSE cancel_requested_at END,
                                  cancel_message = coalesce(\(cancelMessage)::text, cancel_message)
                 WHERE id = \(id.rawValue) AND status IN ('pending', 'running')
-                RETURNING group_id, has_callbacks, cancel_message
+                RETURNING group_id, has_callbacks, cancel_message, concurrency_key
                 """
             ).first
         else { return false }
-        let (group, callbacks, message) = try row.decode((Int64?, Bool, String?).self)
+        let (group, callbacks, message, key) = try row.decode((Int64?, Bool, String?, String?).self)
         lastSequence = sequence
         try await afterFinish(
-            id, Finished(groupID: group, hasCallbacks: callbacks, cancelMessage: message), sequence: sequence,
-            status: status, result: nil, error: error)
+            id, Finished(groupID: group, hasCallbacks: callbacks, cancelMessage: message, concurrencyKey: key),
+            sequence: sequence, status: status, result: nil, error: error)
         return true
     }
 
@@ -154,6 +158,7 @@ extension PostgresTransitions {
         var groupID: Int64?
         var hasCallbacks: Bool
         var cancelMessage: String?
+        var concurrencyKey: String?
     }
 
     /// What a finish causes in the same transaction: the outcome for waiters, and
@@ -165,6 +170,7 @@ extension PostgresTransitions {
             TaskOutcome(
                 id: id, status: status, result: result, error: error, cancelMessage: finished.cancelMessage,
                 completionSequence: sequence))
+        if let key = finished.concurrencyKey { freedKeys.insert(key) }
         let consequences = TransitionRules.consequences(
             ofFinishing: id, status: status, groupID: finished.groupID.map(GroupID.init(rawValue:)),
             hasCallbacks: finished.hasCallbacks)

@@ -21,6 +21,13 @@ struct PostgresTransitions {
     var lastSequence: Int64?
     /// The counter as it stands in this transaction, to know whether `flush()` must write it.
     var lockedSequence: Int64?
+    /// Concurrency keys of tasks finished in this transaction: `flush()` admits
+    /// their waiting tasks.
+    var freedKeys: Set<String> = []
+    /// Admitted, unfinished tasks per concurrency key, as counted in this transaction.
+    var admittedByKey: [String: Int] = [:]
+    /// Concurrency keys this transaction holds the advisory lock of.
+    var lockedKeys: Set<String> = []
 
     init(connection: PostgresConnection, now: Int64) {
         self.connection = connection
@@ -35,13 +42,16 @@ struct PostgresTransitions {
         var openGroups: Set<GroupID> = []
         var pending: [NewTask] = []
         var pendingSlots: [Int] = []
+        var pendingWaits: [Bool] = []
+        // Admissions of a key take turns: its lock first, keys in one order.
+        try await lockKeys(tasks.compactMap(\.concurrencyKey))
         for task in tasks {
             if let key = task.key {
                 // A key is looked up among the rows stored so far, this batch's
                 // included; a task it already names is returned, even from a group
                 // that has finished since (a re-entered keyed group).
-                try await insertRows(pending, into: &created, at: pendingSlots)
-                (pending, pendingSlots) = ([], [])
+                try await insertRows(pending, waits: pendingWaits, into: &created, at: pendingSlots)
+                (pending, pendingSlots, pendingWaits) = ([], [], [])
                 if let existing = try await existingTask(forKey: key, matching: task) {
                     created.append(existing)
                     continue
@@ -51,19 +61,21 @@ struct PostgresTransitions {
                 try await requireOpen(group)
                 openGroups.insert(group)
             }
+            let waits = try await !admits(task)
             if let key = task.key {
-                created.append(try await insertKeyed(task, key: key))
+                created.append(try await insertKeyed(task, key: key, waitsForKey: waits))
                 continue
             }
             pending.append(task)
             pendingSlots.append(created.count)
-            created.append(CreatedTask(id: TaskID(0), name: "", job: task.job, existed: false))
+            pendingWaits.append(waits)
+            created.append(CreatedTask(id: TaskID(0), name: "", job: task.job, existed: false, waitsForKey: waits))
             if pending.count == Self.insertChunk {
-                try await insertRows(pending, into: &created, at: pendingSlots)
-                (pending, pendingSlots) = ([], [])
+                try await insertRows(pending, waits: pendingWaits, into: &created, at: pendingSlots)
+                (pending, pendingSlots, pendingWaits) = ([], [], [])
             }
         }
-        try await insertRows(pending, into: &created, at: pendingSlots)
+        try await insertRows(pending, waits: pendingWaits, into: &created, at: pendingSlots)
         effects.createdTasks += created.count(where: { !$0.existed })
         return created
     }
@@ -71,7 +83,7 @@ struct PostgresTransitions {
     /// Whether ``insert(_:)`` stores `tasks` with one statement: none has a key
     /// or a group (those are looked up or locked first), and they fit one INSERT.
     static func insertsInOneStatement(_ tasks: [NewTask]) -> Bool {
-        tasks.count <= insertChunk && tasks.allSatisfy { $0.key == nil && $0.groupID == nil }
+        tasks.count <= insertChunk && tasks.allSatisfy { $0.key == nil && $0.groupID == nil && $0.concurrencyKey == nil }
     }
 
     /// Rows per INSERT statement (each column is one array parameter).
@@ -79,7 +91,9 @@ struct PostgresTransitions {
 
     /// Inserts unkeyed tasks, with ids taken from the sequence in the same
     /// statement (default names hold them), and fills their entries.
-    private func insertRows(_ tasks: [NewTask], into created: inout [CreatedTask], at slots: [Int]) async throws {
+    private func insertRows(_ tasks: [NewTask], waits: [Bool], into created: inout [CreatedTask], at slots: [Int])
+        async throws
+    {
         guard !tasks.isEmpty else { return }
         var statement = PostgresStatement()
         statement.bind(column: tasks.map(\.job))
@@ -98,19 +112,24 @@ struct PostgresTransitions {
         statement.bind(TransitionRules.defaultTaskNamePrefix)
         statement.bind(now)
         statement.bind(column: tasks.map(\.traceContext))
+        statement.bind(column: tasks.map(\.queue))
+        statement.bind(column: tasks.map(\.concurrencyKey))
+        statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
+        statement.bind(column: waits)
         let rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
         }
         for (offset, row) in rows.enumerated() {
             let (id, name) = try row.decode((Int64, String).self)
-            created[slots[offset]] = CreatedTask(id: TaskID(id), name: name, job: tasks[offset].job, existed: false)
+            created[slots[offset]] = CreatedTask(
+                id: TaskID(id), name: name, job: tasks[offset].job, existed: false, waitsForKey: waits[offset])
         }
     }
 
     /// The placeholders of a task row's columns, in the INSERT's order.
     private static func bindColumns(
-        of task: NewTask, id: Int64, name: String, now: Int64, into statement: inout PostgresStatement
+        of task: NewTask, id: Int64, name: String, now: Int64, waitsForKey: Bool, into statement: inout PostgresStatement
     ) -> String {
         [
             statement.bind(id), statement.bind(task.job), statement.bind(name), statement.bind(task.input),
@@ -118,14 +137,20 @@ struct PostgresTransitions {
             statement.bind(task.runAt), statement.bind(task.deadline), statement.bind(task.timeoutMilliseconds),
             statement.bind(task.retry), statement.bind(task.parentID?.rawValue), statement.bind(task.detached),
             statement.bind(task.groupID?.rawValue), statement.bind(task.callbackOf?.rawValue), statement.bind(now),
-            statement.bind(task.traceContext),
+            statement.bind(task.traceContext), statement.bind(task.queue), statement.bind(task.concurrencyKey),
+            statement.bind(task.concurrencyLimit.map(Int64.init)), statement.bind(waitsForKey),
         ].joined(separator: ", ")
     }
 
     /// Inserts a keyed task that no committed task had the key of when looked up;
     /// if a creator of the same key in another transaction commits first (the
     /// unique index waits for it), returns that task (same job and input).
-    private func insertKeyed(_ task: NewTask, key: String) async throws -> CreatedTask {
+    private func insertKeyed(_ task: NewTask, key: String, waitsForKey: Bool) async throws -> CreatedTask {
+        try await connection.run(
+            """
+            INSERT INTO queues (name, created_at, updated_at) VALUES (\(task.queue), \(now), \(now))
+            ON CONFLICT (name) DO NOTHING
+            """)
         guard
             let id = try await connection.value(
                 "SELECT nextval(pg_get_serial_sequence('tasks', 'id'))", as: Int64.self)
@@ -134,12 +159,14 @@ struct PostgresTransitions {
         var statement = PostgresStatement(
             """
             INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context) VALUES (
+                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context, queue,
+                               concurrency_key, concurrency_limit, key_waiting) VALUES (
             """)
-        statement.append(Self.bindColumns(of: task, id: id, name: name, now: now, into: &statement))
+        statement.append(
+            Self.bindColumns(of: task, id: id, name: name, now: now, waitsForKey: waitsForKey, into: &statement))
         statement.append(") ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id")
         if try await connection.value(statement.query, as: Int64.self) != nil {
-            return CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false)
+            return CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false, waitsForKey: waitsForKey)
         }
         // Another transaction stored the key first and has committed: its task.
         guard let existing = try await existingTask(forKey: key, matching: task) else {

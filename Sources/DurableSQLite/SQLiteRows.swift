@@ -14,24 +14,13 @@ enum SQLiteRows {
     /// expression) for the current time. Every claim and every look for due work
     /// uses it.
     static func claimable(now: String) -> String {
-        "status = 'pending' AND run_at <= \(now) AND (deadline IS NULL OR deadline > \(now))"
+        "status = 'pending' AND key_waiting = 0 AND run_at <= \(now) AND (deadline IS NULL OR deadline > \(now))"
     }
-
-    /// The jobs that have pending tasks, found by walking the `tasks_claim` index
-    /// from one job to the next (a few lookups, whatever the backlog).
-    static let pendingJobs = """
-        WITH RECURSIVE pending_jobs(job) AS (
-            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending')
-            UNION ALL
-            SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND job > pending_jobs.job)
-            FROM pending_jobs WHERE pending_jobs.job IS NOT NULL)
-        SELECT job FROM pending_jobs WHERE job IS NOT NULL
-        """
 
     /// The columns `claimed(_:)` reads, in its order.
     static let claimedColumns = """
         id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
-        retry, failures, run_at, trace_context
+        retry, failures, run_at, trace_context, queue
         """
 
     /// The columns `outcome(_:)` reads.
@@ -103,7 +92,8 @@ enum SQLiteRows {
             retry: row.optionalString(12),
             failures: row.int(13),
             runAt: row.int64(14),
-            traceContext: row.optionalString(15))
+            traceContext: row.optionalString(15),
+            queue: row.string(16))
     }
 
     /// A row of the workers table (its id in `idColumn`); `nil` when the id is

@@ -150,20 +150,27 @@ extension SQLiteStore {
     package func retry(_ ids: [TaskID], now: Int64) async throws -> [TaskID] {
         try await write("retry \(ids.count) task(s)") { db in
             var reset: [TaskID] = []
+            var transitions = SQLiteTransitions(db: db, now: now)
             for id in ids {
-                try db.execute(
+                // A task with a concurrency key waits for room under it again.
+                let key = try String.fetchOne(
+                    db,
                     sql: """
                         UPDATE tasks SET status = 'pending', result = NULL, error = NULL, run_at = ?, failures = 0,
                                          cancel_requested_at = NULL, cancel_message = NULL, finished_at = NULL,
-                                         completion_seq = NULL, owner = NULL, lease_expires_at = NULL
+                                         completion_seq = NULL, owner = NULL, lease_expires_at = NULL,
+                                         key_waiting = concurrency_key IS NOT NULL
                         WHERE id = ? AND status IN ('failed', 'cancelled')
+                        RETURNING coalesce(concurrency_key, '')
                         """,
                     arguments: [now, id.rawValue])
-                guard db.changesCount > 0 else { continue }
+                guard let key else { continue }
+                if !key.isEmpty { transitions.freedKeys.insert(key) }
                 try db.execute(
                     sql: "DELETE FROM task_steps WHERE task_id = ? AND status = 'failed'", arguments: [id.rawValue])
                 reset.append(id)
             }
+            try transitions.flush()
             return reset
         }
     }

@@ -9,20 +9,21 @@ extension SQLiteStore: SchedulingStore {
             // rest of the state stays. SET expressions read the row as it was.
             try db.execute(
                 sql: """
-                    INSERT INTO schedules (name, cron, time_zone, job, input, priority, timeout_ms, retry, overlap,
-                                           catch_up, catch_up_window_ms, next_tick, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO schedules (name, cron, time_zone, job, input, queue, priority, timeout_ms, retry,
+                                           overlap, catch_up, catch_up_window_ms, next_tick, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (name) DO UPDATE SET
                         next_tick = CASE WHEN \(Self.sameTicks) THEN next_tick ELSE excluded.next_tick END,
                         buffered_tick = CASE WHEN \(Self.sameTicks) THEN buffered_tick END,
                         updated_at = CASE WHEN \(Self.sameDefinition) THEN updated_at ELSE excluded.updated_at END,
                         cron = excluded.cron, time_zone = excluded.time_zone, job = excluded.job,
-                        input = excluded.input, priority = excluded.priority, timeout_ms = excluded.timeout_ms,
+                        input = excluded.input, queue = excluded.queue, priority = excluded.priority, timeout_ms = excluded.timeout_ms,
                         retry = excluded.retry, overlap = excluded.overlap, catch_up = excluded.catch_up,
                         catch_up_window_ms = excluded.catch_up_window_ms
                     """,
                 arguments: [
-                    schedule.name, schedule.cron, schedule.timeZone, schedule.job, schedule.input, schedule.priority,
+                    schedule.name, schedule.cron, schedule.timeZone, schedule.job, schedule.input, schedule.queue,
+                    schedule.priority,
                     schedule.timeoutMilliseconds, schedule.retry, schedule.overlap, schedule.catchUp,
                     schedule.catchUpWindowMilliseconds, schedule.nextTick, now, now,
                 ])
@@ -35,7 +36,8 @@ extension SQLiteStore: SchedulingStore {
 
     private static let sameTicks = "cron = excluded.cron AND time_zone = excluded.time_zone"
     private static let sameDefinition = """
-        \(sameTicks) AND job = excluded.job AND input = excluded.input AND priority = excluded.priority
+        \(sameTicks) AND job = excluded.job AND input = excluded.input AND queue = excluded.queue
+        AND priority = excluded.priority
         AND timeout_ms IS excluded.timeout_ms AND retry IS excluded.retry AND overlap = excluded.overlap
         AND catch_up = excluded.catch_up AND catch_up_window_ms IS excluded.catch_up_window_ms
         """
@@ -133,12 +135,12 @@ extension SQLiteStore: SchedulingStore {
     private static func schedule(_ row: Row) -> (schedule: StoredSchedule, lastStatus: String?) {
         (
             StoredSchedule(
-                name: row[0], cron: row[1], timeZone: row[2], job: row[3], input: row[4], priority: row[5],
-                timeoutMilliseconds: row[6], retry: row[7], overlap: row[8], catchUp: row[9],
-                catchUpWindowMilliseconds: row[10], paused: row[11], nextTick: row[12], bufferedTick: row[13],
-                lastTick: row[14], lastTaskID: (row[15] as Int64?).map { TaskID($0) }, createdAt: row[16],
-                updatedAt: row[17]),
-            row[18]
+                name: row[0], cron: row[1], timeZone: row[2], job: row[3], input: row[4], queue: row[5],
+                priority: row[6], timeoutMilliseconds: row[7], retry: row[8], overlap: row[9], catchUp: row[10],
+                catchUpWindowMilliseconds: row[11], paused: row[12], nextTick: row[13], bufferedTick: row[14],
+                lastTick: row[15], lastTaskID: (row[16] as Int64?).map { TaskID($0) }, createdAt: row[17],
+                updatedAt: row[18]),
+            row[19]
         )
     }
 }

@@ -18,7 +18,12 @@ extension SQLiteStore {
         return try await write("create and claim \(tasks.count) task(s)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let created = try transitions.insert(tasks)
-            let due = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now)
+            let settings = Dictionary(
+                try Self.queueSettings(Array(Set(tasks.map(\.queue))), db: db).map { ($0.name, $0.settings) },
+                uniquingKeysWith: { first, _ in first })
+            let due = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) {
+                Self.queueIsOpen(settings, $0)
+            }
             let ids = due.map { String($0.rawValue) }
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try Self.claim(ids: "[" + ids.joined(separator: ",") + "]", for: claim, db: db, now: now)
@@ -74,12 +79,18 @@ extension SQLiteStore {
         try await read("count pending tasks of unknown jobs") { db in
             let known = Set(jobs)
             let count = try db.cachedStatement(
-                sql: "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE job = ? AND status = 'pending' LIMIT 10001)")
+                sql: """
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM tasks WHERE queue = ? AND job = ? AND status = 'pending' AND key_waiting = 0
+                        LIMIT 10001)
+                    """)
             var counts: [String: Int] = [:]
-            for job in try String.fetchAll(db, sql: SQLiteRows.pendingJobs) where !known.contains(job) {
-                counts[job] = try Int.fetchOne(count, arguments: [job]) ?? 0
+            for (queue, _) in try Self.queueSettings(nil, db: db) {
+                for job in try Self.pendingJobs(in: queue, db: db) where !known.contains(job) {
+                    counts[job, default: 0] += try Int.fetchOne(count, arguments: [queue, job]) ?? 0
+                }
             }
-            return counts
+            return counts.mapValues { min($0, 10001) }
         }
     }
 

@@ -14,7 +14,7 @@ extension SQLiteStore {
     func workerChanges(for interest: WorkerInterest) throws -> WorkerChanges {
         WorkerChanges(
             cancelRequests: interest.readsCancelRequests ? try cancelRequests(owner: interest.owner) : [:],
-            hasClaimableTask: interest.looksForWork ? try hasClaimableTask(jobs: interest.jobs, now: interest.now) : nil,
+            hasClaimableTask: interest.looksForWork ? try hasClaimableTask(for: interest) : nil,
             earliestPendingDeadline: try earliestPendingDeadline(), now: interest.now)
     }
 
@@ -75,16 +75,12 @@ extension SQLiteStore {
         }
     }
 
-    /// Whether a task of one of `jobs` (any job when `nil`) may be claimed at
-    /// `now` (``ClaimRule``).
-    func hasClaimableTask(jobs: [String]?, now: Int64) throws -> Bool {
+    /// Whether the worker of `interest` could claim a task now (see
+    /// ``hasClaimableTask(jobs:queues:owner:now:db:)``).
+    func hasClaimableTask(for interest: WorkerInterest) throws -> Bool {
         try readOnWatchingConnection("look for due tasks") { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2")))")
-            for job in try jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs) {
-                if try Bool.fetchOne(statement, arguments: [job, now]) == true { return true }
-            }
-            return false
+            try Self.hasClaimableTask(
+                jobs: interest.jobs, queues: interest.queues, owner: interest.owner, now: interest.now, db: db)
         }
     }
 

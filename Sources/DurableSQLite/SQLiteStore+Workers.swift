@@ -118,7 +118,7 @@ extension SQLiteStore {
             try transitions.flush()
             result.effects = transitions.effects
             if let claim, claim.limit > 0 {
-                result.claimed = try Self.claim(claim, db: db, now: now)
+                (result.claimed, result.heldBack) = try Self.claim(claim, db: db, now: now)
             }
             return result
         }
@@ -162,59 +162,6 @@ extension SQLiteStore {
                 error: cancellation))
     }
 
-    /// Claims in one statement the due tasks that come first in claim order
-    /// (priority, due time, creation) among the requested jobs. Each job's
-    /// candidates come from its own range of the `tasks_claim` index, so tasks of
-    /// jobs this worker cannot run are never scanned.
-    private static func claim(_ request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
-        let jobs = try request.jobs ?? String.fetchAll(db, sql: SQLiteRows.pendingJobs)
-        let candidatesStatement = try db.cachedStatement(
-            sql: """
-                SELECT priority, run_at, id FROM tasks
-                WHERE job = ?1 AND \(SQLiteRows.claimable(now: "?2"))
-                ORDER BY priority DESC, run_at, id LIMIT ?3
-                """)
-        var candidates: [(priority: Int, runAt: Int64, id: Int64)] = []
-        for job in jobs {
-            let rows = try Row.fetchCursor(candidatesStatement, arguments: [job, now, request.limit])
-            while let row = try rows.next() {
-                candidates.append((row[0], row[1], row[2]))
-            }
-        }
-        guard !candidates.isEmpty else { return [] }
-        if jobs.count > 1 {
-            candidates.sort {
-                ClaimRule.claimsBefore(
-                    ($0.priority, $0.runAt, TaskID($0.id)), ($1.priority, $1.runAt, TaskID($1.id)))
-            }
-        }
-        let ids = "[" + candidates.prefix(request.limit).map { String($0.id) }.joined(separator: ",") + "]"
-        return try claim(ids: ids, for: request, db: db, now: now)
-    }
-
-    /// Claims the tasks among `ids` (a JSON array) that ``ClaimRule`` admits, for
-    /// `request.owner`.
-    static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
-        let statement = try BoundStatement(
-            db,
-            sql: """
-                UPDATE tasks SET status = 'running', owner = ?1, attempt = attempt + 1, started_at = ?2,
-                                 lease_expires_at = ?3
-                WHERE id IN (SELECT value FROM json_each(?4)) AND \(SQLiteRows.claimable(now: "?2"))
-                RETURNING \(SQLiteRows.claimedColumns)
-                """)
-        try statement.bind(request.owner, at: 1)
-        try statement.bind(now, at: 2)
-        try statement.bind(request.leaseUntil, at: 3)
-        try statement.bind(ids, at: 4)
-        var claimed: [ClaimedTask] = []
-        while try statement.step() {
-            claimed.append(SQLiteRows.claimed(statement))
-        }
-        claimed.sort { $0.id < $1.id }
-        return claimed
-    }
-
     package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {
         try await write("renew the leases of worker \(owner)") { db in
             try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
@@ -234,13 +181,4 @@ extension SQLiteStore {
             return transitions.effects
         }
     }
-
-    package func nextDueTime(after now: Int64) async throws -> Int64? {
-        try await read("look for the next due task") { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > ?",
-                arguments: [now])
-        }
-    }
-
 }

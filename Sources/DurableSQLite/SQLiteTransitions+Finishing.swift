@@ -23,11 +23,16 @@ extension SQLiteTransitions {
     }
 
     /// Writes what finishing buffers: the completion counter and the finished runs'
-    /// attempt rows. Call it once, before the transaction commits.
-    func flush() throws {
+    /// attempt rows; admits the tasks waiting for the concurrency keys of the
+    /// tasks finished. Call it once, before the transaction commits (and before
+    /// its claim, which may then start the admitted tasks).
+    mutating func flush() throws {
         try Self.attemptInsert.run(finishedAttempts, in: db) { statement, row, base in
             try bind(row, to: statement, at: base)
         }
+        finishedAttempts.removeAll()
+        for key in freedKeys.sorted() { try admitWaitingTasks(of: key) }
+        freedKeys.removeAll()
         guard let lastSequence else { return }
         try db.execute(
             sql: "UPDATE durable_counters SET value = ? WHERE name = 'completion_seq'", arguments: [lastSequence])
@@ -72,7 +77,7 @@ extension SQLiteTransitions {
                 while try statement.step() {
                     returned[statement.int64(0)] = Finished(
                         groupID: statement.optionalInt64(1), hasCallbacks: statement.bool(2),
-                        cancelMessage: statement.optionalString(3))
+                        cancelMessage: statement.optionalString(3), concurrencyKey: statement.optionalString(4))
                 }
             }
             // A stale run took no number: the finished runs after it move down, in
@@ -125,7 +130,7 @@ extension SQLiteTransitions {
             FROM (VALUES \(values)) AS v
             WHERE tasks.id = v.column1 AND tasks.owner = v.column7 AND tasks.attempt = v.column8
               AND tasks.status = 'running'
-            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message
+            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message, tasks.concurrency_key
             """
     }
 
@@ -146,7 +151,7 @@ extension SQLiteTransitions {
                                  cancel_requested_at = CASE WHEN ? THEN coalesce(cancel_requested_at, ?) ELSE cancel_requested_at END,
                                  cancel_message = coalesce(?, cancel_message)
                 WHERE id = ? AND status IN ('pending', 'running')
-                RETURNING group_id, has_callbacks, cancel_message
+                RETURNING group_id, has_callbacks, cancel_message, concurrency_key
                 """)
         guard
             let row = try Row.fetchOne(
@@ -157,7 +162,8 @@ extension SQLiteTransitions {
                 ])
         else { return false }
         let finished = Finished(
-            groupID: row["group_id"], hasCallbacks: row["has_callbacks"], cancelMessage: row["cancel_message"])
+            groupID: row["group_id"], hasCallbacks: row["has_callbacks"], cancelMessage: row["cancel_message"],
+            concurrencyKey: row["concurrency_key"])
         lastSequence = sequence
         try afterFinish(id, finished, sequence: sequence, status: status, result: nil, error: error)
         return true
@@ -168,6 +174,7 @@ extension SQLiteTransitions {
         var groupID: Int64?
         var hasCallbacks: Bool
         var cancelMessage: String?
+        var concurrencyKey: String?
     }
 
     /// What a finish causes in the same transaction: the outcome for waiters,
@@ -180,6 +187,7 @@ extension SQLiteTransitions {
             TaskOutcome(
                 id: id, status: status, result: result, error: error, cancelMessage: finished.cancelMessage,
                 completionSequence: sequence))
+        if let key = finished.concurrencyKey { freedKeys.insert(key) }
         let consequences = TransitionRules.consequences(
             ofFinishing: id, status: status, groupID: finished.groupID.map(GroupID.init(rawValue:)),
             hasCallbacks: finished.hasCallbacks)

@@ -19,6 +19,11 @@ struct SQLiteTransitions {
     private var lastTaskID: Int64?
     /// Attempt rows of finished runs, inserted together by `flush()`.
     var finishedAttempts: [AttemptRow] = []
+    /// Concurrency keys of tasks finished in this transaction: `flush()` admits
+    /// their waiting tasks.
+    var freedKeys: Set<String> = []
+    /// Admitted, unfinished tasks per concurrency key, as counted in this transaction.
+    private var admittedByKey: [String: Int] = [:]
 
     init(db: Database, now: Int64) {
         self.db = db
@@ -32,6 +37,7 @@ struct SQLiteTransitions {
         created.reserveCapacity(tasks.count)
         var openGroups: Set<GroupID> = []
         var rows: [NewRow] = []
+        try ensureQueues(of: tasks)
         for task in tasks {
             if let key = task.key {
                 // A key is looked up among the rows stored so far, this batch's included.
@@ -47,8 +53,9 @@ struct SQLiteTransitions {
             }
             let id = try nextTaskID()
             let name = task.name ?? TransitionRules.defaultTaskName(id: id)
-            rows.append(NewRow(id: id, name: name, task: task))
-            created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false))
+            let waits = try !admits(task)
+            rows.append(NewRow(id: id, name: name, task: task, waitsForKey: waits))
+            created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false, waitsForKey: waits))
             effects.createdTasks += 1
             if task.key != nil || rows.count == MultiRowInsert.chunk { try insertRows(&rows) }
         }
@@ -61,14 +68,16 @@ struct SQLiteTransitions {
         var id: Int64
         var name: String
         var task: NewTask
+        var waitsForKey: Bool
     }
 
     private static let taskInsert = MultiRowInsert(
         """
         INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
+                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context, queue,
+                           concurrency_key, concurrency_limit, key_waiting)
         """,
-        columns: 17)
+        columns: 21)
 
     /// Inserts the buffered new tasks and empties the buffer.
     private func insertRows(_ rows: inout [NewRow]) throws {
@@ -92,8 +101,76 @@ struct SQLiteTransitions {
             try statement.bind(task.callbackOf?.rawValue, at: base + 15)
             try statement.bind(now, at: base + 16)
             try statement.bind(task.traceContext, at: base + 17)
+            try statement.bind(task.queue, at: base + 18)
+            try statement.bind(task.concurrencyKey, at: base + 19)
+            try statement.bind(task.concurrencyLimit, at: base + 20)
+            try statement.bind(row.waitsForKey, at: base + 21)
         }
         rows.removeAll(keepingCapacity: true)
+    }
+
+    /// Gives each queue of `tasks` its row (claims serve the queues that have one).
+    private func ensureQueues(of tasks: [NewTask]) throws {
+        var seen = Set<String>()
+        for task in tasks where seen.insert(task.queue).inserted {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO queues (name, created_at, updated_at) VALUES (?, ?, ?)",
+                arguments: [task.queue, now, now])
+        }
+    }
+
+    /// Whether a new task may be claimed at once: it has no concurrency key, or
+    /// its key has room (then it counts as admitted from now on).
+    private mutating func admits(_ task: NewTask) throws -> Bool {
+        guard let key = task.concurrencyKey else { return true }
+        let admitted = try admittedCount(of: key)
+        guard admitted < task.concurrencyLimit ?? 1 else { return false }
+        admittedByKey[key] = admitted + 1
+        return true
+    }
+
+    /// The admitted, unfinished tasks of `key`, counted once per transaction.
+    private mutating func admittedCount(of key: String) throws -> Int {
+        if let known = admittedByKey[key] { return known }
+        let count = try Int.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT count(*) FROM tasks
+                    WHERE concurrency_key = ? AND status IN ('pending', 'running') AND key_waiting = 0
+                    """),
+            arguments: [key]) ?? 0
+        admittedByKey[key] = count
+        return count
+    }
+
+    /// Admits the tasks of `key` that wait, in claim order, as far as the key
+    /// has room under the limit of the first of them. Returns how many.
+    @discardableResult
+    mutating func admitWaitingTasks(of key: String) throws -> Int {
+        guard
+            let limit = try Int.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT concurrency_limit FROM tasks
+                        WHERE concurrency_key = ? AND status = 'pending' AND key_waiting = 1
+                        ORDER BY priority DESC, run_at, id LIMIT 1
+                        """),
+                arguments: [key])
+        else { return 0 }
+        admittedByKey[key] = nil
+        let room = limit - (try admittedCount(of: key))
+        guard room > 0 else { return 0 }
+        try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET key_waiting = 0 WHERE id IN (
+                    SELECT id FROM tasks WHERE concurrency_key = ? AND status = 'pending' AND key_waiting = 1
+                    ORDER BY priority DESC, run_at, id LIMIT ?)
+                """
+        ).execute(arguments: [key, room])
+        let admitted = db.changesCount
+        admittedByKey[key] = nil
+        effects.createdTasks += admitted
+        return admitted
     }
 
     /// Ids come from `sqlite_sequence`, so they (and `Task-<id>` names) never repeat,

@@ -38,8 +38,11 @@ struct ClaimRuleTests {
             _ = try await store.createTasks([newTask(runAt: runAt, deadline: deadline)], now: Self.now - 100)
             let expected = ClaimRule.admits(runAt: runAt, deadline: deadline, now: Self.now)
             let label = "run_at \(runAt - Self.now), deadline \(deadline.map { "\($0 - Self.now)" } ?? "none")"
-            #expect(try store.hasClaimableTask(jobs: ["double"], now: Self.now) == expected, "\(label)")
-            #expect(try store.hasClaimableTask(jobs: nil, now: Self.now) == expected, "\(label)")
+            for jobs in [["double"], nil] {
+                let interest = WorkerInterest(
+                    owner: "w", readsCancelRequests: false, looksForWork: true, jobs: jobs, now: Self.now)
+                #expect(try store.hasClaimableTask(for: interest) == expected, "\(label)")
+            }
             let claim = ClaimRequest(owner: "w", limit: 10, jobs: nil, leaseUntil: Self.now + 1000)
             let claimed = try await store.completeAndClaim([], claim: claim, now: Self.now).claimed
             #expect(claimed.count == (expected ? 1 : 0), "\(label)")

@@ -9,6 +9,7 @@ CREATE TABLE schedules (
     time_zone          TEXT NOT NULL,                 -- an IANA identifier, e.g. Europe/Berlin
     job                TEXT NOT NULL,
     input              TEXT NOT NULL,                 -- JSON
+    queue              TEXT NOT NULL DEFAULT 'default',
     priority           BIGINT NOT NULL DEFAULT 0,
     timeout_ms         BIGINT,                        -- per attempt
     retry              TEXT,                          -- JSON retry policy, NULL for one attempt

@@ -30,6 +30,10 @@ public struct EngineConfiguration: Sendable {
     /// What to do with tasks whose job is not registered here. Default
     /// ``UnknownJobPolicy/leavePending``.
     public var unknownJobPolicy: UnknownJobPolicy = .leavePending
+    /// The queues this process's worker runs tasks of (``TaskOptions/queue``);
+    /// `nil`, the default, runs every queue. Tasks of other queues are left to
+    /// other workers. ``TaskEngine/run(queues:)`` overrides it for one run.
+    public var queues: [String]?
     /// A durable sleep longer than this suspends the job: its slot is freed and the
     /// task re-runs (replaying its steps) when the sleep ends. Shorter sleeps wait
     /// in place. Default 2 s.
@@ -101,6 +105,7 @@ public struct EngineConfiguration: Sendable {
         if let storeFailureTimeout {
             try storeFailureTimeout.checkedMilliseconds(of: "EngineConfiguration.storeFailureTimeout")
         }
+        for queue in queues ?? [] { try QueueLimits.checkName(queue, of: "a queue of EngineConfiguration.queues") }
     }
 }
 

@@ -12,7 +12,8 @@ public struct ScheduleRecord: Sendable, Hashable, Identifiable {
     public var job: String
     /// Their input, as stored JSON.
     public var input: String
-    /// Their priority, timeout and retry policy (a schedule's tasks have no delay or deadline).
+    /// Their priority, timeout, retry policy and queue (a schedule's tasks have
+    /// no delay, deadline or concurrency key).
     public var options: TaskOptions
     public var overlap: ScheduleOverlap
     public var catchUp: ScheduleCatchUp
@@ -43,7 +44,7 @@ public struct ScheduleRecord: Sendable, Hashable, Identifiable {
         input = stored.input
         options = TaskOptions(
             priority: stored.priority, timeout: stored.timeoutMilliseconds.map { .milliseconds($0) },
-            retry: definition.retry)
+            retry: definition.retry, queue: stored.queue)
         overlap = definition.overlap
         catchUp = definition.catchUp
         isPaused = stored.paused

@@ -32,8 +32,9 @@ extension TaskEngine {
     ///   - name: Unique in the database; not empty.
     ///   - cron: Five fields or a macro (see ``CronExpression``).
     ///   - timeZone: The zone the expression's wall times are read in.
-    ///   - options: The tasks' priority, timeout and retry policy; a schedule's
-    ///     tasks are due at their tick, so `delay`, `runAt` and `deadline` are refused.
+    ///   - options: The tasks' priority, timeout, retry policy and queue; a
+    ///     schedule's tasks are due at their tick, so `delay`, `runAt` and
+    ///     `deadline` are refused, and so is `concurrencyKey`.
     ///   - overlap: What a tick does while an earlier run is unfinished.
     ///   - catchUp: What happens to ticks missed while no worker ran.
     /// - Throws: ``CronSyntaxError`` with the position of the problem when `cron`
@@ -157,8 +158,9 @@ extension TaskEngine {
         guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw DurableError(.invalidArgument, "a schedule needs a name without control characters (got \"\(name)\")")
         }
+        try QueueLimits.checkName(options.queue, of: "TaskOptions.queue")
         for (option, given) in [("delay", options.delay != nil), ("runAt", options.runAt != nil),
-            ("deadline", options.deadline != nil)] where given
+            ("deadline", options.deadline != nil), ("concurrencyKey", options.concurrencyKey != nil)] where given
         {
             throw DurableError(
                 .invalidArgument,
@@ -176,7 +178,7 @@ extension TaskEngine {
             throw DurableError(.invalidArgument, "cron expression \"\(cron)\" names no time in the next 400 years")
         }
         return StoredSchedule(
-            name: name, cron: cron.text, timeZone: timeZone.identifier, job: job, input: input,
+            name: name, cron: cron.text, timeZone: timeZone.identifier, job: job, input: input, queue: options.queue,
             priority: options.priority,
             timeoutMilliseconds: try options.timeout?.checkedMilliseconds(of: "TaskOptions.timeout", positive: true),
             retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil, overlap: overlap.rawValue,

@@ -149,6 +149,7 @@ public final class TaskEngine: Sendable {
         let newTasks = try requests.map { request in
             let input = try encodedInput(request.input, of: J.self)
             let options = request.options
+            try QueueLimits.checkQueueing(options)
             let retry = options.retry ?? J.retryPolicy
             try retry.checkDelays(of: options.retry == nil ? "\(J.self).retryPolicy" : "TaskOptions.retry")
             let delay = try options.delay?.checkedMilliseconds(of: "TaskOptions.delay") ?? 0
@@ -163,7 +164,7 @@ public final class TaskEngine: Sendable {
                 timeoutMilliseconds: try options.timeout?.checkedMilliseconds(of: "TaskOptions.timeout", positive: true),
                 retry: retry.maxAttempts > 1 ? try StoredJSON.encode(retry) : nil,
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil,
-                traceContext: traceContext)
+                traceContext: traceContext, queue: options.queue, concurrencyKey: options.concurrencyKey)
         }
         let created = try await store(newTasks, now: now)
         changeListeners.signal()
@@ -195,7 +196,7 @@ public final class TaskEngine: Sendable {
         }
         let claim = ClaimRequest(
             owner: worker.id, limit: reserved, jobs: worker.claimJobs,
-            leaseUntil: now + configuration.leaseDuration.milliseconds)
+            leaseUntil: now + configuration.leaseDuration.milliseconds, queues: worker.queues)
         let result: (created: [CreatedTask], claimed: [ClaimedTask])
         do {
             result = try await store.createAndClaimTasks(newTasks, claim: claim, now: now)
@@ -257,7 +258,14 @@ public final class TaskEngine: Sendable {
     /// back as pending; cancelling the calling task does the same without the
     /// grace period. Either way, every finished run is stored before this returns.
     public func run() async throws {
-        try await withWorker { worker in
+        try await run(queues: configuration.queues)
+    }
+
+    /// Works as ``run()`` does, running the tasks of `queues` only (`nil`: every
+    /// queue), whatever ``EngineConfiguration/queues`` says.
+    public func run(queues: [String]?) async throws {
+        for queue in queues ?? [] { try QueueLimits.checkName(queue, of: "a queue given to run(queues:)") }
+        try await withWorker(queues: queues) { worker in
             let loop = Task { try await worker.run() }
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
@@ -282,7 +290,7 @@ public final class TaskEngine: Sendable {
     /// }
     /// ```
     public func run<T: Sendable>(_ body: (TaskEngine) async throws -> T) async throws -> T {
-        try await withWorker { worker in
+        try await withWorker(queues: configuration.queues) { worker in
             // The worker loop is not a child of the caller, so that cancelling the
             // caller cannot interrupt its commits; it ends after draining.
             let loop = Task { try await worker.run() }
@@ -329,11 +337,11 @@ public final class TaskEngine: Sendable {
         try store.close()
     }
 
-    private func withWorker<T>(_ body: (Worker) async throws -> T) async throws -> T {
+    private func withWorker<T>(queues: [String]? = nil, _ body: (Worker) async throws -> T) async throws -> T {
         guard configuration.access == .readWrite else {
             throw DurableError(.readOnlyDatabase, "\(path) is open read-only: a worker cannot run on it")
         }
-        let worker = Worker(engine: self, store: store, registry: registry, hub: hub, logger: logger)
+        let worker = Worker(engine: self, store: store, registry: registry, hub: hub, queues: queues, logger: logger)
         try activeWorker.withLock { active in
             guard active == nil else {
                 throw DurableError(.alreadyRunning, "a worker is already running on this engine (\(path))")

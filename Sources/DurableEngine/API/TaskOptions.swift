@@ -27,13 +27,26 @@ public struct TaskOptions: Sendable, Hashable {
     public var deadline: Date?
     /// Overrides the job's ``Job/retryPolicy``.
     public var retry: RetryPolicy?
+    /// The queue the task waits in: a worker runs the tasks of the queues it is
+    /// given (``EngineConfiguration/queues``, all by default), within each
+    /// queue's limits (``TaskEngine/configureQueue(_:concurrency:workerConcurrency:rateLimit:)``).
+    /// Not empty. Default ``TaskOptions/defaultQueue``.
+    public var queue: String
+    /// Limits how many tasks with the same key run at once, across every
+    /// worker: `ConcurrencyKey("customer-42")` runs them one at a time, in claim
+    /// order, while tasks of other keys go on.
+    public var concurrencyKey: ConcurrencyKey?
+
+    /// The queue of tasks that name none: `"default"`.
+    public static let defaultQueue = "default"
 
     /// Creates options. Out-of-range values (a NaN date, a duration longer than
     /// 10000 years) are refused with ``DurableError/Code/invalidArgument``, naming
     /// the option, when a task is created with them.
     public init(
         priority: Int = 0, delay: Duration? = nil, runAt: Date? = nil, timeout: Duration? = nil,
-        deadline: Date? = nil, retry: RetryPolicy? = nil
+        deadline: Date? = nil, retry: RetryPolicy? = nil, queue: String = TaskOptions.defaultQueue,
+        concurrencyKey: ConcurrencyKey? = nil
     ) {
         self.priority = priority
         self.delay = delay
@@ -41,5 +54,7 @@ public struct TaskOptions: Sendable, Hashable {
         self.timeout = timeout
         self.deadline = deadline
         self.retry = retry
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey
     }
 }

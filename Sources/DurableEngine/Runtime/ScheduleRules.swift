@@ -71,7 +71,7 @@ package enum ScheduleRules {
             context: try StoredJSON.encodeContext([scheduleContextKey: schedule.name, tickContextKey: time]),
             key: keyed ? "durable.schedule:\(schedule.name):\(schedule.createdAt):\(tick)" : nil,
             priority: schedule.priority, runAt: now, timeoutMilliseconds: schedule.timeoutMilliseconds,
-            retry: schedule.retry)
+            retry: schedule.retry, queue: schedule.queue)
     }
 
     /// The ticks of an expression in a span of time, read from the end: the

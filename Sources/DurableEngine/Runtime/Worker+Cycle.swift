@@ -75,7 +75,7 @@ extension Worker {
             ? ClaimRequest(
                 owner: id, limit: claimLimit,
                 jobs: configuration.unknownJobPolicy == .fail ? nil : registry.names,
-                leaseUntil: now + configuration.leaseDuration.milliseconds)
+                leaseUntil: now + configuration.leaseDuration.milliseconds, queues: queues)
             : nil
         do {
             let started = engine.metrics == nil ? nil : ContinuousClock.now
@@ -88,7 +88,7 @@ extension Worker {
             state.withLock {
                 $0.decisions.committed(
                     generation: generation, claimed: result.claimed.count, claimLimit: claimLimit,
-                    claimedIDs: result.claimed.map(\.id))
+                    claimedIDs: result.claimed.map(\.id), heldBack: result.heldBack)
             }
             return Committed(
                 result: result, completions: completions.count, claimLimit: claimLimit, failedExpired: failingExpired,
@@ -161,7 +161,7 @@ extension Worker {
         // The job list is only read (and copied) when the feed looks for work.
         return WorkerInterest(
             owner: id, readsCancelRequests: runsTasks, looksForWork: looksForWork,
-            jobs: looksForWork ? claimJobs : nil, now: clock.now())
+            jobs: looksForWork ? claimJobs : nil, queues: queues, now: clock.now())
     }
 
     /// Acts on what the change feed read for this worker: delivers cancel

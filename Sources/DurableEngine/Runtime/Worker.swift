@@ -44,6 +44,8 @@ final class Worker: Sendable {
     let configuration: EngineConfiguration
     let logger: Logger
     let engine: TaskEngine
+    /// The queues this worker serves (`nil`: every queue).
+    let queues: [String]?
     let wake = AsyncSignal()
     /// Wakes `timerLoop` when the timer plan changes.
     let timersChanged = AsyncSignal()
@@ -51,11 +53,15 @@ final class Worker: Sendable {
     let schedulesNudge = AsyncSignal()
     let state: Mutex<State>
 
-    init(engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, logger: Logger) {
+    init(
+        engine: TaskEngine, store: any TaskStore, registry: JobRegistry, hub: CompletionHub, queues: [String]?,
+        logger: Logger
+    ) {
         let identity = ProcessIdentity.current
         let suffix = UInt32.random(in: 0...UInt32.max)
         self.id = "\(identity.host):\(identity.pid):\(String(suffix, radix: 16))"
         self.engine = engine
+        self.queues = queues
         self.store = store
         self.registry = registry
         self.hub = hub

@@ -107,6 +107,10 @@ struct WorkerDecisions<Handle> {
     private(set) var earlyStops: [TaskID: StopReason] = [:]
     /// The next commit fails the pending tasks whose deadline passed.
     private(set) var expiryDue = false
+    /// The last claim left claimable tasks behind because of a queue's limit
+    /// (concurrency, per worker, rate): the end of a run here may make room, and
+    /// no other process's commit would tell this worker.
+    private(set) var heldBackByLimits = false
     /// For the log line at stop: commits made and completions they stored.
     private(set) var commits = 0
     private(set) var completed = 0
@@ -205,11 +209,15 @@ struct WorkerDecisions<Handle> {
 
     /// A commit returned: a claim that came back short means every due task of
     /// generation `generation` was claimed.
-    mutating func committed(generation: UInt64, claimed: Int, claimLimit: Int, claimedIDs: [TaskID] = []) {
+    /// `heldBack`: a queue's limit left claimable tasks behind (see ``heldBackByLimits``).
+    mutating func committed(
+        generation: UInt64, claimed: Int, claimLimit: Int, claimedIDs: [TaskID] = [], heldBack: Bool = false
+    ) {
         committing = []
         claiming = false
         claimedNotStarted.formUnion(claimedIDs)
         if claimed < claimLimit { claimedGeneration = max(claimedGeneration, generation) }
+        if claimLimit > 0 { heldBackByLimits = heldBack }
     }
 
     /// A commit's results were acted on.
@@ -289,9 +297,14 @@ struct WorkerDecisions<Handle> {
         return ended
     }
 
-    /// Queues a completion for the next commit.
+    /// Queues a completion for the next commit. After a claim that a queue's
+    /// limit held back, a run ending here may make room: the next commit claims again.
     mutating func complete(_ completion: TaskCompletion) {
         completions.append(completion)
+        if heldBackByLimits {
+            heldBackByLimits = false
+            workGeneration &+= 1
+        }
     }
 
     // MARK: Shutdown

@@ -60,14 +60,20 @@ package struct WorkerInterest: Sendable {
     package var looksForWork: Bool
     /// The jobs it claims (`nil`: any job).
     package var jobs: [String]?
+    /// The queues it serves (`nil`: every queue).
+    package var queues: [String]?
     /// The engine clock's time, for what is due.
     package var now: Int64
 
-    package init(owner: String, readsCancelRequests: Bool, looksForWork: Bool, jobs: [String]?, now: Int64) {
+    package init(
+        owner: String, readsCancelRequests: Bool, looksForWork: Bool, jobs: [String]?, queues: [String]? = nil,
+        now: Int64
+    ) {
         self.owner = owner
         self.readsCancelRequests = readsCancelRequests
         self.looksForWork = looksForWork
         self.jobs = jobs
+        self.queues = queues
         self.now = now
     }
 }

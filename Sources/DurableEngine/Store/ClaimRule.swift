@@ -23,16 +23,38 @@ package enum ClaimRule {
         (b.priority, a.runAt, a.id.rawValue) < (a.priority, b.runAt, b.id.rawValue)
     }
 
+    /// Fairness between queues: a claim takes the first candidate of each queue
+    /// (those among them first in claim order first), then the second of each,
+    /// and so on up to `limit`, so that a queue with a backlog never starves
+    /// another. `perQueue` holds each queue's candidates in claim order.
+    package static func interleave(_ perQueue: [[(priority: Int, runAt: Int64, id: TaskID)]], limit: Int) -> [TaskID] {
+        if perQueue.count == 1 { return perQueue[0].prefix(limit).map(\.id) }
+        var chosen: [TaskID] = []
+        var round = 0
+        while chosen.count < limit {
+            let turn = perQueue.compactMap { round < $0.count ? $0[round] : nil }.sorted(by: claimsBefore)
+            guard !turn.isEmpty else { break }
+            chosen += turn.prefix(limit - chosen.count).map(\.id)
+            round += 1
+        }
+        return chosen
+    }
+
     /// The tasks a create-and-claim starts: of the tasks just `created` (in the
     /// order of `tasks`), the new ones of the claim's jobs that are due, the
-    /// first `claim.limit` in claim order — as a claim would take them.
-    package static func dueAmongCreated(_ created: [CreatedTask], _ tasks: [NewTask], claim: ClaimRequest, now: Int64)
-        -> [TaskID]
-    {
+    /// first `claim.limit` in claim order — as a claim would take them. Tasks
+    /// waiting for their concurrency key, and those of queues `openQueue`
+    /// refuses (not served, limited or paused), are left to claims.
+    package static func dueAmongCreated(
+        _ created: [CreatedTask], _ tasks: [NewTask], claim: ClaimRequest, now: Int64,
+        openQueue: (String) -> Bool
+    ) -> [TaskID] {
         let jobs = claim.jobs.map(Set.init)
+        let queues = claim.queues.map(Set.init)
         var due = zip(created, tasks)
             .filter { created, task in
-                !created.existed && (jobs?.contains(task.job) ?? true)
+                !created.existed && !created.waitsForKey && (jobs?.contains(task.job) ?? true)
+                    && (queues?.contains(task.queue) ?? true) && openQueue(task.queue)
                     && admits(runAt: task.runAt, deadline: task.deadline, now: now)
             }
             .map { (priority: $0.1.priority, runAt: $0.1.runAt, id: $0.0.id) }

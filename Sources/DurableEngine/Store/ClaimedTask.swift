@@ -21,9 +21,10 @@ package struct ClaimedTask: Sendable {
     package var runAt: Int64
     /// The creator's trace context as stored (see `EngineTracing`), or `nil`.
     package var traceContext: String?
+    package var queue: String
 
     /// Creates a value with every field given.
-    package init(id: TaskID, job: String, name: String, input: String, context: String? = nil, attempt: Int, startedAt: Int64, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, failures: Int, runAt: Int64? = nil, traceContext: String? = nil) {
+    package init(id: TaskID, job: String, name: String, input: String, context: String? = nil, attempt: Int, startedAt: Int64, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, failures: Int, runAt: Int64? = nil, traceContext: String? = nil, queue: String = TaskOptions.defaultQueue) {
         self.id = id
         self.job = job
         self.name = name
@@ -40,5 +41,6 @@ package struct ClaimedTask: Sendable {
         self.failures = failures
         self.runAt = runAt ?? startedAt
         self.traceContext = traceContext
+        self.queue = queue
     }
 }

@@ -20,9 +20,13 @@ package struct NewTask: Sendable {
     package var callbackOf: TaskID?
     /// The creator's trace context as a JSON object (see `EngineTracing`), or `nil`.
     package var traceContext: String?
+    package var queue: String
+    /// The concurrency key and its limit, or `nil`.
+    package var concurrencyKey: String?
+    package var concurrencyLimit: Int?
 
     /// Creates a value with every field given.
-    package init(job: String, input: String, name: String? = nil, context: String? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, parentID: TaskID? = nil, detached: Bool = false, groupID: GroupID? = nil, callbackOf: TaskID? = nil, traceContext: String? = nil) {
+    package init(job: String, input: String, name: String? = nil, context: String? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, timeoutMilliseconds: Int64? = nil, retry: String? = nil, parentID: TaskID? = nil, detached: Bool = false, groupID: GroupID? = nil, callbackOf: TaskID? = nil, traceContext: String? = nil, queue: String = TaskOptions.defaultQueue, concurrencyKey: ConcurrencyKey? = nil) {
         self.job = job
         self.input = input
         self.name = name
@@ -38,6 +42,9 @@ package struct NewTask: Sendable {
         self.groupID = groupID
         self.callbackOf = callbackOf
         self.traceContext = traceContext
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey?.value
+        self.concurrencyLimit = concurrencyKey?.limit
     }
 }
 
@@ -48,12 +55,15 @@ package struct CreatedTask: Sendable, Equatable {
     package var name: String
     package var job: String
     package var existed: Bool
+    /// The new task waits for room under its concurrency key (it cannot be claimed yet).
+    package var waitsForKey: Bool
 
     /// Creates a value with every field given.
-    package init(id: TaskID, name: String, job: String, existed: Bool) {
+    package init(id: TaskID, name: String, job: String, existed: Bool, waitsForKey: Bool = false) {
         self.id = id
         self.name = name
         self.job = job
         self.existed = existed
+        self.waitsForKey = waitsForKey
     }
 }

@@ -40,11 +40,11 @@ package enum ScheduleSelection: Sendable, Equatable {
 
 /// A schedule row as stored: times in Unix milliseconds, words and JSON as text.
 package struct StoredSchedule: Sendable, Equatable {
-    /// The columns a store reads a schedule from, in the order of ``init(name:cron:timeZone:job:input:priority:timeoutMilliseconds:retry:overlap:catchUp:catchUpWindowMilliseconds:paused:nextTick:bufferedTick:lastTick:lastTaskID:createdAt:updatedAt:)``.
+    /// The columns a store reads a schedule from, in the order of ``init(name:cron:timeZone:job:input:queue:priority:timeoutMilliseconds:retry:overlap:catchUp:catchUpWindowMilliseconds:paused:nextTick:bufferedTick:lastTick:lastTaskID:createdAt:updatedAt:)``.
     /// (Each prefixed with `table` and a dot.)
     package static func columns(of table: String) -> String {
         [
-            "name", "cron", "time_zone", "job", "input", "priority", "timeout_ms", "retry", "overlap", "catch_up",
+            "name", "cron", "time_zone", "job", "input", "queue", "priority", "timeout_ms", "retry", "overlap", "catch_up",
             "catch_up_window_ms", "paused", "next_tick", "buffered_tick", "last_tick", "last_task_id", "created_at",
             "updated_at",
         ].map { "\(table).\($0)" }.joined(separator: ", ")
@@ -71,6 +71,7 @@ package struct StoredSchedule: Sendable, Equatable {
     package var timeZone: String
     package var job: String
     package var input: String
+    package var queue: String
     package var priority: Int
     package var timeoutMilliseconds: Int64?
     package var retry: String?
@@ -87,7 +88,7 @@ package struct StoredSchedule: Sendable, Equatable {
 
     /// Creates a value with every field given.
     package init(
-        name: String, cron: String, timeZone: String, job: String, input: String, priority: Int,
+        name: String, cron: String, timeZone: String, job: String, input: String, queue: String, priority: Int,
         timeoutMilliseconds: Int64?, retry: String?, overlap: String, catchUp: String,
         catchUpWindowMilliseconds: Int64?, paused: Bool, nextTick: Int64?, bufferedTick: Int64?, lastTick: Int64?,
         lastTaskID: TaskID?, createdAt: Int64, updatedAt: Int64
@@ -97,6 +98,7 @@ package struct StoredSchedule: Sendable, Equatable {
         self.timeZone = timeZone
         self.job = job
         self.input = input
+        self.queue = queue
         self.priority = priority
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retry = retry

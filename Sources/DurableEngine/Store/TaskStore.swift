@@ -146,13 +146,16 @@ package struct ClaimRequest: Sendable {
     /// Registered job names; `nil` claims tasks of any job.
     package var jobs: [String]?
     package var leaseUntil: Int64
+    /// The queues the worker serves; `nil` serves every queue.
+    package var queues: [String]?
 
     /// Creates a value with every field given.
-    package init(owner: String, limit: Int, jobs: [String]? = nil, leaseUntil: Int64) {
+    package init(owner: String, limit: Int, jobs: [String]? = nil, leaseUntil: Int64, queues: [String]? = nil) {
         self.owner = owner
         self.limit = limit
         self.jobs = jobs
         self.leaseUntil = leaseUntil
+        self.queues = queues
     }
 }
 
@@ -203,13 +206,17 @@ package struct CycleResult: Sendable {
     /// Some task went back to pending (a retry, a long sleep): the worker looks
     /// for due work again, which arms its timer for the earliest wake-up.
     package var requeued: Bool = false
+    /// A queue's concurrency limit held claimable tasks back: when a task of
+    /// this worker ends, it claims again (others' ends reach it through the change feed).
+    package var heldBack: Bool = false
 
     /// Creates a value with every field given.
-    package init(effects: TransitionEffects = TransitionEffects(), stale: [TaskID] = [], claimed: [ClaimedTask] = [], requeued: Bool = false) {
+    package init(effects: TransitionEffects = TransitionEffects(), stale: [TaskID] = [], claimed: [ClaimedTask] = [], requeued: Bool = false, heldBack: Bool = false) {
         self.effects = effects
         self.stale = stale
         self.claimed = claimed
         self.requeued = requeued
+        self.heldBack = heldBack
     }
 }
 
