@@ -8,7 +8,7 @@ enum PostgresRows {
     static let taskColumns = """
         id, job, name, status, input, context, result, error, key, priority, run_at, deadline, parent_id,
         group_id, callback_of, owner, attempt, lease_expires_at, cancel_requested_at, cancel_message,
-        created_at, started_at, finished_at, completion_seq
+        created_at, started_at, finished_at, completion_seq, queue, concurrency_key, concurrency_limit, key_waiting
         """
 
     /// The columns `claimed(_:)` reads, in its order.
@@ -45,6 +45,10 @@ enum PostgresRows {
         SELECT job FROM pending_jobs WHERE job IS NOT NULL
         """
 
+    private static func concurrencyKey(_ key: String?, limit: Int64?) throws -> ConcurrencyKey? {
+        key.map { ConcurrencyKey($0, limit: Int(limit ?? 1)) }
+    }
+
     static func task(_ row: PostgresRow) throws -> TaskRecord {
         var columns = Columns(row)
         let id: Int64 = try columns.next()
@@ -72,7 +76,10 @@ enum PostgresRows {
             createdAt: try columns.next(),
             startedAt: try columns.next(),
             finishedAt: try columns.next(),
-            completionSequence: try columns.next())
+            completionSequence: try columns.next(),
+            queue: try columns.next(),
+            concurrencyKey: try concurrencyKey(try columns.next(), limit: try columns.next()),
+            waitsForKey: try columns.next())
     }
 
     static func claimed(_ row: PostgresRow, from start: Int = 0) throws -> ClaimedTask {

@@ -7,7 +7,7 @@ enum SQLiteRows {
     static let taskColumns = """
         id, job, name, status, input, context, result, error, key, priority, run_at, deadline, parent_id,
         group_id, callback_of, owner, attempt, lease_expires_at, cancel_requested_at, cancel_message,
-        created_at, started_at, finished_at, completion_seq
+        created_at, started_at, finished_at, completion_seq, queue, concurrency_key, concurrency_limit, key_waiting
         """
 
     /// ``ClaimRule`` in SQL, for a `tasks` row, with `now` the placeholder (or
@@ -55,7 +55,12 @@ enum SQLiteRows {
             createdAt: row["created_at"] as Int64,
             startedAt: row["started_at"] as Int64?,
             finishedAt: row["finished_at"] as Int64?,
-            completionSequence: row["completion_seq"] as Int64?)
+            completionSequence: row["completion_seq"] as Int64?,
+            queue: row["queue"] as String,
+            concurrencyKey: (row["concurrency_key"] as String?).map {
+                ConcurrencyKey($0, limit: row["concurrency_limit"] as Int? ?? 1)
+            },
+            waitsForKey: row["key_waiting"] as Bool)
     }
 
     static func taskID(_ row: Row, _ column: String) -> TaskID? {

@@ -158,6 +158,7 @@ enum Worker {
             case ShareWork.name: numbers.append(try await engine.task(id: id, as: ShareWork.self))
             case Noop.name: numbers.append(try await engine.task(id: id, as: Noop.self))
             case Sleepy.name: numbers.append(try await engine.task(id: id, as: Sleepy.self))
+            case Spanned.name: numbers.append(try await engine.task(id: id, as: Spanned.self))
             case Sleeper.name: texts.append(try await engine.task(id: id, as: Sleeper.self))
             default: break
             }

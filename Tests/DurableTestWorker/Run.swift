@@ -76,6 +76,7 @@ struct Run: AsyncParsableCommand {
         registerTortureJobs(on: engine, work: work)
         engine.register(Noop(onRun: runs.add))
         engine.register(Sleepy(log: log))
+        engine.register(Spanned(log: log))
     }
 
     /// Runs the worker until SIGTERM or SIGINT; creates the `--ready` file once the

@@ -33,9 +33,15 @@ public struct TaskRecord: Sendable, Hashable {
     public var finishedAt: Int64?
     /// Position in the stored completion order.
     public var completionSequence: Int64?
+    /// The queue it waits in (``TaskOptions/queue``).
+    public var queue: String
+    /// Its concurrency key and limit (``TaskOptions/concurrencyKey``), if any.
+    public var concurrencyKey: ConcurrencyKey?
+    /// A pending task with a concurrency key that waits for room under it.
+    public var waitsForKey: Bool
 
     /// Creates a value with every field given.
-    package init(id: TaskID, job: String, name: String, status: TaskStatus, input: String, context: [String: String], result: String? = nil, error: StoredError? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, owner: String? = nil, attempt: Int, leaseExpiresAt: Int64? = nil, cancelRequestedAt: Int64? = nil, cancelMessage: String? = nil, createdAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil, completionSequence: Int64? = nil) {
+    package init(id: TaskID, job: String, name: String, status: TaskStatus, input: String, context: [String: String], result: String? = nil, error: StoredError? = nil, key: String? = nil, priority: Int, runAt: Int64, deadline: Int64? = nil, parentID: TaskID? = nil, groupID: GroupID? = nil, callbackOf: TaskID? = nil, owner: String? = nil, attempt: Int, leaseExpiresAt: Int64? = nil, cancelRequestedAt: Int64? = nil, cancelMessage: String? = nil, createdAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil, completionSequence: Int64? = nil, queue: String = TaskOptions.defaultQueue, concurrencyKey: ConcurrencyKey? = nil, waitsForKey: Bool = false) {
         self.id = id
         self.job = job
         self.name = name
@@ -60,5 +66,8 @@ public struct TaskRecord: Sendable, Hashable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.completionSequence = completionSequence
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey
+        self.waitsForKey = waitsForKey
     }
 }

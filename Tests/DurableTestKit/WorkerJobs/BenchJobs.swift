@@ -1,4 +1,5 @@
 public import Durable
+import Dispatch
 
 // The benchmarks' jobs, run by the benchmarks in process and by DurableTestWorker.
 
@@ -33,6 +34,35 @@ public struct Sleepy: Job {
     public func run(_ input: Int, context: TaskContext) async throws -> Int {
         try await Task.sleep(for: sleep)
         if let log { try appendLine("\(input)", to: log) }
+        return input
+    }
+}
+
+/// Logs `start INPUT NANOSECONDS` when its body begins and `end INPUT
+/// NANOSECONDS` when it ends (the system's monotonic clock, shared by every
+/// process on the host), sleeping `sleep` between: a run's interval, inside
+/// the time its task was running in the store, for checks of concurrency limits.
+public struct Spanned: Job {
+    public static let name = "spanned"
+    let log: String?
+    let sleep: Duration
+
+    public init(log: String?, sleep: Duration = .milliseconds(20)) {
+        self.log = log
+        self.sleep = sleep
+    }
+
+    public func run(_ input: Int, context: TaskContext) async throws -> Int {
+        if let log { try appendLine("start \(input) \(DispatchTime.now().uptimeNanoseconds)", to: log) }
+        // A body cut short (its worker stops) ends too.
+        var cutShort: (any Error)?
+        do {
+            try await Task.sleep(for: sleep)
+        } catch {
+            cutShort = error
+        }
+        if let log { try appendLine("end \(input) \(DispatchTime.now().uptimeNanoseconds)", to: log) }
+        if let cutShort { throw cutShort }
         return input
     }
 }
