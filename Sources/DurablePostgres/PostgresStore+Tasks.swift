@@ -20,12 +20,10 @@ extension PostgresStore {
         return try await write("create and claim \(tasks.count) task(s)") { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             let created = try await transitions.insert(tasks)
-            let settings = Dictionary(
-                try await Self.queueSettings(Array(Set(tasks.map(\.queue))), on: connection).map { ($0.name, $0.settings) },
-                uniquingKeysWith: { first, _ in first })
-            let ids = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) { queue in
-                settings[queue].map { !$0.isPaused && !$0.hasLimits } ?? false
-            }.map(\.rawValue)
+            let open = try await Self.queueSettings(QueueLimits.distinctQueues(of: tasks), on: connection)
+                .filter { !$0.settings.isPaused && !$0.settings.hasLimits }.map(\.name)
+            let ids = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) { open.contains($0) }
+                .map(\.rawValue)
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try await self.claim(ids: ids, for: claim, on: connection, now: now)
             return (created, claimed)

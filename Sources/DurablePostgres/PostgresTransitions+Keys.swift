@@ -35,7 +35,7 @@ extension PostgresTransitions {
         let count = try await connection.value(
             """
             SELECT count(*) FROM tasks
-            WHERE concurrency_key = \(key) AND status IN ('pending', 'running') AND NOT key_waiting
+            WHERE concurrency_key = \(key) AND NOT key_waiting AND status IN ('pending', 'running')
             """, as: Int64.self) ?? 0
         admittedByKey[key] = Int(count)
         return Int(count)
@@ -50,7 +50,7 @@ extension PostgresTransitions {
             let limit = try await connection.value(
                 """
                 SELECT concurrency_limit FROM tasks
-                WHERE concurrency_key = \(key) AND status = 'pending' AND key_waiting
+                WHERE concurrency_key = \(key) AND key_waiting AND status IN ('pending', 'running')
                 ORDER BY priority DESC, run_at, id LIMIT 1
                 """, as: Int64.self)
         else { return 0 }
@@ -60,7 +60,7 @@ extension PostgresTransitions {
         let admitted = try await connection.rows(
             """
             UPDATE tasks SET key_waiting = FALSE WHERE id IN (
-                SELECT id FROM tasks WHERE concurrency_key = \(key) AND status = 'pending' AND key_waiting
+                SELECT id FROM tasks WHERE concurrency_key = \(key) AND key_waiting AND status IN ('pending', 'running')
                 ORDER BY priority DESC, run_at, id LIMIT \(Int64(room)))
             RETURNING id
             """

@@ -7,7 +7,8 @@ enum SQLiteRows {
     static let taskColumns = """
         id, job, name, status, input, context, result, error, key, priority, run_at, deadline, parent_id,
         group_id, callback_of, owner, attempt, lease_expires_at, cancel_requested_at, cancel_message,
-        created_at, started_at, finished_at, completion_seq, queue, concurrency_key, concurrency_limit, key_waiting
+        created_at, started_at, finished_at, completion_seq, concurrency_key, concurrency_limit, key_waiting,
+        coalesce((SELECT name FROM queues WHERE queues.id = tasks.queue_id), 'default') AS queue
         """
 
     /// ``ClaimRule`` in SQL, for a `tasks` row, with `now` the placeholder (or
@@ -20,7 +21,7 @@ enum SQLiteRows {
     /// The columns `claimed(_:)` reads, in its order.
     static let claimedColumns = """
         id, job, name, input, context, attempt, started_at, parent_id, group_id, callback_of, deadline, timeout_ms,
-        retry, failures, run_at, trace_context, queue
+        retry, failures, run_at, trace_context, queue_id
         """
 
     /// The columns `outcome(_:)` reads.
@@ -79,9 +80,10 @@ enum SQLiteRows {
     }
 
     /// Reads the current row of a statement returning ``claimedColumns``, by
-    /// position (the claim is the hot path).
-    static func claimed(_ row: borrowing BoundStatement) -> ClaimedTask {
-        ClaimedTask(
+    /// position (the claim is the hot path); `queues` names the queues by id.
+    static func claimed(_ row: borrowing BoundStatement, queues: [Int64: String]) -> ClaimedTask {
+        let queue = row.int64(16)
+        return ClaimedTask(
             id: TaskID(row.int64(0)),
             job: row.string(1),
             name: row.string(2),
@@ -98,7 +100,7 @@ enum SQLiteRows {
             failures: row.int(13),
             runAt: row.int64(14),
             traceContext: row.optionalString(15),
-            queue: row.string(16))
+            queue: queue == 0 ? TaskOptions.defaultQueue : queues[queue] ?? "queue \(queue)")
     }
 
     /// A row of the workers table (its id in `idColumn`); `nil` when the id is

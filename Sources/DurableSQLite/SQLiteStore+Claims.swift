@@ -9,51 +9,60 @@ import GRDB
 extension SQLiteStore {
     /// A queue a claim looks at, and how many tasks it may start there.
     struct QueueTurn {
+        var id: Int64
         var name: String
         var settings: QueueSettings
         var usage: QueueUsage
         var capacity: Int
     }
 
+    /// A queue's row: its id (`tasks.queue_id`), name and settings.
+    typealias QueueRow = (id: Int64, name: String, settings: QueueSettings)
+
     /// The queues `queues` names (`nil`: every queue) with their settings, by name.
-    static func queueSettings(_ queues: [String]?, db: Database) throws -> [(name: String, settings: QueueSettings)] {
+    static func queueSettings(_ queues: [String]?, db: Database) throws -> [QueueRow] {
         let statement = try db.cachedStatement(
             sql: """
-                SELECT name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused FROM queues
+                SELECT id, name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused FROM queues
                 WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name
                 """)
         let filter = try queues.map(StoredJSON.encode)
         return try Row.fetchAll(statement, arguments: [filter]).map { row in
-            let rate = (row[3] as Int?).map { RateLimit($0, per: .milliseconds(row[4] as Int64? ?? 0)) }
+            let rate = (row[4] as Int?).map { RateLimit($0, per: .milliseconds(row[5] as Int64? ?? 0)) }
             return (
-                row[0],
+                row[0], row[1],
                 QueueSettings(
-                    concurrency: row[1], workerConcurrency: row[2], rateLimit: rate, isPaused: row[5] as Bool)
+                    concurrency: row[2], workerConcurrency: row[3], rateLimit: rate, isPaused: row[6] as Bool)
             )
         }
     }
 
+    /// Queue names by id, for rows that hold `queue_id`.
+    static func queueNames(_ rows: [QueueRow]) -> [Int64: String] {
+        Dictionary(rows.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// What the limits of a queue need to know of its use now.
-    static func usage(of queue: String, _ settings: QueueSettings, owner: String, now: Int64, db: Database) throws
+    static func usage(of queue: Int64, _ settings: QueueSettings, owner: String, now: Int64, db: Database) throws
         -> QueueUsage
     {
         var usage = QueueUsage()
         guard !settings.isPaused else { return usage }
         if settings.concurrency != nil {
             usage.running = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT count(*) FROM tasks WHERE status = 'running' AND queue = ?"),
+                db.cachedStatement(sql: "SELECT count(*) FROM tasks WHERE status = 'running' AND queue_id = ?"),
                 arguments: [queue]) ?? 0
         }
         if settings.workerConcurrency != nil {
             usage.runningHere = try Int.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT count(*) FROM tasks WHERE owner = ? AND status = 'running' AND queue = ?"),
+                    sql: "SELECT count(*) FROM tasks WHERE owner = ? AND status = 'running' AND queue_id = ?"),
                 arguments: [owner, queue]) ?? 0
         }
         if let rate = settings.rateLimit {
             let row = try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT count(*), min(started_at) FROM queue_starts WHERE queue = ? AND started_at > ?"),
+                    sql: "SELECT count(*), min(started_at) FROM queue_starts WHERE queue_id = ? AND started_at > ?"),
                 arguments: [queue, QueueLimits.windowStart(rate, now: now)])
             usage.startsInWindow = row?[0] ?? 0
             usage.earliestStartInWindow = row?[1]
@@ -65,25 +74,25 @@ extension SQLiteStore {
     static func queueTurns(queues: [String]?, owner: String, limit: Int, now: Int64, db: Database) throws
         -> [QueueTurn]
     {
-        try queueSettings(queues, db: db).map { name, settings in
-            let usage = settings.hasLimits ? try usage(of: name, settings, owner: owner, now: now, db: db) : QueueUsage()
+        try queueSettings(queues, db: db).map { id, name, settings in
+            let usage = settings.hasLimits ? try usage(of: id, settings, owner: owner, now: now, db: db) : QueueUsage()
             return QueueTurn(
-                name: name, settings: settings, usage: usage,
+                id: id, name: name, settings: settings, usage: usage,
                 capacity: QueueLimits.capacity(settings, usage: usage, wanted: limit))
         }
     }
 
     /// The jobs that have claimable-looking tasks in `queue`, found by walking
     /// the `tasks_claim` index from one job to the next.
-    static func pendingJobs(in queue: String, db: Database) throws -> [String] {
+    static func pendingJobs(in queue: Int64, db: Database) throws -> [String] {
         try String.fetchAll(
             db.cachedStatement(
                 sql: """
                     WITH RECURSIVE pending_jobs(job) AS (
-                        SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND key_waiting = 0 AND queue = ?1)
+                        SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND key_waiting = 0 AND queue_id = ?1)
                         UNION ALL
                         SELECT (SELECT min(job) FROM tasks
-                                WHERE status = 'pending' AND key_waiting = 0 AND queue = ?1 AND job > pending_jobs.job)
+                                WHERE status = 'pending' AND key_waiting = 0 AND queue_id = ?1 AND job > pending_jobs.job)
                         FROM pending_jobs WHERE pending_jobs.job IS NOT NULL)
                     SELECT job FROM pending_jobs WHERE job IS NOT NULL
                     """),
@@ -100,7 +109,7 @@ extension SQLiteStore {
         let candidatesStatement = try db.cachedStatement(
             sql: """
                 SELECT priority, run_at, id FROM tasks
-                WHERE queue = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3"))
+                WHERE queue_id = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3"))
                 ORDER BY priority DESC, run_at, id LIMIT ?4
                 """)
         var perQueue: [[(priority: Int, runAt: Int64, id: TaskID)]] = []
@@ -112,9 +121,9 @@ extension SQLiteStore {
                 continue
             }
             var candidates: [(priority: Int, runAt: Int64, id: TaskID)] = []
-            let jobs = try request.jobs ?? pendingJobs(in: turn.name, db: db)
+            let jobs = try request.jobs ?? pendingJobs(in: turn.id, db: db)
             for job in jobs {
-                let rows = try Row.fetchCursor(candidatesStatement, arguments: [turn.name, job, now, turn.capacity])
+                let rows = try Row.fetchCursor(candidatesStatement, arguments: [turn.id, job, now, turn.capacity])
                 while let row = try rows.next() {
                     candidates.append((row[0], row[1], TaskID(row[2] as Int64)))
                 }
@@ -125,14 +134,19 @@ extension SQLiteStore {
         }
         let ids = ClaimRule.interleave(perQueue, limit: request.limit)
         guard !ids.isEmpty else { return ([], heldBack) }
-        let claimed = try claim(ids: "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]", for: request, db: db, now: now)
+        let names = Dictionary(turns.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let claimed = try claim(
+            ids: "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]", for: request, queues: names, db: db,
+            now: now)
         try recordStarts(of: claimed, in: turns, now: now, db: db)
         return (claimed, heldBack)
     }
 
     /// Claims the tasks among `ids` (a JSON array) that ``ClaimRule`` admits, for
-    /// `request.owner`.
-    static func claim(ids: String, for request: ClaimRequest, db: Database, now: Int64) throws -> [ClaimedTask] {
+    /// `request.owner`; `queues` names the queues they are in, by id.
+    static func claim(ids: String, for request: ClaimRequest, queues: [Int64: String], db: Database, now: Int64) throws
+        -> [ClaimedTask]
+    {
         let statement = try BoundStatement(
             db,
             sql: """
@@ -147,7 +161,7 @@ extension SQLiteStore {
         try statement.bind(ids, at: 4)
         var claimed: [ClaimedTask] = []
         while try statement.step() {
-            claimed.append(SQLiteRows.claimed(statement))
+            claimed.append(SQLiteRows.claimed(statement, queues: queues))
         }
         claimed.sort { $0.id < $1.id }
         return claimed
@@ -159,12 +173,12 @@ extension SQLiteStore {
         for turn in turns {
             guard let rate = turn.settings.rateLimit else { continue }
             try db.execute(
-                sql: "DELETE FROM queue_starts WHERE queue = ? AND started_at <= ?",
-                arguments: [turn.name, QueueLimits.windowStart(rate, now: now)])
+                sql: "DELETE FROM queue_starts WHERE queue_id = ? AND started_at <= ?",
+                arguments: [turn.id, QueueLimits.windowStart(rate, now: now)])
             for task in claimed where task.queue == turn.name {
                 try db.execute(
-                    sql: "INSERT INTO queue_starts (queue, started_at, task_id) VALUES (?, ?, ?)",
-                    arguments: [turn.name, now, task.id.rawValue])
+                    sql: "INSERT INTO queue_starts (queue_id, started_at, task_id) VALUES (?, ?, ?)",
+                    arguments: [turn.id, now, task.id.rawValue])
             }
         }
     }
@@ -177,11 +191,11 @@ extension SQLiteStore {
     ) throws -> Bool {
         let statement = try db.cachedStatement(
             sql: """
-                SELECT EXISTS (SELECT 1 FROM tasks WHERE queue = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3")))
+                SELECT EXISTS (SELECT 1 FROM tasks WHERE queue_id = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3")))
                 """)
         for turn in try queueTurns(queues: queues, owner: owner, limit: 1, now: now, db: db) where turn.capacity > 0 {
-            for job in try jobs ?? pendingJobs(in: turn.name, db: db) {
-                if try Bool.fetchOne(statement, arguments: [turn.name, job, now]) == true { return true }
+            for job in try jobs ?? pendingJobs(in: turn.id, db: db) {
+                if try Bool.fetchOne(statement, arguments: [turn.id, job, now]) == true { return true }
             }
         }
         return false
@@ -194,18 +208,11 @@ extension SQLiteStore {
                 arguments: [now])
             // A queue its rate holds back opens when its earliest start leaves the window.
             var reopens: [Int64] = []
-            for (name, settings) in try Self.queueSettings(nil, db: db) where settings.rateLimit != nil {
-                let usage = try Self.usage(of: name, settings, owner: "", now: now, db: db)
+            for (id, _, settings) in try Self.queueSettings(nil, db: db) where settings.rateLimit != nil {
+                let usage = try Self.usage(of: id, settings, owner: "", now: now, db: db)
                 if let time = QueueLimits.reopens(settings, usage: usage), time > now { reopens.append(time) }
             }
             return ([due].compactMap { $0 } + reopens).min()
         }
-    }
-
-    /// Whether the tasks of `queue` may start in the transaction that creates
-    /// them: the queue has no limits and is not paused.
-    static func queueIsOpen(_ settings: [String: QueueSettings], _ queue: String) -> Bool {
-        guard let queue = settings[queue] else { return false }
-        return !queue.isPaused && !queue.hasLimits
     }
 }

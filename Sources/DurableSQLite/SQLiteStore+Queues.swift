@@ -7,11 +7,11 @@ extension SQLiteStore: QueueStore {
         try await read("read queues") { db in
             let counts = try db.cachedStatement(
                 sql: """
-                    SELECT (SELECT count(*) FROM tasks WHERE queue = ?1 AND status = 'pending'),
-                           (SELECT count(*) FROM tasks WHERE queue = ?1 AND status = 'running')
+                    SELECT (SELECT count(*) FROM tasks WHERE queue_id = ?1 AND status = 'pending'),
+                           (SELECT count(*) FROM tasks WHERE queue_id = ?1 AND status = 'running')
                     """)
-            return try Self.queueSettings(name.map { [$0] }, db: db).map { queue, settings in
-                let row = try Row.fetchOne(counts, arguments: [queue])
+            return try Self.queueSettings(name.map { [$0] }, db: db).map { id, queue, settings in
+                let row = try Row.fetchOne(counts, arguments: [id])
                 return QueueRecord(name: queue, settings: settings, pending: row?[0] ?? 0, running: row?[1] ?? 0)
             }
         }

@@ -18,15 +18,13 @@ extension SQLiteStore {
         return try await write("create and claim \(tasks.count) task(s)") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let created = try transitions.insert(tasks)
-            let settings = Dictionary(
-                try Self.queueSettings(Array(Set(tasks.map(\.queue))), db: db).map { ($0.name, $0.settings) },
-                uniquingKeysWith: { first, _ in first })
-            let due = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) {
-                Self.queueIsOpen(settings, $0)
-            }
+            let queues = try Self.queueSettings(QueueLimits.distinctQueues(of: tasks), db: db)
+            let open = queues.filter { !$0.settings.isPaused && !$0.settings.hasLimits }.map(\.name)
+            let due = ClaimRule.dueAmongCreated(created, tasks, claim: claim, now: now) { open.contains($0) }
             let ids = due.map { String($0.rawValue) }
             guard !ids.isEmpty else { return (created, []) }
-            let claimed = try Self.claim(ids: "[" + ids.joined(separator: ",") + "]", for: claim, db: db, now: now)
+            let claimed = try Self.claim(
+                ids: "[" + ids.joined(separator: ",") + "]", for: claim, queues: Self.queueNames(queues), db: db, now: now)
             return (created, claimed)
         }
     }
@@ -81,11 +79,11 @@ extension SQLiteStore {
             let count = try db.cachedStatement(
                 sql: """
                     SELECT count(*) FROM (
-                        SELECT 1 FROM tasks WHERE queue = ? AND job = ? AND status = 'pending' AND key_waiting = 0
+                        SELECT 1 FROM tasks WHERE queue_id = ? AND job = ? AND status = 'pending' AND key_waiting = 0
                         LIMIT 10001)
                     """)
             var counts: [String: Int] = [:]
-            for (queue, _) in try Self.queueSettings(nil, db: db) {
+            for (queue, _, _) in try Self.queueSettings(nil, db: db) {
                 for job in try Self.pendingJobs(in: queue, db: db) where !known.contains(job) {
                     counts[job, default: 0] += try Int.fetchOne(count, arguments: [queue, job]) ?? 0
                 }

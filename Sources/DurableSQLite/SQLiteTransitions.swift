@@ -37,7 +37,7 @@ struct SQLiteTransitions {
         created.reserveCapacity(tasks.count)
         var openGroups: Set<GroupID> = []
         var rows: [NewRow] = []
-        try ensureQueues(of: tasks)
+        let queueIDs = try ensureQueues(of: tasks)
         for task in tasks {
             if let key = task.key {
                 // A key is looked up among the rows stored so far, this batch's included.
@@ -54,7 +54,7 @@ struct SQLiteTransitions {
             let id = try nextTaskID()
             let name = task.name ?? TransitionRules.defaultTaskName(id: id)
             let waits = try !admits(task)
-            rows.append(NewRow(id: id, name: name, task: task, waitsForKey: waits))
+            rows.append(NewRow(id: id, name: name, task: task, queueID: queueIDs[task.queue] ?? 0, waitsForKey: waits))
             created.append(CreatedTask(id: TaskID(id), name: name, job: task.job, existed: false, waitsForKey: waits))
             effects.createdTasks += 1
             if task.key != nil || rows.count == MultiRowInsert.chunk { try insertRows(&rows) }
@@ -68,21 +68,32 @@ struct SQLiteTransitions {
         var id: Int64
         var name: String
         var task: NewTask
+        var queueID: Int64
         var waitsForKey: Bool
     }
 
     private static let taskInsert = MultiRowInsert(
         """
         INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
-                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context, queue,
+                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context, queue_id,
                            concurrency_key, concurrency_limit, key_waiting)
         """,
         columns: 21)
 
+    /// The insert of tasks in the default queue without a concurrency key, the
+    /// common case: those columns keep their defaults (binding them costs per row).
+    private static let plainTaskInsert = MultiRowInsert(
+        """
+        INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+                           retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
+        """,
+        columns: 17)
+
     /// Inserts the buffered new tasks and empties the buffer.
     private func insertRows(_ rows: inout [NewRow]) throws {
         let now = now
-        try Self.taskInsert.run(rows, in: db) { statement, row, base in
+        let plain = rows.allSatisfy { $0.queueID == 0 && $0.task.concurrencyKey == nil }
+        try (plain ? Self.plainTaskInsert : Self.taskInsert).run(rows, in: db) { statement, row, base in
             let task = row.task
             try statement.bind(row.id, at: base + 1)
             try statement.bind(task.job, at: base + 2)
@@ -101,7 +112,8 @@ struct SQLiteTransitions {
             try statement.bind(task.callbackOf?.rawValue, at: base + 15)
             try statement.bind(now, at: base + 16)
             try statement.bind(task.traceContext, at: base + 17)
-            try statement.bind(task.queue, at: base + 18)
+            guard !plain else { return }
+            try statement.bind(row.queueID, at: base + 18)
             try statement.bind(task.concurrencyKey, at: base + 19)
             try statement.bind(task.concurrencyLimit, at: base + 20)
             try statement.bind(row.waitsForKey, at: base + 21)
@@ -109,14 +121,17 @@ struct SQLiteTransitions {
         rows.removeAll(keepingCapacity: true)
     }
 
-    /// Gives each queue of `tasks` its row (claims serve the queues that have one).
-    private func ensureQueues(of tasks: [NewTask]) throws {
-        var seen = Set<String>()
-        for task in tasks where seen.insert(task.queue).inserted {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO queues (name, created_at, updated_at) VALUES (?, ?, ?)",
-                arguments: [task.queue, now, now])
+    /// Gives each queue of `tasks` its row (claims serve the queues that have
+    /// one) and returns their ids by name.
+    private func ensureQueues(of tasks: [NewTask]) throws -> [String: Int64] {
+        var ids: [String: Int64] = [:]
+        for queue in QueueLimits.distinctQueues(of: tasks) where queue != TaskOptions.defaultQueue {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO queues (name, created_at, updated_at) VALUES (?, ?, ?)")
+                .execute(arguments: [queue, now, now])
+            ids[queue] = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM queues WHERE name = ?"), arguments: [queue])
         }
+        return ids
     }
 
     /// Whether a new task may be claimed at once: it has no concurrency key, or
@@ -136,7 +151,7 @@ struct SQLiteTransitions {
             db.cachedStatement(
                 sql: """
                     SELECT count(*) FROM tasks
-                    WHERE concurrency_key = ? AND status IN ('pending', 'running') AND key_waiting = 0
+                    WHERE concurrency_key = ? AND key_waiting = 0 AND status IN ('pending', 'running')
                     """),
             arguments: [key]) ?? 0
         admittedByKey[key] = count
@@ -152,7 +167,7 @@ struct SQLiteTransitions {
                 db.cachedStatement(
                     sql: """
                         SELECT concurrency_limit FROM tasks
-                        WHERE concurrency_key = ? AND status = 'pending' AND key_waiting = 1
+                        WHERE concurrency_key = ? AND key_waiting = 1 AND status IN ('pending', 'running')
                         ORDER BY priority DESC, run_at, id LIMIT 1
                         """),
                 arguments: [key])
@@ -163,7 +178,7 @@ struct SQLiteTransitions {
         try db.cachedStatement(
             sql: """
                 UPDATE tasks SET key_waiting = 0 WHERE id IN (
-                    SELECT id FROM tasks WHERE concurrency_key = ? AND status = 'pending' AND key_waiting = 1
+                    SELECT id FROM tasks WHERE concurrency_key = ? AND key_waiting = 1 AND status IN ('pending', 'running')
                     ORDER BY priority DESC, run_at, id LIMIT ?)
                 """
         ).execute(arguments: [key, room])

@@ -18,10 +18,8 @@ ALTER TABLE tasks ADD COLUMN key_waiting BOOLEAN NOT NULL DEFAULT FALSE;
 
 DROP INDEX tasks_claim;
 CREATE INDEX tasks_claim ON tasks (queue, job, priority DESC, run_at, id) WHERE status = 'pending' AND NOT key_waiting;
-CREATE INDEX tasks_key_waiting ON tasks (concurrency_key, priority DESC, run_at, id)
-    WHERE status = 'pending' AND key_waiting;
-CREATE INDEX tasks_key_admitted ON tasks (concurrency_key)
-    WHERE concurrency_key IS NOT NULL AND status IN ('pending', 'running') AND NOT key_waiting;
+CREATE INDEX tasks_concurrency ON tasks (concurrency_key, key_waiting, priority DESC, run_at, id)
+    WHERE concurrency_key IS NOT NULL AND status IN ('pending', 'running');
 
 CREATE TABLE queues (
     name               TEXT PRIMARY KEY,

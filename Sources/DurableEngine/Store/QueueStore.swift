@@ -79,7 +79,7 @@ package enum QueueLimits {
 
     /// Refuses a task's queue or concurrency key when it is not a name, or the key allows no task.
     package static func checkQueueing(_ options: TaskOptions) throws {
-        try checkName(options.queue, of: "TaskOptions.queue")
+        if options.queue != TaskOptions.defaultQueue { try checkName(options.queue, of: "TaskOptions.queue") }
         guard let key = options.concurrencyKey else { return }
         try checkName(key.value, of: "TaskOptions.concurrencyKey")
         guard key.limit >= 1 else {
@@ -89,9 +89,21 @@ package enum QueueLimits {
         }
     }
 
+    /// The distinct queues of `tasks`, in order of first appearance (without
+    /// hashing each task's: a batch rarely names more than one).
+    package static func distinctQueues(of tasks: [NewTask]) -> [String] {
+        var queues: [String] = []
+        for task in tasks where queues.last != task.queue && !queues.contains(task.queue) {
+            queues.append(task.queue)
+        }
+        return queues
+    }
+
     /// Refuses a queue or concurrency key name that is empty or has control characters.
     package static func checkName(_ name: String, of what: String) throws {
-        guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Control characters are the scalars U+0000–U+001F and U+007F–U+009F (category Cc).
+        guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        else {
             throw DurableError(.invalidArgument, "\(what) must be a name without control characters (got \"\(name)\")")
         }
     }
