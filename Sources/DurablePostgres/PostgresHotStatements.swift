@@ -242,40 +242,55 @@ enum FinishAndClaimStatement: HotStatement {
         """
 }
 
-/// Inserts unkeyed tasks with ids from the sequence, and a row for each of
-/// their queues that has none; returns each task's id and name, in the given
-/// order. Parameters: job, name, input, context, priority, run_at, deadline,
-/// timeout_ms, retry, parent_id, detached, group_id, callback_of (arrays), the
-/// default name's prefix, now, trace_context, queue, concurrency_key,
-/// concurrency_limit, key_waiting (arrays).
-enum InsertTasksStatement: HotStatement {
+/// Inserts unkeyed tasks with ids from the sequence, `columns` being the
+/// columns besides those every insert has, read from the parameters after
+/// $16; returns each task's id and name, in the given order. Parameters:
+/// job, name, input, context, priority, run_at, deadline, timeout_ms, retry,
+/// parent_id, detached, group_id, callback_of (arrays), the default name's
+/// prefix, now, trace_context (array), then `columns` (arrays). With
+/// `queues`, a row is added for each queue that has none.
+private func insertTasks(columns: [(name: String, type: String)], queues: Bool) -> String {
     /// TransitionRules.defaultTaskName, in SQL.
-    private static let name = "coalesce(name, $14::text || id)"
-
-    static let sql = """
+    let name = "coalesce(name, $14::text || id)"
+    let extra = columns.enumerated().map { ", $\($0.offset + 17)::\($0.element.type)[]" }.joined()
+    let names = columns.map { ", " + $0.name }.joined()
+    return """
         WITH t AS MATERIALIZED (
             SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
                         $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
-                        $16::text[], $17::text[], $18::text[], $19::bigint[], $20::boolean[])
+                        $16::text[]\(extra))
                 WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
-                                     retry, parent_id, detached, group_id, callback_of, trace_context, queue,
-                                     concurrency_key, concurrency_limit, key_waiting, ord)
-        ), queued AS (
-            INSERT INTO queues (name, created_at, updated_at)
-            SELECT DISTINCT queue, $15::bigint, $15::bigint FROM t
-            ON CONFLICT (name) DO NOTHING
-        ), inserted AS (
+                                     retry, parent_id, detached, group_id, callback_of, trace_context\(names), ord)
+        ), \(queues ? """
+            queued AS (
+                INSERT INTO queues (name, created_at, updated_at)
+                SELECT DISTINCT queue, $15::bigint, $15::bigint FROM t
+                ON CONFLICT (name) DO NOTHING
+            ),
+            """ : "")inserted AS (
             INSERT INTO tasks (id, job, name, input, context, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context,
-                               queue, concurrency_key, concurrency_limit, key_waiting)
+                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context\(names))
             SELECT id, job, \(name), input, context, priority, run_at, deadline, timeout_ms,
-                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context,
-                   queue, concurrency_key, concurrency_limit, key_waiting
+                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context\(names)
             FROM t
         )
         SELECT id, \(name) FROM t ORDER BY ord
         """
+}
+
+/// Inserts tasks of the default queue without a concurrency key (those
+/// columns keep their defaults): ``insertTasks(columns:queues:)`` with none.
+enum InsertTasksStatement: HotStatement {
+    static let sql = insertTasks(columns: [], queues: false)
+}
+
+/// Inserts tasks of any queue, with their concurrency keys: parameters $17 to
+/// $20 are queue, concurrency_key, concurrency_limit and key_waiting (arrays).
+enum InsertQueuedTasksStatement: HotStatement {
+    static let sql = insertTasks(
+        columns: [("queue", "text"), ("concurrency_key", "text"), ("concurrency_limit", "bigint"), ("key_waiting", "boolean")],
+        queues: true)
 }
 
 /// Claims the due tasks that come first among the given jobs in the queues

@@ -79,7 +79,7 @@ extension PostgresStore {
         for (name, settings) in try await Self.queueSettings(request.queues, locking: true, on: connection) {
             let usage = try await Self.usage(of: name, settings, owner: request.owner, now: now, on: connection)
             let capacity = QueueLimits.capacity(settings, usage: usage, wanted: request.limit)
-            if capacity < request.limit, !settings.isPaused { heldBack = true }
+            if QueueLimits.heldBackByConcurrency(settings, usage: usage, wanted: request.limit) { heldBack = true }
             guard capacity > 0 else { continue }
             if let rate = settings.rateLimit { rateLimited.append((name, rate)) }
             var named = request.jobs ?? []
@@ -100,10 +100,10 @@ extension PostgresStore {
         let claimed = try await connection.rows(ClaimPairsStatement.self, statement, rowCount: request.limit)
             .map { try PostgresRows.claimed($0) }.sorted { $0.id < $1.id }
         for (name, rate) in rateLimited {
-            try await connection.run(
-                "DELETE FROM queue_starts WHERE queue = \(name) AND started_at <= \(QueueLimits.windowStart(rate, now: now))")
             let ids = claimed.filter { $0.queue == name }.map(\.id.rawValue)
             guard !ids.isEmpty else { continue }
+            try await connection.run(
+                "DELETE FROM queue_starts WHERE queue = \(name) AND started_at <= \(QueueLimits.windowStart(rate, now: now))")
             var insert = PostgresStatement()
             let queue = insert.bind(name)
             let time = insert.bind(now)

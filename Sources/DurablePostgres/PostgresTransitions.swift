@@ -112,11 +112,16 @@ struct PostgresTransitions {
         statement.bind(TransitionRules.defaultTaskNamePrefix)
         statement.bind(now)
         statement.bind(column: tasks.map(\.traceContext))
-        statement.bind(column: tasks.map(\.queue))
-        statement.bind(column: tasks.map(\.concurrencyKey))
-        statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
-        statement.bind(column: waits)
-        let rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
+        let rows: [PostgresRow]
+        if tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil }) {
+            rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
+        } else {
+            statement.bind(column: tasks.map(\.queue))
+            statement.bind(column: tasks.map(\.concurrencyKey))
+            statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
+            statement.bind(column: waits)
+            rows = try await connection.rows(InsertQueuedTasksStatement.self, statement, rowCount: tasks.count)
+        }
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
         }

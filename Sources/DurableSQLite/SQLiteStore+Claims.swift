@@ -115,7 +115,7 @@ extension SQLiteStore {
         var perQueue: [[(priority: Int, runAt: Int64, id: TaskID)]] = []
         var heldBack = false
         for turn in turns {
-            let limitedHere = turn.capacity < request.limit && !turn.settings.isPaused
+            let limitedHere = QueueLimits.heldBackByConcurrency(turn.settings, usage: turn.usage, wanted: request.limit)
             guard turn.capacity > 0 else {
                 heldBack = heldBack || limitedHere
                 continue
@@ -171,7 +171,7 @@ extension SQLiteStore {
     /// the starts that left their window.
     private static func recordStarts(of claimed: [ClaimedTask], in turns: [QueueTurn], now: Int64, db: Database) throws {
         for turn in turns {
-            guard let rate = turn.settings.rateLimit else { continue }
+            guard let rate = turn.settings.rateLimit, claimed.contains(where: { $0.queue == turn.name }) else { continue }
             try db.execute(
                 sql: "DELETE FROM queue_starts WHERE queue_id = ? AND started_at <= ?",
                 arguments: [turn.id, QueueLimits.windowStart(rate, now: now)])

@@ -13,6 +13,7 @@
 //     DurableBench multi      --workers 8 --n N [--sync] [--concurrency 64]
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
 //     DurableBench dashboard  --n 1000000 [--repeats 20] [--sync]   the dashboard's server time per route
+//     DurableBench queues     --mode keys|beside-rated --n N [--keys 1000] [--rated 10000] [--sync] [--concurrency 256]
 //     (each also takes --postgres postgres://user@host:port/db)
 //
 // `restart` stores N pending tasks in a DurableTestWorker child process (so
@@ -73,6 +74,11 @@ do {
         result = try await crash(
             database: database, n: n, concurrency: try arguments.int("concurrency", default: 4),
             killAfter: .milliseconds(Int(try arguments.double("kill-after", default: 1.0) * 1000)), durability: sync)
+    case "queues":
+        result = try await queueWorkload(
+            database: database, mode: arguments.string("mode", default: "keys"), n: n,
+            keys: try arguments.int("keys", default: 1000), rated: try arguments.int("rated", default: 10_000),
+            durability: sync, concurrency: try arguments.int("concurrency", default: 256))
     case "dashboard":
         note("storing \(n) tasks in \(database) and running them, then timing the dashboard's routes")
         result = try await dashboardTimes(

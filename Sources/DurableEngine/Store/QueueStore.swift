@@ -48,6 +48,16 @@ package enum QueueLimits {
         return max(0, capacity)
     }
 
+    /// Whether a queue's concurrency (global or per worker) lets fewer than
+    /// `wanted` tasks start: then the end of a run may make room at once (a rate
+    /// makes room with time instead, see ``reopens(_:usage:)``).
+    package static func heldBackByConcurrency(_ settings: QueueSettings, usage: QueueUsage, wanted: Int) -> Bool {
+        guard !settings.isPaused else { return false }
+        var unrated = settings
+        unrated.rateLimit = nil
+        return capacity(unrated, usage: usage, wanted: wanted) < wanted
+    }
+
     /// When a queue whose rate allows no start now allows one again: when the
     /// earliest start in the window leaves it. `nil` when the rate is not what holds it back.
     package static func reopens(_ settings: QueueSettings, usage: QueueUsage) -> Int64? {
