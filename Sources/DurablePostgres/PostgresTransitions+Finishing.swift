@@ -36,7 +36,7 @@ extension PostgresTransitions {
     /// Writes the completion counter, unless it already holds the last number
     /// taken. Call it once, before the transaction commits.
     mutating func flush() async throws {
-        for key in freedKeys.sorted() { try await admitWaitingTasks(of: key) }
+        try await admitWaitingTasks(of: Array(freedKeys))
         freedKeys.removeAll()
         guard let lastSequence, lastSequence != lockedSequence else { return }
         try await connection.run(

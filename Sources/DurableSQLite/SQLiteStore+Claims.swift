@@ -21,13 +21,22 @@ extension SQLiteStore {
 
     /// The queues `queues` names (`nil`: every queue) with their settings, by name.
     static func queueSettings(_ queues: [String]?, db: Database) throws -> [QueueRow] {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT id, name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused FROM queues
-                WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name
-                """)
-        let filter = try queues.map(StoredJSON.encode)
-        return try Row.fetchAll(statement, arguments: [filter]).map { row in
+        let columns = "id, name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused"
+        let rows: [Row]
+        if let queues, queues.count == 1 {
+            // One queue (a batch's, a command's): no JSON to encode.
+            rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(columns) FROM queues WHERE name = ?"), arguments: [queues[0]])
+        } else {
+            rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT \(columns) FROM queues
+                        WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name
+                        """),
+                arguments: [try queues.map(StoredJSON.encode)])
+        }
+        return rows.map { row in
             let rate = (row[4] as Int?).map { RateLimit($0, per: .milliseconds(row[5] as Int64? ?? 0)) }
             return (
                 row[0], row[1],

@@ -12,17 +12,27 @@ import Synchronization
 /// the schedule and the tick, so each tick creates one task.
 ///
 /// It looks again when this process changes a schedule (``Worker/schedulesChanged()``),
-/// when another process commits (at most four times a second), and once a minute.
-struct ScheduleLoop {
+/// when another process commits (at most four times a second, while any schedule
+/// has a tick to come), and every few seconds (``safetyPoll``), which is how a
+/// first schedule stored by another process is found without a read after
+/// every commit of a database that has none.
+final class ScheduleLoop: Sendable {
     let worker: Worker
     let store: any SchedulingStore
+
+    init(worker: Worker, store: any SchedulingStore) {
+        self.worker = worker
+        self.store = store
+    }
     var engine: TaskEngine { worker.engine }
     var logger: Logger { worker.logger }
 
     /// How often others' commits make the loop look again, at most (real time).
     static let changeInterval = Duration.milliseconds(250)
     /// How long the loop sleeps at most, however far its next tick (real time).
-    static let safetyPoll = Duration.seconds(60)
+    static let safetyPoll = Duration.seconds(5)
+    /// Whether any schedule has a tick to come: only then do others' commits make the loop look again.
+    private let ticking = Atomic<Bool>(false)
     /// Pauses while due schedules do not move (another process holds them).
     static let busyBackoff = Backoff(initial: .milliseconds(50), maximum: .seconds(5))
     /// Pauses while the store fails.
@@ -32,7 +42,7 @@ struct ScheduleLoop {
         let changes = engine.changeListeners.listen(onEnd: {})
         await withDiscardingTaskGroup { group in
             group.addTask { [worker] in
-                for await _ in changes {
+                for await _ in changes where self.ticking.load(ordering: .relaxed) {
                     worker.schedulesNudge.signal()
                     try? await Task.sleep(for: Self.changeInterval)
                 }
@@ -48,6 +58,7 @@ struct ScheduleLoop {
         while !Task.isCancelled {
             do {
                 let wake = try await store.scheduleWake()
+                ticking.store(wake.nextTick != nil || !wake.bufferedBehind.isEmpty, ordering: .relaxed)
                 let now = worker.clock.now()
                 let tickDue = wake.nextTick.map { $0 <= now } ?? false
                 if tickDue || wake.bufferedBehind.contains(where: \.finished) {
