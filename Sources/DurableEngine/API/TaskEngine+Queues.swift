@@ -22,6 +22,7 @@ extension TaskEngine {
     /// ```
     ///
     /// - Parameters:
+    ///   - name: The queue (created if no task named it yet).
     ///   - concurrency: The most tasks of the queue running at once across
     ///     every worker and machine.
     ///   - workerConcurrency: The most running at once in one worker process.

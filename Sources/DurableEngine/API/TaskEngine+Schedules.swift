@@ -32,6 +32,8 @@ extension TaskEngine {
     ///   - name: Unique in the database; not empty.
     ///   - cron: Five fields or a macro (see ``CronExpression``).
     ///   - timeZone: The zone the expression's wall times are read in.
+    ///   - job: The job of the tasks it creates.
+    ///   - input: Their input, stored as JSON with the schedule.
     ///   - options: The tasks' priority, timeout, retry policy and queue; a
     ///     schedule's tasks are due at their tick, so `delay`, `runAt` and
     ///     `deadline` are refused, and so is `concurrencyKey`.
