@@ -95,6 +95,12 @@ extension PostgresStore {
                     DELETE FROM task_steps WHERE task_id IN (SELECT id FROM doomed)
                 ), callbacks AS (
                     DELETE FROM task_callbacks WHERE task_id IN (SELECT id FROM doomed)
+                ), messages AS (
+                    DELETE FROM task_messages WHERE task_id IN (SELECT id FROM doomed)
+                ), waits AS (
+                    DELETE FROM task_waits WHERE task_id IN (SELECT id FROM doomed)
+                ), events AS (
+                    DELETE FROM task_events WHERE task_id IN (SELECT id FROM doomed)
                 )
                 DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
                 """)

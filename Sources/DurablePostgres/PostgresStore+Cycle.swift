@@ -168,10 +168,20 @@ extension PostgresStore {
         let connection = transitions.connection
         let errorText = try error.map(StoredJSON.encode)
         let isRetry = outcome.isFailure
+        if outcome == .suspended {
+            // A job that waits for a message: a send may hold the row now. Its
+            // message must be seen below, and an UPDATE that waited for the row
+            // would judge its subquery by the snapshot it started with.
+            try await connection.run("SELECT 1 FROM tasks WHERE id = \(id.rawValue) FOR UPDATE")
+        }
         let requeued = try await connection.rows(
             """
             UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
-                             run_at = coalesce(\(runAt)::bigint, run_at),
+                             run_at = CASE WHEN EXISTS (
+                                          SELECT 1 FROM task_waits AS w JOIN task_messages AS m
+                                          ON m.task_id = w.task_id AND m.topic = w.topic AND m.delivered_at IS NULL
+                                          WHERE w.task_id = tasks.id)
+                                      THEN \(transitions.now) ELSE coalesce(\(runAt)::bigint, run_at) END,
                              error = CASE WHEN \(isRetry) THEN \(errorText)::text ELSE error END,
                              failures = failures + \(Int64(isRetry ? 1 : 0))
             WHERE id = \(id.rawValue) AND owner = \(owner) AND attempt = \(Int64(attempt)) AND status = 'running'

@@ -124,6 +124,14 @@ extension SQLiteStore {
         }
     }
 
+    /// Whether the task (`tasks` row) waits for a topic that has an undelivered
+    /// message: one sent while its job was deciding to wait. Then it is due at once.
+    static let messageWaiting = """
+        EXISTS (SELECT 1 FROM task_waits AS w JOIN task_messages AS m
+                ON m.task_id = w.task_id AND m.topic = w.topic AND m.delivered_at IS NULL
+                WHERE w.task_id = tasks.id)
+        """
+
     /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
     /// fenced by owner and attempt; a retry also stores the error and counts the
     /// failure. If a cancel was requested meanwhile, the task ends cancelled
@@ -139,11 +147,13 @@ extension SQLiteStore {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
-                                 run_at = coalesce(?, run_at), error = CASE WHEN ? THEN ? ELSE error END,
-                                 failures = failures + ?
+                                 run_at = CASE WHEN \(Self.messageWaiting) THEN ? ELSE coalesce(?, run_at) END,
+                                 error = CASE WHEN ? THEN ? ELSE error END, failures = failures + ?
                 WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
                 """)
-        try statement.execute(arguments: [runAt, isRetry, errorText, isRetry ? 1 : 0, id.rawValue, owner, attempt])
+        try statement.execute(arguments: [
+            transitions.now, runAt, isRetry, errorText, isRetry ? 1 : 0, id.rawValue, owner, attempt,
+        ])
         if db.changesCount > 0 {
             try transitions.recordAttempt(
                 id, attempt: attempt, owner: owner, startedAt: startedAt, outcome: outcome, error: errorText)

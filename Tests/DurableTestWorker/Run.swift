@@ -77,6 +77,7 @@ struct Run: AsyncParsableCommand {
         engine.register(Noop(onRun: runs.add))
         engine.register(Sleepy(log: log))
         engine.register(Spanned(log: log))
+        engine.register(AwaitMessage())
     }
 
     /// Runs the worker until SIGTERM or SIGINT; creates the `--ready` file once the

@@ -222,6 +222,7 @@ public func registerTestJobs(on engine: TaskEngine, gates: Gates, counter: RunCo
     engine.register(SleepBetween(counter: counter))
     engine.register(ParentOfTwo())
     engine.register(Tree(gates: gates))
+    engine.register(AwaitMessage(counter: counter))
 }
 
 /// Fails (retryably) until it has run `failures + 1` times for its input, then
@@ -366,5 +367,25 @@ public struct AppendsTwice: Job {
         let second = try await context.appendLine("\(input) second", to: path)
         if context.attempt == 1 { throw TestFailure(reason: "fail after appending") }
         return second.offset
+    }
+}
+
+/// Receives a message of the topic its input names ("TOPIC" or "TOPIC/SECONDS"
+/// for a timeout), after a counted step; publishes what it got as the event
+/// "got"; returns the payload, or "timeout".
+public struct AwaitMessage: Job {
+    public static let name = "await-message"
+    public let counter: RunCounter
+    public init(counter: RunCounter = RunCounter()) { self.counter = counter }
+    public func run(_ input: String, context: TaskContext) async throws -> String {
+        let parts = input.split(separator: "/")
+        let topic = String(parts[0])
+        let timeout = parts.count > 1 ? Int(parts[1]).map { Duration.seconds($0) } : nil
+        _ = try await context.step("before") { counter.record("before \(input)"); return 1 }
+        try await context.setEvent("waiting", topic)
+        let payload = try await context.receive(String.self, topic: topic, timeout: timeout)
+        counter.record("received \(payload ?? "timeout")")
+        try await context.setEvent("got", payload ?? "timeout")
+        return payload ?? "timeout"
     }
 }
