@@ -33,7 +33,7 @@ public struct DurableCommand: AsyncParsableCommand {
             FetchCommand.self,
             // inspection:
             List.self, Show.self, Stats.self, Watch.self, Cancel.self, Retry.self, Prune.self, Schema.self,
-            QueuesCommand.self, SchedulesCommand.self, DashboardCommand.self,
+            SendCommand.self, QueuesCommand.self, SchedulesCommand.self, DashboardCommand.self,
             Migrate.self,
             // started by run:
             GuardLinesCommand.self,

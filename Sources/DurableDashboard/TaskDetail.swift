@@ -16,6 +16,10 @@ package struct TaskDetail: Sendable {
     package var descendants: [TaskID: [TaskRecord]] = [:]
     package var callbacks: [CallbackRecord]
     package var abandoned: AbandonedRun?
+    /// Values the task published, by key.
+    package var events: [EventRecord] = []
+    /// Messages sent to it, in order of sending.
+    package var messages: [MessageRecord] = []
 
     static let treeDepth = 4
     static let treeLookups = 50
@@ -32,6 +36,8 @@ package struct TaskDetail: Sendable {
             task: task, attempts: try await engine.attempts(of: id), steps: try await engine.steps(of: id),
             children: children, callbacks: try await engine.callbacks(of: id), abandoned: abandoned)
         detail.descendants = try await descendants(of: children, from: engine)
+        detail.events = try await engine.events(of: id)
+        detail.messages = try await engine.messages(of: id)
         return detail
     }
 
@@ -84,6 +90,17 @@ package struct TaskDetail: Sendable {
         }
         let summary = { (task: TaskRecord) -> [String: Any] in
             ["id": task.id.rawValue, "status": task.status.rawValue, "name": task.name]
+        }
+        object["events"] = Dictionary(events.map { ($0.key, Formatting.jsonValue($0.value)) }, uniquingKeysWith: { $1 })
+        object["messages"] = messages.map { message -> [String: Any] in
+            var entry: [String: Any] = [
+                "id": message.id, "topic": message.topic, "payload": Formatting.jsonValue(message.payload),
+                "sent": Formatting.isoTime(message.sentAt) ?? "",
+            ]
+            entry["key"] = message.key
+            entry["delivered"] = Formatting.isoTime(message.deliveredAt)
+            entry["delivered_attempt"] = message.deliveredAttempt
+            return entry
         }
         object["children"] = children.map(summary)
         object["descendants"] = Dictionary(

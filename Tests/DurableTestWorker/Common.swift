@@ -160,6 +160,7 @@ enum Worker {
             case Sleepy.name: numbers.append(try await engine.task(id: id, as: Sleepy.self))
             case Spanned.name: numbers.append(try await engine.task(id: id, as: Spanned.self))
             case Sleeper.name: texts.append(try await engine.task(id: id, as: Sleeper.self))
+            case AwaitMessage.name: texts.append(try await engine.task(id: id, as: AwaitMessage.self))
             default: break
             }
         }

@@ -110,6 +110,10 @@ struct Show: AsyncParsableCommand {
             ("status", Formatting.status(task, abandoned: abandoned)),
             ("abandoned", abandoned.map { _ in "nobody runs it; start a worker on \(database.location) to recover it" }),
             ("attempt", "\(task.attempt)"), ("priority", "\(task.priority)"), ("key", task.key),
+            ("queue", task.queue == TaskOptions.defaultQueue ? nil : task.queue),
+            ("concurrency key", task.concurrencyKey.map {
+                "\($0.value) (limit \($0.limit)\(task.waitsForKey ? ", waiting for room" : ""))"
+            }),
             ("parent", task.parentID.map { "\($0)" }), ("owner", task.owner), ("created", Formatting.time(task.createdAt)),
             ("run at", Formatting.time(task.runAt)), ("started", Formatting.time(task.startedAt)),
             ("finished", Formatting.time(task.finishedAt)), ("duration", Formatting.duration(duration)),
@@ -145,6 +149,24 @@ struct Show: AsyncParsableCommand {
             var table = TextTable(columns: ["id", "status", "name", "job"])
             for child in children { table.add(["\(child.id)", child.status.rawValue, child.name, child.job]) }
             print("\nchildren:\n" + table.rendered(), terminator: "")
+        }
+        if !detail.events.isEmpty {
+            var table = TextTable(columns: ["event", "value", "updated"])
+            for event in detail.events {
+                table.add([event.key, Formatting.oneLine(event.value), Formatting.time(event.updatedAt)])
+            }
+            print("\nevents:\n" + table.rendered(), terminator: "")
+        }
+        if !detail.messages.isEmpty {
+            var table = TextTable(columns: ["message", "topic", "payload", "sent", "received"])
+            for message in detail.messages {
+                table.add([
+                    "\(message.id)", message.topic, Formatting.oneLine(message.payload), Formatting.time(message.sentAt),
+                    message.deliveredAt.map { "\(Formatting.time($0)) (attempt \(message.deliveredAttempt ?? 0))" }
+                        ?? "not yet",
+                ])
+            }
+            print("\nmessages:\n" + table.rendered(), terminator: "")
         }
         if !callbacks.isEmpty {
             var table = TextTable(columns: ["job", "input", "task"])
