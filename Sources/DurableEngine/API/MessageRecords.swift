@@ -1,4 +1,4 @@
-/// A message sent to a task (``TaskEngine/send(to:topic:_:key:)``), as stored.
+/// A message sent to a task (``TaskEngine/send(to:topic:_:key:)-(TaskID,_,_,_)``), as stored.
 public struct MessageRecord: Sendable, Hashable {
     /// Its place in the order of sending.
     public var id: Int64

@@ -2,7 +2,7 @@
 // sends, and publish values others await.
 extension TaskContext {
     /// Waits durably for a message of `topic` sent to this task
-    /// (``TaskEngine/send(to:topic:_:key:)``) and returns its payload; `nil`
+    /// (``TaskEngine/send(to:topic:_:key:)-(TaskID,_,_,_)``) and returns its payload; `nil`
     /// when `timeout` passes first.
     ///
     /// While it waits, the task gives its slot up: it is pending until the

@@ -10,8 +10,12 @@ extension TaskEngine {
     /// try await engine.send(to: order.id, topic: "approval", Approval(by: "ana"), key: "webhook-\(event.id)")
     /// ```
     ///
-    /// - Parameter key: With a key, sending again with the same key to the same
-    ///   task stores nothing and returns `false` (idempotent webhooks).
+    /// - Parameters:
+    ///   - id: The task whose job receives it.
+    ///   - topic: What its job's receive names; not empty.
+    ///   - payload: The message, stored as JSON.
+    ///   - key: With a key, sending again with the same key to the same task
+    ///     stores nothing and returns `false` (idempotent webhooks).
     /// - Returns: Whether the message was stored now.
     /// - Throws: ``DurableError/Code/unknownTask``; ``DurableError/Code/invalidState``
     ///   when the task has finished (no receive would take it).
