@@ -84,27 +84,21 @@ extension PostgresStore {
             let count = statement.bind(Int64(limit))
             // Lines appended by these tasks stay in file_appends: they fix where
             // their files end, which later appends must not cut.
+            let rowsOfTasks = Self.rowsOfTasks.map { table in
+                "\(table) AS (DELETE FROM \(table) WHERE task_id IN (SELECT id FROM doomed))"
+            }
             statement.append(
                 """
                 WITH doomed AS (
                     SELECT id FROM tasks WHERE finished_at < \(cutoff) AND status = ANY(\(list))
                     ORDER BY id LIMIT \(count) FOR UPDATE SKIP LOCKED
-                ), attempts AS (
-                    DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM doomed)
-                ), steps AS (
-                    DELETE FROM task_steps WHERE task_id IN (SELECT id FROM doomed)
-                ), callbacks AS (
-                    DELETE FROM task_callbacks WHERE task_id IN (SELECT id FROM doomed)
-                ), messages AS (
-                    DELETE FROM task_messages WHERE task_id IN (SELECT id FROM doomed)
-                ), waits AS (
-                    DELETE FROM task_waits WHERE task_id IN (SELECT id FROM doomed)
-                ), events AS (
-                    DELETE FROM task_events WHERE task_id IN (SELECT id FROM doomed)
-                )
+                ), \(rowsOfTasks.joined(separator: ", "))
                 DELETE FROM tasks WHERE id IN (SELECT id FROM doomed) RETURNING id
                 """)
             return try await connection.rows(statement.query).count
         }
     }
+
+    /// The tables whose rows belong to a task, deleted with it.
+    static let rowsOfTasks = ["task_attempts", "task_steps", "task_callbacks", "task_messages", "task_waits", "task_events"]
 }

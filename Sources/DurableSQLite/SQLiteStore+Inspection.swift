@@ -227,7 +227,7 @@ extension SQLiteStore {
             let confirmed = "[" + ids.map(String.init).joined(separator: ",") + "]"
             // Lines appended by these tasks stay in file_appends: they fix where
             // their files end, which later appends must not cut.
-            for table in ["task_attempts", "task_steps", "task_callbacks", "task_messages", "task_waits", "task_events"] {
+            for table in Self.rowsOfTasks {
                 try db.execute(
                     sql: "DELETE FROM \(table) WHERE task_id IN (SELECT value FROM json_each(?))", arguments: [confirmed])
             }
@@ -235,4 +235,7 @@ extension SQLiteStore {
             return ids.count
         }
     }
+
+    /// The tables whose rows belong to a task, deleted with it.
+    static let rowsOfTasks = ["task_attempts", "task_steps", "task_callbacks", "task_messages", "task_waits", "task_events"]
 }

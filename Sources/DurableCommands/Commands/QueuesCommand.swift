@@ -68,10 +68,7 @@ struct PauseQueue: AsyncParsableCommand {
     @Argument(help: "The queue's name.") var queue: String
 
     func run() async throws {
-        let engine = try await openExisting(database)
-        defer { try? engine.close() }
-        try await engine.pauseQueue(queue)
-        print("\(queue): paused")
+        try await changeQueue(database, queue, "paused") { try await $0.pauseQueue($1) }
     }
 }
 
@@ -83,11 +80,19 @@ struct ResumeQueue: AsyncParsableCommand {
     @Argument(help: "The queue's name.") var queue: String
 
     func run() async throws {
-        let engine = try await openExisting(database)
-        defer { try? engine.close() }
-        try await engine.resumeQueue(queue)
-        print("\(queue): active")
+        try await changeQueue(database, queue, "active") { try await $0.resumeQueue($1) }
     }
+}
+
+/// Opens the database, applies `change` to `queue` and says what it is now.
+private func changeQueue(
+    _ database: DatabaseOption, _ queue: String, _ state: String,
+    _ change: (TaskEngine, String) async throws -> QueueSettings
+) async throws {
+    let engine = try await openExisting(database)
+    defer { try? engine.close() }
+    _ = try await change(engine, queue)
+    print("\(queue): \(state)")
 }
 
 /// `durable queues set QUEUE --concurrency N --worker-concurrency N --rate N/DURATION`.
