@@ -29,11 +29,15 @@ extension PostgresStore {
                         rateLimit: rate.map { RateLimit(Int($0), per: .milliseconds(period ?? 0)) }, isPaused: paused)
                 ))
         }
-        guard locking else { return settings }
-        for (name, queue) in settings where queue.hasLimits && !queue.isPaused {
+        let limited = settings.filter { $0.settings.hasLimits && !$0.settings.isPaused }.map(\.name)
+        guard locking, !limited.isEmpty else { return settings }
+        // Claims of a limited queue take turns on its row; its settings are read
+        // again once locked, so that a change that committed meanwhile counts.
+        for name in limited {
             try await connection.run("SELECT 1 FROM queues WHERE name = \(name) FOR UPDATE")
         }
-        return settings
+        let fresh = try await queueSettings(limited, on: connection)
+        return settings.map { queue in fresh.first { $0.name == queue.name } ?? queue }
     }
 
     /// What the limits of a queue need to know of its use now.
@@ -76,7 +80,10 @@ extension PostgresStore {
         var (queues, jobs, caps): ([String], [String], [Int64]) = ([], [], [])
         var heldBack = false
         var rateLimited: [(name: String, rate: RateLimit)] = []
-        for (name, settings) in try await Self.queueSettings(request.queues, locking: true, on: connection) {
+        let queueSettings = try await Self.queueSettings(request.queues, locking: true, on: connection)
+        let limited = queueSettings.contains { $0.settings.hasLimits && !$0.settings.isPaused }
+        limitedQueuesSeen.withLock { $0 = limited }
+        for (name, settings) in queueSettings {
             let usage = try await Self.usage(of: name, settings, owner: request.owner, now: now, on: connection)
             let capacity = QueueLimits.capacity(settings, usage: usage, wanted: request.limit)
             if QueueLimits.heldBackByConcurrency(settings, usage: usage, wanted: request.limit) { heldBack = true }

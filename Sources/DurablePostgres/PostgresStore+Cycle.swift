@@ -6,8 +6,8 @@ extension PostgresStore {
     package func completeAndClaim(
         _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
     ) async throws -> CycleResult {
-        guard !failingExpired, claim == nil || claim?.jobs != nil, let runs = Self.endedRunsOfOneStatement(completions)
-        else {
+        let oneStatementClaim = claim == nil || (claim?.jobs != nil && !limitedQueuesSeen.withLock { $0 })
+        guard !failingExpired, oneStatementClaim, let runs = Self.endedRunsOfOneStatement(completions) else {
             return try await completeAndClaimInTransaction(
                 completions, claim: claim, failingExpired: failingExpired, now: now)
         }
@@ -20,6 +20,8 @@ extension PostgresStore {
             if limitedQueues { try await claimInLimitedQueues(claim, adding: &result, now: now) }
             return result
         }
+        // (Queues with limits found by this claim are claimed from after the
+        // runs it leaves are finished: those may hold their places.)
         // The common cycle (runs that ended, a claim) is one statement too; the
         // runs it leaves (a consequence to store, no longer theirs) are finished
         // in a transaction after it.
@@ -28,13 +30,14 @@ extension PostgresStore {
         ) { connection in
             try await self.finishAndClaim(runs, claim: claim, on: connection, now: now)
         }
+        if !leftRunning.isEmpty {
+            let rest = try await completeAndClaimInTransaction(
+                completions.filter { leftRunning.contains($0.id) }, claim: nil, failingExpired: false, now: now)
+            result.effects.append(rest.effects)
+            result.stale = rest.stale
+            result.requeued = rest.requeued
+        }
         if limitedQueues, let claim { try await claimInLimitedQueues(claim, adding: &result, now: now) }
-        guard !leftRunning.isEmpty else { return result }
-        let rest = try await completeAndClaimInTransaction(
-            completions.filter { leftRunning.contains($0.id) }, claim: nil, failingExpired: false, now: now)
-        result.effects.append(rest.effects)
-        result.stale = rest.stale
-        result.requeued = rest.requeued
         return result
     }
 
@@ -96,14 +99,16 @@ extension PostgresStore {
         }
         // Waiters take outcomes in completion order.
         result.effects.finished.sort { $0.completionSequence < $1.completionSequence }
-        return (result, leftRunning, limitedQueues && result.claimed.count < (claim?.limit ?? 0))
+        return (result, leftRunning, limitedQueues)
     }
 
     /// Claims, in a transaction of its own, what a one-statement claim left:
-    /// tasks of queues with limits, up to the claim's remaining slots.
+    /// tasks of queues with limits, up to the claim's remaining slots. Later
+    /// claims run in a transaction until no queue has limits.
     private func claimInLimitedQueues(_ claim: ClaimRequest, adding result: inout CycleResult, now: Int64)
         async throws
     {
+        limitedQueuesSeen.withLock { $0 = true }
         var remaining = claim
         remaining.limit = claim.limit - result.claimed.count
         guard remaining.limit > 0 else { return }
@@ -234,7 +239,7 @@ extension PostgresStore {
                 claimed.append(try PostgresRows.claimed(row))
             }
         }
-        return (claimed.sorted { $0.id < $1.id }, limitedQueues && claimed.count < request.limit)
+        return (claimed.sorted { $0.id < $1.id }, limitedQueues)
     }
 
     /// Claims those of `ids` (new tasks of this transaction) that ``ClaimRule`` admits.

@@ -65,15 +65,21 @@ extension PostgresStore: SchedulingStore {
             let selected: [(schedule: StoredSchedule, lastStatus: String?)]
             switch selection {
             case .due:
-                selected = try await Self.scheduleRows(
+                // Locked first, read after: a statement that waited for a row would
+                // join it with the last task as its snapshot saw it.
+                let names = try await connection.values(
                     """
-                    \(unescaped: Self.selectSchedules)
-                    WHERE NOT s.paused AND (s.next_tick <= \(now) OR s.buffered_tick IS NOT NULL)
-                    ORDER BY s.name FOR UPDATE OF s SKIP LOCKED
-                    """, on: connection)
+                    SELECT name FROM schedules WHERE NOT paused AND (next_tick <= \(now) OR buffered_tick IS NOT NULL)
+                    ORDER BY name FOR UPDATE SKIP LOCKED
+                    """, as: String.self)
+                guard !names.isEmpty else { return ScheduleChangeResult() }
+                var statement = PostgresStatement("\(Self.selectSchedules) WHERE s.name = ANY(")
+                statement.append(try statement.bind(array: names) + ") ORDER BY s.name")
+                selected = try await Self.scheduleRows(statement.query, on: connection)
             case .named(let name):
+                try await connection.run("SELECT 1 FROM schedules WHERE name = \(name) FOR UPDATE")
                 selected = try await Self.scheduleRows(
-                    "\(unescaped: Self.selectSchedules) WHERE s.name = \(name) FOR UPDATE OF s", on: connection)
+                    "\(unescaped: Self.selectSchedules) WHERE s.name = \(name)", on: connection)
             }
             var result = ScheduleChangeResult()
             var transitions = PostgresTransitions(connection: connection, now: now)

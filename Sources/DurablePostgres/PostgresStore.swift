@@ -22,6 +22,10 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     let logger: Logger
     private let feeds = Mutex<[PostgresChangeFeed]>([])
     private let closed = Mutex(false)
+    /// Whether queues with limits existed at the last claim: claims then run in
+    /// a transaction that takes turns across every queue (the one-statement
+    /// claims serve only queues without limits, and would starve the others).
+    let limitedQueuesSeen = Mutex(false)
 
     private init(
         database: PostgresDatabase, configuration: PostgresConfiguration, access: DatabaseAccess,

@@ -186,6 +186,21 @@ struct QueueTests {
             == [TaskID(1), TaskID(3), TaskID(2)])
     }
 
+    @Test("a queue with limits is served beside a busy queue without: its task does not wait for the backlog")
+    func limitedBesideBusy() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try await makeTestEngine(in: directory) { $0.maxConcurrentTasks = 4 }
+        try await engine.configureQueue("rated", rateLimit: RateLimit(100, per: .seconds(60)))
+        try await engine.run { engine in
+            let backlog = try await engine.createTasks(Echo.self, (0..<300).map { TaskRequest("b\($0)") })
+            let rated = try await engine.createTask(Echo.self, "rated", options: TaskOptions(queue: "rated"))
+            #expect(try await rated.value == "rated")
+            let done = try await engine.tasks(matching: TaskQuery(statuses: [.succeeded], job: "echo", limit: 1000))
+            #expect(done.count < 300, "the limited queue's task waited for the whole backlog")
+            _ = try await engine.gather(backlog)
+        }
+    }
+
     @Test("bad queue settings and options are refused, naming them; nothing is stored")
     func badInput() async throws {
         let directory = TemporaryDirectory()

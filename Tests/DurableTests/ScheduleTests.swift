@@ -1,5 +1,6 @@
 import DurableTestKit
 import Durable
+@testable import DurableEngine
 import Foundation
 import Testing
 
@@ -97,6 +98,19 @@ struct ScheduleTests {
         let newCron = try await engine.schedule("s", cron: "30 * * * *", timeZone: Self.utc, job: Echo.self, input: "b")
         #expect(newCron.nextRunAt == Date(timeIntervalSince1970: Double(Self.newYear(0, 30)) / 1000))
         #expect(try await engine.schedules().map(\.name) == ["s"])
+    }
+
+    @Test("a tick is handled once: a next tick at or before the last handled one creates nothing again")
+    func tickOnce() throws {
+        // As a redefinition from a clock reading behind the loop's leaves it.
+        let schedule = StoredSchedule(
+            name: "s", cron: "* * * * *", timeZone: "UTC", job: "echo", input: "\"x\"", queue: "default", priority: 0,
+            timeoutMilliseconds: nil, retry: nil, overlap: "allow_all", catchUp: "run_each", catchUpWindowMilliseconds: 3_600_000,
+            paused: false, nextTick: Self.newYear(0, 1), bufferedTick: nil, lastTick: Self.newYear(0, 2), lastTaskID: nil,
+            createdAt: Self.start, updatedAt: Self.start)
+        let change = try #require(try ScheduleRules.fire(schedule, lastRunFinished: true, now: Self.newYear(0, 3) + 1000))
+        #expect(change.tasks.map(\.name) == [Self.tickName("s", Self.newYear(0, 3))])
+        #expect(change.lastTick == Self.newYear(0, 3) && change.nextTick == Self.newYear(0, 4))
     }
 
     @Test("bad definitions are refused, naming the problem, and store nothing")

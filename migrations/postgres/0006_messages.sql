@@ -29,3 +29,18 @@ CREATE TABLE task_events (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (task_id, key)
 );
+
+-- Wake-ups, as for tasks (version 1): a change of a queue's settings, of a
+-- schedule, or a published event wakes the engines that listen.
+CREATE TRIGGER queues_inserted AFTER INSERT ON queues
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER queues_updated AFTER UPDATE ON queues
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER schedules_inserted AFTER INSERT ON schedules
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER schedules_updated AFTER UPDATE ON schedules
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER task_events_inserted AFTER INSERT ON task_events
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();
+CREATE TRIGGER task_events_updated AFTER UPDATE ON task_events
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION durable_notify_change();

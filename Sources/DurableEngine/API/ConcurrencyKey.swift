@@ -11,7 +11,8 @@
 /// A task holds its key's place from when it is admitted (at creation, if the
 /// key has room, else when an admitted task of the key finishes) until it
 /// finishes: through retries and durable sleeps too, so that no later task
-/// of the key overtakes it. Keys are global: the same key in two queues is one key.
+/// of the key overtakes it (a delayed task admitted at creation holds it while
+/// it waits for its time). Keys are global: the same key in two queues is one key.
 public struct ConcurrencyKey: Sendable, Hashable, Codable {
     /// The key; not empty.
     public var value: String

@@ -29,7 +29,10 @@ package enum ScheduleRules {
             unfinished = true
         }
         if let next = schedule.nextTick, next <= now {
-            let ticks = Ticks(cron: definition.cron, zone: definition.timeZone, after: next - 1, through: now)
+            // A tick is handled once: never again one at or before the last handled
+            // (a redefinition computed its next tick from an earlier clock reading).
+            let start = max(next - 1, schedule.lastTick ?? .min)
+            let ticks = Ticks(cron: definition.cron, zone: definition.timeZone, after: start, through: now)
             let latest = ticks.latest(1)
             let kept: [Int64] =
                 switch definition.catchUp {
@@ -51,7 +54,7 @@ package enum ScheduleRules {
                     }
                 }
             }
-            change.lastTick = latest.last ?? next
+            change.lastTick = latest.last ?? schedule.lastTick
             change.nextTick = tick(of: definition.cron, in: definition.timeZone, after: now)
         }
         guard !runs.isEmpty || change.nextTick != schedule.nextTick || change.bufferedTick != schedule.bufferedTick
