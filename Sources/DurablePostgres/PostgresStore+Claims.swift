@@ -95,7 +95,10 @@ extension PostgresStore {
                 (queues, jobs, caps) = (queues + [name], jobs + [job], caps + [Int64(capacity)])
             }
         }
-        guard !queues.isEmpty else { return ([], heldBack) }
+        guard !queues.isEmpty else {
+            limitedQueuesRestUntil.withLock { $0 = now + Self.limitedQueuesRest }
+            return ([], heldBack)
+        }
         var statement = PostgresStatement()
         statement.bind(request.owner)
         statement.bind(now)
@@ -106,6 +109,10 @@ extension PostgresStore {
         try statement.bind(array: caps)
         let claimed = try await connection.rows(ClaimPairsStatement.self, statement, rowCount: request.limit)
             .map { try PostgresRows.claimed($0) }.sorted { $0.id < $1.id }
+        // No queue with limits had room: claims leave them alone for a moment.
+        let limitedNames = Set(queueSettings.filter { $0.settings.hasLimits && !$0.settings.isPaused }.map(\.name))
+        let tookLimited = claimed.contains { limitedNames.contains($0.queue) }
+        limitedQueuesRestUntil.withLock { $0 = tookLimited ? 0 : now + Self.limitedQueuesRest }
         for (name, rate) in rateLimited {
             let ids = claimed.filter { $0.queue == name }.map(\.id.rawValue)
             guard !ids.isEmpty else { continue }

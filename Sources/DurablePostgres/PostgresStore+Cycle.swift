@@ -6,7 +6,9 @@ extension PostgresStore {
     package func completeAndClaim(
         _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
     ) async throws -> CycleResult {
-        let oneStatementClaim = claim == nil || (claim?.jobs != nil && !limitedQueuesSeen.withLock { $0 })
+        let limited = limitedQueuesSeen.withLock { $0 }
+        let resting = limited && now < limitedQueuesRestUntil.withLock { $0 }
+        let oneStatementClaim = claim == nil || (claim?.jobs != nil && (!limited || resting))
         guard !failingExpired, oneStatementClaim, let runs = Self.endedRunsOfOneStatement(completions) else {
             return try await completeAndClaimInTransaction(
                 completions, claim: claim, failingExpired: failingExpired, now: now)
@@ -17,7 +19,7 @@ extension PostgresStore {
                 try await self.claimInOpenQueues(claim, on: connection, now: now)
             }
             var result = CycleResult(claimed: claimed)
-            if limitedQueues { try await claimInLimitedQueues(claim, adding: &result, now: now) }
+            if limitedQueues, !resting { try await claimInLimitedQueues(claim, adding: &result, now: now) }
             return result
         }
         // (Queues with limits found by this claim are claimed from after the
@@ -37,7 +39,7 @@ extension PostgresStore {
             result.stale = rest.stale
             result.requeued = rest.requeued
         }
-        if limitedQueues, let claim { try await claimInLimitedQueues(claim, adding: &result, now: now) }
+        if limitedQueues, !resting, let claim { try await claimInLimitedQueues(claim, adding: &result, now: now) }
         return result
     }
 

@@ -114,7 +114,9 @@ extension PostgresStore {
                 """, as: Int64.self)
             // A queue its rate holds back opens when its earliest start leaves the window.
             let reopens = try await Self.rateReopening(after: now, on: connection)
-            return [due, reopens].compactMap { $0 }.min()
+            // Queues with limits left alone for a moment get their turn then.
+            let rest = self.limitedQueuesSeen.withLock { $0 } ? self.limitedQueuesRestUntil.withLock { $0 } : 0
+            return [due, reopens, rest > now ? rest : nil].compactMap { $0 }.min()
         }
     }
 }

@@ -26,6 +26,14 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     /// a transaction that takes turns across every queue (the one-statement
     /// claims serve only queues without limits, and would starve the others).
     let limitedQueuesSeen = Mutex(false)
+    /// Until when (engine clock) claims leave the queues with limits alone
+    /// after a claim in a transaction found none of them with room: meanwhile
+    /// the queues without limits are claimed from in one statement, and the
+    /// worker's due timer wakes it then (``nextDueTime(after:)``).
+    let limitedQueuesRestUntil = Mutex<Int64>(0)
+    /// How long that rest lasts: the longest a queue with limits that regains
+    /// room waits for its turn.
+    static let limitedQueuesRest: Int64 = 50
 
     private init(
         database: PostgresDatabase, configuration: PostgresConfiguration, access: DatabaseAccess,
