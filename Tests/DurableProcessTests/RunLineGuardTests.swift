@@ -22,9 +22,14 @@ struct RunLineGuardTests {
             "durable-run", executable: try ChildProcess.durableExecutable(),
             arguments: ["run", commands, "--db", directory.file("run.sqlite"), "--quiet"],
             output: directory.file("run.out"))
-        try await poll("the line runs", child: runner) { (try? String(contentsOfFile: pidFile, encoding: .utf8)) != nil }
-        let line = try #require(
-            pid_t((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The shell creates the file before it writes the pid into it: wait for the pid.
+        func writtenPID() -> pid_t? {
+            (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap {
+                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        try await poll("the line runs", child: runner) { writtenPID() != nil }
+        let line = try #require(writtenPID())
         try await runner.sigkill()
         try await poll("the line's process is gone") { !isAlive(line) }
     }
