@@ -47,8 +47,8 @@ extension SQLiteStore {
     }
 
     /// Queue names by id, for rows that hold `queue_id`.
-    static func queueNames(_ rows: [QueueRow]) -> [Int64: String] {
-        Dictionary(rows.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+    static func queueNames(_ queues: [(id: Int64, name: String)]) -> [Int64: String] {
+        Dictionary(queues.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// What the limits of a queue need to know of its use now.
@@ -143,10 +143,9 @@ extension SQLiteStore {
         }
         let ids = ClaimRule.interleave(perQueue, limit: request.limit)
         guard !ids.isEmpty else { return ([], heldBack) }
-        let names = Dictionary(turns.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         let claimed = try claim(
-            ids: "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]", for: request, queues: names, db: db,
-            now: now)
+            ids: "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]", for: request,
+            queues: queueNames(turns.map { ($0.id, $0.name) }), db: db, now: now)
         try recordStarts(of: claimed, in: turns, now: now, db: db)
         return (claimed, heldBack)
     }

@@ -24,7 +24,7 @@ extension SQLiteStore {
             let ids = due.map { String($0.rawValue) }
             guard !ids.isEmpty else { return (created, []) }
             let claimed = try Self.claim(
-                ids: "[" + ids.joined(separator: ",") + "]", for: claim, queues: Self.queueNames(queues), db: db, now: now)
+                ids: "[" + ids.joined(separator: ",") + "]", for: claim, queues: Self.queueNames(queues.map { ($0.id, $0.name) }), db: db, now: now)
             return (created, claimed)
         }
     }

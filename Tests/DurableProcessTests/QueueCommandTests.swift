@@ -30,6 +30,10 @@ struct QueueCommandTests {
         #expect(set.standardOutput.contains("emails: concurrency 3, per worker none, rate 10 per 1 m"), "\(set)")
         let perWorker = try await durable(["queues", "set", "emails", "--db", path, "--worker-concurrency", "1"])
         #expect(perWorker.standardOutput.contains("concurrency 3, per worker 1, rate 10 per"), "\(perWorker)")
+        // A period below a second is kept to the millisecond.
+        _ = try await durable(["queues", "set", "emails", "--db", path, "--rate", "5/1500ms"])
+        let subSecond = try await durable(["queues", "list", "--db", path, "--json"])
+        #expect(subSecond.standardOutput.contains("\"rate_period_ms\":1500"), "\(subSecond)")
         let removed = try await durable(["queues", "set", "emails", "--db", path, "--rate", "none"])
         #expect(removed.standardOutput.contains("rate none"), "\(removed)")
 

@@ -38,7 +38,7 @@ struct ListQueues: AsyncParsableCommand {
                         "concurrency": settings.concurrency.map { $0 as Any } ?? NSNull(),
                         "worker_concurrency": settings.workerConcurrency.map { $0 as Any } ?? NSNull(),
                         "rate_limit": settings.rateLimit.map { $0.count as Any } ?? NSNull(),
-                        "rate_period_ms": settings.rateLimit.map { $0.period.components.seconds * 1000 as Any }
+                        "rate_period_ms": settings.rateLimit.map { $0.period.milliseconds as Any }
                             ?? NSNull(),
                         "pending": queue.pending, "running": queue.running,
                     ]))

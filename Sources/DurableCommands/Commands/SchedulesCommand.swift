@@ -54,7 +54,7 @@ struct ListSchedules: AsyncParsableCommand {
     static func json(_ schedule: ScheduleRecord) -> [String: Any] {
         func time(_ date: Date?) -> Any { Formatting.isoTime(date?.unixMilliseconds) ?? NSNull() }
         var catchUpWindow: Any = NSNull()
-        if case .runEach(let window) = schedule.catchUp { catchUpWindow = window.components.seconds * 1000 }
+        if case .runEach(let window) = schedule.catchUp { catchUpWindow = window.milliseconds }
         return [
             "name": schedule.name, "cron": schedule.cron.text, "time_zone": schedule.timeZone.identifier,
             "job": schedule.job, "input": Formatting.jsonValue(schedule.input), "paused": schedule.isPaused,

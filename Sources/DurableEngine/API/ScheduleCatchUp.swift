@@ -37,12 +37,6 @@ public enum ScheduleCatchUp: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `run_each`'s window in milliseconds, `nil` for the others (`catch_up_window_ms`).
-    package var windowMilliseconds: Int64? {
-        if case .runEach(let window) = self { return window.milliseconds }
-        return nil
-    }
-
     /// The policy a stored word and window name.
     package init(word: CatchUpWord, windowMilliseconds: Int64?) {
         switch word {

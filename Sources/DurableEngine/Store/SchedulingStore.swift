@@ -151,7 +151,7 @@ package struct ScheduleChangeResult: Sendable {
 }
 
 /// When the schedules next need a worker (``SchedulingStore/scheduleWake()``).
-package struct ScheduleWake: Sendable, Equatable {
+package struct ScheduleWake: Sendable {
     /// The earliest next tick among schedules not paused.
     package var nextTick: Int64?
     /// The last task of each schedule (not paused) with a buffered tick, and whether it is finished.
@@ -161,9 +161,5 @@ package struct ScheduleWake: Sendable, Equatable {
     package init(nextTick: Int64?, bufferedBehind: [(id: TaskID, finished: Bool)]) {
         self.nextTick = nextTick
         self.bufferedBehind = bufferedBehind
-    }
-
-    package static func == (a: ScheduleWake, b: ScheduleWake) -> Bool {
-        a.nextTick == b.nextTick && a.bufferedBehind.elementsEqual(b.bufferedBehind) { $0 == $1 }
     }
 }
