@@ -89,6 +89,10 @@ package enum Formatting {
             object["error"] = stored
         }
         object["key"] = task.key
+        object["queue"] = task.queue
+        object["concurrency_key"] = task.concurrencyKey.map {
+            ["value": $0.value, "limit": $0.limit, "waiting": task.waitsForKey] as [String: Any]
+        }
         object["parent_id"] = task.parentID?.rawValue
         object["owner"] = task.owner
         object["cancel_message"] = task.cancelMessage

@@ -3,7 +3,7 @@ import PostgresNIO
 
 // Administration in bulk: cancel, retry, change options, prune.
 extension PostgresStore {
-    package func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws
+    package func cancelPending(job: String?, queue: String?, limit: Int, message: String?, now: Int64) async throws
         -> TransitionEffects
     {
         try await write("cancel pending tasks") { connection in
@@ -11,7 +11,9 @@ extension PostgresStore {
             try await transitions.lockCompletionCounter()
             let ids = try await connection.values(
                 """
-                SELECT id FROM tasks WHERE status = 'pending' AND (\(job)::text IS NULL OR job = \(job)::text)
+                SELECT id FROM tasks
+                WHERE status = 'pending' AND (\(job)::text IS NULL OR job = \(job)::text)
+                      AND (\(queue)::text IS NULL OR queue = \(queue)::text)
                 ORDER BY id LIMIT \(Int64(limit))
                 """, as: Int64.self)
             for id in ids { _ = try await transitions.requestCancel(of: TaskID(id), message: message) }

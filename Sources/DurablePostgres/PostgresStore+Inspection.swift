@@ -16,6 +16,9 @@ extension PostgresStore {
             if let job = query.job {
                 statement.append(" AND job = \(statement.bind(job))")
             }
+            if let queue = query.queue {
+                statement.append(" AND queue = \(statement.bind(queue))")
+            }
             if let since = query.createdSince {
                 statement.append(" AND created_at >= \(statement.bind(since.unixMilliseconds))")
             }

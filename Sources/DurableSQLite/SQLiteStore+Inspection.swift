@@ -19,6 +19,10 @@ extension SQLiteStore {
                 conditions.append("job = ?")
                 _ = arguments.append(contentsOf: [job])
             }
+            if let queue = query.queue {
+                conditions.append("queue_id = (SELECT id FROM queues WHERE name = ?)")
+                _ = arguments.append(contentsOf: [queue])
+            }
             if let since = query.createdSince {
                 conditions.append("created_at >= ?")
                 _ = arguments.append(contentsOf: [since.unixMilliseconds])
@@ -134,13 +138,20 @@ extension SQLiteStore {
         }
     }
 
-    package func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects {
+    package func cancelPending(job: String?, queue: String?, limit: Int, message: String?, now: Int64) async throws
+        -> TransitionEffects
+    {
         try await write("cancel pending tasks") { db in
             var transitions = SQLiteTransitions(db: db, now: now)
             let ids = try Int64.fetchAll(
                 db,
-                sql: "SELECT id FROM tasks WHERE status = 'pending' AND (? IS NULL OR job = ?) ORDER BY id LIMIT ?",
-                arguments: [job, job, limit])
+                sql: """
+                    SELECT id FROM tasks
+                    WHERE status = 'pending' AND (?1 IS NULL OR job = ?1)
+                          AND (?2 IS NULL OR queue_id = (SELECT id FROM queues WHERE name = ?2))
+                    ORDER BY id LIMIT ?3
+                    """,
+                arguments: [job, queue, limit])
             for id in ids { _ = try transitions.requestCancel(of: TaskID(id), message: message) }
             try transitions.flush()
             return transitions.effects

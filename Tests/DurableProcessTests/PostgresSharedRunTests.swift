@@ -64,16 +64,19 @@ struct PostgresSharedRunTests {
         let again = try await durableTool(["run", edited, "--batch", "nightly", "--db", url])
         #expect(again.status == 0 && again.lines == ["c"], "\(again)")
         #expect(again.standardError.contains("(2 already done before this run)"), "\(again)")
-        let listed = try await durableTool(["ls", "--job", "run:nightly", "--db", url])
+        let listed = try await durableTool(["ls", "--queue", "run:nightly", "--db", url])
         #expect(listed.lines.count == 4, "\(listed)")
+        let byOldName = try await durableTool(["ls", "--job", "run:nightly", "--db", url])
+        #expect(byOldName.lines == listed.lines, "\(byOldName)")
 
         // Without --batch, the edited file is a batch of its own: all of it runs.
         let unnamed = try await durableTool(["run", edited, "--db", url])
         #expect(unnamed.status == 0 && unnamed.lines.count == 3, "\(unnamed)")
-        let job = try #require(
+        let row = try #require(
             try await durableTool(["ls", "--json", "--job", edited, "--db", url]).lines.first.flatMap {
                 try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }?["job"] as? String)
-        #expect(job.hasPrefix("run:edited.txt@"), "\(job)")
+            })
+        #expect(row["job"] as? String == "durable.run", "\(row)")
+        #expect((row["queue"] as? String)?.hasPrefix("run:edited.txt@") == true, "\(row)")
     }
 }

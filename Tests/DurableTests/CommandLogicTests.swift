@@ -44,15 +44,24 @@ struct CommandLogicTests {
         #expect(TaskReference(argument: "jobs.txt:12")?.description == "jobs.txt:12")
     }
 
-    @Test("--job takes a batch file for its job, or a job name as it is")
-    func jobNames() throws {
+    @Test("--job and --queue take a batch file for its queue, --job run:NAME a batch's queue, other names as they are")
+    func taskSelections() throws {
         let directory = TemporaryDirectory()
         let batch = directory.file("jobs.txt")
         try Data("true\n".utf8).write(to: URL(fileURLWithPath: batch))
         let database = try DatabaseOption.parse(["--db", directory.file("test.sqlite")])
-        #expect(try database.jobName(batch) == "run:\(RunBatch.absolutePath(batch))")
-        #expect(try database.jobName("resize") == "resize")
-        #expect(try database.jobName("run:/elsewhere/jobs.txt") == "run:/elsewhere/jobs.txt")
+        let queue = "run:\(RunBatch.absolutePath(batch))"
+        let byJob = try database.taskSelection(job: batch, queue: nil)
+        #expect(byJob.job == "durable.run" && byJob.queue == queue)
+        let byQueue = try database.taskSelection(job: nil, queue: batch)
+        #expect(byQueue.job == nil && byQueue.queue == queue)
+        let both = try database.taskSelection(job: batch, queue: queue)
+        #expect(both.job == "durable.run" && both.queue == queue)
+        let named = try database.taskSelection(job: "run:nightly", queue: nil)
+        #expect(named.job == "durable.run" && named.queue == "run:nightly")
+        let plain = try database.taskSelection(job: "resize", queue: "images")
+        #expect(plain.job == "resize" && plain.queue == "images")
+        #expect(throws: CommandError.self) { try database.taskSelection(job: batch, queue: "images") }
     }
 
     @Test("on PostgreSQL a batch is its file's name and a hash of its lines: copies elsewhere share it, edits do not")
@@ -64,11 +73,11 @@ struct CommandLogicTests {
         try Data("echo a\n\necho b\n".utf8).write(to: URL(fileURLWithPath: batch))
         try Data("echo a\r\necho b".utf8).write(to: URL(fileURLWithPath: copy))
         let database = try DatabaseOption.parse(["--db", "postgres://app@db.internal:5432/jobs"])
-        let job = try database.jobName(batch)
-        #expect(job.hasPrefix("run:jobs.txt@") && job.count == "run:jobs.txt@".count + 16)
-        #expect(try database.jobName(copy) == job)
+        let queue = try #require(try database.taskSelection(job: nil, queue: batch).queue)
+        #expect(queue.hasPrefix("run:jobs.txt@") && queue.count == "run:jobs.txt@".count + 16)
+        #expect(try database.taskSelection(job: nil, queue: copy).queue == queue)
         try Data("echo a\necho c\n".utf8).write(to: URL(fileURLWithPath: copy))
-        #expect(try database.jobName(copy) != job)
+        #expect(try database.taskSelection(job: nil, queue: copy).queue != queue)
         #expect(try RunBatch.load(batch, naming: .name("nightly")).identity == "nightly")
     }
 

@@ -42,6 +42,24 @@ struct QueueTests {
         #expect(names == ["default", "mine", "theirs"])
     }
 
+    @Test("tasks are listed and their pending ones cancelled by queue (and job); other queues' tasks are left alone")
+    func selectByQueue() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try await makeTestEngine(in: directory)
+        let mails = try await engine.createTasks(Echo.self, ["a", "b"].map { TaskRequest($0, options: TaskOptions(queue: "mails")) })
+        let other = try await engine.createTask(Doubler.self, 1, options: TaskOptions(queue: "mails"))
+        let elsewhere = try await engine.createTask(Echo.self, "c", options: TaskOptions(queue: "reports"))
+        let listed = try await engine.tasks(matching: TaskQuery(queue: "mails"))
+        #expect(Set(listed.map(\.id)) == Set(mails.map(\.id) + [other.id]))
+        #expect(try await engine.tasks(matching: TaskQuery(job: Echo.name, queue: "mails")).count == 2)
+        #expect(try await engine.tasks(matching: TaskQuery(queue: "unknown")).isEmpty)
+        #expect(try await engine.cancelPendingTasks(job: Echo.name, queue: "mails") == 2)
+        #expect(try await status(other.id, in: engine) == .pending)
+        #expect(try await status(elsewhere.id, in: engine) == .pending)
+        #expect(try await engine.cancelPendingTasks(queue: "mails") == 1)
+        #expect(try await status(elsewhere.id, in: engine) == .pending)
+    }
+
     @Test("a paused queue starts nothing until it is resumed; its settings are stored")
     func pause() async throws {
         let directory = TemporaryDirectory()

@@ -164,6 +164,8 @@ struct Cancel: AsyncParsableCommand {
     @Option(name: .long, help: "Cancel every task with this status (only 'pending').") var status: String?
     @Option(name: .long, help: "With --status: only tasks of this job (or of this durable run batch file).")
     var job: String?
+    @Option(name: .long, help: "With --status: only tasks of this queue (or of this durable run batch file).")
+    var queue: String?
     @Option(name: .long, help: "The cancel message stored with the tasks.") var message = "cancelled with durable cancel"
 
     func validate() throws {
@@ -175,7 +177,9 @@ struct Cancel: AsyncParsableCommand {
         let engine = try await openExisting(database)
         defer { try? engine.close() }
         if status != nil {
-            let count = try await engine.cancelPendingTasks(job: try job.map(database.jobName), message: message)
+            let selection = try database.taskSelection(job: job, queue: queue)
+            let count = try await engine.cancelPendingTasks(
+                job: selection.job, queue: selection.queue, message: message)
             print("cancelled \(count) pending task(s)")
             return
         }

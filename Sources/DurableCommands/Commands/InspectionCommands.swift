@@ -38,6 +38,8 @@ struct List: AsyncParsableCommand {
     var name: String?
     @Option(name: .long, help: "Only tasks of this job (or of this durable run batch file).")
     var job: String?
+    @Option(name: .long, help: "Only tasks of this queue (or of this durable run batch file).")
+    var queue: String?
     @Option(name: .long, help: "Only tasks created within this long (e.g. 15m, 12h, 7d; at most 36500d).")
     var since: String?
     @Option(name: .long, help: "At most this many tasks.")
@@ -48,11 +50,13 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let statuses = try Set(status.map(parseStatus))
         let createdSince = try since.map { try DurationArgument(parsing: $0, option: "--since").dateAgo }
-        let job = try job.map(database.jobName)
+        let selection = try database.taskSelection(job: job, queue: queue)
         let engine = try await openForReading(database)
         defer { try? engine.close() }
         let tasks = try await engine.tasks(
-            matching: TaskQuery(statuses: statuses, nameGlob: name, job: job, createdSince: createdSince, limit: limit))
+            matching: TaskQuery(
+                statuses: statuses, nameGlob: name, job: selection.job, queue: selection.queue,
+                createdSince: createdSince, limit: limit))
         let abandoned = try await abandonedRuns(of: tasks, in: engine)
         if json {
             for task in tasks {
@@ -62,12 +66,13 @@ struct List: AsyncParsableCommand {
             }
             return
         }
-        var table = TextTable(columns: ["id", "status", "name", "job", "attempt", "created", "duration", "error"])
+        var table = TextTable(
+            columns: ["id", "status", "name", "job", "queue", "attempt", "created", "duration", "error"])
         for task in tasks {
             let duration = task.finishedAt.flatMap { finished in task.startedAt.map { finished - $0 } }
             table.add([
                 "\(task.id)", Formatting.status(task, abandoned: abandoned[task.id]), Formatting.oneLine(task.name, limit: 40),
-                task.job, "\(task.attempt)",
+                task.job, Formatting.oneLine(task.queue, limit: 40), "\(task.attempt)",
                 Formatting.time(task.createdAt), Formatting.duration(duration),
                 Formatting.oneLine(task.error?.message ?? task.cancelMessage),
             ])

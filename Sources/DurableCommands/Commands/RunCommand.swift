@@ -51,8 +51,13 @@ struct RunCommand: AsyncParsableCommand {
             on either store: give every process the same NAME (with the same file) to share the batch wherever \
             the file is, and to keep it across edits (lines are known by text and occurrence as above). A line \
             that a process's file does not have is cancelled when that process claims it, so every process of \
-            a batch should run the same file. `ls --job FILE`, `show FILE:LINE` find the batch FILE makes \
-            without --batch; with --batch, use `ls --job run:NAME`.
+            a batch should run the same file.
+
+            Every line is a task of the job durable.run in the batch's queue, run:BATCH: `durable queues` \
+            lists batches with their counts, and pauses, resumes and limits one (`durable queues set \
+            run:nightly --concurrency 4` holds across every process of the batch). `ls --queue FILE` (or \
+            --job FILE), `show FILE:LINE` and `cancel --status pending --queue FILE` find the batch FILE makes \
+            without --batch; with --batch, use `--queue run:NAME`.
 
             Exit status: 0 when every line succeeded, 1 when any failed, 2 when the batch could not start (a bad \
             file or database), 75 when the database could not be written for --store-timeout (a full disk, say), \
@@ -129,8 +134,8 @@ struct RunCommand: AsyncParsableCommand {
         guard tailSize >= 0 else { throw ValidationError("--tail-size cannot be negative") }
         if lineBuffer && keepOrder { throw ValidationError("--line-buffer and --keep-order cannot go together") }
         if let timeout, timeout <= .zero { throw ValidationError("--timeout must be longer than zero") }
-        if let batch, batch.isEmpty || batch.contains(where: \.isNewline) {
-            throw ValidationError("--batch must be a name on one line")
+        if let batch, batch.isEmpty || batch.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--batch must be a name on one line, without control characters")
         }
     }
 
@@ -161,7 +166,11 @@ struct RunCommand: AsyncParsableCommand {
     private func runBatch() async throws -> Int32 {
         let started = ContinuousClock.now
         let batch = try RunBatch.load(file, naming: .choose(batch: self.batch, database: database))
-        ShellCommand.use(batch: batch.identity)
+        if batch.queue.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw CommandError(
+                "the batch \(file) is named \(batch.identity.debugDescription), which holds control characters that "
+                    + "a queue's name cannot; name it with --batch NAME")
+        }
         if dryRun {
             try await DryRun.report(batch, database: database)
             return 0
@@ -171,6 +180,7 @@ struct RunCommand: AsyncParsableCommand {
         let engine = try await database.openEngine(
             configure: { configuration in
                 configuration.maxConcurrentTasks = jobs
+                configuration.queues = [batch.queue]
                 configuration.storeFailureTimeout = storeFailureTimeout
             }, logLevel: .error)
         defer { try? engine.close() }
@@ -256,7 +266,7 @@ struct RunCommand: AsyncParsableCommand {
         ledger.flushRemaining()
         if let joblog {
             var attempts: [Int: Int] = [:]
-            let records = Dictionary(try await BatchTasks.storedTasks(on: engine).map { ($0.id, $0) }) { first, _ in first }
+            let records = Dictionary(try await BatchTasks.storedTasks(of: batch, on: engine).map { ($0.id, $0) }) { first, _ in first }
             for (id, index) in indexByID { attempts[index] = records[id]?.attempt }
             try Joblog.write(to: joblog, lines: batch.lines, results: ledger.results, attempts: attempts)
         }

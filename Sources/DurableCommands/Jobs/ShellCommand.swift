@@ -1,6 +1,5 @@
 import Durable
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -10,11 +9,13 @@ import Synchronization
 
 /// The job of `durable run`: one line of the batch file, run with `/bin/sh -c`.
 ///
-/// Its stored name is `run:<batch>` (the batch being the file's absolute path or
+/// Every batch's lines are tasks of this job (`durable.run`), each batch in a
+/// queue of its own, `run:<batch>` (the batch being the file's absolute path or
 /// `stdin`, on PostgreSQL its name and content hash, or `--batch`'s name:
-/// ``RunBatch/Naming``), so a `durable run` process claims only the lines of its own batch;
-/// another batch's pending lines in the same database are left for a run of that
-/// batch. A line is its text and how many lines with the same text come before it
+/// ``RunBatch/Naming``). A `durable run` process serves only its batch's queue, so
+/// it claims only the lines of its own batch; another batch's pending lines in the
+/// same database are left for a run of that batch. `durable queues` lists,
+/// pauses and limits batches as it does any queue. A line is its text and how many lines with the same text come before it
 /// (the second `make` is another line than the first), so inserting, deleting or
 /// moving lines re-runs nothing that finished. A claimed line that is no longer in
 /// the batch (its text changed) is cancelled without running.
@@ -42,14 +43,7 @@ struct ShellCommand: Job {
 
     typealias Output = ShellOutcome
 
-    /// `run:<batch>`, for the batch this process runs (see ``use(batch:)``).
-    static var name: String { jobName.withLock { $0 } }
-
-    /// Names the job after `batch`; call once, before registering the job or
-    /// creating tasks.
-    static func use(batch: String) {
-        jobName.withLock { $0 = "run:\(batch)" }
-    }
+    static let name = "durable.run"
 
     /// The batch this process runs.
     let batch: String
@@ -134,8 +128,6 @@ extension ShellCommand {
         return input.line.flatMap { numbers.contains($0) ? $0 : nil }
     }
 }
-
-private let jobName = Mutex("run:")
 
 /// How one run of a line ended: the result of a succeeded task, and what a
 /// failed one's error message carries.

@@ -93,12 +93,29 @@ struct DatabaseOption: ParsableArguments {
         return URL(fileURLWithPath: given).standardizedFileURL.path
     }
 
-    /// The job of a `--job` value: a `durable run` batch file given by its path
-    /// names that batch's job (``RunBatch/identity(ofFile:on:)``); anything else is
-    /// a job name.
-    func jobName(_ text: String) throws -> String {
-        guard !text.hasPrefix("run:"), FileManager.default.fileExists(atPath: text) else { return text }
-        return "run:\(try RunBatch.identity(ofFile: text, on: self))"
+    /// The tasks that `--job` and `--queue` values select. A `durable run` batch
+    /// file given by its path, to either, selects that batch's queue
+    /// (``RunBatch/identity(ofFile:on:)``), as does `--job run:NAME` (the job name
+    /// builds before queues gave a batch); anything else is a job's or a queue's
+    /// name.
+    func taskSelection(job: String?, queue: String?) throws -> (job: String?, queue: String?) {
+        var selected = (job: job, queue: try queue.map { try batchQueue($0) ?? $0 })
+        if let job {
+            let batch = job.hasPrefix("run:") ? job : try batchQueue(job)
+            if let batch {
+                if let queue = selected.queue, queue != batch {
+                    throw CommandError("--job \(job) is the batch of queue \(batch), and --queue names \(queue)")
+                }
+                selected = (ShellCommand.name, batch)
+            }
+        }
+        return selected
+    }
+
+    /// The queue of the `durable run` batch of the file at `path`, when there is one.
+    private func batchQueue(_ path: String) throws -> String? {
+        guard !path.hasPrefix("run:"), FileManager.default.fileExists(atPath: path) else { return nil }
+        return RunBatch.queue(of: try RunBatch.identity(ofFile: path, on: self))
     }
 
     /// A folder given as the database is named as such, not as "cannot open".

@@ -17,7 +17,7 @@ enum DryRun {
         var tasksByKey: [String: TaskRecord] = [:]
         if let engine = try await openIfStored(database) {
             defer { try? engine.close() }
-            tasksByKey = try await BatchTasks.storedTasksByKey(on: engine)
+            tasksByKey = try await BatchTasks.storedTasksByKey(of: batch, on: engine)
         }
         var counts: [State: Int] = [:]
         for line in batch.lines {

@@ -22,7 +22,7 @@ struct RunBatch {
         var occurrence: Int
     }
 
-    /// How a batch is named in the database: its identity, in its job's name
+    /// How a batch is named in the database: its identity, in its queue's name
     /// (`run:<identity>`) and in its lines' keys. Processes running the same
     /// batch (on one machine or many) share its lines.
     enum Naming: Sendable, Equatable {
@@ -52,6 +52,12 @@ struct RunBatch {
         Dictionary(grouping: lines, by: \.command).mapValues { $0.map(\.number) }
     }
 
+    /// The queue of the batch's lines: `run:<identity>`.
+    var queue: String { Self.queue(of: identity) }
+
+    /// The queue of the batch named `identity`.
+    static func queue(of identity: String) -> String { "run:\(identity)" }
+
     /// The idempotency key of a line's task: the batch, the occurrence and the text.
     func key(of line: Line) -> String { "\(identity):#\(line.occurrence):\(line.command)" }
 
@@ -74,7 +80,8 @@ struct RunBatch {
     }
 
     /// The identity `durable run FILE` gives the batch of `path` on `database`
-    /// without `--batch`: how `--job FILE` and `FILE:LINE` find its tasks.
+    /// without `--batch`: how `--job FILE`, `--queue FILE` and `FILE:LINE` find its
+    /// tasks.
     static func identity(ofFile path: String, on database: DatabaseOption) throws -> String {
         let naming = Naming.choose(batch: nil, database: database)
         guard naming == .content else { return absolutePath(path) }

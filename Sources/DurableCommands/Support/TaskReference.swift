@@ -36,8 +36,9 @@ enum TaskReference: ExpressibleByArgument, CustomStringConvertible, Sendable {
         case .id(let id):
             return TaskID(id)
         case .line(let file, let number):
-            let job = "run:\(try RunBatch.identity(ofFile: file, on: database))"
-            let matches = try await engine.tasks(matching: TaskQuery(nameGlob: "line \(number): *", job: job, limit: 1))
+            let queue = RunBatch.queue(of: try RunBatch.identity(ofFile: file, on: database))
+            let matches = try await engine.tasks(
+                matching: TaskQuery(nameGlob: "line \(number): *", job: ShellCommand.name, queue: queue, limit: 1))
             guard let task = matches.first else {
                 throw CommandError(
                     "no task of line \(number) of \(file) in \(database.location) (durable run \(file) creates them)")

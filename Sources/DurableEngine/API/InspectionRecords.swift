@@ -12,6 +12,8 @@ public struct TaskQuery: Sendable, Hashable {
     public var nameGlob: String?
     /// Only tasks of this job.
     public var job: String?
+    /// Only tasks of this queue.
+    public var queue: String?
     /// Only tasks created at or after this time.
     public var createdSince: Date?
     /// Only tasks created before this time.
@@ -30,13 +32,15 @@ public struct TaskQuery: Sendable, Hashable {
 
     /// Creates a query.
     public init(
-        statuses: Set<TaskStatus> = [], nameGlob: String? = nil, job: String? = nil, createdSince: Date? = nil,
+        statuses: Set<TaskStatus> = [], nameGlob: String? = nil, job: String? = nil, queue: String? = nil,
+        createdSince: Date? = nil,
         createdBefore: Date? = nil, parentID: TaskID? = nil, groupID: GroupID? = nil, key: String? = nil,
         beforeID: TaskID? = nil, limit: Int = 100
     ) {
         self.statuses = statuses
         self.nameGlob = nameGlob
         self.job = job
+        self.queue = queue
         self.createdSince = createdSince
         self.createdBefore = createdBefore
         self.parentID = parentID

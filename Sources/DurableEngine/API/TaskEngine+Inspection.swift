@@ -98,16 +98,21 @@ extension TaskEngine {
         }
     }
 
-    /// Cancels every pending task (of `job`, if given), in transactions of at most
-    /// `batchSize`; running tasks are left alone. Returns how many were cancelled.
+    /// Cancels every pending task (of `job` and of `queue`, where given), in
+    /// transactions of at most `batchSize`; running tasks are left alone. Returns
+    /// how many were cancelled.
+    ///
+    /// ```swift
+    /// let dropped = try await engine.cancelPendingTasks(queue: "emails", message: "campaign withdrawn")
+    /// ```
     @discardableResult
-    public func cancelPendingTasks(job: String? = nil, message: String? = nil, batchSize: Int = 1000) async throws
-        -> Int
-    {
+    public func cancelPendingTasks(
+        job: String? = nil, queue: String? = nil, message: String? = nil, batchSize: Int = 1000
+    ) async throws -> Int {
         var total = 0
         while true {
             let effects = try await administrableStore("cancel pending tasks in bulk").cancelPending(
-                job: job, limit: max(1, batchSize), message: message, now: clock.now())
+                job: job, queue: queue, limit: max(1, batchSize), message: message, now: clock.now())
             apply(effects)
             let cancelled = effects.finished.count
             total += cancelled

@@ -1,8 +1,9 @@
 /// A store that can be administered in bulk: cancel or retry many tasks,
 /// change their attempt options, delete finished ones.
 package protocol AdministrableStore: TaskStore {
-    /// Cancels up to `limit` pending tasks (of `job`, if given) in one transaction.
-    func cancelPending(job: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects
+    /// Cancels up to `limit` pending tasks (of `job` and of `queue`, where given)
+    /// in one transaction.
+    func cancelPending(job: String?, queue: String?, limit: Int, message: String?, now: Int64) async throws -> TransitionEffects
 
     /// Makes finished tasks pending again (`failed` and `cancelled` ones only):
     /// errors, non-retryable step failures and cancel requests are cleared; stored

@@ -72,7 +72,10 @@ public final class SQLProbe: Sendable {
 
     /// Runs a statement that changes rows.
     public func execute(_ sql: String) async throws {
-        _ = try await table(sql)
+        switch backend {
+        case .sqlite(let probe): try probe.execute(sql)
+        case .postgres: _ = try await table(sql)
+        }
     }
 
     public func close() async {
