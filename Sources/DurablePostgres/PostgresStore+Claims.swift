@@ -83,10 +83,19 @@ extension PostgresStore {
         let queueSettings = try await Self.queueSettings(request.queues, locking: true, on: connection)
         let limited = queueSettings.contains { $0.settings.hasLimits && !$0.settings.isPaused }
         limitedQueuesSeen.withLock { $0 = limited }
+        // If no queue with limits gets a task, claims leave them alone until the
+        // first may have room: a queue its rate holds back when its window opens
+        // (at most a second ahead), any other after a short rest.
+        var restUntil = now + Self.limitedQueuesLongestRest
         for (name, settings) in queueSettings {
             let usage = try await Self.usage(of: name, settings, owner: request.owner, now: now, on: connection)
             let capacity = QueueLimits.capacity(settings, usage: usage, wanted: request.limit)
-            if QueueLimits.heldBackByConcurrency(settings, usage: usage, wanted: request.limit) { heldBack = true }
+            let byConcurrency = QueueLimits.heldBackByConcurrency(settings, usage: usage, wanted: request.limit)
+            if byConcurrency { heldBack = true }
+            if settings.hasLimits, !settings.isPaused {
+                let reopens = capacity == 0 && !byConcurrency ? QueueLimits.reopens(settings, usage: usage) : nil
+                restUntil = min(restUntil, reopens ?? now + Self.limitedQueuesRest)
+            }
             guard capacity > 0 else { continue }
             if let rate = settings.rateLimit { rateLimited.append((name, rate)) }
             var named = request.jobs ?? []
@@ -96,7 +105,7 @@ extension PostgresStore {
             }
         }
         guard !queues.isEmpty else {
-            limitedQueuesRestUntil.withLock { $0 = now + Self.limitedQueuesRest }
+            limitedQueuesRestUntil.withLock { $0 = restUntil }
             return ([], heldBack)
         }
         var statement = PostgresStatement()
@@ -112,7 +121,7 @@ extension PostgresStore {
         // No queue with limits had room: claims leave them alone for a moment.
         let limitedNames = Set(queueSettings.filter { $0.settings.hasLimits && !$0.settings.isPaused }.map(\.name))
         let tookLimited = claimed.contains { limitedNames.contains($0.queue) }
-        limitedQueuesRestUntil.withLock { $0 = tookLimited ? 0 : now + Self.limitedQueuesRest }
+        limitedQueuesRestUntil.withLock { $0 = tookLimited ? 0 : restUntil }
         for (name, rate) in rateLimited {
             let ids = claimed.filter { $0.queue == name }.map(\.id.rawValue)
             guard !ids.isEmpty else { continue }
@@ -130,13 +139,15 @@ extension PostgresStore {
     }
 
     /// Whether the worker of `interest` could claim a task now: a claimable
-    /// task (``ClaimRule``) in a queue whose limits allow a start.
-    static func hasClaimableTask(for interest: WorkerInterest, on connection: PostgresConnection) async throws -> Bool {
-        for (name, settings) in try await queueSettings(interest.queues, on: connection) {
-            let usage = try await usage(of: name, settings, owner: interest.owner, now: interest.now, on: connection)
+    /// task (``ClaimRule``) in a queue whose limits allow a start. One in a
+    /// queue with limits ends the rest claims give such queues.
+    func hasClaimableTask(for interest: WorkerInterest, on connection: PostgresConnection) async throws -> Bool {
+        for (name, settings) in try await Self.queueSettings(interest.queues, on: connection) {
+            let usage = try await Self.usage(
+                of: name, settings, owner: interest.owner, now: interest.now, on: connection)
             guard QueueLimits.capacity(settings, usage: usage, wanted: 1) > 0 else { continue }
             var jobs = interest.jobs ?? []
-            if interest.jobs == nil { jobs = try await pendingJobs(in: name, on: connection) }
+            if interest.jobs == nil { jobs = try await Self.pendingJobs(in: name, on: connection) }
             var statement = PostgresStatement()
             let list = try statement.bind(array: jobs)
             let queue = statement.bind(name)
@@ -148,7 +159,9 @@ extension PostgresStore {
                     LIMIT 1
                 ) AS c)
                 """)
-            if try await connection.value(statement.query, as: Bool.self) == true { return true }
+            guard try await connection.value(statement.query, as: Bool.self) == true else { continue }
+            if settings.hasLimits { limitedQueuesRestUntil.withLock { $0 = 0 } }
+            return true
         }
         return false
     }

@@ -24,7 +24,11 @@ extension PostgresStore: QueueStore {
     package func updateQueue(
         _ name: String, now: Int64, _ change: @escaping @Sendable (inout QueueSettings) throws -> Void
     ) async throws -> QueueSettings {
-        try await write("change queue \"\(name)\"") { connection in
+        defer {
+            // Claims that left queues with limits alone look at them again.
+            limitedQueuesRestUntil.withLock { $0 = 0 }
+        }
+        return try await write("change queue \"\(name)\"") { connection in
             try await connection.run(
                 "INSERT INTO queues (name, created_at, updated_at) VALUES (\(name), \(now), \(now)) ON CONFLICT DO NOTHING")
             try await connection.run("SELECT 1 FROM queues WHERE name = \(name) FOR UPDATE")

@@ -18,7 +18,7 @@ extension PostgresStore {
                     cancelRequests[TaskID(id)] = message
                 }
             }
-            let claimable = interest.looksForWork ? try await Self.hasClaimableTask(for: interest, on: connection) : nil
+            let claimable = interest.looksForWork ? try await self.hasClaimableTask(for: interest, on: connection) : nil
             let deadline = try await connection.value(
                 """
                 SELECT deadline FROM tasks

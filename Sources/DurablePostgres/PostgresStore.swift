@@ -29,11 +29,17 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     /// Until when (engine clock) claims leave the queues with limits alone
     /// after a claim in a transaction found none of them with room: meanwhile
     /// the queues without limits are claimed from in one statement, and the
-    /// worker's due timer wakes it then (``nextDueTime(after:)``).
+    /// worker's due timer wakes it then (``nextDueTime(after:)``). A change
+    /// that gives such a queue a claimable task ends it: this store's own
+    /// settings changes, and others' commits (``hasClaimableTask(for:on:)``).
     let limitedQueuesRestUntil = Mutex<Int64>(0)
-    /// How long that rest lasts: the longest a queue with limits that regains
-    /// room waits for its turn.
+    /// How long that rest lasts when a queue is held back by its concurrency
+    /// (or has nothing due): the longest such a queue that regains room waits
+    /// for its turn.
     static let limitedQueuesRest: Int64 = 50
+    /// The longest rest of a queue held back by its rate, which rests until
+    /// its window opens again.
+    static let limitedQueuesLongestRest: Int64 = 1000
 
     private init(
         database: PostgresDatabase, configuration: PostgresConfiguration, access: DatabaseAccess,
