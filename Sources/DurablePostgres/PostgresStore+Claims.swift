@@ -140,9 +140,11 @@ extension PostgresStore {
 
     /// Whether the worker of `interest` could claim a task now: a claimable
     /// task (``ClaimRule``) in a queue whose limits allow a start. One in a
-    /// queue with limits ends the rest claims give such queues.
+    /// queue with limits (those are looked at first) ends the rest claims give
+    /// such queues, so that another process's change reaches them at once.
     func hasClaimableTask(for interest: WorkerInterest, on connection: PostgresConnection) async throws -> Bool {
-        for (name, settings) in try await Self.queueSettings(interest.queues, on: connection) {
+        let queues = try await Self.queueSettings(interest.queues, on: connection)
+        for (name, settings) in queues.filter({ $0.settings.hasLimits }) + queues.filter({ !$0.settings.hasLimits }) {
             let usage = try await Self.usage(
                 of: name, settings, owner: interest.owner, now: interest.now, on: connection)
             guard QueueLimits.capacity(settings, usage: usage, wanted: 1) > 0 else { continue }
