@@ -149,8 +149,9 @@ final class PostgresDatabase: Sendable {
     /// a migration).
     ///
     /// When `body` runs `singleStatement`, it runs without `BEGIN` and `COMMIT`
-    /// (the server commits the statement as it ends: two round trips fewer),
-    /// and a connection lost once it was sent leaves its outcome unknown, as a
+    /// (the server commits the statement as it ends), then a `SELECT 1` whose
+    /// answer says that the commit happened: one round trip fewer. A connection
+    /// lost once the statement was sent leaves its outcome unknown, as a
     /// `COMMIT`'s.
     func write<T: Sendable>(
         _ operation: String, answerTimeout: Duration? = PostgresDatabase.answerTimeout, singleStatement: Bool = false,
@@ -171,7 +172,16 @@ final class PostgresDatabase: Sendable {
                         guard singleStatement else { return try await Self.transaction(on: connection, commit: commit, body) }
                         try commit.markSent()
                         do {
-                            return try await body(connection)
+                            let value = try await body(connection)
+                            // postgres-nio hands a statement's rows over at its
+                            // CommandComplete, but PostgreSQL commits the statement's
+                            // implicit transaction at the Sync after it: a session
+                            // ended in between (pg_terminate_backend, a restart) rolls
+                            // back a statement whose rows arrived (a claim would run
+                            // its tasks, then claim them again). The next statement on
+                            // the connection is answered only after that commit.
+                            try await connection.run("SELECT 1")
+                            return value
                         } catch where PostgresErrors.classify(error) == .connection {
                             throw CommitOutcomeUnknown(underlying: error)
                         }

@@ -10,7 +10,7 @@ import Testing
 @Suite("durable ui")
 struct DashboardCommandTests {
     /// The stores a database is made on: an SQLite file, a PostgreSQL schema.
-    enum Store: String, CaseIterable { case sqlite, postgres }
+    typealias Store = CommandStore
 
     /// A database with two succeeded lines and a failed one, made by `durable run`.
     private func database(_ store: Store, in directory: TemporaryDirectory) async throws -> String {

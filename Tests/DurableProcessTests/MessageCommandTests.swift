@@ -3,14 +3,16 @@ import Durable
 import Foundation
 import Testing
 
-/// `durable send` and the events and messages of `durable show`, on the built binary.
+/// `durable send` and the events and messages of `durable show`, on the built
+/// binary, on both stores.
 @Suite("durable send")
 struct MessageCommandTests {
-    @Test("sends a JSON message to a waiting task (once per key); show lists its events and messages; bad input is refused")
-    func send() async throws {
+    @Test(
+        "sends a JSON message to a waiting task (once per key); show lists its events and messages; bad input is refused",
+        arguments: CommandStore.allCases)
+    func send(store: CommandStore) async throws {
         let directory = TemporaryDirectory()
-        let path = directory.file("test.sqlite")
-        let engine = try makeEngine(in: directory)
+        let (engine, path) = try await store.makeEngine(in: directory)
         let task = try await engine.run { engine in
             let task = try await engine.createTask(AwaitMessage.self, "approval")
             try await eventually("the task waits") {

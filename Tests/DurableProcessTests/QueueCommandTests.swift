@@ -3,19 +3,18 @@ import Durable
 import Foundation
 import Testing
 
-/// `durable queues` of the built binary: list (table and JSON), set limits,
-/// pause, resume; bad limits are refused by the argument parser.
+/// `durable queues` of the built binary, on both stores: list (table and JSON),
+/// set limits, pause, resume; bad limits are refused by the argument parser.
 @Suite("durable queues")
 struct QueueCommandTests {
     private func durable(_ arguments: [String]) async throws -> DurableToolOutput {
         try await runDurableTool(arguments)
     }
 
-    @Test("lists queues with counts; sets, keeps and removes limits; pauses and resumes")
-    func queues() async throws {
+    @Test("lists queues with counts; sets, keeps and removes limits; pauses and resumes", arguments: CommandStore.allCases)
+    func queues(store: CommandStore) async throws {
         let directory = TemporaryDirectory()
-        let path = directory.file("test.sqlite")
-        let engine = try makeEngine(in: directory)
+        let (engine, path) = try await store.makeEngine(in: directory)
         _ = try await engine.createTasks(Echo.self, ["a", "b"].map { TaskRequest($0, options: TaskOptions(queue: "emails")) })
         try engine.close()
 
