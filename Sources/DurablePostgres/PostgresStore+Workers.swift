@@ -83,16 +83,21 @@ extension PostgresStore {
         }
     }
 
-    package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {
+    package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> [TaskID: Int] {
         let lease = leaseEnd(until: leaseUntil, now: now)
         return try await write("renew the leases of worker \(owner)") { connection in
             try await connection.run("UPDATE workers SET heartbeat_at = \(now) WHERE id = \(owner)")
-            let ids = try await connection.values(
+            let rows = try await connection.rows(
                 """
                 UPDATE tasks SET lease_expires_at = \(unescaped: lease) WHERE owner = \(owner) AND status = 'running'
-                RETURNING id
-                """, as: Int64.self)
-            return Set(ids.map { TaskID($0) })
+                RETURNING id, attempt
+                """)
+            var held: [TaskID: Int] = [:]
+            for row in rows {
+                let (id, attempt) = try row.decode((Int64, Int64).self)
+                held[TaskID(id)] = Int(attempt)
+            }
+            return held
         }
     }
 

@@ -172,14 +172,16 @@ extension SQLiteStore {
                 error: cancellation))
     }
 
-    package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID> {
+    package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> [TaskID: Int] {
         try await write("renew the leases of worker \(owner)") { db in
             try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
-            let ids = try Int64.fetchAll(
+            let rows = try Row.fetchAll(
                 db,
-                sql: "UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id",
+                sql: """
+                    UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id, attempt
+                    """,
                 arguments: [leaseUntil, owner])
-            return Set(ids.map { TaskID($0) })
+            return Dictionary(rows.map { (TaskID($0[0] as Int64), $0[1] as Int) }) { first, _ in first }
         }
     }
 

@@ -102,6 +102,9 @@ extension Worker {
                 "could not commit \(completions.count) completion(s)\(first ? "; retrying" : " (still)"): \(error)")
             engine.storeHealth.commitFailed(error)
             state.withLock { $0.decisions.commitFailed(completions, failingExpired: failingExpired) }
+            if claim != nil, (error as? DurableError)?.code == .commitOutcomeUnknown {
+                await releaseClaimOfUnknownOutcome()
+            }
             return nil
         }
     }

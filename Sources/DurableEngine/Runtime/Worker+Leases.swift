@@ -5,33 +5,25 @@ extension Worker {
     /// Renews the leases of running tasks; a task whose lease was lost (another
     /// worker recovered it) is stopped here.
     func heartbeatLoop() async {
-        var suspectedOrphans: Set<TaskID> = []
+        var suspectedOrphans: [TaskID: Int] = [:]
         while !Task.isCancelled {
             do {
                 try await clock.sleep(for: configuration.effectiveHeartbeatInterval)
-                let now = clock.now()
-                let owned = try await store.heartbeat(
-                    owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
-                // Tasks the store says this worker runs but nothing here knows of,
-                // at two heartbeats in a row with no claim under way at either:
-                // handed back.
-                let (orphans, claiming) = state.withLock { state in
-                    let decisions = state.decisions
-                    let known = Set(decisions.running.keys).union(decisions.superseded.keys.map(\.id))
-                        .union(decisions.completions.map(\.id)).union(decisions.committing.map(\.id))
-                        .union(decisions.claimedNotStarted)
-                    return (owned.subtracting(known), decisions.claiming || decisions.reserved > 0)
-                }
+                let owned = try await renewLeases()
+                // Runs the store says this worker holds but nothing here knows of,
+                // at two heartbeats in a row (the same attempt) with no claim under
+                // way at either: handed back.
+                let (orphans, claiming) = unknownRuns(among: owned)
                 if claiming {
                     // A claim's tasks are unknown here until it returns: look again later.
-                    suspectedOrphans = []
+                    suspectedOrphans = [:]
                 } else {
-                    let confirmed = orphans.intersection(suspectedOrphans)
-                    suspectedOrphans = orphans.subtracting(confirmed)
+                    let confirmed = orphans.filter { suspectedOrphans[$0.key] == $0.value }
+                    suspectedOrphans = orphans.filter { confirmed[$0.key] == nil }
                     if !confirmed.isEmpty { try await releaseOrphans(confirmed) }
                 }
                 let candidates = state.withLock { state in
-                    state.decisions.running.filter { !owned.contains($0.key) }.map { ($0.key, $0.value.task.attempt) }
+                    state.decisions.running.filter { owned[$0.key] == nil }.map { ($0.key, $0.value.task.attempt) }
                 }
                 for (task, attempt) in candidates {
                     // Claimed after the heartbeat read? Then the store still shows us.
@@ -49,13 +41,49 @@ extension Worker {
         }
     }
 
-    /// Hands back tasks this worker holds in the store without running them: what
-    /// a claim leaves when its commit got no answer (a connection lost at
-    /// `COMMIT`) but did commit. Fenced by owner and attempt, like any completion.
-    private func releaseOrphans(_ ids: Set<TaskID>) async throws {
+    /// Renews the leases of the tasks this worker holds in the store; returns
+    /// them, each with the attempt it holds.
+    private func renewLeases() async throws -> [TaskID: Int] {
+        let now = clock.now()
+        return try await store.heartbeat(owner: id, now: now, leaseUntil: now + configuration.leaseDuration.milliseconds)
+    }
+
+    /// The runs of `held` (task and attempt) that nothing here knows of, and
+    /// whether a claim is under way (its tasks are not known until it returns).
+    private func unknownRuns(among held: [TaskID: Int]) -> (runs: [TaskID: Int], claiming: Bool) {
+        state.withLock { state in
+            let decisions = state.decisions
+            let known = Set(decisions.running.keys).union(decisions.superseded.keys.map(\.id))
+                .union(decisions.completions.map(\.id)).union(decisions.committing.map(\.id))
+                .union(decisions.claimedNotStarted)
+            return (held.filter { !known.contains($0.key) }, decisions.claiming || decisions.reserved > 0)
+        }
+    }
+
+    /// After a commit with a claim whose outcome is unknown (its connection was
+    /// lost once it was sent): the claim may have committed, and no claim is
+    /// under way now, so what the store says this worker holds and nothing here
+    /// knows of is that claim's, and is handed back at once (not after two
+    /// heartbeats). A failure here leaves it to the heartbeats.
+    func releaseClaimOfUnknownOutcome() async {
+        do {
+            let (orphans, claiming) = unknownRuns(among: try await renewLeases())
+            if !claiming, !orphans.isEmpty { try await releaseOrphans(orphans) }
+        } catch {
+            logger.debug("could not look for the tasks of a claim of unknown outcome: \(error)")
+        }
+    }
+
+    /// Hands back runs (task and attempt) this worker holds in the store without
+    /// running them: what a claim leaves when its commit got no answer (a
+    /// connection lost at `COMMIT`) but did commit. Fenced by owner and attempt,
+    /// like any completion: a task handed back and claimed again meanwhile is left.
+    private func releaseOrphans(_ runs: [TaskID: Int]) async throws {
         var completions: [TaskCompletion] = []
-        for task in ids.sorted() {
-            guard let record = try await store.task(task), record.status == .running, record.owner == id else { continue }
+        for (task, attempt) in runs.sorted(by: { $0.key < $1.key }) {
+            guard let record = try await store.task(task), record.status == .running, record.owner == id,
+                record.attempt == attempt
+            else { continue }
             let error = StoredError(
                 kind: .interrupted, type: "Durable.Recovery",
                 message: "worker \(id) held task \(task) without running it (a claim whose commit was not confirmed)")

@@ -79,8 +79,9 @@ package protocol TaskStore: Sendable {
         _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
     ) async throws -> CycleResult
 
-    /// Extends the leases of the tasks `owner` still runs; returns their ids.
-    func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> Set<TaskID>
+    /// Extends the leases of the tasks `owner` still runs; returns their ids,
+    /// each with the attempt it runs.
+    func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> [TaskID: Int]
 
     /// Fails the pending tasks whose deadline has passed, with a timeout error.
     /// (Running ones are stopped by their worker, or recovered and then failed.)
