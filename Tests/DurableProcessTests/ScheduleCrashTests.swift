@@ -25,6 +25,12 @@ struct ScheduleCrashTests {
                 in: directory)
         }
         var workers = try (0..<3).map { try worker("worker-\($0)") }
+        // The kills begin once the schedule is stored (starting takes a while on a
+        // loaded machine), so that they fall among its ticks.
+        let engine = try await openEngine(database)
+        try await poll("a worker stored the schedule", child: workers[0]) {
+            (try? await engine.schedule(named: "crash")) != nil
+        }
         var restarts = 0
         // About four seconds of real time: forty minutes of ticks.
         for round in 0..<16 {
@@ -38,7 +44,6 @@ struct ScheduleCrashTests {
         let stoppedAt = start + (SystemClock().now() - origin) * speed
 
         // One more worker catches up on the ticks missed since, then is killed too.
-        let engine = try await openEngine(database)
         let last = try worker("last")
         try await poll("the ticks up to the kill handled", child: last) {
             let tick = try await engine.schedule(named: "crash")?.lastTickAt

@@ -9,6 +9,7 @@
 //     DurableBench e2e-one-by-one --n N [--sync] [--concurrency 256]   the peers' e2e method
 //     DurableBench enqueue    --n N [--batch 1] [--sync]
 //     DurableBench latency    --n N [--sync] [--cross-process]
+//     DurableBench submitters --n N [--callers 64] [--sync] [--concurrency 64]   request handlers: create one, await it
 //     DurableBench restart    --n N [--sync] [--concurrency 256] [--first-only]
 //     DurableBench multi      --workers 8 --n N [--sync] [--concurrency 64]
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
@@ -60,6 +61,10 @@ do {
         result = arguments.flag("cross-process")
             ? try await latencyCrossProcess(database: database, samples: n, durability: sync)
             : try await latencyInProcess(database: database, samples: n, durability: sync)
+    case "submitters":
+        result = try await submitters(
+            database: database, n: n, callers: try arguments.int("callers", default: 64), durability: sync,
+            concurrency: try arguments.int("concurrency", default: 64))
     case "restart":
         note("storing \(n) pending tasks in \(database) (DurableTestWorker seed)")
         try WorkerProcess.seed(database, n: n)

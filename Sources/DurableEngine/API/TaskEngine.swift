@@ -37,6 +37,8 @@ public final class TaskEngine: Sendable {
     /// Who wants to know of every change (``changeSignals()``).
     let changeListeners = ChangeSignals()
     let localCallbacks = LocalCallbacks()
+    /// Concurrent ``createTasks(_:_:)`` calls share a transaction.
+    let creations = GroupCommit<[NewTask], [CreatedTask]>()
     let storeHealth: StoreHealth
     /// The engine's metrics and spans; `nil` when no backend is bootstrapped or given.
     let metrics: EngineMetrics?
@@ -166,47 +168,10 @@ public final class TaskEngine: Sendable {
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil,
                 traceContext: traceContext, queue: options.queue, concurrencyKey: options.concurrencyKey)
         }
-        let created = try await store(newTasks, now: now)
+        let created = try await creations.submit(newTasks) { calls in await self.storeTogether(calls) }
         changeListeners.signal()
         metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
         return created.map { DurableTask(id: $0.id, engine: self) }
-    }
-
-    /// A job's input as stored JSON; ``DurableError/Code/coding`` naming the job when it cannot be encoded.
-    func encodedInput<J: Job>(_ input: J.Input, of job: J.Type) throws -> String {
-        do {
-            return try StoredJSON.encode(input)
-        } catch {
-            throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
-        }
-    }
-
-    /// Stores new tasks. When this process's worker is idle, the due ones it can
-    /// run are claimed in the same transaction and start at once, saving a claim
-    /// commit on the way from submission to result.
-    private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
-        guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
-        // The worker arms its deadline timer from the change feed's thread.
-        defer { if newTasks.contains(where: { $0.deadline != nil }) { changes.readSoon() } }
-        let reserved = worker.reserveSlots(newTasks.count)
-        guard reserved > 0 else {
-            let created = try await store.createTasks(newTasks, now: now)
-            if created.contains(where: { !$0.existed }) { worker.noteNewWork() }
-            return created
-        }
-        let claim = ClaimRequest(
-            owner: worker.id, limit: reserved, jobs: worker.claimJobs,
-            leaseUntil: now + configuration.leaseDuration.milliseconds, queues: worker.queues)
-        let result: (created: [CreatedTask], claimed: [ClaimedTask])
-        do {
-            result = try await store.createAndClaimTasks(newTasks, claim: claim, now: now)
-        } catch {
-            worker.startClaimed([], reserved: reserved)
-            throw error
-        }
-        worker.startClaimed(result.claimed, reserved: reserved)
-        if result.created.filter({ !$0.existed }).count > result.claimed.count { worker.noteNewWork() }
-        return result.created
     }
 
     /// Reattaches to a stored task, for instance after a restart.

@@ -1,0 +1,74 @@
+// Storing new tasks: concurrent calls share a transaction, and the local
+// worker claims what it can run in it.
+extension TaskEngine {
+    /// A job's input as stored JSON; ``DurableError/Code/coding`` naming the job when it cannot be encoded.
+    func encodedInput<J: Job>(_ input: J.Input, of job: J.Type) throws -> String {
+        do {
+            return try StoredJSON.encode(input)
+        } catch {
+            throw DurableError(.coding, "the input of a \(J.name) task cannot be encoded as JSON: \(error)")
+        }
+    }
+
+    /// Stores the new tasks of several calls in one transaction, each call's all
+    /// or none. When that fails for what one call asks (a key taken with another
+    /// input, a closed group), each call is stored again alone, so that only it
+    /// fails; any other failure is every call's.
+    func storeTogether(_ calls: [[NewTask]]) async -> [Result<[CreatedTask], any Error>] {
+        do {
+            let created = try await store(calls.count == 1 ? calls[0] : calls.flatMap { $0 }, now: clock.now())
+            var results: [Result<[CreatedTask], any Error>] = []
+            var offset = 0
+            for call in calls {
+                results.append(.success(Array(created[offset..<offset + call.count])))
+                offset += call.count
+            }
+            return results
+        } catch let error as DurableError where calls.count > 1 && Self.failsOneCall(error) {
+            var results: [Result<[CreatedTask], any Error>] = []
+            for call in calls {
+                do {
+                    results.append(.success(try await store(call, now: clock.now())))
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            return results
+        } catch {
+            return calls.map { _ in .failure(error) }
+        }
+    }
+
+    /// Whether `error` comes from what one call of a shared creation asked.
+    private static func failsOneCall(_ error: DurableError) -> Bool {
+        [.keyConflict, .groupNotOpen, .invalidArgument, .invalidState, .unknownTask, .coding].contains(error.code)
+    }
+
+    /// Stores new tasks. When this process's worker is idle, the due ones it can
+    /// run are claimed in the same transaction and start at once, saving a claim
+    /// commit on the way from submission to result.
+    private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
+        guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
+        // The worker arms its deadline timer from the change feed's thread.
+        defer { if newTasks.contains(where: { $0.deadline != nil }) { changes.readSoon() } }
+        let reserved = worker.reserveSlots(newTasks.count)
+        guard reserved > 0 else {
+            let created = try await store.createTasks(newTasks, now: now)
+            if created.contains(where: { !$0.existed }) { worker.noteNewWork() }
+            return created
+        }
+        let claim = ClaimRequest(
+            owner: worker.id, limit: reserved, jobs: worker.claimJobs,
+            leaseUntil: now + configuration.leaseDuration.milliseconds, queues: worker.queues)
+        let result: (created: [CreatedTask], claimed: [ClaimedTask])
+        do {
+            result = try await store.createAndClaimTasks(newTasks, claim: claim, now: now)
+        } catch {
+            worker.startClaimed([], reserved: reserved)
+            throw error
+        }
+        worker.startClaimed(result.claimed, reserved: reserved)
+        if result.created.filter({ !$0.existed }).count > result.claimed.count { worker.noteNewWork() }
+        return result.created
+    }
+}
