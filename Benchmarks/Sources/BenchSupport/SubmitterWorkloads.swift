@@ -11,7 +11,7 @@ public func submitters(
 ) async throws -> [String: Any] {
     let engine = try await database.makeEngine(durability: durability, concurrency: concurrency)
     engine.register(Noop())
-    let next = Atomic<Int>(0)
+    let next = NextInput()
     let (durations, elapsed) = try await engine.run { engine in
         for i in 0..<callers { _ = try await engine.createTask(Noop.self, -1 - i).value }
         let start = monotonicNanos()
@@ -20,7 +20,7 @@ public func submitters(
                 group.addTask {
                     var mine: [Double] = []
                     while true {
-                        let input = next.add(1, ordering: .relaxed).oldValue
+                        let input = next.take()
                         guard input < n else { return mine }
                         let started = monotonicNanos()
                         let value = try await engine.createTask(Noop.self, input).value
@@ -45,4 +45,16 @@ public func submitters(
     result["tasks_per_s"] = rounded(Double(n) / elapsed, 1)
     result["results_verified"] = true
     return result
+}
+
+/// The inputs handed out to the submitters, in order.
+private final class NextInput: Sendable {
+    private let next = Mutex(0)
+
+    func take() -> Int {
+        next.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
 }
