@@ -240,4 +240,17 @@ struct WorkerDecisionsTests {
         quiet.releaseReservation(1)
         #expect(quiet.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .sleep)
     }
+
+    @Test("tasks claimed with their creation are known as claimed from the moment their slots are given back until they start")
+    func createdAndClaimedAreKnown() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 0, claimLimit: 2)
+        #expect(decisions.reserve(2) == 2)
+        decisions.releaseReservation(2, claimed: [TaskID(7), TaskID(8)])
+        #expect(decisions.claimedNotStarted == [TaskID(7), TaskID(8)])
+        decisions.refused(TaskID(8))
+        #expect(decisions.claimedNotStarted == [TaskID(7)])
+    }
 }

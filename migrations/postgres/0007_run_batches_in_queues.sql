@@ -19,7 +19,8 @@ BEGIN
         EXCEPTION WHEN others THEN
             parsed := NULL;
         END;
-        IF parsed ->> 'file' = substr(line.job, 5) AND jsonb_typeof(parsed -> 'command') = 'string' THEN
+        IF jsonb_typeof(parsed -> 'file') = 'string' AND parsed ->> 'file' = substr(line.job, 5)
+           AND jsonb_typeof(parsed -> 'command') = 'string' THEN
             INSERT INTO queues (name, created_at, updated_at)
             VALUES (line.job, durable_now_ms(), durable_now_ms())
             ON CONFLICT (name) DO NOTHING;

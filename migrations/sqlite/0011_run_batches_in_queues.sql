@@ -9,9 +9,10 @@
 -- jobs since version 2, so changing the job cannot make two tasks share one.
 CREATE TEMPORARY TABLE durable_run_batches AS
 SELECT id, job FROM tasks
-WHERE job LIKE 'run:%'
+WHERE substr(job, 1, 4) = 'run:'
       AND CASE WHEN json_valid(input)
-               THEN json_extract(input, '$.file') IS substr(job, 5) AND json_type(input, '$.command') IS 'text'
+               THEN json_type(input, '$.file') IS 'text' AND json_extract(input, '$.file') IS substr(job, 5)
+                    AND json_type(input, '$.command') IS 'text'
                ELSE 0 END;
 
 INSERT OR IGNORE INTO queues (name, created_at, updated_at)

@@ -16,7 +16,20 @@ extension TaskEngine {
     /// fails; any other failure is every call's.
     func storeTogether(_ calls: [[NewTask]]) async -> [Result<[CreatedTask], any Error>] {
         do {
-            let created = try await store(calls.count == 1 ? calls[0] : calls.flatMap { $0 }, now: clock.now())
+            guard calls.count > 1 else { return [.success(try await store(calls[0], now: clock.now()))] }
+            // Keys in one order in every process: two processes whose shared
+            // writes hold the same keys do not wait for each other's.
+            let combined = calls.flatMap { $0 }
+            let order = combined.indices.sorted { first, second in
+                let (a, b) = (combined[first].key, combined[second].key)
+                // Keyed tasks first, by key; otherwise in the calls' order.
+                if let a, let b, a != b { return a < b }
+                if (a == nil) != (b == nil) { return a != nil }
+                return first < second
+            }
+            let stored = try await store(order.map { combined[$0] }, now: clock.now())
+            var created = stored
+            for (position, index) in order.enumerated() { created[index] = stored[position] }
             var results: [Result<[CreatedTask], any Error>] = []
             var offset = 0
             for call in calls {

@@ -14,6 +14,10 @@ import Synchronization
 /// hands the whole queue to its first caller, who becomes the writer, or goes
 /// back to idle when the queue is empty. Only the writer changes `writing` from
 /// true, and only a caller that found it false sets it.
+///
+/// A queued call is written even if its task is cancelled meanwhile (its
+/// request is in the next write); cancelling the caller that writes does not
+/// fail the others' requests (their write runs in a task of its own).
 final class GroupCommit<Request: Sendable, Response: Sendable>: Sendable {
     /// Writes requests together; returns one result per request, in order.
     typealias Write = @Sendable ([Request]) async -> [Result<Response, any Error>]

@@ -262,6 +262,7 @@ extension Worker {
     private func refuse(_ task: ClaimedTask, _ error: StoredError) {
         logger.error("\(error.message)")
         state.withLock { state in
+            state.decisions.refused(task.id)
             state.decisions.complete(
                 TaskCompletion(
                     id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,

@@ -138,7 +138,7 @@ final class Worker: Sendable {
     /// Starts the tasks claimed with their creation and gives back the slots
     /// promised to them.
     func startClaimed(_ tasks: [ClaimedTask], reserved: Int) {
-        state.withLock { $0.decisions.releaseReservation(reserved) }
+        state.withLock { $0.decisions.releaseReservation(reserved, claimed: tasks.map(\.id)) }
         engine.metrics?.claimed(tasks)
         for task in tasks { start(task) }
         if tasks.count < reserved { wake.signal() }

@@ -171,9 +171,19 @@ struct WorkerDecisions<Handle> {
     }
 
     /// Gives back slots promised by ``reserve(_:)``.
-    mutating func releaseReservation(_ count: Int) {
+    /// `claimed`: the tasks claimed with their creation, known from now on as
+    /// claimed and not started (the heartbeats must not take them for a lost
+    /// claim's while they start).
+    mutating func releaseReservation(_ count: Int, claimed: [TaskID] = []) {
         reserved -= count
+        claimedNotStarted.formUnion(claimed)
         if count > 0 { slotFreed() }
+    }
+
+    /// A claimed task ended without starting (its job is unknown here, its
+    /// context unreadable).
+    mutating func refused(_ id: TaskID) {
+        claimedNotStarted.remove(id)
     }
 
     /// A running task starts (`true`) or stops awaiting other tasks.
