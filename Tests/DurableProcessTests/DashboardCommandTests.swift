@@ -14,7 +14,7 @@ struct DashboardCommandTests {
 
     /// A database with two succeeded lines and a failed one, made by `durable run`.
     private func database(_ store: Store, in directory: TemporaryDirectory) async throws -> String {
-        let db = store == .sqlite ? directory.file("jobs.sqlite") : try postgresURL()
+        let db = try store.newDatabase(in: directory, file: "jobs.sqlite")
         let jobs = directory.file("jobs.txt")
         try write("echo one\necho two\nexit 3\n", to: jobs)
         let run = try await durableTool(["run", jobs, "--db", db], in: directory.path)

@@ -7,29 +7,33 @@ import Testing
 /// after the batch are moved into the queues by a migration, on both stores.
 @Suite("durable run: a queue per batch", .serialized)
 struct RunBatchQueueTests {
-    /// A new database of `store`: a file in `directory`, or a schema of the test server.
-    private func database(_ store: String, in directory: TemporaryDirectory) throws -> String {
-        store == "postgres" ? try postgresURL() : directory.file("run.sqlite")
+    /// A batch of `commands` (each appending to the log) run once by `durable run`
+    /// on a new database of `store`.
+    private func ranBatch(_ commands: [String], on store: CommandStore) async throws
+        -> (directory: TemporaryDirectory, db: String, log: String, file: String)
+    {
+        let directory = TemporaryDirectory()
+        let db = try store.newDatabase(in: directory, file: "run.sqlite")
+        let log = directory.file("log")
+        let file = directory.file("commands.txt")
+        try write(commands.map { "echo \($0) >> \(log)" }.joined(separator: "\n") + "\n", to: file)
+        let first = try await durableTool(["run", file, "--db", db, "--quiet"], in: directory.path)
+        #expect(first.status == 0, "\(first)")
+        return (directory, db, log, file)
     }
 
     @Test("a batch's lines wait in its queue: ls --queue FILE lists them, durable queues lists it, a pause holds them",
-        arguments: ["sqlite", "postgres"])
-    func batchQueue(store: String) async throws {
-        let directory = TemporaryDirectory()
-        let db = try database(store, in: directory)
-        let log = directory.file("log")
-        let file = directory.file("commands.txt")
-        try write("echo a >> \(log)\necho b >> \(log)\n", to: file)
-        let first = try await durableTool(["run", file, "--db", db, "--quiet"], in: directory.path)
-        #expect(first.status == 0, "\(first)")
+        arguments: CommandStore.allCases)
+    func batchQueue(store: CommandStore) async throws {
+        let (directory, db, log, file) = try await ranBatch(["a", "b"], on: store)
 
         let listed = try await durableTool(["ls", "--queue", file, "--db", db, "--json"])
         let rows = try listed.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         #expect(rows.count == 2 && rows.allSatisfy { $0["job"] as? String == "durable.run" }, "\(listed)")
         let queue = try #require(rows.first?["queue"] as? String)
         // SQLite: the file's absolute path; PostgreSQL: its name and a hash of its lines.
-        #expect(queue.hasPrefix(store == "postgres" ? "run:commands.txt@" : "run:/"), "\(queue)")
-        #expect(store == "postgres" || queue.hasSuffix("/commands.txt"), "\(queue)")
+        #expect(queue.hasPrefix(store == .postgres ? "run:commands.txt@" : "run:/"), "\(queue)")
+        #expect(store == .postgres || queue.hasSuffix("/commands.txt"), "\(queue)")
         #expect(try await durableTool(["ls", "--job", file, "--db", db]).lines.count == 3, "a header and two lines")
 
         // A batch paused (here before its first run: --batch names it) holds its
@@ -58,20 +62,15 @@ struct RunBatchQueueTests {
 
     @Test(
         "lines stored by builds that named the job after the batch are moved into its queue and not run again; other rows stay",
-        arguments: ["sqlite", "postgres"])
-    func olderBuildsJobs(store: String) async throws {
-        let directory = TemporaryDirectory()
-        let db = try database(store, in: directory)
-        let log = directory.file("log")
-        let file = directory.file("commands.txt")
-        try write((["a", "b", "c", "d"].map { "echo \($0) >> \(log)" }.joined(separator: "\n")) + "\n", to: file)
-        #expect(try await durableTool(["run", file, "--db", db, "--quiet"], in: directory.path).status == 0)
+        arguments: CommandStore.allCases)
+    func olderBuildsJobs(store: CommandStore) async throws {
+        let (directory, db, log, file) = try await ranBatch(["a", "b", "c", "d"], on: store)
 
         // What a build before queues stored: the job `run:<batch>`, the default
         // queue, and no migration 11 (PostgreSQL: 7). Two rows that look like
         // such lines but are not must stay as they are.
         let probe = try await SQLProbe.open(db)
-        if store == "postgres" {
+        if store == .postgres {
             try await probe.execute("UPDATE tasks SET job = 'run:' || (input::jsonb ->> 'file'), queue = 'default'")
             try await probe.execute("DELETE FROM durable_migrations WHERE version = 7")
             try await probe.execute("UPDATE tasks SET input = 'not json', job = 'run:broken', key = NULL WHERE name LIKE 'line 4:%'")
