@@ -69,19 +69,15 @@ extension PostgresStore: MessagingStore {
                 return .waiting
             }
             try await connection.run("DELETE FROM task_waits WHERE task_id = \(id) AND topic = \(request.topic)")
-            let step = request.checkpoint
-            let result: String =
+            var step = request.checkpoint
+            step.result =
                 switch outcome {
                 case .received(let payload): ReceiveRequest.received(payload)
                 default: ReceiveRequest.timedOut
                 }
-            try await connection.run(
-                """
-                INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, attempt,
-                                        created_at, started_at)
-                VALUES (\(id), \(Int64(step.position)), \(step.name), \(Int64(step.occurrence)), \(step.kind.rawValue),
-                        \(step.status.rawValue), \(result), \(Int64(step.attempt)), \(now), \(step.startedAt)::bigint)
-                """)
+            _ = try await Self.insertStep(
+                step, error: nil, of: request.taskID, owner: request.owner, attempt: request.attempt, now: now,
+                on: connection)
             return outcome
         }
     }

@@ -66,16 +66,8 @@ extension SQLiteStore: MessagingStore {
             case .received(let payload): ReceiveRequest.received(payload)
             default: ReceiveRequest.timedOut
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, attempt,
-                                            created_at, started_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    id, step.position, step.name, step.occurrence, step.kind.rawValue, step.status.rawValue,
-                    step.result, step.attempt, now, step.startedAt,
-                ])
+            _ = try Self.insertStep(
+                step, error: nil, of: request.taskID, owner: request.owner, attempt: request.attempt, now: now, db: db)
             return outcome
         }
     }

@@ -29,18 +29,26 @@ extension SQLiteStore {
     package func recordStep(_ step: StoredStep, of id: TaskID, owner: String, attempt: Int, now: Int64) async throws -> Bool {
         let error = try step.error.map(StoredJSON.encode)
         return try await write("store step \(step.name) of task \(id)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
-                                            created_at, started_at)
-                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-                    WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')
-                    """,
-                arguments: [
-                    id.rawValue, step.position, step.name, step.occurrence, step.kind.rawValue, step.status.rawValue,
-                    step.result, error, attempt, now, step.startedAt, id.rawValue, owner, attempt,
-                ])
-            return db.changesCount > 0
+            try Self.insertStep(step, error: error, of: id, owner: owner, attempt: attempt, now: now, db: db)
         }
+    }
+
+    /// Stores `step` (its error as stored JSON) as a checkpoint of task `id`,
+    /// fenced: only while `owner` runs `attempt` of it. Returns whether it did.
+    static func insertStep(
+        _ step: StoredStep, error: String?, of id: TaskID, owner: String, attempt: Int, now: Int64, db: Database
+    ) throws -> Bool {
+        try db.execute(
+            sql: """
+                INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
+                                        created_at, started_at)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')
+                """,
+            arguments: [
+                id.rawValue, step.position, step.name, step.occurrence, step.kind.rawValue, step.status.rawValue,
+                step.result, error, attempt, now, step.startedAt, id.rawValue, owner, attempt,
+            ])
+        return db.changesCount > 0
     }
 }
