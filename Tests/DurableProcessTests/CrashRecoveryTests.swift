@@ -82,10 +82,12 @@ struct CrashRecoveryTests {
                 stalled: Set(try lines(of: stalledLog).dropFirst(stalledBefore).compactMap { Int($0) }))
             kills.append(snapshot)
 
-            // Nothing lost, nothing finished wrongly, at most one worker's worth in flight.
+            // Nothing lost, nothing finished wrongly, at most one worker's worth in
+            // flight: its slots, and the tasks it claimed ahead of them (at most
+            // four times the slots) while its runs were short.
             #expect(try await probe.int("SELECT count(*) FROM tasks") == count)
             #expect(try await probe.int("SELECT count(*) FROM tasks WHERE status IN ('failed', 'cancelled')") == 0)
-            #expect(snapshot.running.count <= Self.concurrency)
+            #expect(snapshot.running.count <= Self.concurrency * 5)
             #expect(snapshot.succeeded.count >= target)
             if stalls {
                 #expect(!snapshot.stalled.isEmpty)
@@ -170,7 +172,8 @@ struct CrashRecoveryTests {
         #expect(violations.isEmpty, "\(violations.count) violation(s): \(violations.prefix(20))")
         let duplicates = finalExecutions.values.reduce(0, +) - count
         #expect(duplicates <= kills.reduce(0) { $0 + $1.running.count })
-        #expect(duplicates <= kills.count * Self.concurrency)
+        // Per kill, at most what the worker held: its slots and what it claimed ahead.
+        #expect(duplicates <= kills.count * Self.concurrency * 5)
 
         // Every killed worker was found dead on this host at once (never by a lease
         // expiry) and marked stopped.

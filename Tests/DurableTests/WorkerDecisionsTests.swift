@@ -248,9 +248,100 @@ struct WorkerDecisionsTests {
         else { return }
         decisions.committed(generation: generation, claimed: 0, claimLimit: 2)
         #expect(decisions.reserve(2) == 2)
-        decisions.releaseReservation(2, claimed: [TaskID(7), TaskID(8)])
+        decisions.releaseReservation(2, claimed: [claimed(7), claimed(8)])
+        #expect(decisions.takeStartable().map(\.id) == [TaskID(7), TaskID(8)])
         #expect(decisions.claimedNotStarted == [TaskID(7), TaskID(8)])
         decisions.refused(TaskID(8))
         #expect(decisions.claimedNotStarted == [TaskID(7)])
+    }
+
+    @Test("while runs are short, a claim takes tasks ahead of the free slots; they start as slots free, in claim order")
+    func claimsAhead() {
+        var decisions = Decisions(maxConcurrentTasks: 2)
+        // No run has ended yet: nothing is claimed ahead.
+        guard case .commit(_, 2, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { Issue.record("expected a claim of the 2 free slots"); return }
+        decisions.committed(generation: generation, claimed: 2, claimLimit: 2, claimedIDs: [TaskID(1), TaskID(2)])
+        decisions.admit([claimed(1), claimed(2)])
+        for task in decisions.takeStartable() { _ = decisions.start(task, handle: "h\(task.id)") }
+        #expect(decisions.freeSlots() == 0)
+        _ = decisions.finish(TaskID(1), attempt: 1)
+        decisions.runEnded(after: .microseconds(100))
+        // 2 slots start 100 tasks in 5 ms at this pace; at most four times the slots wait.
+        #expect(decisions.claimAheadDepth == 8)
+        let step = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        #expect(claimLimit(step) == 9)
+        guard case .commit(_, _, let next, _) = step else { return }
+        let more = (3...11).map { claimed(Int64($0)) }
+        decisions.committed(generation: next, claimed: 9, claimLimit: 9, claimedIDs: more.map(\.id))
+        decisions.admit(more)
+        #expect(decisions.takeStartable().map(\.id) == [TaskID(3)])
+        #expect(decisions.takeStartable().isEmpty)  // task 3 holds its slot while it starts
+        #expect(decisions.ready.count == 8 && decisions.freeSlots() == 0)
+        #expect(!decisions.awaitsWork)
+        _ = decisions.start(claimed(3), handle: "h3")
+        _ = decisions.finish(TaskID(2), attempt: 1)
+        #expect(decisions.takeStartable().map(\.id) == [TaskID(4)])
+        // 7 wait of 8 ahead: the next claim takes one; 1 claimed and not acted on yet: none.
+        #expect(decisions.claimRoom(claimedNotStarted: 0) == 1)
+        #expect(decisions.claimRoom(claimedNotStarted: 1) == 0)
+        // Runs grew long: nothing more is claimed ahead; the waiting tasks keep their place.
+        decisions.runEnded(after: .seconds(1))
+        #expect(decisions.claimAheadDepth == 0)
+        #expect(decisions.ready.map(\.id) == (5...11).map { TaskID(Int64($0)) })
+        // A limit of 0 (EngineConfiguration.maxTasksClaimedAhead) claims only for free slots.
+        var never = Decisions(maxConcurrentTasks: 2, claimAheadLimit: 0)
+        never.runEnded(after: .microseconds(1))
+        #expect(never.claimAheadDepth == 0 && never.claimRoom(claimedNotStarted: 0) == 2)
+    }
+
+    @Test("a ready task ends cancelled or is forgotten without running; shutdown hands the rest back")
+    func readyTasksStopWithoutRunning() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        decisions.runEnded(after: .microseconds(10))
+        guard case .commit(_, let limit, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { Issue.record("expected a claim"); return }
+        #expect(limit == 5)  // 1 slot and 4 ahead
+        let tasks = (1...4).map { claimed(Int64($0)) }
+        decisions.committed(generation: generation, claimed: 4, claimLimit: 5, claimedIDs: tasks.map(\.id))
+        decisions.admit(tasks)
+        let first = decisions.takeStartable()
+        #expect(first.map(\.id) == [TaskID(1)])
+        _ = decisions.start(first[0], handle: "h1")
+        guard case .removedBeforeStart(let cancelled) = decisions.stop(TaskID(2), reason: .cancelRequested("no"))
+        else { Issue.record("a cancel takes a ready task out of the line"); return }
+        #expect(cancelled.id == TaskID(2))
+        // A lost lease of another attempt leaves the ready task; of its own, forgets it.
+        guard case .notRunning = decisions.stop(TaskID(3), attempt: 7, reason: .leaseLost) else {
+            Issue.record("another attempt's lease is not this run's"); return
+        }
+        guard case .removedBeforeStart = decisions.stop(TaskID(3), attempt: 1, reason: .leaseLost) else {
+            Issue.record("a lost lease forgets the ready task"); return
+        }
+        // A shutdown stops nothing waiting: it is handed back instead.
+        guard case .notRunning = decisions.stop(TaskID(4), reason: .shutdown) else {
+            Issue.record("a ready task is not running"); return
+        }
+        #expect(decisions.takeReadyToHandBack().isEmpty)  // not draining
+        decisions.beginShutdown()
+        #expect(decisions.takeReadyToHandBack().map(\.id) == [TaskID(4)])
+        #expect(decisions.claimedNotStarted.isEmpty)
+        _ = decisions.finish(TaskID(1), attempt: 1)
+        #expect(decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true) == .finish)
+    }
+
+    @Test("a stop for a claimed task not started yet is kept until it starts")
+    func earlyStopOfClaimedTask() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        decisions.committed(generation: generation, claimed: 1, claimLimit: 1, claimedIDs: [TaskID(1)])
+        decisions.admit([claimed(1)])
+        let starting = decisions.takeStartable()
+        guard case .notRunning = decisions.stop(TaskID(1), reason: .timedOut(.deadlinePassed, retryable: false)) else {
+            Issue.record("task 1 is starting, not running"); return
+        }
+        decisions.processed(completions: 0, nextCommitRunning: false)
+        #expect(decisions.start(starting[0], handle: "h1").stopReason == .timedOut(.deadlinePassed, retryable: false))
     }
 }

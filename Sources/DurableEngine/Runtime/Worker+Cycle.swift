@@ -136,7 +136,9 @@ extension Worker {
         if result.requeued { noteNewWork() }
         // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
         if result.requeued || committed.failedExpired { engine.changes.readSoon() }
-        for task in result.claimed { start(task) }
+        state.withLock { $0.decisions.admit(result.claimed) }
+        handBackReady()
+        startReady()
         state.withLock {
             $0.decisions.processed(completions: committed.completions, nextCommitRunning: nextCommitRunning)
         }
@@ -219,6 +221,7 @@ extension Worker {
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
         let limit = limit(of: task)
+        let launchedAt = clock.now()
         let (stopNow, superseded) = state.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?) in
             let job = Task {
                 let ending =
@@ -231,7 +234,8 @@ extension Worker {
                     }
                 self.finish(task, ending: ending)
             }
-            let handles = RunHandles(job: job, retry: retry, journal: taskContext.journal)
+            let handles = RunHandles(
+                job: job, retry: retry, journal: taskContext.journal, launchedAt: launchedAt)
             // A stop that arrived while the claim was committing applies now.
             let started = state.decisions.start(task, handle: handles)
             return (started.stopReason == nil ? nil : job, started.superseded?.job)
@@ -276,6 +280,7 @@ extension Worker {
         let now = clock.now()
         state.withLock { state in
             guard let running = state.decisions.finish(task.id, attempt: task.attempt) else { return }
+            state.decisions.runEnded(after: .milliseconds(now - running.handle.launchedAt))
             let stored: TaskCompletion.Ending
             switch ending {
             case .returned(let json):
@@ -314,6 +319,7 @@ extension Worker {
                     id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
                     ending: stored, endedAt: now))
         }
+        startReady()
         wake.signal()
     }
 

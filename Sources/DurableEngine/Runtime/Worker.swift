@@ -29,6 +29,9 @@ final class Worker: Sendable {
         var retry: RetryPolicy?
         /// The run's checkpoints (to tell a replayed step failure, never retried).
         var journal: StepJournal
+        /// When the job's Swift task was made, by the engine's clock (runs'
+        /// durations decide whether to claim ahead).
+        var launchedAt: Int64
     }
 
     struct State {
@@ -66,7 +69,11 @@ final class Worker: Sendable {
         self.registry = registry
         self.hub = hub
         self.configuration = engine.configuration
-        state = Mutex(State(decisions: WorkerDecisions(maxConcurrentTasks: engine.configuration.maxConcurrentTasks)))
+        state = Mutex(
+            State(
+                decisions: WorkerDecisions(
+                    maxConcurrentTasks: engine.configuration.maxConcurrentTasks,
+                    claimAheadLimit: engine.configuration.maxTasksClaimedAhead)))
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         self.logger = logger
@@ -138,10 +145,40 @@ final class Worker: Sendable {
     /// Starts the tasks claimed with their creation and gives back the slots
     /// promised to them.
     func startClaimed(_ tasks: [ClaimedTask], reserved: Int) {
-        state.withLock { $0.decisions.releaseReservation(reserved, claimed: tasks.map(\.id)) }
+        state.withLock { $0.decisions.releaseReservation(reserved, claimed: tasks) }
         engine.metrics?.claimed(tasks)
-        for task in tasks { start(task) }
+        startReady()
         if tasks.count < reserved { wake.signal() }
+    }
+
+    /// Starts the claimed tasks waiting for a slot that free slots now allow.
+    func startReady() {
+        let tasks = state.withLock { $0.decisions.takeStartable() }
+        for task in tasks { start(task) }
+    }
+
+    /// While draining, hands the claimed tasks still waiting for a slot back
+    /// as pending, without running them.
+    func handBackReady() {
+        let now = clock.now()
+        let handedBack = state.withLock { state in
+            let tasks = state.decisions.takeReadyToHandBack()
+            for task in tasks {
+                state.decisions.complete(
+                    TaskCompletion(
+                        id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
+                        ending: .released(
+                            StoredError(
+                                kind: .interrupted, type: "Durable.Shutdown",
+                                message: "worker \(id) shut down before the task started")),
+                        endedAt: now))
+            }
+            return tasks.count
+        }
+        if handedBack > 0 {
+            logger.info("handing back \(handedBack) claimed task(s) that had not started at shutdown")
+            wake.signal()
+        }
     }
 
     /// Nothing runs here and the last claim found no more work: new work would come
@@ -153,7 +190,10 @@ final class Worker: Sendable {
     /// A job running here starts (`true`) or stops awaiting other tasks.
     func noteAwaiting(_ awaiting: Bool) {
         state.withLock { $0.decisions.noteAwaiting(awaiting) }
-        if awaiting { wake.signal() }
+        if awaiting {
+            startReady()
+            wake.signal()
+        }
     }
 
     /// Delivers a cancel request to a task running here; `false` if it is not.
@@ -180,6 +220,7 @@ final class Worker: Sendable {
             state.timers.grace(endsAt: now.adding(milliseconds: gracePeriod.milliseconds))
             return false
         }
+        handBackReady()
         if interruptNow { interruptRunningTasks() }
         timersChanged.signal()
         wake.signal()
@@ -195,14 +236,29 @@ final class Worker: Sendable {
 
     /// Sets the stop reason of a running task (see ``WorkerDecisions/stop(_:attempt:reason:)``)
     /// and cancels its Swift task; `false` when it is not running here.
+    /// A task claimed here and waiting for a slot ends cancelled without
+    /// running (a cancel request), or is forgotten (its lease was lost).
     @discardableResult
     func stop(_ id: TaskID, attempt: Int? = nil, reason: StopReason) -> Bool {
-        let result = state.withLock { $0.decisions.stop(id, attempt: attempt, reason: reason) }
+        let now = clock.now()
+        let result = state.withLock { state in
+            let result = state.decisions.stop(id, attempt: attempt, reason: reason)
+            if case .removedBeforeStart(let task) = result, case .cancelRequested(let message) = reason {
+                state.decisions.complete(
+                    TaskCompletion(
+                        id: task.id, job: task.job, owner: self.id, attempt: task.attempt, startedAt: task.startedAt,
+                        ending: .cancelled(.cancellation(message)), endedAt: now))
+            }
+            return result
+        }
         switch result {
         case .notRunning: return false
         case .alreadyStopping: return true
         case .stop(let handles):
             handles.job?.cancel()
+            return true
+        case .removedBeforeStart:
+            wake.signal()
             return true
         }
     }

@@ -10,6 +10,15 @@
 /// results are not acted on yet. ``freeSlots(claimedNotStarted:)`` is the one
 /// count behind claims, reservations and looks for work.
 ///
+/// Claiming ahead: while recent runs are short, a claim also takes tasks
+/// beyond the free slots, as many as the slots would start within 5 ms at the
+/// recent pace (``claimAheadDepth``; at most four times the slots). They wait
+/// in `ready`, in claim order, and start as slots free, without waiting for
+/// the next commit; so how many tasks a commit carries does not depend on how
+/// many may run at once. A ready task that is cancelled, whose lease is lost,
+/// or that is still waiting at shutdown is ended or handed back without
+/// running.
+///
 /// Work: `workGeneration` rises whenever new work may be due; a claim that came
 /// back short records the generation it was asked under (`claimedGeneration`),
 /// so a rise during that claim is never lost, and the worker is idle (it awaits
@@ -72,9 +81,26 @@ struct WorkerDecisions<Handle> {
         case alreadyStopping
         /// Its reason is set: cancel this handle.
         case stop(Handle)
+        /// It was waiting for a slot and is taken out of the line without
+        /// running: end it cancelled (a cancel request), or forget it (its lease
+        /// was lost).
+        case removedBeforeStart(ClaimedTask)
     }
 
     let maxConcurrentTasks: Int
+    /// The most claimed tasks that may wait for a slot (see claiming ahead
+    /// above): four times the slots, at most 1024.
+    let claimAheadLimit: Int
+    /// How long, at the recent pace, the ready tasks may take to start: 5 ms
+    /// (in nanoseconds). Runs longer than this on average claim nothing ahead.
+    static var claimAheadHorizonNanoseconds: Double { 5_000_000 }
+    /// Claimed tasks waiting for a slot, in claim order.
+    private(set) var ready: [ClaimedTask] = []
+    /// Tasks taken from `ready` to start: they hold their slots until they do.
+    private(set) var launching = 0
+    /// The average duration of recent runs (weighted towards the latest), in
+    /// nanoseconds; `nil` until a run ends.
+    private(set) var averageRunNanoseconds: Double?
     private(set) var running: [TaskID: Running] = [:]
     /// Earlier runs of tasks claimed here again while those runs still end (this
     /// worker's own lease had expired, say while another process held the write
@@ -115,8 +141,9 @@ struct WorkerDecisions<Handle> {
     private(set) var commits = 0
     private(set) var completed = 0
 
-    init(maxConcurrentTasks: Int) {
+    init(maxConcurrentTasks: Int, claimAheadLimit: Int? = nil) {
         self.maxConcurrentTasks = maxConcurrentTasks
+        self.claimAheadLimit = max(0, claimAheadLimit ?? min(4 * maxConcurrentTasks, 1024))
     }
 
     // MARK: Slots and work
@@ -127,13 +154,45 @@ struct WorkerDecisions<Handle> {
     /// commit and the start of the tasks it claimed, they may promise a slot
     /// that a claimed task takes a little later.)
     func freeSlots(claimedNotStarted: Int = 0) -> Int {
-        max(0, maxConcurrentTasks - (running.count + superseded.count - waiting) - reserved - claimedNotStarted)
+        max(0, maxConcurrentTasks - occupiedSlots - ready.count - claimedNotStarted)
+    }
+
+    /// Slots held: by running tasks (unless they await others), reservations,
+    /// and tasks taken from `ready` that are starting.
+    private var occupiedSlots: Int {
+        running.count + superseded.count - waiting + reserved + launching
+    }
+
+    /// How many tasks the next claim may take: the free slots, and while runs
+    /// are short, up to ``claimAheadDepth`` more to wait in `ready`.
+    func claimRoom(claimedNotStarted: Int) -> Int {
+        max(0, maxConcurrentTasks + claimAheadDepth - occupiedSlots - ready.count - claimedNotStarted)
+    }
+
+    /// How many claimed tasks may wait for a slot now: as many as the slots
+    /// start within ``claimAheadHorizonNanoseconds`` at the average run's
+    /// pace, up to ``claimAheadLimit``; none before a run ended, while
+    /// draining, or when runs are longer than the horizon.
+    var claimAheadDepth: Int {
+        guard !draining, let average = averageRunNanoseconds, average < Self.claimAheadHorizonNanoseconds else {
+            return 0
+        }
+        let byPace = Double(maxConcurrentTasks) * Self.claimAheadHorizonNanoseconds / max(average, 1)
+        return Int(min(Double(claimAheadLimit), byPace))
+    }
+
+    /// A run here ended after `duration`: it weighs a tenth in the average.
+    mutating func runEnded(after duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        let run = max(0, Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
+        averageRunNanoseconds = averageRunNanoseconds.map { $0 + (run - $0) / 10 } ?? run
     }
 
     /// Nothing runs here and the last claim found no more work: new work would
     /// come from another process's commit.
     var awaitsWork: Bool {
-        running.isEmpty && superseded.isEmpty && workGeneration == claimedGeneration && !draining
+        running.isEmpty && superseded.isEmpty && ready.isEmpty && launching == 0
+            && workGeneration == claimedGeneration && !draining
     }
 
     /// Whether the worker, claiming at all, looks for claimable work after a
@@ -171,19 +230,58 @@ struct WorkerDecisions<Handle> {
     }
 
     /// Gives back slots promised by ``reserve(_:)``.
-    /// `claimed`: the tasks claimed with their creation, known from now on as
+    /// `claimed`: the tasks claimed with their creation, first in line to
+    /// start (take them with ``takeStartable()``) and known from now on as
     /// claimed and not started (the heartbeats must not take them for a lost
     /// claim's while they start).
-    mutating func releaseReservation(_ count: Int, claimed: [TaskID] = []) {
+    mutating func releaseReservation(_ count: Int, claimed: [ClaimedTask] = []) {
         reserved -= count
-        claimedNotStarted.formUnion(claimed)
-        if count > 0 { slotFreed() }
+        claimedNotStarted.formUnion(claimed.map(\.id))
+        ready.insert(contentsOf: claimed, at: 0)
+        if count > claimed.count { slotFreed() }
     }
 
-    /// A claimed task ended without starting (its job is unknown here, its
-    /// context unreadable).
+    /// A claimed task taken to start ended without starting (its job is
+    /// unknown here, its context unreadable).
     mutating func refused(_ id: TaskID) {
         claimedNotStarted.remove(id)
+        launching = max(0, launching - 1)
+    }
+
+    // MARK: Ready tasks
+
+    /// Tasks a commit claimed join the line of tasks waiting for a slot.
+    mutating func admit(_ claimed: [ClaimedTask]) {
+        ready.append(contentsOf: claimed)
+    }
+
+    /// The ready tasks that free slots let start now, first in line first;
+    /// they hold their slots until ``start(_:handle:)`` (or ``refused(_:)``).
+    mutating func takeStartable() -> [ClaimedTask] {
+        let count = min(ready.count, max(0, maxConcurrentTasks - occupiedSlots))
+        guard count > 0 else { return [] }
+        launching += count
+        defer { ready.removeFirst(count) }
+        return Array(ready.prefix(count))
+    }
+
+    /// Takes a task out of the line without starting it (it is cancelled, or
+    /// its lease was lost); `nil` when it is not waiting there (with
+    /// `attempt`: that run of it).
+    mutating func removeReady(_ id: TaskID, attempt: Int? = nil) -> ClaimedTask? {
+        guard let index = ready.firstIndex(where: { $0.id == id && (attempt == nil || $0.attempt == attempt) })
+        else { return nil }
+        claimedNotStarted.remove(id)
+        return ready.remove(at: index)
+    }
+
+    /// While draining, the tasks still waiting for a slot, to hand back
+    /// without running them; none otherwise.
+    mutating func takeReadyToHandBack() -> [ClaimedTask] {
+        guard draining, !ready.isEmpty else { return [] }
+        defer { ready = [] }
+        for task in ready { claimedNotStarted.remove(task.id) }
+        return ready
     }
 
     /// A running task starts (`true`) or stops awaiting other tasks.
@@ -201,7 +299,7 @@ struct WorkerDecisions<Handle> {
         completions = []
         let claimLimit =
             !draining && claimsAnyJob && workGeneration != claimedGeneration
-            ? freeSlots(claimedNotStarted: claimedNotStarted) : 0
+            ? claimRoom(claimedNotStarted: claimedNotStarted) : 0
         let failingExpired = expiryDue
         expiryDue = false
         if !taken.isEmpty || claimLimit > 0 || failingExpired {
@@ -211,7 +309,9 @@ struct WorkerDecisions<Handle> {
                 completions: taken, claimLimit: claimLimit, generation: workGeneration, failingExpired: failingExpired)
         }
         // Slots reserved for tasks being created here may yet start a claimed task.
-        if draining && running.isEmpty && superseded.isEmpty && reserved == 0 && claimedNotStarted == 0 {
+        if draining && running.isEmpty && superseded.isEmpty && reserved == 0 && claimedNotStarted == 0
+            && ready.isEmpty && launching == 0
+        {
             return .finish
         }
         return .sleep
@@ -234,8 +334,9 @@ struct WorkerDecisions<Handle> {
     mutating func processed(completions count: Int, nextCommitRunning: Bool) {
         commits += 1
         completed += count
-        // Stops for tasks whose claim is still committing must wait for their start.
-        if !nextCommitRunning { earlyStops.removeAll() }
+        // Stops for tasks whose claim is still committing must wait for their
+        // start; so must those of tasks claimed and not started yet.
+        if !nextCommitRunning { earlyStops = earlyStops.filter { claimedNotStarted.contains($0.key) } }
     }
 
     /// A commit failed: its completions go back first in line, and so does the
@@ -264,6 +365,7 @@ struct WorkerDecisions<Handle> {
     /// A claimed task starts with `handle` (see ``Started``).
     mutating func start(_ task: ClaimedTask, handle: Handle) -> Started {
         claimedNotStarted.remove(task.id)
+        launching = max(0, launching - 1)
         let reason = interrupting ? .shutdown : earlyStops.removeValue(forKey: task.id)
         var started = Started(stopReason: reason)
         if var earlier = running[task.id], earlier.task.attempt != task.attempt {
@@ -277,10 +379,16 @@ struct WorkerDecisions<Handle> {
 
     /// Sets why a task stops. The first reason stands, except that a cancel
     /// request replaces a shutdown or a timeout (the task ends cancelled, not
-    /// handed back or retried). A task not running yet keeps the first reason
-    /// for its start.
+    /// handed back or retried). A task waiting in `ready` is taken out by a
+    /// cancel request or a lost lease; another task not running yet keeps the
+    /// first reason for its start.
     /// With `attempt`, only that run of the task is stopped.
     mutating func stop(_ id: TaskID, attempt: Int? = nil, reason: StopReason) -> StopResult {
+        switch reason {
+        case .cancelRequested, .leaseLost:
+            if let waiting = removeReady(id, attempt: attempt) { return .removedBeforeStart(waiting) }
+        case .shutdown, .timedOut: break
+        }
         guard var task = running[id], attempt == nil || task.task.attempt == attempt else {
             if let attempt, superseded[RunKey(id: id, attempt: attempt)] != nil { return .alreadyStopping }
             if attempt == nil, earlyStops[id] == nil { earlyStops[id] = reason }
