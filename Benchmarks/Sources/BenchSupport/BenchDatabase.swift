@@ -87,9 +87,12 @@ public enum BenchDatabase: Sendable, CustomStringConvertible {
     /// With `$DURABLE_BENCH_OBSERVE=1`, the engine reports its metrics and spans
     /// to in-memory backends (swift-metrics' test factory, the in-memory tracer):
     /// what observing costs; `metrics` or `traces` reports only those.
+    /// `$DURABLE_BENCH_CLAIM_AHEAD=N` sets `maxTasksClaimedAhead` (0: claims only for free slots).
     public func makeEngine(durability: Durability, concurrency: Int = 256) async throws -> TaskEngine {
         var configuration = EngineConfiguration()
         configuration.maxConcurrentTasks = concurrency
+        configuration.maxTasksClaimedAhead = ProcessInfo.processInfo.environment["DURABLE_BENCH_CLAIM_AHEAD"]
+            .flatMap { Int($0) }
         configuration.gracefulShutdownTimeout = .seconds(5)
         let observing = ProcessInfo.processInfo.environment["DURABLE_BENCH_OBSERVE"]
         if observing == "1" || observing == "metrics" { configuration.metricsFactory = TestMetrics() }

@@ -12,8 +12,13 @@ import Synchronization
 /// this type carries the decisions out: commits, Swift tasks, timers.
 ///
 /// States of a running task, and who changes them (all under `state`'s lock):
-/// - claimed → running: the cycle, after its commit returns the claim (or the
-///   creating caller, for tasks claimed with their creation);
+/// - claimed → ready (waiting for a slot, in claim order): the cycle, after its
+///   commit returns the claim (or the creating caller, for tasks claimed with
+///   their creation);
+/// - ready → running: whoever frees a slot (a run ending, a job starting to
+///   await others, a commit's results) takes the next ready tasks and starts them;
+/// - ready → ended or handed back without running: a cancel request (ends it
+///   cancelled), a lost lease (forgotten), a shutdown (handed back as pending);
 /// - running → stopping (a stop reason is set and the Swift task cancelled): a
 ///   cancel request (from this process or read from the store), the shutdown
 ///   grace timer, a timeout, or a heartbeat that finds the lease lost;
