@@ -16,10 +16,15 @@ public struct DurableTask<Output: Codable & Sendable>: Sendable, Hashable, Custo
     public let id: TaskID
     /// The engine the task is stored in.
     public let engine: TaskEngine
+    /// For a task this process created: a completion number at which it had
+    /// not finished (the hub's, read before the creation), so that awaiting it
+    /// can skip reading the store for an earlier outcome. Not part of equality.
+    let unfinishedThrough: Int64?
 
-    init(id: TaskID, engine: TaskEngine) {
+    init(id: TaskID, engine: TaskEngine, unfinishedThrough: Int64? = nil) {
         self.id = id
         self.engine = engine
+        self.unfinishedThrough = unfinishedThrough
     }
 
     public static func == (lhs: DurableTask, rhs: DurableTask) -> Bool {
@@ -99,7 +104,7 @@ public struct DurableTask<Output: Codable & Sendable>: Sendable, Hashable, Custo
     public var value: Output {
         get async throws {
             try engine.refuseSelfAwait(id)
-            return try decode(try await engine.outcome(of: id))
+            return try decode(try await engine.outcome(of: id, unfinishedThrough: unfinishedThrough))
         }
     }
 

@@ -3,11 +3,14 @@ extension TaskEngine {
     /// Runs `body` with a watch on `ids`: outcomes of tasks already finished come
     /// first (read from the store), then those finishing while it waits, all in
     /// stored completion order.
+    /// `unfinishedThrough`: a completion number at which none of the tasks had
+    /// finished (see ``CompletionHub/register(_:unfinishedThrough:)``).
     func withCompletionWatch<T>(
-        _ ids: [TaskID], timeout: Duration? = nil, _ body: (CompletionWatch) async throws -> T
+        _ ids: [TaskID], timeout: Duration? = nil, unfinishedThrough: Int64? = nil,
+        _ body: (CompletionWatch) async throws -> T
     ) async throws -> T {
         let watch = CompletionWatch(ids: ids, endsOnStoreFailure: waitsOutsideJobs)
-        hub.register(watch)
+        let known = hub.register(watch, unfinishedThrough: unfinishedThrough)
         changes.subscribe()
         let timer = timeout.map { timeout in
             Task { [clock] in
@@ -22,7 +25,11 @@ extension TaskEngine {
             hub.unregister(watch)
             changes.unsubscribe()
         }
-        watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
+        if let known {
+            watch.finishInitialization(with: StoredOutcomes(outcomes: known))
+        } else {
+            watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
+        }
         return try await whileAwaiting { try await body(watch) }
     }
 
@@ -41,9 +48,10 @@ extension TaskEngine {
         return try await body()
     }
 
-    /// Waits for one task's stored outcome.
-    func outcome(of id: TaskID) async throws -> TaskOutcome {
-        try await withCompletionWatch([id]) { watch in
+    /// Waits for one task's stored outcome (`unfinishedThrough`: see
+    /// ``withCompletionWatch(_:timeout:unfinishedThrough:_:)``).
+    func outcome(of id: TaskID, unfinishedThrough: Int64? = nil) async throws -> TaskOutcome {
+        try await withCompletionWatch([id], unfinishedThrough: unfinishedThrough) { watch in
             while true {
                 switch try await watch.next() {
                 case .outcomes(let outcomes):

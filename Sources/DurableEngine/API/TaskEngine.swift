@@ -168,10 +168,14 @@ public final class TaskEngine: Sendable {
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil,
                 traceContext: traceContext, queue: options.queue, concurrencyKey: options.concurrencyKey)
         }
+        // Read before the tasks exist: none of them can have finished by then.
+        let unfinishedThrough = hub.publishedSequence
         let created = try await creations.submit(newTasks) { calls in await self.storeTogether(calls) }
         changeListeners.signal()
         metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
-        return created.map { DurableTask(id: $0.id, engine: self) }
+        return created.map {
+            DurableTask(id: $0.id, engine: self, unfinishedThrough: $0.existed ? nil : unfinishedThrough)
+        }
     }
 
     /// Reattaches to a stored task, for instance after a restart.

@@ -7,6 +7,11 @@ import Synchronization
 /// feed (for other processes' commits). While anyone watches, an outcome whose
 /// completion number leaves a gap is held until the feed has read the gap, so
 /// every watch sees completions in the order they were stored.
+///
+/// The latest outcomes routed are kept (`recent`), so that a watch on a task
+/// this process has just created, and known unfinished at a completion number
+/// from which on every completion passed through here, takes its answer from
+/// them instead of reading the store (``register(_:unfinishedThrough:)``).
 final class CompletionHub: Sendable {
     private struct State {
         var watches: [TaskID: [CompletionWatch]] = [:]
@@ -16,23 +21,36 @@ final class CompletionHub: Sendable {
         var held: [Int64: TaskOutcome] = [:]
         /// Set while this process's store has failed for too long (see `StoreHealth`).
         var storeFailure: DurableError?
+        /// The outcomes of every completion after `recentStart` up to
+        /// `published` (but those deleted from the store), by task.
+        var recent = RecentOutcomes()
     }
 
     private let state: Mutex<State>
 
     /// Starts routing after completion number `sequence`.
     init(after sequence: Int64) {
-        state = Mutex(State(published: sequence))
+        state = Mutex(State(published: sequence, recent: RecentOutcomes(after: sequence)))
     }
 
-    func register(_ watch: CompletionWatch) {
+    /// Routes the outcomes of the watch's tasks to it from now on.
+    ///
+    /// `unfinishedThrough`: a completion number at which none of the watch's
+    /// tasks had finished (read before this process created them). When every
+    /// completion since then passed through here, returns the watch's tasks'
+    /// outcomes among them (possibly none): the store need not be read for
+    /// what finished before the watch. `nil`: read the store.
+    @discardableResult
+    func register(_ watch: CompletionWatch, unfinishedThrough: Int64? = nil) -> [TaskOutcome]? {
         let ids = watch.ids
-        let failure = state.withLock { state -> DurableError? in
+        let (failure, known) = state.withLock { state -> (DurableError?, [TaskOutcome]?) in
             state.watchCount += 1
             for id in ids { state.watches[id, default: []].append(watch) }
-            return state.storeFailure
+            let known = unfinishedThrough.flatMap { state.recent.outcomes(of: ids, finishedAfter: $0) }
+            return (state.storeFailure, known)
         }
         if let failure { watch.failOnStoreFailure(failure) }
+        return known
     }
 
     /// This process's store has failed for too long: the watches that ask for it
@@ -101,7 +119,16 @@ final class CompletionHub: Sendable {
         let deliveries = state.withLock { state -> [(CompletionWatch, [TaskOutcome])] in
             let newest = max(outcomes.map(\.completionSequence).max() ?? 0, coveredThrough ?? 0)
             guard state.watchCount > 0 else {
-                // Nobody waits: a later watch reads what it needs from the store.
+                // Nobody waits: a later watch reads what it needs from the store,
+                // unless these outcomes follow on from those routed before.
+                var next = state.published + 1
+                for outcome in outcomes.sorted(by: { $0.completionSequence < $1.completionSequence })
+                where outcome.completionSequence >= next {
+                    if outcome.completionSequence != next { state.recent.restart(after: outcome.completionSequence - 1) }
+                    state.recent.add(outcome)
+                    next = outcome.completionSequence + 1
+                }
+                if newest >= next { state.recent.restart(after: newest) }
                 state.published = max(state.published, newest)
                 return []
             }
@@ -113,6 +140,7 @@ final class CompletionHub: Sendable {
                 released.append(next)
                 state.published += 1
             }
+            // Numbers skipped here were deleted from the store: no watch waits for them.
             if let coveredThrough, coveredThrough > state.published {
                 let known = state.held.keys.filter { $0 <= coveredThrough }.sorted()
                 for sequence in known {
@@ -120,6 +148,7 @@ final class CompletionHub: Sendable {
                 }
                 state.published = coveredThrough
             }
+            for outcome in released { state.recent.add(outcome) }
             return Self.route(released, in: &state)
         }
         for (watch, batch) in deliveries { watch.deliver(batch) }
