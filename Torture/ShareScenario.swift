@@ -107,10 +107,12 @@ enum ShareScenario {
         }
 
         // Stored attempts: one succeeded per task; runs never overlap in time.
-        var attempts: [Int64: [(attempt: Int, start: Int64, end: Int64, outcome: String)]] = [:]
-        for row in try await probe.table("SELECT task_id, attempt, started_at, finished_at, outcome FROM task_attempts") {
+        var attempts: [Int64: [(attempt: Int, start: Int64, end: Int64, outcome: String, error: String)]] = [:]
+        let attemptRows = try await probe.table(
+            "SELECT task_id, attempt, started_at, finished_at, outcome, coalesce(error, '') FROM task_attempts")
+        for row in attemptRows {
             attempts[Int64(row[0]) ?? -1, default: []].append(
-                (Int(row[1]) ?? -1, Int64(row[2]) ?? -1, Int64(row[3]) ?? -1, row[4]))
+                (Int(row[1]) ?? -1, Int64(row[2]) ?? -1, Int64(row[3]) ?? -1, row[4], row[5]))
         }
         var handedBack = 0
         for task in tasks {
@@ -168,8 +170,20 @@ enum ShareScenario {
         for task in tasks {
             let id = task.id
             let executed = (byTask[id] ?? []).sorted { ($0.start ?? 0) < ($1.start ?? 0) }
-            if executed.count != (attempts[id] ?? []).count {
-                violations.append("task \(id): \(executed.count) executions for \((attempts[id] ?? []).count) attempts")
+            // Every execution is a stored attempt; a stored attempt without one is
+            // a task claimed ahead of a free slot and handed back before it started.
+            let stored = attempts[id] ?? []
+            let storedNumbers = Set(stored.map(\.attempt))
+            for run in executed where !storedNumbers.contains(run.attempt) {
+                violations.append("task \(id): attempt \(run.attempt) ran but is not stored")
+            }
+            let executedNumbers = Set(executed.map(\.attempt))
+            for run in stored where !executedNumbers.contains(run.attempt) {
+                let notStarted = run.error.contains("before the task started") || run.error.contains("for a slot")
+                if run.outcome != "interrupted" || !notStarted {
+                    violations.append(
+                        "task \(id): attempt \(run.attempt) \(run.outcome) is stored but never ran: \(run.error.prefix(120))")
+                }
             }
             for (a, b) in zip(executed, executed.dropFirst()) where (b.start ?? 0) < (a.end ?? UInt64.max) {
                 violations.append(

@@ -84,6 +84,34 @@ struct ClaimAheadTests {
         #expect(counter.count("waiting") == 1)
     }
 
+    @Test("a task claimed ahead that finds no slot for a second is handed back at a heartbeat, for other workers")
+    func staleHandedBack() async throws {
+        let directory = TemporaryDirectory()
+        let gates = Gates()
+        let counter = RunCounter()
+        let clock = ManualClock()
+        let engine = try await makeTestEngine(in: directory, gates: gates, counter: counter) {
+            $0.clock = clock
+            $0.maxConcurrentTasks = 1
+        }
+        try await engine.run { engine in
+            let busy = try await occupyTheSlot(of: engine, gates: gates)
+            let waiting = try await engine.createTask(Echo.self, "waiting")
+            try await eventually("the task is claimed ahead") { try await waiting.status() == .running }
+            // The next heartbeat (every 10 s with the default lease) finds it waiting for more than 1 s.
+            clock.advance(by: .seconds(11))
+            try await eventually("the task is handed back") { try await waiting.status() == .pending }
+            let attempts = try await engine.attempts(of: waiting.id)
+            #expect(attempts.map { $0.outcome } == [AttemptOutcome.interrupted])
+            #expect(attempts.first?.error?.message.contains("waited more than 1000 ms for a slot") == true)
+            #expect(counter.count("waiting") == 0)
+            gates.open("busy")
+            _ = try await busy.value
+            #expect(try await waiting.value == "waiting")
+            #expect(counter.count("waiting") == 1)
+        }
+    }
+
     @Test("maxTasksClaimedAhead below 0 is refused, naming the setting")
     func negativeLimitRefused() async throws {
         let directory = TemporaryDirectory()

@@ -344,4 +344,23 @@ struct WorkerDecisionsTests {
         decisions.processed(completions: 0, nextCommitRunning: false)
         #expect(decisions.start(starting[0], handle: "h1").stopReason == .timedOut(.deadlinePassed, retryable: false))
     }
+
+    @Test("ready tasks none of which started for the wait limit are handed back, and claiming ahead stops until a run ends")
+    func staleReadyTasks() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        decisions.runEnded(after: .microseconds(10))
+        _ = decisions.start(claimed(1), handle: "h1")  // holds the one slot
+        decisions.admit([claimed(2), claimed(3)], now: 1_000)
+        #expect(decisions.takeStaleReady(now: 1_999, wait: 1_000).isEmpty)
+        #expect(decisions.takeStaleReady(now: 2_000, wait: 1_000).map(\.id) == [TaskID(2), TaskID(3)])
+        #expect(decisions.ready.isEmpty && decisions.claimedNotStarted.isEmpty)
+        #expect(decisions.claimAheadDepth == 0)
+        // A line that moves is not stale: each start counts.
+        decisions.runEnded(after: .microseconds(10))
+        _ = decisions.finish(TaskID(1), attempt: 1)
+        decisions.admit([claimed(4), claimed(5)], now: 5_000)
+        #expect(decisions.takeStartable(now: 5_900).map(\.id) == [TaskID(4)])
+        #expect(decisions.takeStaleReady(now: 6_500, wait: 1_000).isEmpty)
+        #expect(decisions.takeStaleReady(now: 6_900, wait: 1_000).map(\.id) == [TaskID(5)])
+    }
 }

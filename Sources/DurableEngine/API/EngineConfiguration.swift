@@ -24,11 +24,14 @@ public struct EngineConfiguration: Sendable {
     /// as many pending tasks as the slots would start within about 5 ms at that
     /// pace, up to this limit. They are `running` in the store from their claim,
     /// start here in claim order as slots free (without waiting for a commit),
-    /// and so many more runs share each commit. A task claimed ahead that is
-    /// cancelled ends without running; at shutdown it is handed back as pending
-    /// without running. Longer runs claim nothing ahead. After a crash, the tasks
-    /// the worker held run again, as any running task does: with short runs,
-    /// that is up to this many more than ``maxConcurrentTasks``.
+    /// and so many more runs share each commit; an attempt's timeout counts
+    /// from its start. A task claimed ahead that is cancelled before it starts
+    /// ends without running; at shutdown it is handed back as pending without
+    /// running, and so is every waiting one when none of them has started for a
+    /// second (the runs ahead grew long: other workers may have room). Longer
+    /// runs claim nothing ahead. After a crash, the tasks the worker held run
+    /// again, as any running task does: with short runs, that is up to this many
+    /// more than ``maxConcurrentTasks``.
     public var maxTasksClaimedAhead: Int?
     /// How long a claim holds without a heartbeat before another process may take
     /// the task back. Default 30 s.

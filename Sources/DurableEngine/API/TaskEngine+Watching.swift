@@ -10,7 +10,7 @@ extension TaskEngine {
         _ body: (CompletionWatch) async throws -> T
     ) async throws -> T {
         let watch = CompletionWatch(ids: ids, endsOnStoreFailure: waitsOutsideJobs)
-        let known = hub.register(watch, unfinishedThrough: unfinishedThrough)
+        let knownUnfinished = hub.register(watch, unfinishedThrough: unfinishedThrough)
         changes.subscribe()
         let timer = timeout.map { timeout in
             Task { [clock] in
@@ -25,8 +25,8 @@ extension TaskEngine {
             hub.unregister(watch)
             changes.unsubscribe()
         }
-        if let known {
-            watch.finishInitialization(with: StoredOutcomes(outcomes: known))
+        if knownUnfinished {
+            watch.finishInitialization(with: StoredOutcomes())
         } else {
             watch.finishInitialization(with: try await store.outcomes(of: watch.ids))
         }

@@ -8,10 +8,11 @@ import Synchronization
 /// completion number leaves a gap is held until the feed has read the gap, so
 /// every watch sees completions in the order they were stored.
 ///
-/// The latest outcomes routed are kept (`recent`), so that a watch on a task
-/// this process has just created, and known unfinished at a completion number
-/// from which on every completion passed through here, takes its answer from
-/// them instead of reading the store (``register(_:unfinishedThrough:)``).
+/// The tasks of the latest completions routed are kept (`recent`), so that a
+/// watch on a task this process has just created, known unfinished at a
+/// completion number from which on every completion passed through here, can
+/// tell that it has not finished without reading the store
+/// (``register(_:unfinishedThrough:)``).
 final class CompletionHub: Sendable {
     private struct State {
         var watches: [TaskID: [CompletionWatch]] = [:]
@@ -21,36 +22,35 @@ final class CompletionHub: Sendable {
         var held: [Int64: TaskOutcome] = [:]
         /// Set while this process's store has failed for too long (see `StoreHealth`).
         var storeFailure: DurableError?
-        /// The outcomes of every completion after `recentStart` up to
-        /// `published` (but those deleted from the store), by task.
-        var recent = RecentOutcomes()
+        /// The tasks of the completions routed lately.
+        var recent = RecentCompletions()
     }
 
     private let state: Mutex<State>
 
     /// Starts routing after completion number `sequence`.
     init(after sequence: Int64) {
-        state = Mutex(State(published: sequence, recent: RecentOutcomes(after: sequence)))
+        state = Mutex(State(published: sequence, recent: RecentCompletions(after: sequence)))
     }
 
     /// Routes the outcomes of the watch's tasks to it from now on.
     ///
     /// `unfinishedThrough`: a completion number at which none of the watch's
-    /// tasks had finished (read before this process created them). When every
-    /// completion since then passed through here, returns the watch's tasks'
-    /// outcomes among them (possibly none): the store need not be read for
-    /// what finished before the watch. `nil`: read the store.
+    /// tasks had finished (read before this process created them). Returns
+    /// `true` when every completion since then passed through here and none
+    /// was theirs: nothing finished before the watch, and the store need not be
+    /// read for it. `false`: read the store.
     @discardableResult
-    func register(_ watch: CompletionWatch, unfinishedThrough: Int64? = nil) -> [TaskOutcome]? {
+    func register(_ watch: CompletionWatch, unfinishedThrough: Int64? = nil) -> Bool {
         let ids = watch.ids
-        let (failure, known) = state.withLock { state -> (DurableError?, [TaskOutcome]?) in
+        let (failure, unfinished) = state.withLock { state -> (DurableError?, Bool) in
             state.watchCount += 1
             for id in ids { state.watches[id, default: []].append(watch) }
-            let known = unfinishedThrough.flatMap { state.recent.outcomes(of: ids, finishedAfter: $0) }
-            return (state.storeFailure, known)
+            let unfinished = unfinishedThrough.map { state.recent.noneFinished(of: ids, after: $0) } ?? false
+            return (state.storeFailure, unfinished)
         }
         if let failure { watch.failOnStoreFailure(failure) }
-        return known
+        return unfinished
     }
 
     /// This process's store has failed for too long: the watches that ask for it
@@ -140,15 +140,18 @@ final class CompletionHub: Sendable {
                 released.append(next)
                 state.published += 1
             }
-            // Numbers skipped here were deleted from the store: no watch waits for them.
+            for outcome in released { state.recent.add(outcome) }
+            // Numbers skipped here were deleted from the store (a task pruned
+            // before anyone here saw it finish): a task missing from `recent`
+            // may be one of them.
             if let coveredThrough, coveredThrough > state.published {
                 let known = state.held.keys.filter { $0 <= coveredThrough }.sorted()
                 for sequence in known {
                     if let outcome = state.held.removeValue(forKey: sequence) { released.append(outcome) }
                 }
                 state.published = coveredThrough
+                state.recent.restart(after: coveredThrough)
             }
-            for outcome in released { state.recent.add(outcome) }
             return Self.route(released, in: &state)
         }
         for (watch, batch) in deliveries { watch.deliver(batch) }

@@ -119,7 +119,9 @@ extension Worker {
         let stale = Set(result.stale)
         metrics.stored(completions.lazy.filter { !stale.contains($0.id) })
         metrics.claimed(result.claimed)
-        let running = state.withLock { $0.decisions.running.count } + result.claimed.count
+        // Tasks claimed ahead wait for a slot: at most every slot runs.
+        let running = min(
+            configuration.maxConcurrentTasks, state.withLock { $0.decisions.running.count } + result.claimed.count)
         metrics.slots(running: running, free: max(0, configuration.maxConcurrentTasks - running))
     }
 
@@ -136,7 +138,8 @@ extension Worker {
         if result.requeued { noteNewWork() }
         // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
         if result.requeued || committed.failedExpired { engine.changes.readSoon() }
-        state.withLock { $0.decisions.admit(result.claimed) }
+        let now = clock.now()
+        state.withLock { $0.decisions.admit(result.claimed, now: now) }
         handBackReady()
         startReady()
         state.withLock {
@@ -220,8 +223,8 @@ extension Worker {
             journal: StepJournal(
                 taskID: task.id, taskName: task.name, owner: id, attempt: task.attempt, store: store, clock: clock))
         let retry = task.retry.flatMap { try? StoredJSON.decode(RetryPolicy.self, from: $0) }
-        let limit = limit(of: task)
         let launchedAt = clock.now()
+        let limit = limit(of: task, launchedAt: launchedAt)
         let (stopNow, superseded) = state.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?) in
             let job = Task {
                 let ending =

@@ -24,8 +24,9 @@ extension Worker {
                 }
                 let candidates = state.withLock { state in
                     state.decisions.running.filter { owned[$0.key] == nil }.map { ($0.key, $0.value.task.attempt) }
-                        + state.decisions.ready.filter { owned[$0.id] == nil }.map { ($0.id, $0.attempt) }
+                        + state.decisions.ready.filter { owned[$0.id] != $0.attempt }.map { ($0.id, $0.attempt) }
                 }
+                handBackStaleReady()
                 for (task, attempt) in candidates {
                     // Claimed after the heartbeat read? Then the store still shows us.
                     let record = try await store.task(task)

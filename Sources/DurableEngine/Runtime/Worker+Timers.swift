@@ -59,13 +59,15 @@ extension Worker {
         }
     }
 
-    /// When a claimed task must stop: its attempt timeout or its deadline,
-    /// whichever comes first; `nil` when it has neither.
-    func limit(of task: ClaimedTask) -> (at: Int64, reason: StopReason)? {
+    /// When a claimed task must stop: its attempt timeout (counted from
+    /// `launchedAt`, when its job starts here: a task claimed ahead waits for
+    /// a slot first) or its deadline, whichever comes first; `nil` when it has neither.
+    func limit(of task: ClaimedTask, launchedAt: Int64) -> (at: Int64, reason: StopReason)? {
         var limits: [(at: Int64, reason: StopReason)] = []
         if let timeout = task.timeoutMilliseconds {
             let error = StoredError.timeout("attempt \(task.attempt) timed out after \(timeout) ms")
-            limits.append((task.startedAt.adding(milliseconds: timeout), .timedOut(error, retryable: true)))
+            let start = max(task.startedAt, launchedAt)
+            limits.append((start.adding(milliseconds: timeout), .timedOut(error, retryable: true)))
         }
         if let deadline = task.deadline {
             limits.append((deadline, .timedOut(.deadlinePassed, retryable: false)))

@@ -156,32 +156,60 @@ final class Worker: Sendable {
         if tasks.count < reserved { wake.signal() }
     }
 
-    /// Starts the claimed tasks waiting for a slot that free slots now allow.
+    /// Starts the claimed tasks waiting for a slot that free slots now allow
+    /// (again after any that were refused at their start gave theirs back).
     func startReady() {
-        let tasks = state.withLock { $0.decisions.takeStartable() }
-        for task in tasks { start(task) }
+        while true {
+            let now = clock.now()
+            let tasks = state.withLock { $0.decisions.takeStartable(now: now) }
+            if tasks.isEmpty { return }
+            for task in tasks { start(task) }
+        }
     }
 
     /// While draining, hands the claimed tasks still waiting for a slot back
     /// as pending, without running them.
     func handBackReady() {
+        handBack(type: "Durable.Shutdown", "worker \(id) shut down before the task started") {
+            $0.takeReadyToHandBack()
+        }
+    }
+
+    /// How long claimed tasks may wait for a slot while none of them starts
+    /// before they are handed back (looked at by the heartbeats).
+    static let readyWaitLimit: Duration = .seconds(1)
+
+    /// Hands the claimed tasks waiting for a slot back as pending, without
+    /// running them, when none of them has started for ``readyWaitLimit``:
+    /// the runs ahead of them grew long, and other workers may have room.
+    func handBackStaleReady() {
+        let now = clock.now()
+        let wait = Self.readyWaitLimit.milliseconds
+        handBack(
+            type: "Durable.ClaimedAhead",
+            "task waited more than \(wait) ms for a slot of worker \(id); handed back for other workers"
+        ) { $0.takeStaleReady(now: now, wait: wait) }
+    }
+
+    /// Queues a hand-back (as pending, with an `interrupted` attempt saying
+    /// `message`) of the ready tasks `take` takes out of the line.
+    private func handBack(
+        type: String, _ message: String, taking take: (inout WorkerDecisions<RunHandles>) -> [ClaimedTask]
+    ) {
         let now = clock.now()
         let handedBack = state.withLock { state in
-            let tasks = state.decisions.takeReadyToHandBack()
+            let tasks = take(&state.decisions)
             for task in tasks {
                 state.decisions.complete(
                     TaskCompletion(
                         id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
-                        ending: .released(
-                            StoredError(
-                                kind: .interrupted, type: "Durable.Shutdown",
-                                message: "worker \(id) shut down before the task started")),
+                        ending: .released(StoredError(kind: .interrupted, type: type, message: message)),
                         endedAt: now))
             }
             return tasks.count
         }
         if handedBack > 0 {
-            logger.info("handing back \(handedBack) claimed task(s) that had not started at shutdown")
+            logger.info("handing back \(handedBack) claimed task(s) that had not started: \(message)")
             wake.signal()
         }
     }

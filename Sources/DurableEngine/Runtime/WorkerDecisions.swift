@@ -17,7 +17,8 @@
 /// the next commit; so how many tasks a commit carries does not depend on how
 /// many may run at once. A ready task that is cancelled, whose lease is lost,
 /// or that is still waiting at shutdown is ended or handed back without
-/// running.
+/// running; so are all of them when none has started for a while
+/// (``takeStaleReady(now:wait:)``: the runs ahead of them grew long).
 ///
 /// Work: `workGeneration` rises whenever new work may be due; a claim that came
 /// back short records the generation it was asked under (`claimedGeneration`),
@@ -41,6 +42,8 @@ struct WorkerDecisions<Handle> {
     private(set) var ready: [ClaimedTask] = []
     /// Tasks taken from `ready` to start: they hold their slots until they do.
     private(set) var launching = 0
+    /// When a task last started from `ready`, or the line last filled from empty.
+    private var readyMovedAt: Int64 = 0
     /// The average duration of recent runs (weighted towards the latest), in
     /// nanoseconds; `nil` until a run ends.
     private(set) var averageRunNanoseconds: Double?
@@ -174,7 +177,7 @@ struct WorkerDecisions<Handle> {
 
     /// Gives back slots promised by ``reserve(_:)``.
     /// `claimed`: the tasks claimed with their creation, first in line to
-    /// start (take them with ``takeStartable()``) and known from now on as
+    /// start (take them with ``takeStartable(now:)``) and known from now on as
     /// claimed and not started (the heartbeats must not take them for a lost
     /// claim's while they start).
     mutating func releaseReservation(_ count: Int, claimed: [ClaimedTask] = []) {
@@ -193,19 +196,33 @@ struct WorkerDecisions<Handle> {
 
     // MARK: Ready tasks
 
-    /// Tasks a commit claimed join the line of tasks waiting for a slot.
-    mutating func admit(_ claimed: [ClaimedTask]) {
+    /// Tasks a commit claimed join the line of tasks waiting for a slot (at
+    /// `now`, by the engine's clock).
+    mutating func admit(_ claimed: [ClaimedTask], now: Int64 = 0) {
+        if ready.isEmpty { readyMovedAt = now }
         ready.append(contentsOf: claimed)
     }
 
     /// The ready tasks that free slots let start now, first in line first;
     /// they hold their slots until ``start(_:handle:)`` (or ``refused(_:)``).
-    mutating func takeStartable() -> [ClaimedTask] {
+    mutating func takeStartable(now: Int64 = 0) -> [ClaimedTask] {
         let count = min(ready.count, max(0, maxConcurrentTasks - occupiedSlots))
         guard count > 0 else { return [] }
         launching += count
+        readyMovedAt = now
         defer { ready.removeFirst(count) }
         return Array(ready.prefix(count))
+    }
+
+    /// When no ready task has started for `wait` milliseconds (the runs ahead
+    /// of them grew long), the ready tasks, to hand back so that other workers
+    /// can start them; claiming ahead stops until a run ends here again.
+    mutating func takeStaleReady(now: Int64, wait: Int64) -> [ClaimedTask] {
+        guard !ready.isEmpty, now - readyMovedAt >= wait else { return [] }
+        averageRunNanoseconds = nil
+        defer { ready = [] }
+        for task in ready { claimedNotStarted.remove(task.id) }
+        return ready
     }
 
     /// Takes a task out of the line without starting it (it is cancelled, or
