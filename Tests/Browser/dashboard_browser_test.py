@@ -16,6 +16,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
@@ -37,18 +38,35 @@ def shot(driver, name):
     print(f"browser-test: screenshot {path}")
 
 
+# A live refresh swaps the page's content: an element read just before it is stale.
+SWAPPED = (StaleElementReferenceException, NoSuchElementException)
+
+
+def holds(expected, driver):
+    """Whether `expected(driver)` holds now (not while the page is being swapped)."""
+    try:
+        return bool(expected(driver))
+    except SWAPPED:
+        return False
+
+
 def click_until(driver, button_text, expected, what):
     """Clicks the button labelled `button_text` until `expected(driver)` holds: a
     live refresh may swap the page's content (and the button) just as it is
-    clicked, so a click that led nowhere is made again, at most three times."""
+    clicked, or just as the result is read, so a click that led nowhere is made
+    again, at most three times, unless what it was for has happened meanwhile."""
     for attempt in range(3):
+        if attempt > 0 and holds(expected, driver):
+            return True
         try:
             driver.find_element(By.XPATH, f"//button[text()='{button_text}']").click()
-            WebDriverWait(driver, 10).until(expected)
+            WebDriverWait(driver, 10, ignored_exceptions=SWAPPED).until(expected)
             return True
         except Exception as error:
             print(f"browser-test: {what}: click {attempt + 1} led nowhere ({type(error).__name__}) at "
                   f"{driver.current_url}: {driver.find_element(By.TAG_NAME, 'body').text[:300]!r}")
+    if holds(expected, driver):
+        return True
     shot(driver, what + "-failed")
     return False
 

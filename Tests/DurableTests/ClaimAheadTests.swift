@@ -9,6 +9,29 @@ import Testing
 /// clock makes every run take 0 ms, so the worker claims ahead after its first run.
 @Suite("Claiming ahead of free slots")
 struct ClaimAheadTests {
+    /// An engine with one slot on `clock`.
+    private func oneSlotEngine(
+        in directory: TemporaryDirectory, gates: Gates, counter: RunCounter, clock: ManualClock = ManualClock()
+    ) async throws -> TaskEngine {
+        try await makeTestEngine(in: directory, gates: gates, counter: counter) {
+            $0.clock = clock
+            $0.maxConcurrentTasks = 1
+            $0.gracefulShutdownTimeout = .seconds(30)
+        }
+    }
+
+    /// `task` is pending again, never ran, and its one attempt was handed back saying `reason`.
+    private func expectHandedBack(
+        _ task: DurableTask<String>, in engine: TaskEngine, counter: RunCounter, saying reason: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        #expect(try await task.status() == .pending, sourceLocation: sourceLocation)
+        #expect(counter.count("waiting") == 0, sourceLocation: sourceLocation)
+        let attempts = try await engine.attempts(of: task.id)
+        #expect(attempts.map { $0.outcome } == [AttemptOutcome.interrupted], sourceLocation: sourceLocation)
+        #expect(attempts.first?.error?.message.contains(reason) == true, sourceLocation: sourceLocation)
+    }
+
     /// An engine with one slot whose first run (a no-op) has ended, and a task
     /// holding that slot at its gate; returns the busy task.
     private func occupyTheSlot(
@@ -25,10 +48,7 @@ struct ClaimAheadTests {
         let directory = TemporaryDirectory()
         let gates = Gates()
         let counter = RunCounter()
-        let engine = try await makeTestEngine(in: directory, gates: gates, counter: counter) {
-            $0.clock = ManualClock()
-            $0.maxConcurrentTasks = 1
-        }
+        let engine = try await oneSlotEngine(in: directory, gates: gates, counter: counter)
         try await engine.run { engine in
             let busy = try await occupyTheSlot(of: engine, gates: gates)
             let waiting = try await engine.createTask(Echo.self, "waiting")
@@ -57,11 +77,7 @@ struct ClaimAheadTests {
         let gates = Gates()
         let counter = RunCounter()
         let clock = ManualClock()
-        let engine = try await makeTestEngine(in: directory, gates: gates, counter: counter) {
-            $0.clock = clock
-            $0.maxConcurrentTasks = 1
-            $0.gracefulShutdownTimeout = .seconds(30)
-        }
+        let engine = try await oneSlotEngine(in: directory, gates: gates, counter: counter, clock: clock)
         let (busy, waiting) = try await engine.run { engine in
             let busy = try await occupyTheSlot(of: engine, gates: gates)
             let waiting = try await engine.createTask(Echo.self, "waiting")
@@ -75,11 +91,7 @@ struct ClaimAheadTests {
             return (busy, waiting)
         }
         #expect(try await busy.status() == .succeeded)
-        #expect(try await waiting.status() == .pending)
-        #expect(counter.count("waiting") == 0)
-        let attempts = try await engine.attempts(of: waiting.id)
-        #expect(attempts.map { $0.outcome } == [AttemptOutcome.interrupted])
-        #expect(attempts.first?.error?.message.contains("shut down before the task started") == true)
+        try await expectHandedBack(waiting, in: engine, counter: counter, saying: "shut down before the task started")
         try await engine.run { _ async throws -> Void in #expect(try await waiting.value == "waiting") }
         #expect(counter.count("waiting") == 1)
     }
@@ -90,10 +102,7 @@ struct ClaimAheadTests {
         let gates = Gates()
         let counter = RunCounter()
         let clock = ManualClock()
-        let engine = try await makeTestEngine(in: directory, gates: gates, counter: counter) {
-            $0.clock = clock
-            $0.maxConcurrentTasks = 1
-        }
+        let engine = try await oneSlotEngine(in: directory, gates: gates, counter: counter, clock: clock)
         try await engine.run { engine in
             let busy = try await occupyTheSlot(of: engine, gates: gates)
             let waiting = try await engine.createTask(Echo.self, "waiting")
@@ -101,10 +110,8 @@ struct ClaimAheadTests {
             // The next heartbeat (every 10 s with the default lease) finds it waiting for more than 1 s.
             clock.advance(by: .seconds(11))
             try await eventually("the task is handed back") { try await waiting.status() == .pending }
-            let attempts = try await engine.attempts(of: waiting.id)
-            #expect(attempts.map { $0.outcome } == [AttemptOutcome.interrupted])
-            #expect(attempts.first?.error?.message.contains("waited more than 1000 ms for a slot") == true)
-            #expect(counter.count("waiting") == 0)
+            try await expectHandedBack(
+                waiting, in: engine, counter: counter, saying: "waited more than 1000 ms for a slot")
             gates.open("busy")
             _ = try await busy.value
             #expect(try await waiting.value == "waiting")
