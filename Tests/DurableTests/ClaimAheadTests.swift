@@ -107,9 +107,12 @@ struct ClaimAheadTests {
             let busy = try await occupyTheSlot(of: engine, gates: gates)
             let waiting = try await engine.createTask(Echo.self, "waiting")
             try await eventually("the task is claimed ahead") { try await waiting.status() == .running }
-            // The next heartbeat (every 10 s with the default lease) finds it waiting for more than 1 s.
-            clock.advance(by: .seconds(11))
-            try await eventually("the task is handed back") { try await waiting.status() == .pending }
+            // A heartbeat (every 10 s with the default lease) finds it waiting for more than 1 s.
+            // (Its status is stored before the worker has put it in line: advanced until then.)
+            try await eventually("the task is handed back") {
+                clock.advance(by: .seconds(11))
+                return try await waiting.status() == .pending
+            }
             try await expectHandedBack(
                 waiting, in: engine, counter: counter, saying: "waited more than 1000 ms for a slot")
             gates.open("busy")

@@ -363,4 +363,24 @@ struct WorkerDecisionsTests {
         #expect(decisions.takeStaleReady(now: 6_500, wait: 1_000).isEmpty)
         #expect(decisions.takeStaleReady(now: 6_900, wait: 1_000).map(\.id) == [TaskID(5)])
     }
+
+    @Test("a task a cancel request or a lost lease reached while its claim committed does not join the line")
+    func stoppedWhileClaimCommitted() {
+        var decisions = Decisions(maxConcurrentTasks: 1)
+        guard case .commit(_, _, let generation, _) = decisions.nextStep(claimedNotStarted: 0, claimsAnyJob: true)
+        else { return }
+        guard case .notRunning = decisions.stop(TaskID(1), reason: .cancelRequested("no")) else { return }
+        _ = decisions.stop(TaskID(2), reason: .leaseLost)
+        _ = decisions.stop(TaskID(3), reason: .timedOut(.deadlinePassed, retryable: false))
+        let ids = [TaskID(1), TaskID(2), TaskID(3)]
+        decisions.committed(generation: generation, claimed: 3, claimLimit: 3, claimedIDs: ids)
+        let stopped = decisions.admit([claimed(1), claimed(2), claimed(3)])
+        #expect(stopped.map(\.task.id) == [TaskID(1), TaskID(2)])
+        #expect(stopped.map(\.reason) == [.cancelRequested("no"), .leaseLost])
+        // A passed deadline stops the task once it starts (its run ends failed, as a run would).
+        #expect(decisions.ready.map(\.id) == [TaskID(3)])
+        #expect(decisions.claimedNotStarted == [TaskID(3)])
+        let starting = decisions.takeStartable()
+        #expect(decisions.start(starting[0], handle: "h3").stopReason == .timedOut(.deadlinePassed, retryable: false))
+    }
 }

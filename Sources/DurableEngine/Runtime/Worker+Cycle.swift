@@ -139,7 +139,12 @@ extension Worker {
         // Tasks back to pending may carry deadlines; after an expiry, the next one counts.
         if result.requeued || committed.failedExpired { engine.changes.readSoon() }
         let now = clock.now()
-        state.withLock { $0.decisions.admit(result.claimed, now: now) }
+        let endedBeforeStart = state.withLock { state in
+            let stopped = state.decisions.admit(result.claimed, now: now)
+            for (task, reason) in stopped { endBeforeStart(task, because: reason, now: now, in: &state.decisions) }
+            return !stopped.isEmpty
+        }
+        if endedBeforeStart { wake.signal() }
         handBackReady()
         startReady()
         state.withLock {

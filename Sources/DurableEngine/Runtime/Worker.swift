@@ -156,6 +156,18 @@ final class Worker: Sendable {
         if tasks.count < reserved { wake.signal() }
     }
 
+    /// Ends a claimed task that never started: cancelled, for a cancel request;
+    /// nothing to store for a lost lease (the task is another worker's now).
+    func endBeforeStart(
+        _ task: ClaimedTask, because reason: StopReason, now: Int64, in decisions: inout WorkerDecisions<RunHandles>
+    ) {
+        guard case .cancelRequested(let message) = reason else { return }
+        decisions.complete(
+            TaskCompletion(
+                id: task.id, job: task.job, owner: id, attempt: task.attempt, startedAt: task.startedAt,
+                ending: .cancelled(.cancellation(message)), endedAt: now))
+    }
+
     /// Starts the claimed tasks waiting for a slot that free slots now allow
     /// (again after any that were refused at their start gave theirs back).
     func startReady() {
@@ -276,11 +288,8 @@ final class Worker: Sendable {
         let now = clock.now()
         let result = state.withLock { state in
             let result = state.decisions.stop(id, attempt: attempt, reason: reason)
-            if case .removedBeforeStart(let task) = result, case .cancelRequested(let message) = reason {
-                state.decisions.complete(
-                    TaskCompletion(
-                        id: task.id, job: task.job, owner: self.id, attempt: task.attempt, startedAt: task.startedAt,
-                        ending: .cancelled(.cancellation(message)), endedAt: now))
+            if case .removedBeforeStart(let task) = result {
+                endBeforeStart(task, because: reason, now: now, in: &state.decisions)
             }
             return result
         }

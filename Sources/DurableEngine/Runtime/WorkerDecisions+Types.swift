@@ -7,6 +7,15 @@ extension WorkerDecisions {
         case leaseLost
         /// The attempt's timeout (retryable) or the task's deadline (not) passed.
         case timedOut(StoredError, retryable: Bool)
+
+        /// Whether a task not started yet ends (cancelled) or is forgotten (its
+        /// lease lost) without running, rather than starting to stop at once.
+        var endsBeforeStart: Bool {
+            switch self {
+            case .cancelRequested, .leaseLost: true
+            case .shutdown, .timedOut: false
+            }
+        }
     }
 
     /// A task running here.

@@ -197,10 +197,24 @@ struct WorkerDecisions<Handle> {
     // MARK: Ready tasks
 
     /// Tasks a commit claimed join the line of tasks waiting for a slot (at
-    /// `now`, by the engine's clock).
-    mutating func admit(_ claimed: [ClaimedTask], now: Int64 = 0) {
+    /// `now`, by the engine's clock), but those that a cancel request or a
+    /// lost lease reached while their claim committed: they are returned with
+    /// that reason, to end (or be forgotten) without running.
+    @discardableResult
+    mutating func admit(_ claimed: [ClaimedTask], now: Int64 = 0) -> [(task: ClaimedTask, reason: StopReason)] {
         if ready.isEmpty { readyMovedAt = now }
-        ready.append(contentsOf: claimed)
+        var stopped: [(task: ClaimedTask, reason: StopReason)] = []
+        for task in claimed {
+            switch earlyStops[task.id] {
+            case let reason? where reason.endsBeforeStart:
+                earlyStops[task.id] = nil
+                claimedNotStarted.remove(task.id)
+                stopped.append((task, reason))
+            default:
+                ready.append(task)
+            }
+        }
+        return stopped
     }
 
     /// The ready tasks that free slots let start now, first in line first;
@@ -344,10 +358,8 @@ struct WorkerDecisions<Handle> {
     /// first reason for its start.
     /// With `attempt`, only that run of the task is stopped.
     mutating func stop(_ id: TaskID, attempt: Int? = nil, reason: StopReason) -> StopResult {
-        switch reason {
-        case .cancelRequested, .leaseLost:
-            if let waiting = removeReady(id, attempt: attempt) { return .removedBeforeStart(waiting) }
-        case .shutdown, .timedOut: break
+        if reason.endsBeforeStart, let waiting = removeReady(id, attempt: attempt) {
+            return .removedBeforeStart(waiting)
         }
         guard var task = running[id], attempt == nil || task.task.attempt == attempt else {
             if let attempt, superseded[RunKey(id: id, attempt: attempt)] != nil { return .alreadyStopping }
