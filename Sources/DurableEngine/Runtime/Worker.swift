@@ -18,7 +18,8 @@ import Synchronization
 /// - ready → running: whoever frees a slot (a run ending, a job starting to
 ///   await others, a commit's results) takes the next ready tasks and starts them;
 /// - ready → ended or handed back without running: a cancel request (ends it
-///   cancelled), a lost lease (forgotten), a shutdown (handed back as pending);
+///   cancelled), a lost lease (forgotten), a shutdown, or a heartbeat that finds
+///   that none of the ready tasks started for a second (handed back as pending);
 /// - running → stopping (a stop reason is set and the Swift task cancelled): a
 ///   cancel request (from this process or read from the store), the shutdown
 ///   grace timer, a timeout, or a heartbeat that finds the lease lost;
