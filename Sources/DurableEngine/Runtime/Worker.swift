@@ -183,7 +183,7 @@ final class Worker: Sendable {
     /// While draining, hands the claimed tasks still waiting for a slot back
     /// as pending, without running them.
     func handBackReady() {
-        handBack(type: "Durable.Shutdown", "worker \(id) shut down before the task started") {
+        handBack(type: "Durable.Shutdown", "worker \(id) shut down before the task started", now: clock.now()) {
             $0.takeReadyToHandBack()
         }
     }
@@ -200,16 +200,15 @@ final class Worker: Sendable {
         let wait = Self.readyWaitLimit.milliseconds
         handBack(
             type: "Durable.ClaimedAhead",
-            "task waited more than \(wait) ms for a slot of worker \(id); handed back for other workers"
+            "task waited more than \(wait) ms for a slot of worker \(id); handed back for other workers", now: now
         ) { $0.takeStaleReady(now: now, wait: wait) }
     }
 
     /// Queues a hand-back (as pending, with an `interrupted` attempt saying
     /// `message`) of the ready tasks `take` takes out of the line.
     private func handBack(
-        type: String, _ message: String, taking take: (inout WorkerDecisions<RunHandles>) -> [ClaimedTask]
+        type: String, _ message: String, now: Int64, taking take: (inout WorkerDecisions<RunHandles>) -> [ClaimedTask]
     ) {
-        let now = clock.now()
         let handedBack = state.withLock { state in
             let tasks = take(&state.decisions)
             for task in tasks {

@@ -203,6 +203,11 @@ struct WorkerDecisions<Handle> {
     @discardableResult
     mutating func admit(_ claimed: [ClaimedTask], now: Int64 = 0) -> [(task: ClaimedTask, reason: StopReason)] {
         if ready.isEmpty { readyMovedAt = now }
+        // The usual case: nothing reached the claimed tasks while they committed.
+        guard !earlyStops.isEmpty else {
+            ready.append(contentsOf: claimed)
+            return []
+        }
         var stopped: [(task: ClaimedTask, reason: StopReason)] = []
         for task in claimed {
             switch earlyStops[task.id] {
@@ -234,9 +239,7 @@ struct WorkerDecisions<Handle> {
     mutating func takeStaleReady(now: Int64, wait: Int64) -> [ClaimedTask] {
         guard !ready.isEmpty, now - readyMovedAt >= wait else { return [] }
         averageRunNanoseconds = nil
-        defer { ready = [] }
-        for task in ready { claimedNotStarted.remove(task.id) }
-        return ready
+        return takeWholeLine()
     }
 
     /// Takes a task out of the line without starting it (it is cancelled, or
@@ -252,7 +255,12 @@ struct WorkerDecisions<Handle> {
     /// While draining, the tasks still waiting for a slot, to hand back
     /// without running them; none otherwise.
     mutating func takeReadyToHandBack() -> [ClaimedTask] {
-        guard draining, !ready.isEmpty else { return [] }
+        guard draining else { return [] }
+        return takeWholeLine()
+    }
+
+    /// Empties the line: its tasks are no longer claimed-and-not-started here.
+    private mutating func takeWholeLine() -> [ClaimedTask] {
         defer { ready = [] }
         for task in ready { claimedNotStarted.remove(task.id) }
         return ready
