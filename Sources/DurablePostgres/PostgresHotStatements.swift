@@ -161,19 +161,25 @@ enum FinishRunsStatement: HotStatement {
             RETURNING value - $12::bigint + 1 AS first
         ), base AS (
             SELECT coalesce((SELECT first FROM reserved), $11::bigint) AS first
-        ), \(endedRuns), done AS (
-            UPDATE tasks SET status = v.status, result = v.result, error = v.error, finished_at = $10::bigint,
-                             completion_seq = base.first + v."offset", owner = NULL, lease_expires_at = NULL
-            FROM v, base
-            -- The ANY keeps the plan on the primary key whatever the number of rows
-            -- (a generic plan knows nothing of the arrays' lengths).
-            WHERE tasks.id = ANY($1::bigint[]) AND tasks.id = v.id AND tasks.owner = v.owner
-              AND tasks.attempt = v.attempt AND tasks.status = 'running'
+        ), \(endedRuns), fenced AS MATERIALIZED (
+            -- Each run's row, locked after the counter (as it is joined with the first
+            -- number) and looked up by its primary key alone: a generic plan knows
+            -- nothing of the arrays' lengths, and joined any other way it compared
+            -- every run with every row (500 runs took 100 ms).
+            SELECT v.*, base.first + v."offset" AS seq FROM base, v, LATERAL (
+                SELECT owner, attempt, status FROM tasks
+                WHERE id = v.id AND base.first IS NOT NULL
+                FOR UPDATE
+            ) AS t
+            WHERE t.owner = v.owner AND t.attempt = v.attempt AND t.status = 'running'
+        ), done AS (
+            UPDATE tasks SET status = f.status, result = f.result, error = f.error, finished_at = $10::bigint,
+                             completion_seq = f.seq, owner = NULL, lease_expires_at = NULL
+            FROM fenced AS f WHERE tasks.id = f.id
             RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message, tasks.concurrency_key
         ), attempts AS (
             INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
-            SELECT v.id, v.attempt, v.owner, v.started_at, $10::bigint, v.outcome, v.error
-            FROM v JOIN done ON done.id = v.id
+            SELECT f.id, f.attempt, f.owner, f.started_at, $10::bigint, f.outcome, f.error FROM fenced AS f
             ON CONFLICT DO NOTHING
         )
         SELECT base.first, done.id, done.group_id, done.has_callbacks, done.cancel_message, done.concurrency_key
