@@ -5,8 +5,11 @@ import Synchronization
 
 /// The PostgreSQL ``ChangeFeed``: a connection of its own listens on channel
 /// `durable_<schema>`, on which every commit that changes tasks notifies (a
-/// trigger, see migrations/postgres); after each notification from another
-/// session it reads what the engine's ``ChangeReader`` wants.
+/// trigger, see migrations/postgres); after a notification from another
+/// session it reads what the engine's ``ChangeReader`` wants of what changed:
+/// completions after a commit that finished tasks, the worker's changes after
+/// one that made work or a cancel request (``PostgresChangeNotice``). A commit
+/// that only claimed or renewed leases is signalled and read by nobody.
 ///
 /// Notifications are lost while the listening connection is down: after each
 /// (re)connection it reads at once, and while it listens it also reads every
@@ -19,6 +22,12 @@ final class PostgresChangeFeed: ChangeFeed {
         var task: Task<Void, Never>?
         var wake: AsyncStream<Void>.Continuation?
         var stopped = false
+        /// What others changed since the last read began.
+        var unread: PostgresChangeNotice.Kinds = .all
+        /// Whether the next read for the worker looks for claimable work: not
+        /// when every change since the last one that could make work was met by
+        /// a claim at its notification.
+        var looksForWork = true
     }
 
     private let store: PostgresStore
@@ -54,7 +63,19 @@ final class PostgresChangeFeed: ChangeFeed {
     }
 
     func readSoon() {
-        _ = state.withLock { $0.wake }?.yield()
+        markUnread(.all)?.yield()
+    }
+
+    /// Notes what changed (and whether the worker already claims because of
+    /// it); returns the continuation that wakes the reading loop.
+    private func markUnread(
+        _ kinds: PostgresChangeNotice.Kinds, claiming: Bool = false
+    ) -> AsyncStream<Void>.Continuation? {
+        state.withLock { state in
+            state.unread.formUnion(kinds)
+            if kinds.contains(.work), !claiming { state.looksForWork = true }
+            return state.wake
+        }
     }
 
     func stop() {
@@ -74,14 +95,14 @@ final class PostgresChangeFeed: ChangeFeed {
     /// another wakes it every safety-poll interval; this loop reads after each
     /// wake-up (and after each `readSoon`).
     private func watch(_ wakes: AsyncStream<Void>) async {
-        guard let wake = state.withLock({ $0.wake }) else { return }
+        guard state.withLock({ $0.wake != nil }) else { return }
         let interval = store.configuration.safetyPollInterval
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in await listen(waking: wake) }
-            group.addTask {
+            group.addTask { [self] in await listen() }
+            group.addTask { [self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
-                    wake.yield()
+                    markUnread(.all)?.yield()
                 }
             }
             for await _ in wakes {
@@ -94,7 +115,7 @@ final class PostgresChangeFeed: ChangeFeed {
 
     /// Listens on the store's channel on a connection of the pool, reconnecting
     /// with growing pauses, until cancelled.
-    private func listen(waking wake: AsyncStream<Void>.Continuation) async {
+    private func listen() async {
         let channel = "durable_" + store.configuration.schema
         let ownSession = store.database.sessionName
         var pause = Duration.milliseconds(50)
@@ -107,11 +128,16 @@ final class PostgresChangeFeed: ChangeFeed {
                         pause = .milliseconds(50)
                         // Whatever committed while nobody listened is read now.
                         reader.changedByOthers()
-                        wake.yield()
-                        for try await notification in notifications where notification.payload != ownSession {
+                        markUnread(.all)?.yield()
+                        for try await notification in notifications {
+                            let change = PostgresChangeNotice(payload: notification.payload)
                             // Others' commits; this store's own were applied as they committed.
+                            guard change.session != ownSession else { continue }
                             reader.changedByOthers()
-                            wake.yield()
+                            guard !change.kinds.isEmpty else { continue }
+                            // A task claimable now: a worker with a free slot claims without a read first.
+                            let claiming = change.kinds.contains(.claimableWork) && reader.claimableWorkCommitted()
+                            markUnread(change.kinds, claiming: claiming)?.yield()
                         }
                     }
                 }
@@ -130,6 +156,22 @@ final class PostgresChangeFeed: ChangeFeed {
     }
 
     private func readChanges() async {
+        let (unread, looksForWork) = state.withLock { state in
+            defer {
+                state.unread = []
+                state.looksForWork = false
+            }
+            return (state.unread, state.looksForWork)
+        }
+        // What could not be read is read at the next wake-up (a notification,
+        // the safety poll), as well as whatever that brings.
+        if unread.contains(.completions), !(await readCompletions()) { _ = markUnread(.completions) }
+        if unread.contains(.work), !(await readWorkerChanges(looksForWork: looksForWork)) {
+            _ = markUnread(.work, claiming: !looksForWork)
+        }
+    }
+
+    private func readCompletions() async -> Bool {
         do {
             var gaps = false
             while let after = reader.completionsWanted {
@@ -140,15 +182,23 @@ final class PostgresChangeFeed: ChangeFeed {
                 if page.outcomes.count < 1000 { break }
             }
             if gaps { reader.missing(try await store.missingTasks(among: reader.awaitedTasks)) }
+            return true
         } catch {
             report(error)
+            return false
         }
+    }
+
+    private func readWorkerChanges(looksForWork: Bool) async -> Bool {
         do {
-            if let interest = reader.workerInterest {
+            if var interest = reader.workerInterest {
+                interest.looksForWork = interest.looksForWork && looksForWork
                 reader.received(try await store.workerChanges(for: interest))
             }
+            return true
         } catch {
             report(error)
+            return false
         }
     }
 

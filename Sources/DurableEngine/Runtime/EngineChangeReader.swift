@@ -16,6 +16,10 @@ final class EngineChangeReader: ChangeReader {
         signals.signal()
     }
 
+    func claimableWorkCommitted() -> Bool {
+        currentWorker?.claimIfFree() ?? false
+    }
+
     /// The worker that receives what is read for it, until detached.
     func attach(_ worker: Worker) {
         self.worker.withLock { $0 = worker }

@@ -135,6 +135,16 @@ final class Worker: Sendable {
         wake.signal()
     }
 
+    /// Another process committed a task that can be claimed now: with a free
+    /// slot, claims at once (`true`); without one, new work is noted when a
+    /// slot frees (``WorkerDecisions/looksForWork(claimsAnyJob:)``).
+    func claimIfFree() -> Bool {
+        let claiming = claimsAnyJob
+        guard state.withLock({ $0.decisions.looksForWork(claimsAnyJob: claiming) }) else { return false }
+        noteNewWork()
+        return true
+    }
+
     /// A schedule was stored, changed or deleted by this process: its schedule loop looks again.
     func schedulesChanged() {
         schedulesNudge.signal()

@@ -25,8 +25,9 @@ package protocol ChangeFeed: Sendable {
 }
 
 /// The engine's side of a ``ChangeFeed``: what it wants read after a foreign
-/// change, and where the results go. Called on the feed's own thread or task,
-/// one call at a time.
+/// change, and where the results go. The reads and their results are called on
+/// the feed's own thread or task, one call at a time; ``changedByOthers()`` and
+/// ``claimableWorkCommitted()`` may come from the feed's listener meanwhile.
 package protocol ChangeReader: AnyObject, Sendable {
     /// The completion number after which completions are wanted, or `nil` when
     /// nobody here waits for one.
@@ -48,6 +49,15 @@ package protocol ChangeReader: AnyObject, Sendable {
     /// Another connection committed a change (the feed noticed it, before it
     /// reads what changed).
     func changedByOthers()
+    /// Another connection committed a task that can be claimed now (a feed whose
+    /// notifications say so): a worker here with a free slot claims at once,
+    /// without waiting for the feed's read. Returns whether it did; the feed's
+    /// read then leaves claimable work out of what it reads for the worker.
+    func claimableWorkCommitted() -> Bool
+}
+
+extension ChangeReader {
+    package func claimableWorkCommitted() -> Bool { false }
 }
 
 /// What a worker wants read after a foreign change.
