@@ -25,10 +25,13 @@ extension PostgresConnection {
     /// Runs the statement `kind` with `statement`'s parameters, for `rowCount`
     /// rows, and returns its rows.
     ///
-    /// For a few rows it runs prepared: the server soon plans it once for all
-    /// (a generic plan). That plan knows nothing of the arrays' lengths, and
-    /// for many rows it picks joins that cost more than planning each time, so
-    /// then it runs as a one-off statement, planned for the rows it has.
+    /// For a few rows it runs prepared, so the server parses it once. For
+    /// more it runs as a one-off statement. Either way the store's sessions
+    /// plan it generically (`plan_cache_mode = force_generic_plan`, see
+    /// ``PostgresDatabase``): the plan knows nothing of the arrays' lengths, so
+    /// every hot statement looks up the rows it changes by primary key from
+    /// the arrays (a join between two sets of unknown size became a nested
+    /// loop comparing every element with every row).
     func rows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement, rowCount: Int) async throws
         -> [PostgresRow]
     {
@@ -63,11 +66,9 @@ private func leaseEnd(fixed: String, duration: String) -> String {
 /// queue, then the second, ..., see ``ClaimRule/interleave(_:limit:)``), up to
 /// `limit` in all. Defines the CTEs `pairs`, `candidates` and `claimed` (the
 /// claimed rows, ``PostgresRows/claimedColumns``). The other arguments name
-/// parameters; `after`, when given, is an extra condition of every candidate
-/// lookup (it is evaluated before any row is locked).
+/// parameters.
 private func claimCTEs(
-    owner: String, now: String, limit: String, leaseFixed: String, leaseDuration: String, pairs: String,
-    after: String = "TRUE"
+    owner: String, now: String, limit: String, leaseFixed: String, leaseDuration: String, pairs: String
 ) -> String {
     """
     pairs AS (\(pairs)), candidates AS (
@@ -76,7 +77,7 @@ private func claimCTEs(
                    row_number() OVER (PARTITION BY p.queue ORDER BY c.priority DESC, c.run_at, c.id) AS turn
             FROM pairs AS p, LATERAL (
                 SELECT id, priority, run_at FROM tasks
-                WHERE queue = p.queue AND job = p.job AND \(PostgresRows.claimable(now: "\(now)::bigint")) AND \(after)
+                WHERE queue = p.queue AND job = p.job AND \(PostgresRows.claimable(now: "\(now)::bigint"))
                 ORDER BY priority DESC, run_at, id LIMIT p.cap
                 FOR UPDATE SKIP LOCKED
             ) AS c
@@ -188,64 +189,88 @@ enum FinishRunsStatement: HotStatement {
 }
 
 /// A worker's whole cycle in one statement, so in one round trip and one
-/// implicit transaction: finishes ended runs (fenced by owner and attempt) with
-/// their attempt rows and completion numbers, and claims due tasks of the
-/// given jobs. Runs whose finish has consequences (stored done callbacks; a
-/// failure in a task group; a concurrency key whose waiting tasks to admit) are left running, as are runs no longer theirs:
-/// the caller finishes those in a transaction of its own.
+/// implicit transaction: claims due tasks of the given jobs, and finishes ended
+/// runs (fenced by owner and attempt) with their attempt rows and completion
+/// numbers. Runs whose finish has consequences (stored done callbacks; a
+/// failure in a task group; a concurrency key whose waiting tasks to admit)
+/// are left running, as are runs no longer theirs: the caller finishes those
+/// in a transaction of its own.
+///
+/// The claim does not wait for the completion counter: claims of several
+/// workers go on while one of them finishes. The counter is locked with
+/// `SKIP LOCKED`: when another transaction holds it, no run is finished and a
+/// row says so (see ``finishAndClaim(waitsForCounter:)``); the caller then
+/// finishes them with ``FinishWaitingStatement``. So this statement never waits
+/// for the counter while it holds claimed rows (a transaction that holds the
+/// counter may wait for a pending row, to cancel it): no deadlock.
 ///
 /// Returns the finished tasks (id, completion number, cancel message, then
 /// NULLs) and the claimed ones (three NULLs, then ``PostgresRows/claimedColumns``),
-/// and a row of NULLs alone when a queue with limits exists (see
-/// `limitedQueuesExist`). Parameters: the ended runs ($1 to $9, as
-/// ``FinishRunsStatement``), now, owner, claim limit, the lease's fixed end or
-/// NULL, the lease's duration, jobs, queues, whether every queue.
+/// a row of NULLs alone when a queue with limits exists (see
+/// `limitedQueuesExist`), and a row with completion number -1 alone when runs
+/// were given but the counter was busy. Parameters: the ended runs ($1 to $9,
+/// as ``FinishRunsStatement``), now, owner, claim limit, the lease's fixed end
+/// or NULL, the lease's duration, jobs, queues, whether every queue.
+enum FinishAndClaimStatement: HotStatement {
+    static let sql = finishAndClaim(waitsForCounter: false)
+}
+
+/// ``FinishAndClaimStatement`` for runs whose first try found the counter
+/// busy: it waits for the counter (holding no other lock yet) and claims
+/// nothing (pass a claim limit of 0).
+enum FinishWaitingStatement: HotStatement {
+    static let sql = finishAndClaim(waitsForCounter: true)
+}
+
+/// The SQL of ``FinishAndClaimStatement`` and ``FinishWaitingStatement``.
 ///
 /// Lock order, as in every finishing transaction: the completion counter
-/// first (`counter`), then task rows: the runs' rows are locked as they are
-/// joined with the counter's row, and every claim lookup reads the counter
-/// first. The numbers follow the counter's locked value without gaps; the
-/// counter moves on by the number of finished runs.
-enum FinishAndClaimStatement: HotStatement {
-    static let sql = """
-        WITH \(endedRuns), counter AS MATERIALIZED (
-            SELECT value FROM durable_counters WHERE name = 'completion_seq' FOR UPDATE
-        ), finishing AS MATERIALIZED (
-            -- Each run's row, locked after the counter, looked up by its primary key
-            -- alone (by owner, the planner would walk all of the owner's running rows).
-            SELECT t.id FROM counter, v, LATERAL (
-                SELECT id, owner, attempt, status, has_callbacks, group_id, concurrency_key FROM tasks
-                WHERE id = v.id AND counter.value IS NOT NULL
-                FOR UPDATE
-            ) AS t
-            WHERE t.owner = v.owner AND t.attempt = v.attempt AND t.status = 'running' AND NOT t.has_callbacks
-              AND (t.group_id IS NULL OR v.status <> 'failed') AND t.concurrency_key IS NULL
-        ), numbered AS MATERIALIZED (
-            SELECT v.*, counter.value + row_number() OVER (ORDER BY v."offset") AS seq
-            FROM counter, v JOIN finishing ON finishing.id = v.id
-        ), done AS (
-            UPDATE tasks SET status = n.status, result = n.result, error = n.error, finished_at = $10::bigint,
-                             completion_seq = n.seq, owner = NULL, lease_expires_at = NULL
-            FROM numbered AS n WHERE tasks.id = n.id
-            RETURNING tasks.id, tasks.completion_seq, tasks.cancel_message
-        ), attempts AS (
-            INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
-            SELECT n.id, n.attempt, n.owner, n.started_at, $10::bigint, n.outcome, n.error FROM numbered AS n
-            ON CONFLICT DO NOTHING
-        ), moved AS (
-            UPDATE durable_counters SET value = value + (SELECT count(*) FROM numbered)
-            WHERE name = 'completion_seq' AND EXISTS (SELECT FROM numbered)
-        ), \(claimCTEs(
-            owner: "$11", now: "$10", limit: "$12", leaseFixed: "$13", leaseDuration: "$14",
-            pairs: openQueuePairs(jobs: "$15", queues: "$16", allQueues: "$17", cap: "$12"),
-            after: "(SELECT value FROM counter) IS NOT NULL"))
-        SELECT NULL::bigint, NULL::bigint, NULL::text, claimed.* FROM claimed
-        UNION ALL
-        SELECT done.id, done.completion_seq, done.cancel_message, \(PostgresRows.claimedNulls) FROM done
-        UNION ALL
-        SELECT NULL::bigint, NULL::bigint, NULL::text, \(PostgresRows.claimedNulls)
-        WHERE $12::bigint > 0 AND \(limitedQueuesExist(queues: "$16", allQueues: "$17"))
-        """
+/// first (`counter`), then the runs' rows, locked as they are joined with the
+/// counter's row. The numbers follow the counter's locked value without gaps;
+/// the counter moves on by the number of finished runs.
+private func finishAndClaim(waitsForCounter: Bool) -> String {
+    """
+    WITH \(endedRuns), counter AS MATERIALIZED (
+        SELECT value FROM durable_counters WHERE name = 'completion_seq'
+        FOR UPDATE\(waitsForCounter ? "" : " SKIP LOCKED")
+    ), finishing AS MATERIALIZED (
+        -- Each run's row, locked after the counter, looked up by its primary key
+        -- alone (by owner, the planner would walk all of the owner's running rows).
+        SELECT t.id FROM counter, v, LATERAL (
+            SELECT id, owner, attempt, status, has_callbacks, group_id, concurrency_key FROM tasks
+            WHERE id = v.id AND counter.value IS NOT NULL
+            FOR UPDATE
+        ) AS t
+        WHERE t.owner = v.owner AND t.attempt = v.attempt AND t.status = 'running' AND NOT t.has_callbacks
+          AND (t.group_id IS NULL OR v.status <> 'failed') AND t.concurrency_key IS NULL
+    ), numbered AS MATERIALIZED (
+        SELECT v.*, counter.value + row_number() OVER (ORDER BY v."offset") AS seq
+        FROM counter, v JOIN finishing ON finishing.id = v.id
+    ), done AS (
+        UPDATE tasks SET status = n.status, result = n.result, error = n.error, finished_at = $10::bigint,
+                         completion_seq = n.seq, owner = NULL, lease_expires_at = NULL
+        FROM numbered AS n WHERE tasks.id = n.id
+        RETURNING tasks.id, tasks.completion_seq, tasks.cancel_message
+    ), attempts AS (
+        INSERT INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)
+        SELECT n.id, n.attempt, n.owner, n.started_at, $10::bigint, n.outcome, n.error FROM numbered AS n
+        ON CONFLICT DO NOTHING
+    ), moved AS (
+        UPDATE durable_counters SET value = value + (SELECT count(*) FROM numbered)
+        WHERE name = 'completion_seq' AND EXISTS (SELECT FROM numbered)
+    ), \(claimCTEs(
+        owner: "$11", now: "$10", limit: "$12", leaseFixed: "$13", leaseDuration: "$14",
+        pairs: openQueuePairs(jobs: "$15", queues: "$16", allQueues: "$17", cap: "$12")))
+    SELECT NULL::bigint, NULL::bigint, NULL::text, claimed.* FROM claimed
+    UNION ALL
+    SELECT done.id, done.completion_seq, done.cancel_message, \(PostgresRows.claimedNulls) FROM done
+    UNION ALL
+    SELECT NULL::bigint, NULL::bigint, NULL::text, \(PostgresRows.claimedNulls)
+    WHERE $12::bigint > 0 AND \(limitedQueuesExist(queues: "$16", allQueues: "$17"))
+    UNION ALL
+    SELECT NULL::bigint, -1::bigint, NULL::text, \(PostgresRows.claimedNulls)
+    WHERE cardinality($1::bigint[]) > 0 AND NOT EXISTS (SELECT FROM counter)
+    """
 }
 
 /// Inserts unkeyed tasks with ids from the sequence, `columns` being the

@@ -27,10 +27,21 @@ extension PostgresStore {
         // The common cycle (runs that ended, a claim) is one statement too; the
         // runs it leaves (a consequence to store, no longer theirs) are finished
         // in a transaction after it.
-        var (result, leftRunning, limitedQueues) = try await write(
+        var (result, leftRunning, limitedQueues, counterBusy) = try await write(
             "commit \(completions.count) completion(s) and claim", singleStatement: true
         ) { connection in
-            try await self.finishAndClaim(runs, claim: claim, on: connection, now: now)
+            try await self.finishAndClaim(runs, claim: claim, waitsForCounter: false, on: connection, now: now)
+        }
+        // Another transaction held the completion counter: the claim went through
+        // and the runs are finished now, waiting for the counter.
+        if counterBusy {
+            let (finished, left, _, _) = try await write(
+                "commit \(completions.count) completion(s)", singleStatement: true
+            ) { connection in
+                try await self.finishAndClaim(runs, claim: nil, waitsForCounter: true, on: connection, now: now)
+            }
+            result.effects.finished = finished.effects.finished
+            leftRunning = left
         }
         if !leftRunning.isEmpty {
             let rest = try await completeAndClaimInTransaction(
@@ -58,11 +69,14 @@ extension PostgresStore {
         return runs
     }
 
-    /// Runs ``FinishAndClaimStatement``: returns what it stored and claimed, the
-    /// runs it left running, and whether queues with limits are left to claim from.
+    /// Runs ``FinishAndClaimStatement`` (or, waiting for the completion counter,
+    /// ``FinishWaitingStatement``): returns what it stored and claimed, the runs
+    /// it left running, whether queues with limits are left to claim from, and
+    /// whether the counter was busy (then no run was finished).
     private func finishAndClaim(
-        _ runs: [EndedRun], claim: ClaimRequest?, on connection: PostgresConnection, now: Int64
-    ) async throws -> (CycleResult, leftRunning: Set<TaskID>, limitedQueues: Bool) {
+        _ runs: [EndedRun], claim: ClaimRequest?, waitsForCounter: Bool, on connection: PostgresConnection,
+        now: Int64
+    ) async throws -> (CycleResult, leftRunning: Set<TaskID>, limitedQueues: Bool, counterBusy: Bool) {
         var statement = PostgresStatement()
         try statement.bind(endedRuns: runs)
         statement.bind(now)
@@ -74,13 +88,18 @@ extension PostgresStore {
         statement.bind(claim?.queues == nil)
         var result = CycleResult()
         var limitedQueues = false
+        var counterBusy = false
         var finished: [Int64: (sequence: Int64, cancelMessage: String?)] = [:]
-        let rows = try await connection.rows(
-            FinishAndClaimStatement.self, statement, rowCount: runs.count)
+        let rows =
+            waitsForCounter
+            ? try await connection.rows(FinishWaitingStatement.self, statement, rowCount: runs.count)
+            : try await connection.rows(FinishAndClaimStatement.self, statement, rowCount: runs.count)
         for row in rows {
             var columns = Columns(row)
             if let id: Int64 = try columns.next() {
                 finished[id] = (try columns.next(), try columns.next())
+            } else if try columns.next(Int64?.self) == -1 {
+                counterBusy = true
             } else if row.makeRandomAccess()[3].bytes == nil {
                 limitedQueues = true
             } else {
@@ -89,6 +108,7 @@ extension PostgresStore {
         }
         result.claimed.sort { $0.id < $1.id }
         var leftRunning = Set<TaskID>()
+        if counterBusy { return (result, leftRunning, limitedQueues, true) }
         for run in runs {
             guard let (sequence, cancelMessage) = finished[run.id.rawValue] else {
                 leftRunning.insert(run.id)
@@ -101,7 +121,7 @@ extension PostgresStore {
         }
         // Waiters take outcomes in completion order.
         result.effects.finished.sort { $0.completionSequence < $1.completionSequence }
-        return (result, leftRunning, limitedQueues)
+        return (result, leftRunning, limitedQueues, false)
     }
 
     /// Claims, in a transaction of its own, what a one-statement claim left:
