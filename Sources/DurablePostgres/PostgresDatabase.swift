@@ -58,10 +58,11 @@ final class PostgresDatabase: Sendable {
         client.options.connectTimeout = configuration.connectTimeout
         client.options.additionalStartupParameters = [
             ("application_name", sessionName), ("search_path", configuration.schema),
-            // The only named prepared statements are the hot statements, prepared
-            // for a few rows (`HotStatements.preparedRowLimit`): their generic plan
-            // serves. Left to choose, the server planned the worker's cycle again at
-            // every call (0.45 ms, twice the time it took to run it).
+            // Every statement with parameters is planned once, generically (also
+            // an unnamed one): the hot statements are written for such plans (rows
+            // looked up by primary key from their arrays). Left to choose, the
+            // server planned the worker's cycle again at every call (0.45 ms,
+            // twice the time it took to run it).
             ("plan_cache_mode", "force_generic_plan"),
         ] + serverSideLimits
         return client

@@ -22,22 +22,18 @@ struct PreparedHotStatement<Kind: HotStatement>: PostgresPreparedStatement {
 }
 
 extension PostgresConnection {
-    /// Runs the statement `kind` with `statement`'s parameters, for `rowCount`
-    /// rows, and returns its rows.
+    /// Runs the statement `kind`, prepared, with `statement`'s parameters, and
+    /// returns its rows: the server parses it once per connection.
     ///
-    /// For a few rows it runs prepared, so the server parses it once. For
-    /// more it runs as a one-off statement. Either way the store's sessions
-    /// plan it generically (`plan_cache_mode = force_generic_plan`, see
-    /// ``PostgresDatabase``): the plan knows nothing of the arrays' lengths, so
-    /// every hot statement looks up the rows it changes by primary key from
-    /// the arrays (a join between two sets of unknown size became a nested
-    /// loop comparing every element with every row).
-    func rows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement, rowCount: Int) async throws
-        -> [PostgresRow]
-    {
-        guard rowCount <= HotStatements.preparedRowLimit else {
-            return try await rows(PostgresQuery(unsafeSQL: Kind.sql, binds: statement.bindings))
-        }
+    /// The store's sessions plan it generically (`plan_cache_mode =
+    /// force_generic_plan`, see ``PostgresDatabase``), for any number of rows:
+    /// the plan knows nothing of the arrays' lengths, so every hot statement
+    /// looks up the rows it changes by primary key from the arrays (a join
+    /// between two sets of unknown size became a nested loop that compared
+    /// every element with every row). Until 2026-12 statements of more than 8
+    /// rows ran as one-off statements; they were planned generically all the
+    /// same, and parsing them each time cost 15-20 % of `e2e` with 64 slots.
+    func rows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement) async throws -> [PostgresRow] {
         var rows: [PostgresRow] = []
         for try await row in try await execute(PreparedHotStatement<Kind>(bindings: statement.bindings), logger: Self.quiet) {
             rows.append(row)
@@ -45,11 +41,6 @@ extension PostgresConnection {
         AnswerGuard.progress?.answered()
         return rows
     }
-}
-
-enum HotStatements {
-    /// Up to this many rows a hot statement runs prepared.
-    static let preparedRowLimit = 8
 }
 
 /// The lease end of a claim, from the parameters `fixed` (a fixed time, by the

@@ -116,7 +116,7 @@ extension PostgresStore {
         try statement.bind(array: queues)
         try statement.bind(array: jobs)
         try statement.bind(array: caps)
-        let claimed = try await connection.rows(ClaimPairsStatement.self, statement, rowCount: request.limit)
+        let claimed = try await connection.rows(ClaimPairsStatement.self, statement)
             .map { try PostgresRows.claimed($0) }.sorted { $0.id < $1.id }
         // No queue with limits had room: claims leave them alone for a moment.
         let limitedNames = Set(queueSettings.filter { $0.settings.hasLimits && !$0.settings.isPaused }.map(\.name))

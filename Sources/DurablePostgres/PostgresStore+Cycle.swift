@@ -92,8 +92,8 @@ extension PostgresStore {
         var finished: [Int64: (sequence: Int64, cancelMessage: String?)] = [:]
         let rows =
             waitsForCounter
-            ? try await connection.rows(FinishWaitingStatement.self, statement, rowCount: runs.count)
-            : try await connection.rows(FinishAndClaimStatement.self, statement, rowCount: runs.count)
+            ? try await connection.rows(FinishWaitingStatement.self, statement)
+            : try await connection.rows(FinishAndClaimStatement.self, statement)
         for row in rows {
             var columns = Columns(row)
             if let id: Int64 = try columns.next() {
@@ -254,7 +254,7 @@ extension PostgresStore {
         statement.bind(request.queues == nil)
         var claimed: [ClaimedTask] = []
         var limitedQueues = false
-        for row in try await connection.rows(ClaimStatement.self, statement, rowCount: request.limit) {
+        for row in try await connection.rows(ClaimStatement.self, statement) {
             if row.makeRandomAccess()[0].bytes == nil {
                 limitedQueues = true
             } else {
@@ -273,7 +273,7 @@ extension PostgresStore {
         statement.bind(now)
         try statement.bind(array: ids)
         bindLease(until: request.leaseUntil, now: now, into: &statement)
-        return try await connection.rows(ClaimCreatedStatement.self, statement, rowCount: ids.count).map { try PostgresRows.claimed($0) }
+        return try await connection.rows(ClaimCreatedStatement.self, statement).map { try PostgresRows.claimed($0) }
             .sorted { $0.id < $1.id }
     }
 }

@@ -72,7 +72,7 @@ extension PostgresTransitions {
             statement.bind(Int64(reserving))
             var returned: [Int64: Finished] = [:]
             var firstNumber: Int64?
-            for row in try await connection.rows(FinishRunsStatement.self, statement, rowCount: chunk.count) {
+            for row in try await connection.rows(FinishRunsStatement.self, statement) {
                 let (first, id, group, callbacks, message, key) = try row.decode(
                     (Int64?, Int64?, Int64?, Bool?, String?, String?).self)
                 firstNumber = first

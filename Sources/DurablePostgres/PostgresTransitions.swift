@@ -114,13 +114,13 @@ struct PostgresTransitions {
         statement.bind(column: tasks.map(\.traceContext))
         let rows: [PostgresRow]
         if tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil }) {
-            rows = try await connection.rows(InsertTasksStatement.self, statement, rowCount: tasks.count)
+            rows = try await connection.rows(InsertTasksStatement.self, statement)
         } else {
             statement.bind(column: tasks.map(\.queue))
             statement.bind(column: tasks.map(\.concurrencyKey))
             statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
             statement.bind(column: waits)
-            rows = try await connection.rows(InsertQueuedTasksStatement.self, statement, rowCount: tasks.count)
+            rows = try await connection.rows(InsertQueuedTasksStatement.self, statement)
         }
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
