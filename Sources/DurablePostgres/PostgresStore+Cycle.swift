@@ -27,21 +27,38 @@ extension PostgresStore {
         // The common cycle (runs that ended, a claim) is one statement too; the
         // runs it leaves (a consequence to store, no longer theirs) are finished
         // in a transaction after it.
+        // With a claim, the statement does not wait for the completion counter (see
+        // FinishAndClaimStatement); without one there is nothing to do meanwhile.
         var (result, leftRunning, limitedQueues, counterBusy) = try await write(
             "commit \(completions.count) completion(s) and claim", singleStatement: true
         ) { connection in
-            try await self.finishAndClaim(runs, claim: claim, waitsForCounter: false, on: connection, now: now)
+            try await self.finishAndClaim(runs, claim: claim, waitsForCounter: claim == nil, on: connection, now: now)
         }
         // Another transaction held the completion counter: the claim went through
         // and the runs are finished now, waiting for the counter.
         if counterBusy {
-            let (finished, left, _, _) = try await write(
-                "commit \(completions.count) completion(s)", singleStatement: true
-            ) { connection in
-                try await self.finishAndClaim(runs, claim: nil, waitsForCounter: true, on: connection, now: now)
+            let finished: CycleResult
+            do {
+                (finished, leftRunning, _, counterBusy) = try await write(
+                    "commit \(completions.count) completion(s)", singleStatement: true
+                ) { connection in
+                    try await self.finishAndClaim(runs, claim: nil, waitsForCounter: true, on: connection, now: now)
+                }
+            } catch let error as DurableError where error.code == .commitOutcomeUnknown {
+                throw error
+            } catch {
+                // The claim committed and the runs are not stored: the worker keeps
+                // them for its next commit and hands back what it claimed, as after
+                // a commit whose outcome it cannot know.
+                throw DurableError(
+                    .commitOutcomeUnknown,
+                    "\(location): a claim committed, then storing \(runs.count) completion(s) failed: "
+                        + PostgresErrors.detail(error))
+            }
+            guard !counterBusy else {
+                throw DurableError(.storage, "the completion counter (durable_counters, completion_seq) is missing")
             }
             result.effects.finished = finished.effects.finished
-            leftRunning = left
         }
         if !leftRunning.isEmpty {
             let rest = try await completeAndClaimInTransaction(

@@ -108,11 +108,19 @@ struct ClaimAheadTests {
             let waiting = try await engine.createTask(Echo.self, "waiting")
             try await eventually("the task is claimed ahead") { try await waiting.status() == .running }
             // A heartbeat (every 10 s with the default lease) finds it waiting for more than 1 s.
-            // (Its status is stored before the worker has put it in line: advanced until then.)
-            try await eventually("the task is handed back") {
+            // (Its status is stored before the worker has put it in line: advanced until then,
+            // one heartbeat at a time, so that the lease, renewed by each, never runs out.)
+            var handedBack = false
+            for _ in 0..<20 where !handedBack {
+                let before = clock.now()
                 clock.advance(by: .seconds(11))
-                return try await waiting.status() == .pending
+                try await eventually("a heartbeat renewed the lease or handed the task back") {
+                    let record = try await engine.record(of: waiting.id)
+                    return record.status == .pending || (record.leaseExpiresAt ?? 0) > before + 30_000
+                }
+                handedBack = try await waiting.status() == .pending
             }
+            #expect(handedBack)
             try await expectHandedBack(
                 waiting, in: engine, counter: counter, saying: "waited more than 1000 ms for a slot")
             gates.open("busy")

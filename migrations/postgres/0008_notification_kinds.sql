@@ -8,12 +8,14 @@
 --   'w'  something a worker reads may have changed: a task became pending (created,
 --        retried, handed back, woken, admitted by its concurrency key), a running
 --        task got a cancel request, a task with a concurrency key or in a queue
---        with a concurrency limit finished (a place freed), rows were deleted, or
---        a queue, a schedule or an event changed;
---   'n'  with 'w': one of those pending tasks can be claimed now (due, admitted);
---   'c'  a task finished, or rows were deleted: waiters read completions.
--- A commit that only claimed tasks or renewed leases notifies with no kind: it
--- signals the engines' `changeSignals()` watchers (the dashboard) and makes
+--        with a concurrency limit finished (a place freed), tasks were deleted, or
+--        a queue changed;
+--   'n'  with 'w': a task can be claimed now (a pending one due and admitted, or
+--        any after a change of queues or a deletion);
+--   'c'  a task finished, or tasks were deleted: waiters read completions.
+-- A commit that only claimed tasks, renewed leases, or changed schedules or
+-- events notifies with no kind: it signals the engines' `changeSignals()`
+-- watchers (the dashboard, the schedule loop, waiters for events) and makes
 -- nobody read. An engine that cannot parse a payload reads everything.
 CREATE OR REPLACE FUNCTION durable_notify_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -30,7 +32,11 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM changed) THEN
             RETURN NULL;
         END IF;
-        kinds := 'wnc';
+        kinds := CASE
+            WHEN TG_TABLE_NAME = 'tasks' THEN 'wnc'   -- deleted tasks: waiters look for them
+            WHEN TG_TABLE_NAME = 'queues' THEN 'wn'   -- a queue resumed or its limits raised
+            ELSE ''                                   -- schedules and events: watchers only
+        END;
     ELSE
         SELECT count(*),
                coalesce(bool_or(status = 'pending'
