@@ -6,7 +6,7 @@ struct PostgresChangeNotice: Equatable {
         let rawValue: UInt8
 
         /// Something a worker reads: a pending task, a cancel request, a freed
-        /// place under a concurrency limit, a queue, schedule or event.
+        /// place under a concurrency limit, deleted tasks, a queue's settings.
         static let work = Kinds(rawValue: 1 << 0)
         /// A pending task that can be claimed now.
         static let claimableWork = Kinds(rawValue: 1 << 1)

@@ -30,9 +30,8 @@ extension PostgresConnection {
     /// the plan knows nothing of the arrays' lengths, so every hot statement
     /// looks up the rows it changes by primary key from the arrays (a join
     /// between two sets of unknown size became a nested loop that compared
-    /// every element with every row). Until 2026-12 statements of more than 8
-    /// rows ran as one-off statements; they were planned generically all the
-    /// same, and parsing them each time cost 15-20 % of `e2e` with 64 slots.
+    /// every element with every row). Running large ones unprepared would only
+    /// add a parse per call (Benchmarks/RESULTS.md, issue 13's fourth session).
     func rows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement) async throws -> [PostgresRow] {
         var rows: [PostgresRow] = []
         for try await row in try await execute(PreparedHotStatement<Kind>(bindings: statement.bindings), logger: Self.quiet) {
