@@ -89,8 +89,7 @@ private func claimCTEs(
 private func openQueuePairs(jobs: String, queues: String, allQueues: String, cap: String) -> String {
     """
     SELECT q.name AS queue, j.job, \(cap)::bigint AS cap FROM queues AS q CROSS JOIN unnest(\(jobs)::text[]) AS j(job)
-    WHERE NOT q.paused AND q.concurrency IS NULL AND q.worker_concurrency IS NULL AND q.rate_limit IS NULL
-      AND (\(allQueues)::boolean OR q.name = ANY(\(queues)::text[]))
+    WHERE \(queueIsOpen("q")) AND (\(allQueues)::boolean OR q.name = ANY(\(queues)::text[]))
     """
 }
 
@@ -263,47 +262,91 @@ private func finishAndClaim(waitsForCounter: Bool) -> String {
     """
 }
 
-/// Inserts unkeyed tasks with ids from the sequence, `columns` being the
-/// columns besides those every insert has, read from the parameters after
-/// $16; returns each task's id and name, in the given order. Parameters:
+/// Inserts tasks from parameters $1 to $16 (one array element per task):
 /// job, name, input, context, priority, run_at, deadline, timeout_ms, retry,
 /// parent_id, detached, group_id, callback_of (arrays), the default name's
 /// prefix, now, trace_context (array), then `columns` (arrays). With
-/// `queues`, a row is added for each queue that has none.
-private func insertTasks(columns: [(name: String, type: String)], queues: Bool) -> String {
+/// `queues`, a row is added for each queue that has none. Returns each task's
+/// id and name, in the given order.
+///
+/// With `claiming` (and no `columns`), $17 (booleans) flags the tasks the
+/// caller claims: if queue $21 is open they are stored running for owner $18,
+/// their lease ending at $19 (a fixed end, or NULL) or $20 after the database's
+/// clock; it returns each task's status and ``PostgresRows/claimedColumns``.
+private func insertTasks(columns: [(name: String, type: String)], queues: Bool, claiming: Bool = false) -> String {
     /// TransitionRules.defaultTaskName, in SQL.
     let name = "coalesce(name, $14::text || id)"
-    let extra = columns.enumerated().map { ", $\($0.offset + 17)::\($0.element.type)[]" }.joined()
-    let names = columns.map { ", " + $0.name }.joined()
-    return """
-        WITH t AS MATERIALIZED (
-            SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
-                        $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
-                        $16::text[]\(extra))
-                WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
-                                     retry, parent_id, detached, group_id, callback_of, trace_context\(names), ord)
-        ), \(queues ? """
+    var arrays = columns.enumerated().map { ", $\($0.offset + 17)::\($0.element.type)[]" }.joined()
+    var names = columns.map { ", " + $0.name }.joined()
+    let stored = "id, job, name, input, context, priority, run_at, deadline, timeout_ms, retry, parent_id, detached, "
+        + "group_id, callback_of, created_at, trace_context" + names
+    var values = "id, job, \(name), input, context, priority, run_at, deadline, timeout_ms, retry, parent_id, detached, "
+        + "group_id, callback_of, $15::bigint, trace_context" + names
+    var ctes = ""
+    var inserting = "INSERT INTO tasks (\(stored)) SELECT \(values) FROM t"
+    var answer = "SELECT id, \(name) FROM t ORDER BY ord"
+    if queues {
+        ctes += """
             queued AS (
                 INSERT INTO queues (name, created_at, updated_at)
                 SELECT DISTINCT queue, $15::bigint, $15::bigint FROM t
                 ON CONFLICT (name) DO NOTHING
             ),
-            """ : "")inserted AS (
-            INSERT INTO tasks (id, job, name, input, context, priority, run_at, deadline, timeout_ms,
-                               retry, parent_id, detached, group_id, callback_of, created_at, trace_context\(names))
-            SELECT id, job, \(name), input, context, priority, run_at, deadline, timeout_ms,
-                   retry, parent_id, detached, group_id, callback_of, $15::bigint, trace_context\(names)
-            FROM t
-        )
-        SELECT id, \(name) FROM t ORDER BY ord
+            """
+    }
+    if claiming {
+        arrays += ", $17::boolean[]"
+        names += ", claim"
+        let starts = "claim AND o.open"
+        values += """
+            , CASE WHEN \(starts) THEN 'running' ELSE 'pending' END, CASE WHEN \(starts) THEN $18::text END,
+            CASE WHEN \(starts) THEN 1 ELSE 0 END, CASE WHEN \(starts) THEN $15::bigint END,
+            CASE WHEN \(starts) THEN \(leaseEnd(fixed: "$19", duration: "$20")) END
+            """
+        ctes += "o AS (SELECT EXISTS (SELECT 1 FROM queues AS q WHERE q.name = $21::text AND \(queueIsOpen("q"))) AS open),"
+        inserting = """
+            INSERT INTO tasks (\(stored), status, owner, attempt, started_at, lease_expires_at)
+            SELECT \(values) FROM t CROSS JOIN o
+            RETURNING status, \(PostgresRows.claimedColumns)
+            """
+        answer = "SELECT i.* FROM t JOIN inserted AS i ON i.id = t.id ORDER BY t.ord"
+    }
+    return """
+        WITH t AS MATERIALIZED (
+            SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+                        $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
+                        $16::text[]\(arrays))
+                WITH ORDINALITY AS u(job, name, input, context, priority, run_at, deadline, timeout_ms,
+                                     retry, parent_id, detached, group_id, callback_of, trace_context\(names), ord)
+        ), \(ctes)
+        inserted AS (\(inserting))
+        \(answer)
         """
+}
+
+/// Whether queue `q` (a `queues` row) serves claims made in one statement:
+/// not paused, and without limits (``QueueSettings/hasLimits``).
+private func queueIsOpen(_ q: String) -> String {
+    "NOT \(q).paused AND \(q).concurrency IS NULL AND \(q).worker_concurrency IS NULL AND \(q).rate_limit IS NULL"
 }
 
 /// Inserts tasks of the default queue without a concurrency key (those
 /// columns keep their defaults): ``insertTasks(columns:queues:)`` with none.
 enum InsertTasksStatement: HotStatement {
     static let sql = insertTasks(columns: [], queues: false)
+}
+
+/// Inserts tasks of the default queue without a concurrency key, as
+/// ``InsertTasksStatement``, and claims those of them that parameter $17 (an
+/// array of booleans) flags, if queue $21 (the default) is open: they are
+/// stored running for owner $18 with the lease $19 (a fixed end, or NULL) or
+/// $20 (a duration after the database's clock). Returns every row's status
+/// and ``PostgresRows/claimedColumns``, in the given order. One statement, so
+/// that a task created where a worker has a free slot starts after one round
+/// trip (and never enters the index of pending tasks).
+enum InsertAndClaimTasksStatement: HotStatement {
+    static let sql = insertTasks(columns: [], queues: false, claiming: true)
 }
 
 /// Inserts tasks of any queue, with their concurrency keys: parameters $17 to

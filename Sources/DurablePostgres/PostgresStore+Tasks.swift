@@ -17,6 +17,11 @@ extension PostgresStore {
         -> (created: [CreatedTask], claimed: [ClaimedTask])
     {
         guard !tasks.isEmpty else { return ([], []) }
+        if PostgresTransitions.insertsInOneStatement(tasks), tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue }) {
+            return try await write("create and claim \(tasks.count) task(s)", singleStatement: true) { connection in
+                try await self.insertAndClaim(tasks, claim: claim, on: connection, now: now)
+            }
+        }
         return try await write("create and claim \(tasks.count) task(s)") { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             let created = try await transitions.insert(tasks)
@@ -28,6 +33,43 @@ extension PostgresStore {
             let claimed = try await self.claim(ids: ids, for: claim, on: connection, now: now)
             return (created, claimed)
         }
+    }
+
+    /// Inserts `tasks` (of the default queue, without keys, groups or
+    /// concurrency keys) and claims those ``ClaimRule`` admits, in one statement
+    /// (``InsertAndClaimTasksStatement``): when the queue is not open (paused,
+    /// or given limits), none.
+    private func insertAndClaim(_ tasks: [NewTask], claim: ClaimRequest, on connection: PostgresConnection, now: Int64)
+        async throws -> (created: [CreatedTask], claimed: [ClaimedTask])
+    {
+        // The rule orders ties by id; the statement takes ids in the tasks' order.
+        let placeholders = tasks.enumerated().map { offset, task in
+            CreatedTask(id: TaskID(Int64(offset)), name: "", job: task.job, existed: false, waitsForKey: false)
+        }
+        let claims = Set(ClaimRule.dueAmongCreated(placeholders, tasks, claim: claim, now: now) { _ in true })
+        var statement = PostgresTransitions.insertParameters(tasks, now: now)
+        statement.bind(column: placeholders.map { claims.contains($0.id) })
+        statement.bind(claim.owner)
+        bindLease(until: claim.leaseUntil, now: now, into: &statement)
+        statement.bind(TaskOptions.defaultQueue)
+        let rows = try await connection.rows(InsertAndClaimTasksStatement.self, statement)
+        guard rows.count == tasks.count else {
+            throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
+        }
+        var created: [CreatedTask] = []
+        var claimed: [ClaimedTask] = []
+        for row in rows {
+            var columns = Columns(row)
+            if TaskStatus(rawValue: try columns.next()) == .running {
+                let task = try PostgresRows.claimed(row, from: 1)
+                claimed.append(task)
+                created.append(CreatedTask(id: task.id, name: task.name, job: task.job, existed: false, waitsForKey: false))
+            } else {
+                let (id, job, name) = (try columns.next() as Int64, try columns.next() as String, try columns.next() as String)
+                created.append(CreatedTask(id: TaskID(id), name: name, job: job, existed: false, waitsForKey: false))
+            }
+        }
+        return (created, claimed.sorted { $0.id < $1.id })
     }
 
     package func setName(of id: TaskID, to name: String) async throws {

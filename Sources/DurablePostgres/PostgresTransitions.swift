@@ -95,23 +95,7 @@ struct PostgresTransitions {
         async throws
     {
         guard !tasks.isEmpty else { return }
-        var statement = PostgresStatement()
-        statement.bind(column: tasks.map(\.job))
-        statement.bind(column: tasks.map(\.name))
-        statement.bind(column: tasks.map(\.input))
-        statement.bind(column: tasks.map(\.context))
-        statement.bind(column: tasks.map { Int64($0.priority) })
-        statement.bind(column: tasks.map(\.runAt))
-        statement.bind(column: tasks.map(\.deadline))
-        statement.bind(column: tasks.map(\.timeoutMilliseconds))
-        statement.bind(column: tasks.map(\.retry))
-        statement.bind(column: tasks.map { $0.parentID?.rawValue })
-        statement.bind(column: tasks.map(\.detached))
-        statement.bind(column: tasks.map { $0.groupID?.rawValue })
-        statement.bind(column: tasks.map { $0.callbackOf?.rawValue })
-        statement.bind(TransitionRules.defaultTaskNamePrefix)
-        statement.bind(now)
-        statement.bind(column: tasks.map(\.traceContext))
+        var statement = Self.insertParameters(tasks, now: now)
         let rows: [PostgresRow]
         if tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil }) {
             rows = try await connection.rows(InsertTasksStatement.self, statement)
@@ -130,6 +114,29 @@ struct PostgresTransitions {
             created[slots[offset]] = CreatedTask(
                 id: TaskID(id), name: name, job: tasks[offset].job, existed: false, waitsForKey: waits[offset])
         }
+    }
+
+    /// The parameters $1 to $16 of the statements that insert `tasks` (see
+    /// ``InsertTasksStatement``).
+    static func insertParameters(_ tasks: [NewTask], now: Int64) -> PostgresStatement {
+        var statement = PostgresStatement()
+        statement.bind(column: tasks.map(\.job))
+        statement.bind(column: tasks.map(\.name))
+        statement.bind(column: tasks.map(\.input))
+        statement.bind(column: tasks.map(\.context))
+        statement.bind(column: tasks.map { Int64($0.priority) })
+        statement.bind(column: tasks.map(\.runAt))
+        statement.bind(column: tasks.map(\.deadline))
+        statement.bind(column: tasks.map(\.timeoutMilliseconds))
+        statement.bind(column: tasks.map(\.retry))
+        statement.bind(column: tasks.map { $0.parentID?.rawValue })
+        statement.bind(column: tasks.map(\.detached))
+        statement.bind(column: tasks.map { $0.groupID?.rawValue })
+        statement.bind(column: tasks.map { $0.callbackOf?.rawValue })
+        statement.bind(TransitionRules.defaultTaskNamePrefix)
+        statement.bind(now)
+        statement.bind(column: tasks.map(\.traceContext))
+        return statement
     }
 
     /// The placeholders of a task row's columns, in the INSERT's order.

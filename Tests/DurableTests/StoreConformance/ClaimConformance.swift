@@ -148,5 +148,59 @@ extension StoreConformance {
                 #expect(ClaimRule.claimsBefore((1, t, created[3].id), (0, t - 99, created[0].id)))
             }
         }
+
+        @Test("createAndClaimTasks without keys stores the claimed tasks running for the owner and the rest pending",
+              arguments: StoreFixture.all)
+        func createAndClaimUnkeyed(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let tasks = [
+                    H.newTask(input: "1"), H.newTask(input: "2", runAt: t + 1_000), H.newTask(job: "other", input: "3"),
+                    H.newTask(input: "4"), H.newTask(input: "5"),
+                ]
+                let request = ClaimRequest(owner: "w1", limit: 2, jobs: ["job"], leaseUntil: t + H.lease)
+                let (created, claimed) = try await s.store.createAndClaimTasks(tasks, claim: request, now: t)
+                #expect(created.map(\.existed) == Array(repeating: false, count: 5))
+                #expect(claimed.map(\.id) == [created[0].id, created[3].id])
+                #expect(claimed.map(\.input) == ["1", "4"])
+                for (offset, entry) in created.enumerated() {
+                    let record = try await s.record(entry.id)
+                    #expect(record.name == entry.name && record.job == tasks[offset].job)
+                    #expect(record.input == tasks[offset].input && record.runAt == tasks[offset].runAt)
+                    if claimed.contains(where: { $0.id == entry.id }) {
+                        #expect(record.status == .running && record.owner == "w1" && record.attempt == 1)
+                        #expect(record.startedAt == t && record.leaseExpiresAt != nil)
+                    } else {
+                        #expect(record.status == .pending && record.owner == nil && record.attempt == 0)
+                    }
+                }
+                for run in claimed { #expect(run.name == (try await s.record(run.id)).name && run.attempt == 1) }
+                // The others are claimed as any task is; the claimed ones finish as any run does.
+                #expect(try await s.claim(owner: "w2", now: t + 1).map(\.id) == [created[2].id, created[4].id])
+                try await s.complete(ClaimedRun(task: claimed[0], owner: "w1"), .succeeded(result: "1"), now: t + 2)
+                #expect(try await s.status(created[0].id) == .succeeded)
+            }
+        }
+
+        @Test("createAndClaimTasks claims nothing in a paused queue or one with limits (its claims apply them)",
+              arguments: StoreFixture.all)
+        func createAndClaimInClosedQueue(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let queues = try #require(s.store as? any QueueStore)
+                let request = ClaimRequest(owner: "w1", limit: 10, jobs: nil, leaseUntil: t + H.lease)
+                let changes: [@Sendable (inout QueueSettings) -> Void] = [
+                    { $0.isPaused = true }, { $0 = QueueSettings(concurrency: 5) },
+                    { $0 = QueueSettings(rateLimit: RateLimit(5, per: .seconds(1))) },
+                ]
+                for change in changes {
+                    _ = try await queues.updateQueue(TaskOptions.defaultQueue, now: t, change)
+                    let (created, claimed) = try await s.store.createAndClaimTasks(
+                        [H.newTask(input: "a"), H.newTask(input: "b")], claim: request, now: t)
+                    #expect(claimed.isEmpty)
+                    for entry in created { #expect(try await s.status(entry.id) == .pending) }
+                }
+            }
+        }
     }
 }
