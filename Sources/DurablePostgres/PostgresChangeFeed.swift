@@ -71,7 +71,9 @@ final class PostgresChangeFeed: ChangeFeed {
     private func markUnread(
         _ kinds: PostgresChangeNotice.Kinds, claiming: Bool = false
     ) -> AsyncStream<Void>.Continuation? {
-        state.withLock { state in
+        // Before the read it wakes: the worker's look-up of its next due time reads again.
+        if kinds.contains(.laterWork) { store.dueTimes.laterWorkChanged() }
+        return state.withLock { state in
             state.unread.formUnion(kinds)
             if kinds.contains(.work), !claiming { state.looksForWork = true }
             return state.wake
@@ -135,6 +137,8 @@ final class PostgresChangeFeed: ChangeFeed {
                             guard change.session != ownSession else { continue }
                             reader.changedByOthers()
                             guard !change.kinds.isEmpty else { continue }
+                            // Before a claim it may start: the look-up after it must read again.
+                            if change.kinds.contains(.laterWork) { store.dueTimes.laterWorkChanged() }
                             // A task claimable now: a worker with a free slot claims without a read first.
                             let claiming = change.kinds.contains(.claimableWork) && reader.claimableWorkCommitted()
                             markUnread(change.kinds, claiming: claiming)?.yield()

@@ -1,5 +1,5 @@
 /// A notification on the store's channel, as the trigger of
-/// migrations/postgres/0008 sends it: `<kinds>:<application_name>`.
+/// migrations/postgres (0008, 0009) sends it: `<kinds>:<application_name>`.
 struct PostgresChangeNotice: Equatable {
     /// What a commit changed, as far as a listening engine's reads go.
     struct Kinds: OptionSet, Hashable {
@@ -12,8 +12,11 @@ struct PostgresChangeNotice: Equatable {
         static let claimableWork = Kinds(rawValue: 1 << 1)
         /// A finished task (or deleted rows): waiters read completions.
         static let completions = Kinds(rawValue: 1 << 2)
+        /// A pending task due later than its creation (delayed, retried, asleep)
+        /// or a queue's settings: the next due time may have changed.
+        static let laterWork = Kinds(rawValue: 1 << 3)
 
-        static let all: Kinds = [.work, .claimableWork, .completions]
+        static let all: Kinds = [.work, .claimableWork, .completions, .laterWork]
     }
 
     /// What changed; ``Kinds/all`` for a payload in no known form.
@@ -34,6 +37,7 @@ struct PostgresChangeNotice: Equatable {
             case "w": kinds.insert(.work)
             case "n": kinds.formUnion([.work, .claimableWork])
             case "c": kinds.insert(.completions)
+            case "d": kinds.insert(.laterWork)
             default: kinds = .all
             }
         }

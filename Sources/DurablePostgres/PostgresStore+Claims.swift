@@ -168,13 +168,18 @@ extension PostgresStore {
         return false
     }
 
-    /// When the first queue its rate holds back opens again, after `now`.
-    static func rateReopening(after now: Int64, on connection: PostgresConnection) async throws -> Int64? {
+    /// When the first queue its rate holds back opens again, after `now`, and
+    /// whether any queue has a rate limit.
+    static func rateReopening(after now: Int64, on connection: PostgresConnection) async throws
+        -> (reopens: Int64?, rated: Bool)
+    {
         var reopens: [Int64] = []
+        var rated = false
         for (name, settings) in try await queueSettings(nil, on: connection) where settings.rateLimit != nil {
+            rated = true
             let usage = try await usage(of: name, settings, owner: "", now: now, on: connection)
             if let time = QueueLimits.reopens(settings, usage: usage), time > now { reopens.append(time) }
         }
-        return reopens.min()
+        return (reopens.min(), rated)
     }
 }

@@ -15,7 +15,7 @@ extension PostgresStore {
         }
         // A claim alone (of named jobs) is one statement.
         if runs.isEmpty, let claim {
-            let (claimed, limitedQueues) = try await write("claim", singleStatement: true) { connection in
+            let (claimed, limitedQueues) = try await write("claim", singleStatement: true, storesLaterWork: false) { connection in
                 try await self.claimInOpenQueues(claim, on: connection, now: now)
             }
             var result = CycleResult(claimed: claimed)
@@ -30,7 +30,7 @@ extension PostgresStore {
         // With a claim, the statement does not wait for the completion counter (see
         // FinishAndClaimStatement); without one there is nothing to do meanwhile.
         var (result, leftRunning, limitedQueues, counterBusy) = try await write(
-            "commit \(completions.count) completion(s) and claim", singleStatement: true
+            "commit \(completions.count) completion(s) and claim", singleStatement: true, storesLaterWork: false
         ) { connection in
             try await self.finishAndClaim(runs, claim: claim, waitsForCounter: claim == nil, on: connection, now: now)
         }
@@ -40,7 +40,7 @@ extension PostgresStore {
             let finished: CycleResult
             do {
                 (finished, leftRunning, _, counterBusy) = try await write(
-                    "commit \(completions.count) completion(s)", singleStatement: true
+                    "commit \(completions.count) completion(s)", singleStatement: true, storesLaterWork: false
                 ) { connection in
                     try await self.finishAndClaim(runs, claim: nil, waitsForCounter: true, on: connection, now: now)
                 }

@@ -7,7 +7,9 @@ extension PostgresStore {
         guard !tasks.isEmpty else { return [] }
         // Tasks without keys or groups go in with one statement.
         let single = PostgresTransitions.insertsInOneStatement(tasks)
-        return try await write("create \(tasks.count) task(s)", singleStatement: single) { connection in
+        let later = PostgresTransitions.storeLaterWork(tasks, now: now)
+        return try await write("create \(tasks.count) task(s)", singleStatement: single, storesLaterWork: later) {
+            connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             return try await transitions.insert(tasks)
         }
@@ -17,12 +19,15 @@ extension PostgresStore {
         -> (created: [CreatedTask], claimed: [ClaimedTask])
     {
         guard !tasks.isEmpty else { return ([], []) }
+        let later = PostgresTransitions.storeLaterWork(tasks, now: now)
         if PostgresTransitions.insertsInOneStatement(tasks), tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue }) {
-            return try await write("create and claim \(tasks.count) task(s)", singleStatement: true) { connection in
+            return try await write(
+                "create and claim \(tasks.count) task(s)", singleStatement: true, storesLaterWork: later
+            ) { connection in
                 try await self.insertAndClaim(tasks, claim: claim, on: connection, now: now)
             }
         }
-        return try await write("create and claim \(tasks.count) task(s)") { connection in
+        return try await write("create and claim \(tasks.count) task(s)", storesLaterWork: later) { connection in
             var transitions = PostgresTransitions(connection: connection, now: now)
             let created = try await transitions.insert(tasks)
             let open = try await Self.queueSettings(QueueLimits.distinctQueues(of: tasks), on: connection)

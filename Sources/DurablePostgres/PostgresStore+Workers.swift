@@ -112,15 +112,24 @@ extension PostgresStore {
     }
 
     package func nextDueTime(after now: Int64) async throws -> Int64? {
-        try await read("look for the next due task") { connection in
+        if !limitedQueuesSeen.withLock({ $0 }), let known = dueTimes.due(after: now) { return known }
+        let changes = dueTimes.changes
+        return try await read("look for the next due task") { connection in
             let due = try await connection.value(
                 """
                 SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > \(now)
                 """, as: Int64.self)
             // A queue its rate holds back opens when its earliest start leaves the window.
-            let reopens = try await Self.rateReopening(after: now, on: connection)
+            let (reopens, rated) = try await Self.rateReopening(after: now, on: connection)
             // Queues with limits left alone for a moment get their turn then.
-            let rest = self.limitedQueuesSeen.withLock { $0 } ? self.limitedQueuesRestUntil.withLock { $0 } : 0
+            let limited = self.limitedQueuesSeen.withLock { $0 }
+            let rest = limited ? self.limitedQueuesRestUntil.withLock { $0 } : 0
+            // Rates and rests move with the claims: only the tasks' answer is kept.
+            if limited || rated {
+                self.dueTimes.forget()
+            } else {
+                self.dueTimes.remember(due, after: now, changes: changes)
+            }
             return [due, reopens, rest > now ? rest : nil].compactMap { $0 }.min()
         }
     }

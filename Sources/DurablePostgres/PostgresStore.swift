@@ -26,6 +26,8 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
     /// a transaction that takes turns across every queue (the one-statement
     /// claims serve only queues without limits, and would starve the others).
     let limitedQueuesSeen = Mutex(false)
+    /// The next due time, while no task due later was stored (``DueTimeMemory``).
+    let dueTimes = DueTimeMemory()
     /// Until when (engine clock) claims leave the queues with limits alone
     /// after a claim in a transaction found none of them with room: meanwhile
     /// the queues without limits are claimed from in one statement, and the
@@ -99,14 +101,21 @@ package final class PostgresStore: TaskStore, InspectableStore, FileAppendingSto
 
     /// Runs `body` in a transaction, or as one statement committed on its own
     /// (see ``PostgresDatabase/write(_:answerTimeout:singleStatement:_:)``).
+    ///
+    /// `storesLaterWork: false` says that the write stores no pending task due
+    /// later than its creation (the hot statements that create due tasks,
+    /// claim, or end runs): the next due time known (``dueTimes``) still holds.
+    /// Any other write, committed or not, makes it unknown.
     func write<T: Sendable>(
-        _ operation: String, singleStatement: Bool = false,
+        _ operation: String, singleStatement: Bool = false, storesLaterWork: Bool = true,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         guard access == .readWrite else {
             throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot \(operation)")
         }
         try checkOpen(operation)
+        // After the commit: a look-up whose snapshot missed it sees the count change.
+        defer { if storesLaterWork { dueTimes.laterWorkChanged() } }
         return try await database.write(operation, singleStatement: singleStatement, body)
     }
 

@@ -86,6 +86,12 @@ struct PostgresTransitions {
         tasks.count <= insertChunk && tasks.allSatisfy { $0.key == nil && $0.groupID == nil && $0.concurrencyKey == nil }
     }
 
+    /// Whether creating `tasks` at `now` stores a task due later than its
+    /// creation (``DueTimeMemory``).
+    static func storeLaterWork(_ tasks: [NewTask], now: Int64) -> Bool {
+        tasks.contains { $0.runAt > now }
+    }
+
     /// Rows per INSERT statement (each column is one array parameter).
     static let insertChunk = 10_000
 

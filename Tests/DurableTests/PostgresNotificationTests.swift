@@ -18,12 +18,13 @@ struct PostgresNotificationTests {
 
     @Test("a payload is '<kinds>:<session>'; one in another form counts as every kind")
     func payloads() {
-        #expect(PostgresChangeNotice(payload: "wnc:durable-1") == PostgresChangeNotice(kinds: .all, session: "durable-1"))
+        #expect(PostgresChangeNotice(payload: "wncd:durable-1") == PostgresChangeNotice(kinds: .all, session: "durable-1"))
         #expect(PostgresChangeNotice(payload: "c:durable-1") == PostgresChangeNotice(kinds: .completions, session: "durable-1"))
         #expect(PostgresChangeNotice(payload: "n:a:b") == PostgresChangeNotice(kinds: [.work, .claimableWork], session: "a:b"))
         #expect(PostgresChangeNotice(payload: ":psql") == PostgresChangeNotice(kinds: [], session: "psql"))
         #expect(PostgresChangeNotice(payload: "durable-1") == PostgresChangeNotice(kinds: .all, session: "durable-1"))
         #expect(PostgresChangeNotice(payload: "wx:s") == PostgresChangeNotice(kinds: .all, session: "s"))
+        #expect(PostgresChangeNotice(payload: "wd:s") == PostgresChangeNotice(kinds: [.work, .laterWork], session: "s"))
     }
 
     @Test("each sort of commit notifies the kinds its listeners read, and only those")
@@ -39,9 +40,10 @@ struct PostgresNotificationTests {
             #expect(due.kinds == [.work, .claimableWork])
             #expect(due.sessions == [store.database.sessionName])
 
-            // Not due by the server's clock (the trigger's "now"): work to read, none to claim.
+            // Not due by the server's clock (the trigger's "now"): work to read, none to
+            // claim; due after its creation: the next due time may have changed.
             let later = try await listener.kinds { _ = try await harness.create(runAt: Int64.max / 2) }
-            #expect(later.kinds == [.work])
+            #expect(later.kinds == [.work, .laterWork])
 
             var run: ClaimedRun?
             let claim = try await listener.kinds { run = try await harness.claim(limit: 1).first }
@@ -63,7 +65,7 @@ struct PostgresNotificationTests {
             let queue = try await listener.kinds {
                 _ = try await store.updateQueue("limited", now: start + 3) { $0.concurrency = 1 }
             }
-            #expect(queue.kinds == [.work, .claimableWork])
+            #expect(queue.kinds == [.work, .claimableWork, .laterWork])
             var limited = StoreHarness.newTask(input: "2")
             limited.queue = "limited"
             _ = try await store.createTasks([limited], now: start + 4)
@@ -86,11 +88,11 @@ struct PostgresNotificationTests {
             let prune = try await listener.kinds {
                 _ = try await store.prune(finishedBefore: Int64.max, statuses: [.succeeded], limit: 100)
             }
-            #expect(prune.kinds == .all)
+            #expect(prune.kinds == [.work, .claimableWork, .completions], "a deletion stores no task due later")
         }
     }
 
-    @Test("engines learn of each other's new tasks, cancel requests and finishes from notifications alone")
+    @Test("engines learn of each other's new and delayed tasks, cancel requests and finishes from notifications alone")
     func enginesWithoutSafetyPoll() async throws {
         let schema = PostgresTestServer.newSchemaName()
         let gates = Gates()
@@ -108,6 +110,14 @@ struct PostgresNotificationTests {
 
         let echo = try await caller.createTask(Echo.self, "across")
         #expect(try await awaited("the other engine ran the task") { try await echo.value } == "across")
+
+        // The worker found nothing due later when its claim drained; a delayed task
+        // stored since (notified with kind d) makes it look again.
+        let delayed = try await caller.createTask(Echo.self, "later", options: TaskOptions(delay: .milliseconds(300)))
+        #expect(try await awaited("the other engine ran the delayed task") { try await delayed.value } == "later")
+        // One stored by the worker's own engine (its own notifications are not read).
+        let own = try await worker.createTask(Echo.self, "own", options: TaskOptions(delay: .milliseconds(300)))
+        #expect(try await awaited("the worker's engine ran its own delayed task") { try await own.value } == "own")
 
         let held = try await caller.createTask(WaitAtGate.self, "held")
         await gates.waitForArrivals("held")
