@@ -10,7 +10,7 @@ import Synchronization
 /// those makes the answer unknown again: this store's own writes (all but the
 /// hot ones known to store no such task, see ``PostgresStore/write(_:singleStatement:storesLaterWork:_:)``)
 /// and the notifications of other sessions' commits of kind
-/// ``PostgresChangeNotice/Kinds/laterWork`` (and every read the feed makes
+/// ``PostgresChangeNotice/Kinds/timers`` (and every read the feed makes
 /// after notifications may have been lost).
 ///
 /// A look-up notes the count of such changes before it reads; its answer is

@@ -14,12 +14,19 @@ import Synchronization
 /// Notifications are lost while the listening connection is down: after each
 /// (re)connection it reads at once, and while it listens it also reads every
 /// ``PostgresConfiguration/safetyPollInterval`` — the slow safety net for a
-/// notification lost in any other way. It listens only while the engine has
-/// subscribers.
+/// notification lost in any other way. It listens while the engine has
+/// subscribers, and ``PostgresConfiguration/listenLinger`` after the last one
+/// leaves (a caller awaiting one task after another keeps one listening
+/// connection). Completions that committed while nothing here awaited any are
+/// read when a wait begins.
 final class PostgresChangeFeed: ChangeFeed {
     private struct State {
         var subscribers = 0
         var task: Task<Void, Never>?
+        /// Since when nothing subscribes while it still listens, and the task
+        /// that stops the listening once that lasted ``PostgresConfiguration/listenLinger``.
+        var idleSince: ContinuousClock.Instant?
+        var lingering: Task<Void, Never>?
         var wake: AsyncStream<Void>.Continuation?
         var stopped = false
         /// What others changed since the last read began.
@@ -44,7 +51,13 @@ final class PostgresChangeFeed: ChangeFeed {
     func subscribe() {
         state.withLock { state in
             state.subscribers += 1
-            guard state.task == nil, !state.stopped else { return }
+            state.idleSince = nil
+            guard !state.stopped else { return }
+            guard state.task == nil else {
+                // Still listening: what was left unread (completions nobody awaited) is read now.
+                if !state.unread.isEmpty { state.wake?.yield() }
+                return
+            }
             let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
             state.wake = wake
             state.task = Task { [self] in await watch(wakes) }
@@ -52,14 +65,46 @@ final class PostgresChangeFeed: ChangeFeed {
     }
 
     func unsubscribe() {
+        let linger = store.configuration.listenLinger
         state.withLock { state in
             state.subscribers -= 1
-            guard state.subscribers <= 0 else { return }
-            state.task?.cancel()
-            state.task = nil
-            state.wake?.finish()
-            state.wake = nil
+            guard state.subscribers <= 0, state.task != nil else { return }
+            guard linger > .zero else { return Self.stopListening(&state) }
+            state.idleSince = .now
+            guard state.lingering == nil else { return }
+            state.lingering = Task { [self] in await stopListening(after: linger) }
         }
+    }
+
+    /// Stops listening once nothing has subscribed for `linger`.
+    private func stopListening(after linger: Duration) async {
+        var wait = linger
+        while true {
+            try? await Task.sleep(for: wait)
+            let rest = state.withLock { state -> Duration? in
+                guard !Task.isCancelled, state.subscribers <= 0, let idleSince = state.idleSince else {
+                    state.lingering = nil
+                    return nil
+                }
+                let idle = idleSince.duration(to: .now)
+                guard idle < linger else {
+                    state.lingering = nil
+                    Self.stopListening(&state)
+                    return nil
+                }
+                return linger - idle
+            }
+            guard let rest else { return }
+            wait = rest
+        }
+    }
+
+    private static func stopListening(_ state: inout State) {
+        state.idleSince = nil
+        state.task?.cancel()
+        state.task = nil
+        state.wake?.finish()
+        state.wake = nil
     }
 
     func readSoon() {
@@ -72,7 +117,7 @@ final class PostgresChangeFeed: ChangeFeed {
         _ kinds: PostgresChangeNotice.Kinds, claiming: Bool = false
     ) -> AsyncStream<Void>.Continuation? {
         // Before the read it wakes: the worker's look-up of its next due time reads again.
-        if kinds.contains(.laterWork) { store.dueTimes.laterWorkChanged() }
+        if kinds.contains(.timers) { store.dueTimes.laterWorkChanged() }
         return state.withLock { state in
             state.unread.formUnion(kinds)
             if kinds.contains(.work), !claiming { state.looksForWork = true }
@@ -83,10 +128,9 @@ final class PostgresChangeFeed: ChangeFeed {
     func stop() {
         state.withLock { state in
             state.stopped = true
-            state.task?.cancel()
-            state.task = nil
-            state.wake?.finish()
-            state.wake = nil
+            state.lingering?.cancel()
+            state.lingering = nil
+            Self.stopListening(&state)
         }
     }
 
@@ -138,7 +182,7 @@ final class PostgresChangeFeed: ChangeFeed {
                             reader.changedByOthers()
                             guard !change.kinds.isEmpty else { continue }
                             // Before a claim it may start: the look-up after it must read again.
-                            if change.kinds.contains(.laterWork) { store.dueTimes.laterWorkChanged() }
+                            if change.kinds.contains(.timers) { store.dueTimes.laterWorkChanged() }
                             // A task claimable now: a worker with a free slot claims without a read first.
                             let claiming = change.kinds.contains(.claimableWork) && reader.claimableWorkCommitted()
                             markUnread(change.kinds, claiming: claiming)?.yield()
@@ -169,13 +213,28 @@ final class PostgresChangeFeed: ChangeFeed {
         }
         // What could not be read is read at the next wake-up (a notification,
         // the safety poll), as well as whatever that brings.
-        if unread.contains(.completions), !(await readCompletions()) { _ = markUnread(.completions) }
-        if unread.contains(.work), !(await readWorkerChanges(looksForWork: looksForWork)) {
-            _ = markUnread(.work, claiming: !looksForWork)
+        if unread.contains(.completions) {
+            switch await readCompletions() {
+            case .read: break
+            case .failed: _ = markUnread(.completions)
+            case .notAwaited:
+                // Read when a wait begins (``subscribe()``); one that began meanwhile is woken here.
+                let wake = markUnread(.completions)
+                if reader.completionsWanted != nil { wake?.yield() }
+            }
+        }
+        let timers = unread.intersection(.timers)
+        if !unread.isDisjoint(with: [.work, .timers]),
+            !(await readWorkerChanges(looksForWork: looksForWork, readsDeadlines: !timers.isEmpty))
+        {
+            _ = markUnread(timers.union(.work), claiming: !looksForWork)
         }
     }
 
-    private func readCompletions() async -> Bool {
+    private enum CompletionsRead { case read, notAwaited, failed }
+
+    private func readCompletions() async -> CompletionsRead {
+        guard reader.completionsWanted != nil else { return .notAwaited }
         do {
             var gaps = false
             while let after = reader.completionsWanted {
@@ -186,17 +245,18 @@ final class PostgresChangeFeed: ChangeFeed {
                 if page.outcomes.count < 1000 { break }
             }
             if gaps { reader.missing(try await store.missingTasks(among: reader.awaitedTasks)) }
-            return true
+            return .read
         } catch {
             report(error)
-            return false
+            return .failed
         }
     }
 
-    private func readWorkerChanges(looksForWork: Bool) async -> Bool {
+    private func readWorkerChanges(looksForWork: Bool, readsDeadlines: Bool) async -> Bool {
         do {
             if var interest = reader.workerInterest {
                 interest.looksForWork = interest.looksForWork && looksForWork
+                interest.readsDeadlines = readsDeadlines
                 reader.received(try await store.workerChanges(for: interest))
             }
             return true

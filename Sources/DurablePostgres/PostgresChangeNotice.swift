@@ -12,11 +12,13 @@ struct PostgresChangeNotice: Equatable {
         static let claimableWork = Kinds(rawValue: 1 << 1)
         /// A finished task (or deleted rows): waiters read completions.
         static let completions = Kinds(rawValue: 1 << 2)
-        /// A pending task due later than its creation (delayed, retried, asleep)
-        /// or a queue's settings: the next due time may have changed.
-        static let laterWork = Kinds(rawValue: 1 << 3)
+        /// What a worker's timers watch: a pending task due later than its
+        /// creation (delayed, retried, asleep) or with a deadline, or a queue's
+        /// settings. Workers look up their next due time and read the earliest
+        /// deadline again.
+        static let timers = Kinds(rawValue: 1 << 3)
 
-        static let all: Kinds = [.work, .claimableWork, .completions, .laterWork]
+        static let all: Kinds = [.work, .claimableWork, .completions, .timers]
     }
 
     /// What changed; ``Kinds/all`` for a payload in no known form.
@@ -37,7 +39,7 @@ struct PostgresChangeNotice: Equatable {
             case "w": kinds.insert(.work)
             case "n": kinds.formUnion([.work, .claimableWork])
             case "c": kinds.insert(.completions)
-            case "d": kinds.insert(.laterWork)
+            case "d": kinds.insert(.timers)
             default: kinds = .all
             }
         }

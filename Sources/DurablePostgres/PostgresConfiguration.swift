@@ -56,6 +56,11 @@ public struct PostgresConfiguration: Sendable, Hashable {
     /// How often, while something waits, the store reads for changes even without a
     /// notification: the safety net for one lost with a connection.
     public var safetyPollInterval: Duration
+    /// How long the store keeps listening for notifications after the last wait
+    /// ends (a worker listens while it runs): a caller that awaits one task after
+    /// another neither listens again nor reads everything again each time. Zero:
+    /// it stops at once. The listening holds one connection meanwhile.
+    public var listenLinger: Duration
     /// Which clock leases use.
     public var leaseClock: LeaseClock
     /// The first word of each session's `application_name` (the rest tells this
@@ -67,8 +72,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
         host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,
         database: String = "postgres", schema: String = "durable", transportSecurity: TransportSecurity = .prefer,
         maximumConnections: Int = 8, connectTimeout: Duration = .seconds(10), reconnectTimeout: Duration = .seconds(60),
-        safetyPollInterval: Duration = .seconds(5), leaseClock: LeaseClock = .database,
-        applicationName: String = "durable"
+        safetyPollInterval: Duration = .seconds(5), listenLinger: Duration = .seconds(10),
+        leaseClock: LeaseClock = .database, applicationName: String = "durable"
     ) {
         self.host = host
         self.port = port
@@ -81,6 +86,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
         self.connectTimeout = connectTimeout
         self.reconnectTimeout = reconnectTimeout
         self.safetyPollInterval = safetyPollInterval
+        self.listenLinger = listenLinger
         self.leaseClock = leaseClock
         self.applicationName = applicationName
     }
@@ -158,6 +164,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
         ] where value <= .zero {
             throw DurableError(.invalidArgument, "\(name) must be positive")
         }
+        guard listenLinger >= .zero else { throw DurableError(.invalidArgument, "listenLinger must not be negative") }
     }
 
     /// `url` with its password replaced by `***`, also when it does not parse.

@@ -5,7 +5,12 @@ import PostgresNIO
 extension PostgresStore {
     /// What a worker wants read after another engine's commit.
     func workerChanges(for interest: WorkerInterest) async throws -> WorkerChanges {
-        try await read("read the changes for worker \(interest.owner)") { connection in
+        guard interest.readsCancelRequests || interest.looksForWork || interest.readsDeadlines else {
+            return WorkerChanges(
+                cancelRequests: [:], hasClaimableTask: nil, earliestPendingDeadline: nil, readDeadlines: false,
+                now: interest.now)
+        }
+        return try await read("read the changes for worker \(interest.owner)") { connection in
             var cancelRequests: [TaskID: String?] = [:]
             if interest.readsCancelRequests {
                 for row in try await connection.rows(
@@ -19,15 +24,17 @@ extension PostgresStore {
                 }
             }
             let claimable = interest.looksForWork ? try await self.hasClaimableTask(for: interest, on: connection) : nil
-            let deadline = try await connection.value(
-                """
-                SELECT deadline FROM tasks
-                WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
-                ORDER BY deadline LIMIT 1
-                """, as: Int64.self)
+            let deadline =
+                interest.readsDeadlines
+                ? try await connection.value(
+                    """
+                    SELECT deadline FROM tasks
+                    WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
+                    ORDER BY deadline LIMIT 1
+                    """, as: Int64.self) : nil
             return WorkerChanges(
                 cancelRequests: cancelRequests, hasClaimableTask: claimable, earliestPendingDeadline: deadline,
-                now: interest.now)
+                readDeadlines: interest.readsDeadlines, now: interest.now)
         }
     }
 

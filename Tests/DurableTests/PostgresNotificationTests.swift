@@ -24,7 +24,7 @@ struct PostgresNotificationTests {
         #expect(PostgresChangeNotice(payload: ":psql") == PostgresChangeNotice(kinds: [], session: "psql"))
         #expect(PostgresChangeNotice(payload: "durable-1") == PostgresChangeNotice(kinds: .all, session: "durable-1"))
         #expect(PostgresChangeNotice(payload: "wx:s") == PostgresChangeNotice(kinds: .all, session: "s"))
-        #expect(PostgresChangeNotice(payload: "wd:s") == PostgresChangeNotice(kinds: [.work, .laterWork], session: "s"))
+        #expect(PostgresChangeNotice(payload: "wd:s") == PostgresChangeNotice(kinds: [.work, .timers], session: "s"))
     }
 
     @Test("each sort of commit notifies the kinds its listeners read, and only those")
@@ -43,7 +43,7 @@ struct PostgresNotificationTests {
             // Not due by the server's clock (the trigger's "now"): work to read, none to
             // claim; due after its creation: the next due time may have changed.
             let later = try await listener.kinds { _ = try await harness.create(runAt: Int64.max / 2) }
-            #expect(later.kinds == [.work, .laterWork])
+            #expect(later.kinds == [.work, .timers])
 
             var run: ClaimedRun?
             let claim = try await listener.kinds { run = try await harness.claim(limit: 1).first }
@@ -65,7 +65,7 @@ struct PostgresNotificationTests {
             let queue = try await listener.kinds {
                 _ = try await store.updateQueue("limited", now: start + 3) { $0.concurrency = 1 }
             }
-            #expect(queue.kinds == [.work, .claimableWork, .laterWork])
+            #expect(queue.kinds == [.work, .claimableWork, .timers])
             var limited = StoreHarness.newTask(input: "2")
             limited.queue = "limited"
             _ = try await store.createTasks([limited], now: start + 4)
@@ -85,6 +85,10 @@ struct PostgresNotificationTests {
             }
             #expect(keyedFinish.kinds.isSuperset(of: [.work, .completions]))
 
+            // A deadline: workers' deadline timers look again.
+            let withDeadline = try await listener.kinds { _ = try await harness.create(deadline: Int64.max / 2) }
+            #expect(withDeadline.kinds == [.work, .claimableWork, .timers])
+
             let prune = try await listener.kinds {
                 _ = try await store.prune(finishedBefore: Int64.max, statuses: [.succeeded], limit: 100)
             }
@@ -92,7 +96,7 @@ struct PostgresNotificationTests {
         }
     }
 
-    @Test("engines learn of each other's new and delayed tasks, cancel requests and finishes from notifications alone")
+    @Test("engines learn of each other's new and delayed tasks, deadlines, cancel requests and finishes from notifications alone")
     func enginesWithoutSafetyPoll() async throws {
         let schema = PostgresTestServer.newSchemaName()
         let gates = Gates()
@@ -118,6 +122,14 @@ struct PostgresNotificationTests {
         // One stored by the worker's own engine (its own notifications are not read).
         let own = try await worker.createTask(Echo.self, "own", options: TaskOptions(delay: .milliseconds(300)))
         #expect(try await awaited("the worker's engine ran its own delayed task") { try await own.value } == "own")
+        // A pending task whose deadline passes: the worker reads it after the kind d, and fails it then.
+        let expiring = try await caller.createTask(
+            Echo.self, "too late", options: TaskOptions(delay: .seconds(3600), deadline: Date().addingTimeInterval(0.3)))
+        let expired = try await awaited("the worker failed the task whose deadline passed") {
+            _ = try? await expiring.value
+            return try await expiring.status()
+        }
+        #expect(expired == .failed)
 
         let held = try await caller.createTask(WaitAtGate.self, "held")
         await gates.waitForArrivals("held")
@@ -129,6 +141,55 @@ struct PostgresNotificationTests {
         #expect(try await held.status() == .cancelled)
         running.cancel()
         try await running.value
+    }
+
+    @Test("a wait that begins after another engine finished the task reads it, while the store still listens")
+    func waitAfterAnUnawaitedCompletion() async throws {
+        let schema = PostgresTestServer.newSchemaName()
+        let noRecovery: (inout EngineConfiguration) -> Void = { $0.recoveryInterval = .seconds(86_400) }
+        let worker = try await makePostgresEngine(schema: schema, configure: noRecovery)
+        // Keeps listening after each wait, with no safety poll: only notifications and the reads they leave.
+        let caller = try await makePostgresEngine(schema: schema, configure: noRecovery) {
+            $0.safetyPollInterval = .seconds(3600)
+            $0.listenLinger = .seconds(3600)
+        }
+        defer {
+            try? caller.close()
+            try? worker.close()
+        }
+        let running = Task { try await worker.run() }
+        defer { running.cancel() }
+
+        let first = try await caller.createTask(Echo.self, "first")
+        #expect(try await awaited("the first task's value") { try await first.value } == "first")
+        // Finished while nothing in the caller awaits it: its notification is not read then.
+        let second = try await caller.createTask(Echo.self, "second")
+        try await poll("the worker finished the second task") { try await second.status() == .succeeded }
+        #expect(try await awaited("the second task's value") { try await second.value } == "second")
+        running.cancel()
+        try await running.value
+    }
+
+    @Test("the store stops listening once no wait began for listenLinger")
+    func listeningEndsAfterTheLinger() async throws {
+        let engine = try await makePostgresEngine(postgres: { $0.listenLinger = .milliseconds(200) })
+        defer { try? engine.close() }
+        let store = try #require(engine.store as? PostgresStore)
+        let listening = """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE application_name = '\(store.database.sessionName)' AND query LIKE 'LISTEN %'
+            """
+        let listeners = { @Sendable in
+            try await store.database.client.query(PostgresQuery(unsafeSQL: listening)).collect().first?.decode(Int64.self)
+        }
+        let task = try await engine.createTask(Echo.self, "x")
+        let waiting = Task { try await task.value }
+        try await poll("a wait listens") { try await listeners() == 1 }
+        let running = Task { try await engine.run() }
+        #expect(try await waiting.value == "x")
+        running.cancel()
+        try await running.value
+        try await poll("the listening ended after the linger") { try await listeners() == 0 }
     }
 
     /// What `operation` returns, awaited in a task of its own: fails with `what`

@@ -189,7 +189,7 @@ extension Worker {
         case false?: armDueTimer(after: changes.now)
         case nil: break
         }
-        armDeadlineTimer(at: changes.earliestPendingDeadline)
+        if changes.readDeadlines { armDeadlineTimer(at: changes.earliestPendingDeadline) }
     }
 
     /// Whether this worker claims tasks at all (it has jobs, or fails unknown ones).

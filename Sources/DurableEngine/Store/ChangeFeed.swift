@@ -74,6 +74,9 @@ package struct WorkerInterest: Sendable {
     package var queues: [String]?
     /// The engine clock's time, for what is due.
     package var now: Int64
+    /// Whether the earliest deadline of a pending task is read (a feed that
+    /// knows no task with a deadline was stored since its last read need not).
+    package var readsDeadlines = true
 
     package init(
         owner: String, readsCancelRequests: Bool, looksForWork: Bool, jobs: [String]?, queues: [String]? = nil,
@@ -95,17 +98,21 @@ package struct WorkerChanges: Sendable {
     /// Whether a task the worker may claim is due (``ClaimRule``); `nil` when it
     /// did not look for work.
     package var hasClaimableTask: Bool?
-    /// The earliest deadline of a pending task, passed or not.
+    /// The earliest deadline of a pending task, passed or not (when read).
     package var earliestPendingDeadline: Int64?
+    /// Whether ``earliestPendingDeadline`` was read (``WorkerInterest/readsDeadlines``).
+    package var readDeadlines: Bool
     /// The time it looked at, from ``WorkerInterest/now``.
     package var now: Int64
 
     package init(
-        cancelRequests: [TaskID: String?], hasClaimableTask: Bool?, earliestPendingDeadline: Int64?, now: Int64
+        cancelRequests: [TaskID: String?], hasClaimableTask: Bool?, earliestPendingDeadline: Int64?,
+        readDeadlines: Bool = true, now: Int64
     ) {
         self.cancelRequests = cancelRequests
         self.hasClaimableTask = hasClaimableTask
         self.earliestPendingDeadline = earliestPendingDeadline
+        self.readDeadlines = readDeadlines
         self.now = now
     }
 }

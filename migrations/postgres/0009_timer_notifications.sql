@@ -1,14 +1,16 @@
--- Durable schema for PostgreSQL, version 9: a notification says when a task due
--- later was stored.
+-- Durable schema for PostgreSQL, version 9: a notification says when a worker's
+-- timers may have to change.
 --
 -- A worker whose claim finds nothing more looks up when the next delayed task is
 -- due (the earliest future run_at of a pending task whose run_at is after its
--- created_at), to wake then. That answer changes only when such a task is
--- stored (created with a delay, retried after a pause, put to sleep, handed
--- back) or when a queue's settings change; a worker keeps it until its own
--- engine writes such a task or another session's notification holds the new kind
---   'd'  a pending task with run_at after created_at was stored, or a queue
---        changed (whatever the clocks say: engines may run on other clocks).
+-- created_at), to wake then, and it watches the earliest deadline of a pending
+-- task. Those change only when such a task is stored (created with a delay or a
+-- deadline, retried after a pause, put to sleep, handed back) or when a queue's
+-- settings change; a worker keeps what it read until its own engine writes such
+-- a task or another session's notification holds the new kind
+--   'd'  a pending task with run_at after created_at or with a deadline was
+--        stored, or a queue changed (whatever the clocks say: engines may run
+--        on other clocks).
 -- The other kinds are as in version 8 ('w', 'n', 'c').
 CREATE OR REPLACE FUNCTION durable_notify_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -33,7 +35,7 @@ BEGIN
         END;
     ELSE
         SELECT count(*),
-               coalesce(bool_or(status = 'pending' AND run_at > created_at), FALSE),
+               coalesce(bool_or(status = 'pending' AND (run_at > created_at OR deadline IS NOT NULL)), FALSE),
                coalesce(bool_or(status = 'pending'
                                 OR (status = 'running' AND cancel_requested_at IS NOT NULL)
                                 OR (status IN ('succeeded', 'failed', 'cancelled')
