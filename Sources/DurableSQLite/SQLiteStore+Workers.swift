@@ -95,33 +95,57 @@ extension SQLiteStore {
         let relaxed = completions.isEmpty && !failingExpired
         return try await write("commit \(completions.count) completion(s) and claim", relaxed: relaxed) { db in
             var transitions = SQLiteTransitions(db: db, now: now)
-            var result = CycleResult()
-            if failingExpired { try transitions.failExpiredPendingTasks() }
-            // Ended runs are finished many per statement; a requeue between them
-            // keeps its place in the order.
-            var ended: [EndedRun] = []
-            for completion in completions {
-                switch TransitionRules.storing(completion) {
-                case .end(let run):
-                    ended.append(run)
-                case .requeue(let runAt, let outcome, let error):
-                    result.stale += try transitions.finishRuns(ended)
-                    ended.removeAll()
-                    if try Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
-                        result.requeued = true
-                    } else {
-                        result.stale.append(completion.id)
-                    }
-                }
-            }
-            result.stale += try transitions.finishRuns(ended)
-            try transitions.flush()
-            result.effects = transitions.effects
-            if let claim, claim.limit > 0 {
-                (result.claimed, result.heldBack) = try Self.claim(claim, db: db, now: now)
-            }
+            return try Self.cycle(completions, claim: claim, failingExpired: failingExpired, with: &transitions)
+        }
+    }
+
+    package var commitsCreationsInCycles: Bool { true }
+
+    package func createCompleteAndClaim(
+        _ tasks: [NewTask], completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        try await write("create \(tasks.count) task(s), commit \(completions.count) completion(s) and claim") { db in
+            var transitions = SQLiteTransitions(db: db, now: now)
+            let created = try transitions.insert(tasks)
+            var result = try Self.cycle(completions, claim: claim, failingExpired: failingExpired, with: &transitions)
+            result.created = created
             return result
         }
+    }
+
+    /// The worker's cycle in the write transaction of `transitions`: fails the
+    /// expired pending tasks if asked, stores the completions, then claims.
+    private static func cycle(
+        _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool,
+        with transitions: inout SQLiteTransitions
+    ) throws -> CycleResult {
+        let (db, now) = (transitions.db, transitions.now)
+        var result = CycleResult()
+        if failingExpired { try transitions.failExpiredPendingTasks() }
+        // Ended runs are finished many per statement; a requeue between them
+        // keeps its place in the order.
+        var ended: [EndedRun] = []
+        for completion in completions {
+            switch TransitionRules.storing(completion) {
+            case .end(let run):
+                ended.append(run)
+            case .requeue(let runAt, let outcome, let error):
+                result.stale += try transitions.finishRuns(ended)
+                ended.removeAll()
+                if try Self.requeue(completion, runAt: runAt, outcome: outcome, error: error, with: &transitions) {
+                    result.requeued = true
+                } else {
+                    result.stale.append(completion.id)
+                }
+            }
+        }
+        result.stale += try transitions.finishRuns(ended)
+        try transitions.flush()
+        result.effects = transitions.effects
+        if let claim, claim.limit > 0 {
+            (result.claimed, result.heldBack) = try Self.claim(claim, db: db, now: now)
+        }
+        return result
     }
 
     /// Whether the task (`tasks` row) waits for a topic that has an undelivered

@@ -51,6 +51,33 @@ struct GroupCommitTests {
         #expect(writes.batches.withLock { $0.last } == [7])
     }
 
+    @Test("calls queued behind a write can be taken and answered by another writer; the first writer then finds none")
+    func takenByAnotherWriter() async throws {
+        let writes = Writes()
+        let commit = GroupCommit<Int, Int>()
+        #expect(commit.takeQueued() == nil)
+        let first = Task { try await commit.submit(1) { await writes.write($0) } }
+        try await eventually("the first write began") { writes.batches.withLock { $0.count } == 1 }
+        let queued = (2...4).map { value in Task { try await commit.submit(value) { await writes.write($0) } } }
+        try await eventually("three calls queued") { commit.queuedCount == 3 }
+        let riders = try #require(commit.takeQueued())
+        #expect(Set(riders.requests) == [2, 3, 4])
+        #expect(commit.queuedCount == 0 && commit.takeQueued() == nil)
+        commit.finish(riders, with: riders.requests.map { $0 == 3 ? .failure(DurableError(.keyConflict, "3")) : .success($0 * 100) })
+        for (task, value) in zip(queued, 2...4) {
+            if value == 3 {
+                await #expect(throws: DurableError.self) { try await task.value }
+            } else {
+                #expect(try await task.value == value * 100)
+            }
+        }
+        writes.gate.open("first")
+        #expect(try await first.value == 10)
+        // Nothing was left for the first writer to hand on: idle, the next call writes alone.
+        #expect(try await commit.submit(5) { await writes.write($0) } == 50)
+        #expect(writes.batches.withLock { $0 } == [[1], [5]])
+    }
+
     @Test("concurrent createTask calls all run; one whose key is taken with another input fails alone")
     func concurrentCreations() async throws {
         let directory = TemporaryDirectory()

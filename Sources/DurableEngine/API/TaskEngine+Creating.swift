@@ -30,13 +30,7 @@ extension TaskEngine {
             let stored = try await store(order.map { combined[$0] }, now: clock.now())
             var created = stored
             for (position, index) in order.enumerated() { created[index] = stored[position] }
-            var results: [Result<[CreatedTask], any Error>] = []
-            var offset = 0
-            for call in calls {
-                results.append(.success(Array(created[offset..<offset + call.count])))
-                offset += call.count
-            }
-            return results
+            return Self.split(created, into: calls)
         } catch let error as DurableError where calls.count > 1 && Self.failsOneCall(error) {
             var results: [Result<[CreatedTask], any Error>] = []
             for call in calls {
@@ -50,6 +44,22 @@ extension TaskEngine {
         } catch {
             return calls.map { _ in .failure(error) }
         }
+    }
+
+    /// Each call's share of the tasks created for `calls` together, in order.
+    static func split(_ created: [CreatedTask], into calls: [[NewTask]]) -> [Result<[CreatedTask], any Error>] {
+        guard created.count == calls.reduce(0, { $0 + $1.count }) else {
+            let error = DurableError(
+                .storage, "the store created \(created.count) task(s) for \(calls.joined().count) in one commit")
+            return calls.map { _ in .failure(error) }
+        }
+        var answers: [Result<[CreatedTask], any Error>] = []
+        var offset = 0
+        for call in calls {
+            answers.append(.success(Array(created[offset..<offset + call.count])))
+            offset += call.count
+        }
+        return answers
     }
 
     /// Whether `error` comes from what one call of a shared creation asked.

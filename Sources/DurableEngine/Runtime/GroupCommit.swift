@@ -15,6 +15,12 @@ import Synchronization
 /// back to idle when the queue is empty. Only the writer changes `writing` from
 /// true, and only a caller that found it false sets it.
 ///
+/// The queued calls may also be taken by a writer outside (``takeQueued()``):
+/// the worker's commit stores them in its own transaction, so that creations
+/// made while a creation is written ride in the worker's next commit instead of
+/// a commit of their own. Each queued call leaves the queue once, under the lock,
+/// to exactly one writer.
+///
 /// A queued call is written even if its task is cancelled meanwhile (its
 /// request is in the next write); cancelling the caller that writes does not
 /// fail the others' requests (their write runs in a task of its own).
@@ -22,14 +28,14 @@ final class GroupCommit<Request: Sendable, Response: Sendable>: Sendable {
     /// Writes requests together; returns one result per request, in order.
     typealias Write = @Sendable ([Request]) async -> [Result<Response, any Error>]
 
-    private enum Turn: Sendable {
+    fileprivate enum Turn: Sendable {
         /// The caller's request was written with others: its result.
         case done(Result<Response, any Error>)
         /// The caller writes now: its request, then these queued calls'.
         case write([Waiting])
     }
 
-    private struct Waiting: Sendable {
+    fileprivate struct Waiting: Sendable {
         var request: Request
         var continuation: CheckedContinuation<Turn, Never>
     }
@@ -45,6 +51,9 @@ final class GroupCommit<Request: Sendable, Response: Sendable>: Sendable {
 
     /// How many calls wait for the write under way.
     var queuedCount: Int { state.withLock { $0.queue.count } }
+
+    /// Whether a write is under way (calls made now queue).
+    var isWriting: Bool { state.withLock { $0.writing } }
 
     /// Writes `request`, alone or with the calls made meanwhile; returns once it
     /// is written. The call that writes uses its `write`: every call passes the
@@ -81,6 +90,34 @@ final class GroupCommit<Request: Sendable, Response: Sendable>: Sendable {
             // The first call that queued meanwhile writes next, with the rest.
             if let first = next.first { first.continuation.resume(returning: .write(Array(next.dropFirst()))) }
             return try Self.result(results, at: 0).get()
+        }
+    }
+
+    /// Calls taken from the queue by a writer outside (``takeQueued()``), which
+    /// writes their requests with its own and must pass their results to
+    /// ``finish(_:with:)``.
+    struct Riders: Sendable {
+        fileprivate var waiting: [Waiting]
+        /// The calls' requests, in the order they were made.
+        var requests: [Request] { waiting.map(\.request) }
+    }
+
+    /// Takes every call queued behind the write under way, for a writer outside
+    /// this type (the worker's commit) to write with its own; `nil` when none
+    /// waits. A taken call leaves the queue, so exactly one writer answers it.
+    func takeQueued() -> Riders? {
+        let taken = state.withLock { state in
+            let queued = state.queue
+            state.queue = []
+            return queued
+        }
+        return taken.isEmpty ? nil : Riders(waiting: taken)
+    }
+
+    /// Answers the calls taken by ``takeQueued()``: one result per request, in order.
+    func finish(_ riders: Riders, with results: [Result<Response, any Error>]) {
+        for (index, waiting) in riders.waiting.enumerated() {
+            waiting.continuation.resume(returning: .done(Self.result(results, at: index)))
         }
     }
 

@@ -77,10 +77,12 @@ extension Worker {
                 jobs: configuration.unknownJobPolicy == .fail ? nil : registry.names,
                 leaseUntil: now + configuration.leaseDuration.milliseconds, queues: queues)
             : nil
+        // Creations queued behind one being written ride in this commit.
+        let riders = store.commitsCreationsInCycles ? engine.creations.takeQueued() : nil
         do {
             let started = engine.metrics == nil ? nil : ContinuousClock.now
-            let result = try await store.completeAndClaim(
-                completions, claim: claim, failingExpired: failingExpired, now: now)
+            let result = try await commitCycle(
+                completions, riders: riders, claim: claim, failingExpired: failingExpired, now: now)
             if let metrics = engine.metrics, let started { record(result, of: completions, startedAt: started, in: metrics) }
             if engine.storeHealth.commitSucceeded() { logger.notice("the store works again") }
             // Known now, not when the results are acted on: the next commit, which
@@ -107,6 +109,34 @@ extension Worker {
             }
             return nil
         }
+    }
+
+    /// The store's commit of a cycle, with the tasks of `riders` (creations
+    /// queued behind another) inserted in the same transaction. When storing them
+    /// fails (one call's key taken with another input, say), the cycle commits
+    /// alone and the riders are stored as queued creations are, each call all or
+    /// none; every rider is answered on every path.
+    private func commitCycle(
+        _ completions: [TaskCompletion], riders: GroupCommit<[NewTask], [CreatedTask]>.Riders?, claim: ClaimRequest?,
+        failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        guard let riders else {
+            return try await store.completeAndClaim(completions, claim: claim, failingExpired: failingExpired, now: now)
+        }
+        let calls = riders.requests
+        let result: CycleResult
+        do {
+            result = try await store.createCompleteAndClaim(
+                calls.flatMap { $0 }, completions: completions, claim: claim, failingExpired: failingExpired, now: now)
+        } catch {
+            let stored = await engine.storeTogether(calls)
+            engine.creations.finish(riders, with: stored)
+            return try await store.completeAndClaim(completions, claim: claim, failingExpired: failingExpired, now: now)
+        }
+        engine.creations.finish(riders, with: TaskEngine.split(result.created, into: calls))
+        // The worker arms its deadline timer from the change feed's thread.
+        if calls.contains(where: { $0.contains { $0.deadline != nil } }) { engine.changes.readSoon() }
+        return result
     }
 
     /// Reports a commit to the metrics: its duration and size, the runs whose

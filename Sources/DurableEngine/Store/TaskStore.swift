@@ -79,6 +79,22 @@ package protocol TaskStore: Sendable {
         _ completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
     ) async throws -> CycleResult
 
+    /// Whether ``createCompleteAndClaim(_:completions:claim:failingExpired:now:)``
+    /// stores the new tasks in the cycle's own commit (one commit instead of two),
+    /// so that the engine lets creations ride in the worker's commits.
+    var commitsCreationsInCycles: Bool { get }
+
+    /// One commit of the worker's cycle that first inserts `tasks` as
+    /// ``createTasks(_:now:)`` does (``CycleResult/created``), then applies
+    /// `completions` and claims as ``completeAndClaim(_:claim:failingExpired:now:)``
+    /// does: the claim may take the new tasks. A store that
+    /// ``commitsCreationsInCycles`` does it all or nothing, in one commit (when
+    /// inserting a task fails, say for a key taken with another input, nothing
+    /// is stored); the default implementation commits the creation, then the cycle.
+    func createCompleteAndClaim(
+        _ tasks: [NewTask], completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult
+
     /// Extends the leases of the tasks `owner` still runs; returns their ids,
     /// each with the attempt it runs.
     func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> [TaskID: Int]
@@ -132,6 +148,19 @@ package protocol TaskStore: Sendable {
 }
 
 extension TaskStore {
+    /// By default a store commits creations apart from the worker's cycle.
+    package var commitsCreationsInCycles: Bool { false }
+
+    /// By default two commits: the tasks' creation, then the cycle.
+    package func createCompleteAndClaim(
+        _ tasks: [NewTask], completions: [TaskCompletion], claim: ClaimRequest?, failingExpired: Bool, now: Int64
+    ) async throws -> CycleResult {
+        let created = try await createTasks(tasks, now: now)
+        var result = try await completeAndClaim(completions, claim: claim, failingExpired: failingExpired, now: now)
+        result.created = created
+        return result
+    }
+
     /// One commit of the worker's cycle that fails no expired task on its own.
     package func completeAndClaim(_ completions: [TaskCompletion], claim: ClaimRequest?, now: Int64) async throws
         -> CycleResult
@@ -210,6 +239,9 @@ package struct CycleResult: Sendable {
     /// A queue's concurrency limit held claimable tasks back: when a task of
     /// this worker ends, it claims again (others' ends reach it through the change feed).
     package var heldBack: Bool = false
+    /// The tasks a cycle created (``TaskStore/createCompleteAndClaim(_:completions:claim:failingExpired:now:)``),
+    /// in the order asked.
+    package var created: [CreatedTask] = []
 
     /// Creates a value with every field given.
     package init(effects: TransitionEffects = TransitionEffects(), stale: [TaskID] = [], claimed: [ClaimedTask] = [], requeued: Bool = false, heldBack: Bool = false) {

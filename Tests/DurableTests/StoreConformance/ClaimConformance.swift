@@ -182,6 +182,44 @@ extension StoreConformance {
             }
         }
 
+        @Test("createCompleteAndClaim inserts the new tasks, stores the completions and claims, the new tasks included; on a store that commits them together, a taken key stores nothing",
+              arguments: StoreFixture.all)
+        func createInCycle(fixture: StoreFixture) async throws {
+            try await fixture.withStore { s in
+                let t = H.start
+                let taken = try await s.create(input: "\"original\"", key: "taken")
+                let run = try await s.claimOnly(taken, now: t)
+                let request = ClaimRequest(owner: "w1", limit: 2, jobs: ["job"], leaseUntil: t + H.lease)
+                let tasks = [H.newTask(input: "1"), H.newTask(input: "2", runAt: t + 1_000), H.newTask(input: "3")]
+                let result = try await s.store.createCompleteAndClaim(
+                    tasks, completions: [run.completion(.succeeded(result: "7"))], claim: request,
+                    failingExpired: false, now: t + 1)
+                #expect(result.created.map(\.existed) == [false, false, false])
+                #expect(result.created.map(\.name) == result.created.map { "Task-\($0.id)" })
+                #expect(result.stale.isEmpty)
+                #expect(try await s.status(taken) == .succeeded)
+                #expect(result.effects.finished.map(\.id) == [taken])
+                // The due new tasks are claimed in the same call; the later one waits.
+                #expect(result.claimed.map(\.id) == [result.created[0].id, result.created[2].id])
+                for entry in result.claimed { #expect(try await s.record(entry.id).owner == "w1") }
+                #expect(try await s.status(result.created[1].id) == .pending)
+
+                // A key taken with another input: the call fails, and with it what it carried.
+                let other = try await s.create(input: "\"other\"")
+                let otherRun = try await s.claimOnly(other, now: t + 2)
+                let conflicting = [H.newTask(input: "4"), H.newTask(input: "\"changed\"", key: "taken")]
+                await #expect(throws: DurableError.self) {
+                    _ = try await s.store.createCompleteAndClaim(
+                        conflicting, completions: [otherRun.completion(.succeeded(result: "8"))], claim: request,
+                        failingExpired: false, now: t + 3)
+                }
+                if s.store.commitsCreationsInCycles {
+                    #expect(try await s.status(other) == .running)
+                    #expect(try await s.claim(limit: 10, now: t + 4).isEmpty, "no task \"4\" stored")
+                }
+            }
+        }
+
         @Test("createAndClaimTasks claims nothing in a paused queue or one with limits (its claims apply them)",
               arguments: StoreFixture.all)
         func createAndClaimInClosedQueue(fixture: StoreFixture) async throws {
