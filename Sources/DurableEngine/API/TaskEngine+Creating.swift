@@ -62,8 +62,14 @@ extension TaskEngine {
         return answers
     }
 
+    /// Has the change feed read soon when a stored task has a deadline: the
+    /// worker arms its deadline timer from the feed's thread.
+    func readDeadlinesSoon(ifAnyIn tasks: some Sequence<NewTask>) {
+        if tasks.contains(where: { $0.deadline != nil }) { changes.readSoon() }
+    }
+
     /// Whether `error` comes from what one call of a shared creation asked.
-    private static func failsOneCall(_ error: DurableError) -> Bool {
+    static func failsOneCall(_ error: DurableError) -> Bool {
         [.keyConflict, .groupNotOpen, .invalidArgument, .invalidState, .unknownTask, .coding].contains(error.code)
     }
 
@@ -72,8 +78,7 @@ extension TaskEngine {
     /// commit on the way from submission to result.
     private func store(_ newTasks: [NewTask], now: Int64) async throws -> [CreatedTask] {
         guard let worker = currentWorker else { return try await store.createTasks(newTasks, now: now) }
-        // The worker arms its deadline timer from the change feed's thread.
-        defer { if newTasks.contains(where: { $0.deadline != nil }) { changes.readSoon() } }
+        defer { readDeadlinesSoon(ifAnyIn: newTasks) }
         let reserved = worker.reserveSlots(newTasks.count)
         guard reserved > 0 else {
             let created = try await store.createTasks(newTasks, now: now)

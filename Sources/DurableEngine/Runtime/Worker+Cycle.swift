@@ -113,9 +113,10 @@ extension Worker {
 
     /// The store's commit of a cycle, with the tasks of `riders` (creations
     /// queued behind another) inserted in the same transaction. When storing them
-    /// fails (one call's key taken with another input, say), the cycle commits
-    /// alone and the riders are stored as queued creations are, each call all or
-    /// none; every rider is answered on every path.
+    /// fails for what one call asks (a key taken with another input, say), the
+    /// cycle commits alone and the riders are stored as queued creations are, each
+    /// call all or none; when the store fails (locked, full), the riders fail with
+    /// the cycle, which is tried again. Every rider is answered on every path.
     private func commitCycle(
         _ completions: [TaskCompletion], riders: GroupCommit<[NewTask], [CreatedTask]>.Riders?, claim: ClaimRequest?,
         failingExpired: Bool, now: Int64
@@ -128,14 +129,16 @@ extension Worker {
         do {
             result = try await store.createCompleteAndClaim(
                 calls.flatMap { $0 }, completions: completions, claim: claim, failingExpired: failingExpired, now: now)
-        } catch {
-            let stored = await engine.storeTogether(calls)
-            engine.creations.finish(riders, with: stored)
+        } catch let error as DurableError where TaskEngine.failsOneCall(error) {
+            engine.creations.finish(riders, with: await engine.storeTogether(calls))
             return try await store.completeAndClaim(completions, claim: claim, failingExpired: failingExpired, now: now)
+        } catch {
+            // Not one call's doing: a second and a third write would fail alike.
+            engine.creations.finish(riders, with: calls.map { _ in .failure(error) })
+            throw error
         }
         engine.creations.finish(riders, with: TaskEngine.split(result.created, into: calls))
-        // The worker arms its deadline timer from the change feed's thread.
-        if calls.contains(where: { $0.contains { $0.deadline != nil } }) { engine.changes.readSoon() }
+        engine.readDeadlinesSoon(ifAnyIn: calls.joined())
         return result
     }
 
