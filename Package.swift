@@ -166,6 +166,7 @@ let package = Package(
                 "Durable",
                 "DurablePostgres",
                 "DurableTestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/DurableTestWorker",

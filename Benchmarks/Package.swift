@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The workloads, shared by the suites and by DurableBench.
@@ -27,6 +28,8 @@ let package = Package(
             name: "BenchSupport",
             dependencies: [
                 .product(name: "Durable", package: "Durable"),
+                // The application's own pool of the app-transaction workload.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 // The same workloads on a PostgreSQL server ($DURABLE_BENCH_POSTGRES).
                 .product(name: "DurablePostgres", package: "Durable"),
                 // The jobs (noop, sleepy) and where DurableTestWorker is.

@@ -26,6 +26,20 @@ public struct SQLiteConfiguration: Sendable, Hashable {
     /// mostly in waking up; raise it for many idle workers, lower it for lower
     /// latency; longer than 71 minutes counts as 71 minutes).
     public var changePollInterval: Duration = .milliseconds(1)
+    /// Whether the file may hold an application's own tables beside Durable's.
+    /// Default `false`: a file with tables of its own and no Durable schema is
+    /// refused as another program's database. With `true`, Durable adds its
+    /// tables to such a file (and opens one that already has them, as always);
+    /// a file whose `PRAGMA application_id` names another program is still
+    /// refused. ``/DurableEngine/TaskEngine/init(sharing:configuration:sqlite:logger:)``,
+    /// which shares the application's GRDB pool, implies it.
+    ///
+    /// ```swift
+    /// var sqlite = SQLiteConfiguration()
+    /// sqlite.sharesFileWithApplication = true
+    /// let engine = try TaskEngine(path: "app.sqlite", sqlite: sqlite)   // a worker process of the app
+    /// ```
+    public var sharesFileWithApplication = false
 
     /// Creates a configuration with the defaults.
     public init() {}

@@ -26,11 +26,12 @@ enum SQLiteOpening {
     /// the missing migrations (with `appliesMigrations == false`, refuses a file
     /// that lacks some).
     static func openForWriting(
-        path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool
+        path: String, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool,
+        shared: Bool
     ) throws -> Connections {
         let lockWait = LockWait.busyMode(timeout: lockTimeout)
         return try LockWait.retrying(timeout: lockTimeout) {
-            try inspectExistingFile(at: path, lockWait: lockWait)
+            try inspectExistingFile(at: path, lockWait: lockWait, shared: shared)
             var configuration = Configuration()
             configuration.label = "Durable"
             configuration.busyMode = lockWait
@@ -46,13 +47,36 @@ enum SQLiteOpening {
                     try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
                 }
                 try pool.write { db in
-                    try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations)
+                    try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations, shared: shared)
                 }
                 return Connections(pool: pool, changeConnection: try changeConnection(path: path, lockWait: lockWait))
             } catch {
                 try? pool.close()
                 throw error
             }
+        }
+    }
+
+    /// Takes an application's open pool for Durable's tables too: checks its
+    /// file as a shared one (see ``SchemaMigrator/checkIsDurable(_:path:shared:)``),
+    /// applies the missing migrations in one transaction on the pool's writer,
+    /// and sets the writer's `synchronous` level to `durability` (the
+    /// application's own commits on that connection get it too: they may hold
+    /// tasks). The pool stays the application's: closing the store leaves it open.
+    static func adopt(
+        _ pool: DatabasePool, durability: Durability, lockTimeout: Duration, now: Int64, appliesMigrations: Bool
+    ) throws -> Connections {
+        let path = pool.path
+        let lockWait = LockWait.busyMode(timeout: lockTimeout)
+        return try LockWait.retrying(timeout: lockTimeout) {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
+                try db.inTransaction(.immediate) {
+                    try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations, shared: true)
+                    return .commit
+                }
+            }
+            return Connections(pool: pool, changeConnection: try changeConnection(path: path, lockWait: lockWait))
         }
     }
 
@@ -166,7 +190,7 @@ enum SQLiteOpening {
 
     /// Looks at an existing file through a read-only connection, so that a foreign
     /// or newer database is refused before the pool switches it to WAL.
-    private static func inspectExistingFile(at path: String, lockWait: Database.BusyMode) throws {
+    private static func inspectExistingFile(at path: String, lockWait: Database.BusyMode, shared: Bool) throws {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         guard let size = attributes?[.size] as? Int, size > 0 else { return }
         var configuration = Configuration()
@@ -174,7 +198,7 @@ enum SQLiteOpening {
         configuration.busyMode = lockWait
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
-        _ = try queue.read { db in try SchemaMigrator.check(db, path: path) }
+        _ = try queue.read { db in try SchemaMigrator.check(db, path: path, shared: shared) }
     }
 }
 

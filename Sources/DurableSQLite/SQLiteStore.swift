@@ -26,6 +26,9 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     package let access: DatabaseAccess
     let ownCommits = Mutex(OwnCommits())
     package let completionSequenceAtOpen: Int64
+    /// Whether the pool is this store's (opened by it, closed with it) rather
+    /// than an application's that it shares.
+    private let ownsPool: Bool
 
     /// Opens (or creates) the database at `path` and applies missing migrations.
     ///
@@ -37,28 +40,51 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     /// With `access == .readOnly`, the file must exist with this build's schema;
     /// it is opened for reading only, and every write fails with
     /// ``DurableError/Code/readOnlyDatabase``.
-    package init(
+    package convenience init(
         path: String, configuration: SQLiteConfiguration = SQLiteConfiguration(), now: Int64,
         appliesMigrations: Bool = true, access: DatabaseAccess = .readWrite
     ) throws {
-        location = path
-        let (durability, lockTimeout) = (configuration.durability, configuration.lockTimeout)
-        self.lockTimeout = lockTimeout
-        self.durability = durability
-        changePollInterval = configuration.changePollInterval
-        self.access = access
-        do {
-            let connections =
-                access == .readOnly
+        try self.init(location: path, configuration: configuration, access: access, ownsPool: true) { lockTimeout in
+            access == .readOnly
                 ? try SQLiteOpening.openForReading(path: path, lockTimeout: lockTimeout)
                 : try SQLiteOpening.openForWriting(
-                    path: path, durability: durability, lockTimeout: lockTimeout, now: now,
-                    appliesMigrations: appliesMigrations)
+                    path: path, durability: configuration.durability, lockTimeout: lockTimeout, now: now,
+                    appliesMigrations: appliesMigrations, shared: configuration.sharesFileWithApplication)
+        }
+    }
+
+    /// Shares an application's open pool: Durable's tables join the
+    /// application's in its file (added, or migrated, now), and Durable's writes
+    /// go through the pool's one writer, so the two never wait for each other's
+    /// write lock. Closing the store leaves the pool open.
+    convenience init(
+        sharing pool: DatabasePool, configuration: SQLiteConfiguration = SQLiteConfiguration(), now: Int64,
+        appliesMigrations: Bool = true
+    ) throws {
+        try self.init(location: pool.path, configuration: configuration, access: .readWrite, ownsPool: false) {
+            try SQLiteOpening.adopt(
+                pool, durability: configuration.durability, lockTimeout: $0, now: now,
+                appliesMigrations: appliesMigrations)
+        }
+    }
+
+    private init(
+        location: String, configuration: SQLiteConfiguration, access: DatabaseAccess, ownsPool: Bool,
+        connect: (Duration) throws -> SQLiteOpening.Connections
+    ) throws {
+        self.location = location
+        lockTimeout = configuration.lockTimeout
+        durability = configuration.durability
+        changePollInterval = configuration.changePollInterval
+        self.access = access
+        self.ownsPool = ownsPool
+        do {
+            let connections = try connect(lockTimeout)
             pool = connections.pool
             changeConnection = connections.changeConnection
             completionSequenceAtOpen = try pool.read(Self.completionSequence)
         } catch {
-            throw Self.describe(error, path: path, operation: "open", lockTimeout: lockTimeout)
+            throw Self.describe(error, path: location, operation: "open", lockTimeout: lockTimeout)
         }
     }
 
@@ -179,6 +205,8 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     package func close() throws {
         do {
             try changeConnection.close()
+            // An application's pool stays open, with its -wal and -shm files.
+            guard ownsPool else { return }
             try pool.close()
             // GRDB closes the pool's writer before its read-only readers, and a
             // read-only connection cannot checkpoint: the last connection to close

@@ -20,8 +20,8 @@ package enum SchemaMigrator {
     /// Throws ``DurableError`` naming `path` when it cannot. Returns whether it has
     /// Durable's migration ledger (`false` for an empty file).
     @discardableResult
-    static func check(_ db: Database, path: String) throws -> Bool {
-        guard try checkIsDurable(db, path: path) else { return false }
+    static func check(_ db: Database, path: String, shared: Bool = false) throws -> Bool {
+        guard try checkIsDurable(db, path: path, shared: shared) else { return false }
         let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM durable_migrations") ?? 0
         if newest > latestVersion {
             throw DurableError(
@@ -53,28 +53,59 @@ package enum SchemaMigrator {
     }
 
     /// Throws when the file holds another program's tables. Returns whether it has
-    /// Durable's migration ledger (`false` for an empty file).
+    /// Durable's migration ledger (`false` for an empty file, or, when `shared`,
+    /// for an application's file that Durable's tables are to join).
+    ///
+    /// A file with Durable's ledger is Durable's, whatever else it holds. A file
+    /// without it is refused when its `application_id` names another program, and,
+    /// unless `shared`, when it has any table; when `shared`, when one of its
+    /// objects has the name of one of Durable's.
     @discardableResult
-    static func checkIsDurable(_ db: Database, path: String) throws -> Bool {
+    static func checkIsDurable(_ db: Database, path: String, shared: Bool = false) throws -> Bool {
+        if try db.tableExists("durable_migrations") { return true }
         let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        let hasLedger = try db.tableExists("durable_migrations")
-        if !hasLedger {
-            let tables = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") ?? 0
-            if tables > 0 || (appID != 0 && appID != applicationID) {
-                throw DurableError(
-                    .notADurableDatabase,
-                    "\(path) is an SQLite database, but not a Durable one (it has other tables); nothing was changed")
-            }
-            return false
+        if appID != 0 && appID != applicationID {
+            throw DurableError(
+                .notADurableDatabase,
+                "\(path) is another program's SQLite database (its application_id is "
+                    + "0x\(String(UInt32(bitPattern: appID), radix: 16))); nothing was changed")
         }
-        return true
+        let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        guard !names.isEmpty else { return false }
+        guard shared else {
+            throw DurableError(
+                .notADurableDatabase,
+                "\(path) is an SQLite database, but not a Durable one (it has other tables); nothing was changed. "
+                    + "To keep Durable's tables beside an application's own, open it with "
+                    + "SQLiteConfiguration.sharesFileWithApplication = true or TaskEngine(sharing: pool), "
+                    + "or run `durable migrate --shared` on it")
+        }
+        let taken = Set(names.map { $0.lowercased() }).intersection(objectNames)
+        if !taken.isEmpty {
+            throw DurableError(
+                .notADurableDatabase,
+                "\(path) has objects with names that Durable's schema uses (\(taken.sorted().joined(separator: ", "))); "
+                    + "rename them to share the file; nothing was changed")
+        }
+        return false
     }
+
+    /// The names of the tables, views, indexes and triggers that Durable's
+    /// migrations create, lowercased.
+    static let objectNames: Set<String> = {
+        let pattern = /CREATE\s+(?:UNIQUE\s+)?(?:TABLE|VIEW|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)/
+            .ignoresCase()
+        var names: Set<String> = ["durable_migrations"]
+        for migration in migrations {
+            for match in migration.sql.matches(of: pattern) { names.insert(String(match.output.1).lowercased()) }
+        }
+        return names
+    }()
 
     /// Applies the missing migrations in the current (immediate) transaction; with
     /// `apply == false`, throws ``DurableError/Code/schemaTooOld`` if any is missing.
-    static func migrate(_ db: Database, path: String, now: Int64, apply: Bool = true) throws {
-        let isDurable = try check(db, path: path)
+    static func migrate(_ db: Database, path: String, now: Int64, apply: Bool = true, shared: Bool = false) throws {
+        let isDurable = try check(db, path: path, shared: shared)
         // A new (empty) file gets the schema even so.
         if !apply && isDurable { try requireAllApplied(db, path: path) }
         if try !db.tableExists("durable_migrations") {
@@ -86,7 +117,10 @@ package enum SchemaMigrator {
                         applied_at INTEGER NOT NULL
                     ) STRICT
                     """)
-            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+            // An application's file keeps its header as it is.
+            let others = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> 'durable_migrations'")
+            if others == 0 { try db.execute(sql: "PRAGMA application_id = \(applicationID)") }
         }
         let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM durable_migrations"))
         for migration in migrations where !applied.contains(migration.version) {

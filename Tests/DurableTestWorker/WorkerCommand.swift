@@ -11,6 +11,7 @@
 //     DurableTestWorker seed   DB --count N [--batch N] [--sync FULL|NORMAL]
 //     DurableTestWorker cron   (questions on standard input: scripts/cron-check)
 //     DurableTestWorker schedule DB --origin-ms MS --start-ms MS [--speed N]
+//     DurableTestWorker app-write DB --count N [--first F] [--hold FILE]
 //
 // `DurableTestWorker help <subcommand>` lists a subcommand's options. Every
 // subcommand takes --fsize-limit BYTES (RLIMIT_FSIZE for this process, with
@@ -29,5 +30,6 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "The worker process of Durable's crash tests, torture suite and benchmarks.",
         subcommands: [
             Run.self, Submit.self, Open.self, Share.self, Serve.self, Probe.self, Seed.self, Cron.self, ScheduleWorker.self,
+            AppWrite.self,
         ])
 }

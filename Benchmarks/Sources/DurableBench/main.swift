@@ -15,7 +15,8 @@
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
 //     DurableBench dashboard  --n 1000000 [--repeats 20] [--sync]   the dashboard's server time per route
 //     DurableBench queues     --mode keys|beside-rated --n N [--keys 1000] [--rated 10000] [--sync] [--concurrency 256]
-//     (each also takes --postgres postgres://user@host:port/db)
+//     DurableBench app-transaction --n N [--sync]   an order and its task: two commits, or one in the app's transaction (SQLite)
+//     (each but app-transaction also takes --postgres postgres://user@host:port/db)
 //
 // `restart` stores N pending tasks in a DurableTestWorker child process (so
 // that this process's peak RSS is the restart's alone), then opens the database and
@@ -54,6 +55,8 @@ do {
     case "e2e-one-by-one":
         result = try await endToEndOneByOne(
             database: database, n: n, durability: sync, concurrency: try arguments.int("concurrency", default: 256))
+    case "app-transaction":
+        result = try await applicationTransaction(database: database, n: n, durability: sync)
     case "enqueue":
         result = try await enqueue(
             database: database, n: n, batch: try arguments.int("batch", default: 1), durability: sync)

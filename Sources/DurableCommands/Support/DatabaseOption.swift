@@ -49,8 +49,11 @@ struct DatabaseOption: ParsableArguments {
     /// Opens the engine on the database; a database that cannot be used gives a
     /// one-line error naming it (the engine's own message, or on PostgreSQL the
     /// server's reason, within its connect timeout).
+    /// With `sharesFile`, an SQLite file that holds an application's tables gets
+    /// Durable's beside them (``SQLiteConfiguration/sharesFileWithApplication``).
     func openEngine(
-        configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning
+        configure: (inout EngineConfiguration) -> Void = { _ in }, logLevel: Logger.Level = .warning,
+        sharesFile: Bool = false
     ) async throws -> TaskEngine {
         var configuration = EngineConfiguration()
         let lockWait = try DurationArgument(parsing: lockTimeout, option: "--lock-timeout").duration
@@ -63,6 +66,7 @@ struct DatabaseOption: ParsableArguments {
         try refuseDirectory()
         var sqlite = SQLiteConfiguration()
         sqlite.lockTimeout = lockWait
+        sqlite.sharesFileWithApplication = sharesFile
         return try TaskEngine(path: given, configuration: configuration, sqlite: sqlite, logger: logger)
     }
 

@@ -143,12 +143,29 @@ public final class TaskEngine: Sendable {
         _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID?, detached: Bool = false,
         creator explicitCreator: TaskContext? = nil
     ) async throws -> [DurableTask<J.Output>] {
+        let newTasks = try newTasks(job, requests, groupID: groupID, detached: detached, creator: explicitCreator)
+        // Read before the tasks exist: none of them can have finished by then.
+        let unfinishedThrough = hub.publishedSequence
+        let created = try await creations.submit(newTasks) { calls in await self.storeTogether(calls) }
+        changeListeners.signal()
+        metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
+        return handles(to: created, unfinishedThrough: unfinishedThrough)
+    }
+
+    /// The rows to store for `requests`: inputs and context encoded, options
+    /// checked, the creating job's context, deadline and trace inherited.
+    ///
+    /// - Throws: ``DurableError`` naming what cannot be encoded or is out of range.
+    package func newTasks<J: Job>(
+        _ job: J.Type, _ requests: [TaskRequest<J.Input>], groupID: GroupID? = nil, detached: Bool = false,
+        creator explicitCreator: TaskContext? = nil
+    ) throws -> [NewTask] {
         let now = clock.now()
         let current = explicitCreator ?? TaskContext.current
         let creator = current.flatMap { $0.engine === self ? $0 : nil }
         let inherited = current?.values
         let traceContext = tracing?.currentContext()
-        let newTasks = try requests.map { request in
+        return try requests.map { request in
             let input = try encodedInput(request.input, of: J.self)
             let options = request.options
             try QueueLimits.checkQueueing(options)
@@ -168,14 +185,26 @@ public final class TaskEngine: Sendable {
                 parentID: creator?.taskID, detached: detached, groupID: groupID, callbackOf: nil,
                 traceContext: traceContext, queue: options.queue, concurrencyKey: options.concurrencyKey)
         }
-        // Read before the tasks exist: none of them can have finished by then.
-        let unfinishedThrough = hub.publishedSequence
-        let created = try await creations.submit(newTasks) { calls in await self.storeTogether(calls) }
+    }
+
+    /// The completion number this process has routed up to: read before tasks
+    /// are stored, it lets their handles know that none of them finished by then.
+    package var routedCompletionSequence: Int64 { hub.publishedSequence }
+
+    /// Handles to tasks just stored; `unfinishedThrough` is
+    /// ``routedCompletionSequence`` as read before they were.
+    package func handles<Output>(to created: [CreatedTask], unfinishedThrough: Int64) -> [DurableTask<Output>] {
+        created.map { DurableTask(id: $0.id, engine: self, unfinishedThrough: $0.existed ? nil : unfinishedThrough) }
+    }
+
+    /// Tells this process of tasks that a transaction outside the engine stored
+    /// once it commits: its worker looks for them, its watchers and metrics hear
+    /// of them.
+    package func noteCommitted(_ created: [CreatedTask], of newTasks: [NewTask]) {
         changeListeners.signal()
         metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
-        return created.map {
-            DurableTask(id: $0.id, engine: self, unfinishedThrough: $0.existed ? nil : unfinishedThrough)
-        }
+        readDeadlinesSoon(ifAnyIn: newTasks)
+        if created.contains(where: { !$0.existed }) { currentWorker?.noteNewWork() }
     }
 
     /// Reattaches to a stored task, for instance after a restart.

@@ -1,0 +1,208 @@
+import DurableTestKit
+import Durable
+import Foundation
+import GRDB
+import Testing
+
+/// An application's tables and Durable's in one SQLite file, and tasks created
+/// in the application's own transactions (issue 17).
+@Suite("Tasks in the application's transaction (SQLite)", .enabled(if: TestStore.isSQLite, "SQLite only: GRDB transactions"))
+struct ApplicationTransactionTests {
+    /// The application's pool on `file`, with its own table `orders`.
+    private func applicationPool(_ file: String) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        let pool = try DatabasePool(path: file, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("orders") { db in
+            try db.execute(sql: "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER NOT NULL, confirmation INTEGER)")
+        }
+        try migrator.migrate(pool)
+        return pool
+    }
+
+    private func sharingEngine(_ pool: DatabasePool) throws -> TaskEngine {
+        var configuration = EngineConfiguration()
+        configuration.gracefulShutdownTimeout = .zero
+        let engine = try TaskEngine(sharing: pool, configuration: configuration, logger: testLogger)
+        registerTestJobs(on: engine, gates: Gates())
+        return engine
+    }
+
+    private func count(_ sql: String, in pool: DatabasePool) async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: sql) ?? -1 }
+    }
+
+    @Test("an order and its task commit together; the task runs once; orders join the task views")
+    func commitsTogether() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let engine = try sharingEngine(pool)
+        let task = try await pool.write { db in
+            try db.execute(sql: "INSERT INTO orders (id, total) VALUES (7, 21)")
+            let task = try engine.createTask(Doubler.self, 21, name: "confirm 7", key: "confirm:7", in: db)
+            try db.execute(sql: "UPDATE orders SET confirmation = ? WHERE id = 7", arguments: [task.id.rawValue])
+            return task
+        }
+        #expect(try await engine.run { _ in try await task.value } == 42)
+        let joined = try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.id, h.name, h.status FROM orders AS o
+                    JOIN task_history AS h ON h.id = o.confirmation
+                    """
+            ).map { "\($0["id"] as Int64) \($0["name"] as String) \($0["status"] as String)" }
+        }
+        #expect(joined == ["7 confirm 7 succeeded"])
+        #expect(try await count("SELECT count(*) FROM task_attempts", in: pool) == 1)
+        try engine.close()
+        // The pool stays the application's.
+        #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
+    }
+
+    @Test("a rolled-back transaction leaves no task and no key; the key can be used again")
+    func rollbackLeavesNothing() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let engine = try sharingEngine(pool)
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await pool.write { db in
+                try db.execute(sql: "INSERT INTO orders (id, total) VALUES (1, 5)")
+                try engine.createTask(Doubler.self, 5, key: "confirm:1", options: TaskOptions(delay: .seconds(60)), in: db)
+                throw Refused()
+            }
+        }
+        #expect(try await count("SELECT count(*) FROM orders", in: pool) == 0)
+        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
+        // The same key with another input: free, as nothing of the first was kept.
+        let task = try await pool.write { db in
+            try db.execute(sql: "INSERT INTO orders (id, total) VALUES (1, 6)")
+            return try engine.createTask(Doubler.self, 6, key: "confirm:1", in: db)
+        }
+        #expect(try await engine.run { _ in try await task.value } == 12)
+        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 1)
+        try engine.close()
+    }
+
+    @Test("a failing call leaves the application's transaction as it was: the application decides")
+    func failedCallKeepsTransaction() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let engine = try sharingEngine(pool)
+        try await pool.write { db in _ = try engine.createTask(Doubler.self, 1, key: "taken", in: db) }
+        let caught = try await pool.write { db -> DurableError? in
+            try db.execute(sql: "INSERT INTO orders (id, total) VALUES (2, 2)")
+            do {
+                // Three tasks, the last with a key taken by another input: none is kept.
+                _ = try engine.createTasks(
+                    Doubler.self, [TaskRequest(10), TaskRequest(11), TaskRequest(2, key: "taken")], in: db)
+                return nil
+            } catch let error as DurableError {
+                return error
+            }
+        }
+        #expect(caught?.code == .keyConflict)
+        #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
+        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 1)
+        try engine.close()
+    }
+
+    @Test("a connection that is read-only, outside a transaction or to another file is refused, naming why")
+    func refusesWrongConnections() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let other = try applicationPool(directory.file("other.sqlite"))
+        let engine = try sharingEngine(pool)
+        let readOnly = try await pool.read { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
+        #expect(readOnly?.code == .invalidArgument)
+        let outside = try await pool.writeWithoutTransaction { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
+        #expect(outside?.message.contains("not in a transaction") == true)
+        let elsewhere = try await other.write { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
+        #expect(elsewhere?.message.contains("other.sqlite") == true)
+        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
+        try engine.close()
+    }
+
+    private static func code(_ body: () throws -> Void) -> DurableError? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error as? DurableError
+        }
+    }
+
+    @Test("a task created in the application's transaction reaches a worker on another connection")
+    func otherConnectionsWorkerRunsIt() async throws {
+        let directory = TemporaryDirectory()
+        let file = directory.file("app.sqlite")
+        let pool = try applicationPool(file)
+        let creator = try sharingEngine(pool)
+        let worker = try makeEngine(in: directory, file: "app.sqlite")
+        let value = try await worker.run { worker in
+            let task = try await pool.write { db in try creator.createTask(Doubler.self, 4, in: db) }
+            return try await worker.task(id: task.id, as: Doubler.self).value
+        }
+        #expect(value == 8)
+        try worker.close()
+        try creator.close()
+    }
+
+    @Test("either side may create the file first; another program's file, or one with Durable's names, is refused as it is")
+    func sharedFileOpening() async throws {
+        let directory = TemporaryDirectory()
+        // The application first: refused by path unless the file is shared.
+        let appFirst = directory.file("app-first.sqlite")
+        try applicationPool(appFirst).close()
+        #expect {
+            try TaskEngine(path: appFirst)
+        } throws: { error in
+            ((error as? DurableError)?.message.contains("sharesFileWithApplication")) == true
+        }
+        #expect(try Self.tables(appFirst) == ["grdb_migrations", "orders"])
+        var shared = SQLiteConfiguration()
+        shared.sharesFileWithApplication = true
+        try TaskEngine(path: appFirst, sqlite: shared).close()
+        #expect(try Self.tables(appFirst).contains("tasks"))
+        // Durable first, then the application's migrations: opens either way.
+        let durableFirst = directory.file("durable-first.sqlite")
+        try TaskEngine(path: durableFirst).close()
+        let pool = try applicationPool(durableFirst)
+        try TaskEngine(sharing: pool).close()
+        try TaskEngine(path: durableFirst).close()
+        try pool.close()
+        // Another program's database (its own application_id): refused even when shared.
+        let foreign = directory.file("foreign.sqlite")
+        try await DatabaseQueue(path: foreign).write { db in
+            try db.execute(sql: "PRAGMA application_id = 305419896; CREATE TABLE notes (body TEXT)")
+        }
+        #expect {
+            try TaskEngine(path: foreign, sqlite: shared)
+        } throws: { error in
+            ((error as? DurableError)?.message.contains("another program's")) == true
+        }
+        #expect(try Self.tables(foreign) == ["notes"])
+        // An application table with one of Durable's names.
+        let clash = directory.file("clash.sqlite")
+        try await DatabaseQueue(path: clash).write { db in try db.execute(sql: "CREATE TABLE tasks (title TEXT)") }
+        let clashPool = try DatabasePool(path: clash)
+        #expect {
+            try TaskEngine(sharing: clashPool)
+        } throws: { error in
+            ((error as? DurableError)?.message.contains("(tasks)")) == true
+        }
+        try clashPool.close()
+        #expect(try Self.tables(clash) == ["tasks"])
+    }
+
+    private static func tables(_ file: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: file)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        }
+    }
+}
