@@ -44,6 +44,7 @@ extension PostgresStore {
             let durableFirst = PostgresSchemaMigrator.quoted(configuration.schema) + (searchPath.isEmpty ? "" : ", \(searchPath)")
             try await connection.query("SELECT set_config('search_path', \(durableFirst), true)", logger: logger)
             var transitions = PostgresTransitions(connection: connection, now: now)
+            transitions.preparesStatements = false
             let created = try await transitions.insert(tasks)
             try await connection.query("SELECT set_config('search_path', \(searchPath), true)", logger: logger)
             try await connection.query("RELEASE SAVEPOINT durable_create_tasks", logger: logger)

@@ -28,6 +28,11 @@ struct PostgresTransitions {
     var admittedByKey: [String: Int] = [:]
     /// Concurrency keys this transaction holds the advisory lock of.
     var lockedKeys: Set<String> = []
+    /// Whether the hot statements run prepared (the store's own sessions). On an
+    /// application's connection they run unprepared: a statement prepared there
+    /// would stay in that session, and one that failed to prepare would fail
+    /// every later call on it.
+    var preparesStatements = true
 
     init(connection: PostgresConnection, now: Int64) {
         self.connection = connection
@@ -104,13 +109,13 @@ struct PostgresTransitions {
         var statement = Self.insertParameters(tasks, now: now)
         let rows: [PostgresRow]
         if tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil }) {
-            rows = try await connection.rows(InsertTasksStatement.self, statement)
+            rows = try await hotRows(InsertTasksStatement.self, statement)
         } else {
             statement.bind(column: tasks.map(\.queue))
             statement.bind(column: tasks.map(\.concurrencyKey))
             statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
             statement.bind(column: waits)
-            rows = try await connection.rows(InsertQueuedTasksStatement.self, statement)
+            rows = try await hotRows(InsertQueuedTasksStatement.self, statement)
         }
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
@@ -120,6 +125,17 @@ struct PostgresTransitions {
             created[slots[offset]] = CreatedTask(
                 id: TaskID(id), name: name, job: tasks[offset].job, existed: false, waitsForKey: waits[offset])
         }
+    }
+
+    /// The rows of the hot statement `kind` with `statement`'s parameters,
+    /// prepared or not (``preparesStatements``).
+    private func hotRows<Kind: HotStatement>(_ kind: Kind.Type, _ statement: PostgresStatement) async throws
+        -> [PostgresRow]
+    {
+        guard preparesStatements else {
+            return try await connection.rows(PostgresQuery(unsafeSQL: Kind.sql, binds: statement.bindings))
+        }
+        return try await connection.rows(kind, statement)
     }
 
     /// The parameters $1 to $16 of the statements that insert `tasks` (see

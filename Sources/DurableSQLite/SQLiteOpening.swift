@@ -31,7 +31,7 @@ enum SQLiteOpening {
     ) throws -> Connections {
         let lockWait = LockWait.busyMode(timeout: lockTimeout)
         return try LockWait.retrying(timeout: lockTimeout) {
-            try inspectExistingFile(at: path, lockWait: lockWait, shared: shared)
+            try inspectExistingFile(at: path, lockWait: lockWait, sharing: shared ? .optedIn : .no)
             var configuration = Configuration()
             configuration.label = "Durable"
             configuration.busyMode = lockWait
@@ -47,7 +47,8 @@ enum SQLiteOpening {
                     try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
                 }
                 try pool.write { db in
-                    try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations, shared: shared)
+                    try SchemaMigrator.migrate(
+                        db, path: path, now: now, apply: appliesMigrations, sharing: shared ? .optedIn : .no)
                 }
                 return Connections(pool: pool, changeConnection: try changeConnection(path: path, lockWait: lockWait))
             } catch {
@@ -58,7 +59,7 @@ enum SQLiteOpening {
     }
 
     /// Takes an application's open pool for Durable's tables too: checks its
-    /// file as a shared one (see ``SchemaMigrator/checkIsDurable(_:path:shared:)``),
+    /// file as a shared one (see ``SchemaMigrator/checkIsDurable(_:path:sharing:)``),
     /// applies the missing migrations in one transaction on the pool's writer,
     /// and sets the writer's `synchronous` level to `durability` (the
     /// application's own commits on that connection get it too: they may hold
@@ -72,7 +73,8 @@ enum SQLiteOpening {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
                 try db.inTransaction(.immediate) {
-                    try SchemaMigrator.migrate(db, path: path, now: now, apply: appliesMigrations, shared: true)
+                    try SchemaMigrator.migrate(
+                        db, path: path, now: now, apply: appliesMigrations, sharing: .applicationPool)
                     return .commit
                 }
             }
@@ -190,7 +192,9 @@ enum SQLiteOpening {
 
     /// Looks at an existing file through a read-only connection, so that a foreign
     /// or newer database is refused before the pool switches it to WAL.
-    private static func inspectExistingFile(at path: String, lockWait: Database.BusyMode, shared: Bool) throws {
+    private static func inspectExistingFile(
+        at path: String, lockWait: Database.BusyMode, sharing: SchemaMigrator.FileSharing
+    ) throws {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         guard let size = attributes?[.size] as? Int, size > 0 else { return }
         var configuration = Configuration()
@@ -198,7 +202,7 @@ enum SQLiteOpening {
         configuration.busyMode = lockWait
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
-        _ = try queue.read { db in try SchemaMigrator.check(db, path: path, shared: shared) }
+        _ = try queue.read { db in try SchemaMigrator.check(db, path: path, sharing: sharing) }
     }
 }
 

@@ -18,6 +18,11 @@ extension SQLiteStore {
             throw DurableError(.readOnlyDatabase, "\(location) is open read-only: cannot create tasks")
         }
         try requireSameFile(db)
+        if db.configuration.readonly || (try? Bool.fetchOne(db, sql: "PRAGMA query_only")) == true {
+            throw DurableError(
+                .invalidArgument,
+                "creating tasks needs a write transaction (pool.write { db in … }), not a read-only connection")
+        }
         guard db.isInsideTransaction else {
             throw DurableError(
                 .invalidArgument,
@@ -30,6 +35,11 @@ extension SQLiteStore {
             try db.inSavepoint {
                 var transitions = SQLiteTransitions(db: db, now: now)
                 created = try transitions.insert(tasks)
+                // Other processes' feeds see the commit as one that was not theirs,
+                // even when it lands beside one of theirs. Not recorded as this
+                // store's (a savepoint of the application's may still undo the
+                // raise): this process's feed reads once for it too.
+                if created.contains(where: { !$0.existed }) { _ = try Self.raiseCommitCounter(db) }
                 return .commit
             }
         } catch {

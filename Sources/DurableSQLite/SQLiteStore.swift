@@ -153,7 +153,15 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
     private func counting<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
         let changesBefore = db.totalChangesCount
         let value = try body(db)
-        guard db.totalChangesCount != changesBefore else { return value }
+        guard db.totalChangesCount != changesBefore, let number = try Self.raiseCommitCounter(db) else { return value }
+        db.afterNextTransaction(onCommit: { _ in self.ownCommits.withLock { $0.record(number) } })
+        return value
+    }
+
+    /// Raises the `commits` counter in the transaction open on `db` and returns
+    /// its new value: other connections' change feeds see a commit that was not
+    /// theirs.
+    static func raiseCommitCounter(_ db: Database) throws -> Int64? {
         // An UPDATE and a SELECT: an upsert with RETURNING would build a temporary
         // b-tree per commit.
         do {
@@ -164,10 +172,7 @@ package final class SQLiteStore: TaskStore, InspectableStore, FileAppendingStore
             try db.execute(sql: "INSERT INTO durable_counters (name, value) VALUES ('commits', 1)")
         }
         let read = try BoundStatement(db, sql: "SELECT value FROM durable_counters WHERE name = 'commits'")
-        guard try read.step() else { return value }
-        let number = read.int64(0)
-        db.afterNextTransaction(onCommit: { _ in self.ownCommits.withLock { $0.record(number) } })
-        return value
+        return try read.step() ? read.int64(0) : nil
     }
 
     /// Runs `body` on a reader connection, in a read transaction.

@@ -9,6 +9,18 @@ import GRDB
 /// same moment apply them exactly once: the second waits for the write lock, then
 /// finds nothing left to do.
 package enum SchemaMigrator {
+    /// Whether a file may hold an application's tables beside Durable's.
+    enum FileSharing {
+        /// No: a file with tables of its own and no Durable schema is another program's.
+        case no
+        /// ``SQLiteConfiguration/sharesFileWithApplication``: other tables are the
+        /// application's, but a file whose `application_id` names another program is not.
+        case optedIn
+        /// ``/DurableEngine/TaskEngine/init(sharing:configuration:sqlite:logger:)``: the
+        /// application's own pool, so its `application_id` is the application's too.
+        case applicationPool
+    }
+
     /// `PRAGMA application_id` of Durable files ("Dura").
     static let applicationID: Int32 = 0x4475_7261
 
@@ -20,8 +32,8 @@ package enum SchemaMigrator {
     /// Throws ``DurableError`` naming `path` when it cannot. Returns whether it has
     /// Durable's migration ledger (`false` for an empty file).
     @discardableResult
-    static func check(_ db: Database, path: String, shared: Bool = false) throws -> Bool {
-        guard try checkIsDurable(db, path: path, shared: shared) else { return false }
+    static func check(_ db: Database, path: String, sharing: FileSharing = .no) throws -> Bool {
+        guard try checkIsDurable(db, path: path, sharing: sharing) else { return false }
         let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM durable_migrations") ?? 0
         if newest > latestVersion {
             throw DurableError(
@@ -53,26 +65,30 @@ package enum SchemaMigrator {
     }
 
     /// Throws when the file holds another program's tables. Returns whether it has
-    /// Durable's migration ledger (`false` for an empty file, or, when `shared`,
+    /// Durable's migration ledger (`false` for an empty file, or, when shared,
     /// for an application's file that Durable's tables are to join).
     ///
     /// A file with Durable's ledger is Durable's, whatever else it holds. A file
-    /// without it is refused when its `application_id` names another program, and,
-    /// unless `shared`, when it has any table; when `shared`, when one of its
-    /// objects has the name of one of Durable's.
+    /// without it is refused when it has any table, unless `sharing` says the
+    /// file is shared; then, when its `application_id` names another program
+    /// (unless it is the application's own pool) or one of its objects has the
+    /// name of one of Durable's.
     @discardableResult
-    static func checkIsDurable(_ db: Database, path: String, shared: Bool = false) throws -> Bool {
+    static func checkIsDurable(_ db: Database, path: String, sharing: FileSharing = .no) throws -> Bool {
         if try db.tableExists("durable_migrations") { return true }
         let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        if appID != 0 && appID != applicationID {
+        if appID != 0 && appID != applicationID && sharing != .applicationPool {
             throw DurableError(
                 .notADurableDatabase,
                 "\(path) is another program's SQLite database (its application_id is "
-                    + "0x\(String(UInt32(bitPattern: appID), radix: 16))); nothing was changed")
+                    + "0x\(String(UInt32(bitPattern: appID), radix: 16))); nothing was changed"
+                    + (sharing == .optedIn
+                        ? ". If that id is your application's, share the file through its pool: TaskEngine(sharing: pool)"
+                        : ""))
         }
         let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
         guard !names.isEmpty else { return false }
-        guard shared else {
+        guard sharing != .no else {
             throw DurableError(
                 .notADurableDatabase,
                 "\(path) is an SQLite database, but not a Durable one (it has other tables); nothing was changed. "
@@ -90,6 +106,11 @@ package enum SchemaMigrator {
         return false
     }
 
+    /// Whether the file holds no table, view, index or trigger at all.
+    private static func isEmpty(_ db: Database) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") == 0
+    }
+
     /// The names of the tables, views, indexes and triggers that Durable's
     /// migrations create, lowercased.
     static let objectNames: Set<String> = {
@@ -104,10 +125,14 @@ package enum SchemaMigrator {
 
     /// Applies the missing migrations in the current (immediate) transaction; with
     /// `apply == false`, throws ``DurableError/Code/schemaTooOld`` if any is missing.
-    static func migrate(_ db: Database, path: String, now: Int64, apply: Bool = true, shared: Bool = false) throws {
-        let isDurable = try check(db, path: path, shared: shared)
-        // A new (empty) file gets the schema even so.
-        if !apply && isDurable { try requireAllApplied(db, path: path) }
+    static func migrate(
+        _ db: Database, path: String, now: Int64, apply: Bool = true, sharing: FileSharing = .no
+    ) throws {
+        let isDurable = try check(db, path: path, sharing: sharing)
+        // A new (empty) file gets the schema even so; an application's does not.
+        if !apply, try isDurable || !isEmpty(db) {
+            try requireAllApplied(db, path: path)
+        }
         if try !db.tableExists("durable_migrations") {
             try db.execute(
                 sql: """

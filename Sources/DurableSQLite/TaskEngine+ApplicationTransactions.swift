@@ -9,8 +9,8 @@ extension TaskEngine {
     /// application's own write transactions (``createTask(_:_:name:context:key:options:in:)``).
     ///
     /// Durable's tables are added to the file now (or migrated; a file with
-    /// another program's `application_id`, or with objects named like Durable's,
-    /// is refused and left as it was). Durable writes through the pool's one
+    /// objects named like Durable's is refused and left as it was). The file's
+    /// `application_id`, if it has one, is taken as the application's own. Durable writes through the pool's one
     /// writer, so the application and the engine never wait for each other's
     /// write lock in this process. The writer's `PRAGMA synchronous` is set to
     /// the chosen durability (FULL by default), for the application's commits too:
@@ -33,9 +33,8 @@ extension TaskEngine {
     /// (`Configuration.busyMode = .timeout(…)`), as GRDB advises; Durable's own
     /// writes wait for the lock up to ``SQLiteConfiguration/lockTimeout`` either way.
     ///
-    /// - Throws: ``/DurableEngine/DurableError`` naming the file when it is another program's
-    ///   database, holds objects named like Durable's, or was written by a newer
-    ///   Durable; ``/DurableEngine/DurableError/Code/invalidArgument`` for a configuration
+    /// - Throws: ``/DurableEngine/DurableError`` naming the file when it holds objects
+    ///   named like Durable's or was written by a newer Durable; ``/DurableEngine/DurableError/Code/invalidArgument`` for a configuration
     ///   value out of range, or for `configuration.access` `.readOnly` (open the
     ///   file by path to read it only).
     public convenience init(
@@ -108,14 +107,13 @@ extension TaskEngine {
             throw DurableError(
                 .invalidArgument, "creating tasks in a GRDB transaction needs an engine on SQLite; this one is on \(store.location)")
         }
-        guard !db.configuration.readonly else {
-            throw DurableError(
-                .invalidArgument, "creating tasks needs a write transaction (pool.write { db in … }), not a read-only connection")
-        }
         let newTasks = try newTasks(job, requests)
         let unfinishedThrough = routedCompletionSequence
         let created = try sqlite.createTasks(newTasks, now: configuration.clock.now(), in: db)
-        db.afterNextTransaction(onCommit: { _ in self.noteCommitted(created, of: newTasks) })
+        // Only a write has a commit to wait for (the store refused read-only connections).
+        if created.contains(where: { !$0.existed }) {
+            db.afterNextTransaction(onCommit: { _ in self.noteCommitted(created, of: newTasks) })
+        }
         return handles(to: created, unfinishedThrough: unfinishedThrough)
     }
 }

@@ -1,5 +1,6 @@
 import DurableTestKit
 import Durable
+@testable import DurableSQLite
 import Foundation
 import GRDB
 import Testing
@@ -121,6 +122,15 @@ struct ApplicationTransactionTests {
         #expect(outside?.message.contains("not in a transaction") == true)
         let elsewhere = try await other.write { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
         #expect(elsewhere?.message.contains("other.sqlite") == true)
+        // Read-only inside a write (query_only), also when nothing would be written.
+        let queryOnly = try await pool.write { db in
+            try db.readOnly { Self.code { try engine.createTasks(Doubler.self, inputs: [], in: db) } }
+        }
+        #expect(queryOnly?.code == .invalidArgument)
+        let queue = try DatabaseQueue(path: directory.file("app.sqlite"))
+        let queueRead = try await queue.read { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
+        #expect(queueRead?.code == .invalidArgument)
+        try queue.close()
         #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
         try engine.close()
     }
@@ -132,6 +142,21 @@ struct ApplicationTransactionTests {
         } catch {
             return error as? DurableError
         }
+    }
+
+    @Test("a commit with new tasks raises the commit counter, so that other processes' feeds never take it for their own")
+    func raisesCommitCounter() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let engine = try sharingEngine(pool)
+        let commits = "SELECT coalesce(max(value), 0) FROM durable_counters WHERE name = 'commits'"
+        let before = try await count(commits, in: pool)
+        try await pool.write { db in _ = try engine.createTask(Doubler.self, 1, key: "k", in: db) }
+        #expect(try await count(commits, in: pool) == before + 1)
+        // The same key and input again: nothing new, no raise.
+        try await pool.write { db in _ = try engine.createTask(Doubler.self, 1, key: "k", in: db) }
+        #expect(try await count(commits, in: pool) == before + 1)
+        try engine.close()
     }
 
     @Test("a task created in the application's transaction reaches a worker on another connection")
@@ -184,6 +209,25 @@ struct ApplicationTransactionTests {
             ((error as? DurableError)?.message.contains("another program's")) == true
         }
         #expect(try Self.tables(foreign) == ["notes"])
+        // The application's own id, given through its own pool: the application's file.
+        let ownID = directory.file("own-id.sqlite")
+        let ownPool = try DatabasePool(path: ownID)
+        try await ownPool.write { db in
+            try db.execute(sql: "PRAGMA application_id = 305419896; CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        }
+        try TaskEngine(sharing: ownPool).close()
+        #expect(try await ownPool.read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") } == 305_419_896)
+        try ownPool.close()
+        #expect(try Self.tables(ownID).contains("tasks"))
+        // Not migrating (appliesMigrations = false) an application's file: refused, unchanged.
+        let unmigrated = directory.file("unmigrated.sqlite")
+        try applicationPool(unmigrated).close()
+        #expect {
+            try TaskEngine(path: unmigrated, configuration: { var c = EngineConfiguration(); c.appliesMigrations = false; return c }(), sqlite: shared)
+        } throws: { error in
+            (error as? DurableError)?.code == .schemaTooOld
+        }
+        #expect(try Self.tables(unmigrated) == ["grdb_migrations", "orders"])
         // An application table with one of Durable's names.
         let clash = directory.file("clash.sqlite")
         try await DatabaseQueue(path: clash).write { db in try db.execute(sql: "CREATE TABLE tasks (title TEXT)") }
@@ -195,6 +239,19 @@ struct ApplicationTransactionTests {
         }
         try clashPool.close()
         #expect(try Self.tables(clash) == ["tasks"])
+    }
+
+    @Test("every object of a new Durable file is among the names a shared file must not use")
+    func objectNamesCoverTheSchema() async throws {
+        let directory = TemporaryDirectory()
+        try TaskEngine(path: directory.file("durable.sqlite")).close()
+        let queue = try DatabaseQueue(path: directory.file("durable.sqlite"))
+        let names = try await queue.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        }
+        try queue.close()
+        #expect(names.count > 20)
+        #expect(Set(names.map { $0.lowercased() }).subtracting(SchemaMigrator.objectNames).isEmpty)
     }
 
     private static func tables(_ file: String) throws -> [String] {
