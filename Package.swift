@@ -168,6 +168,7 @@ let package = Package(
                 "DurableTestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/DurableTestWorker",
             swiftSettings: strict
