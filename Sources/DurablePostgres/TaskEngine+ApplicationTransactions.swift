@@ -13,7 +13,8 @@ extension TaskEngine {
     /// again. A call that fails leaves the transaction as it was before the
     /// call (a savepoint), for the application to commit or roll back. The
     /// returned handle is for use after the commit: if the transaction rolls
-    /// back, it names no task.
+    /// back, it names no task (awaiting it fails with
+    /// ``/DurableEngine/DurableError/Code/unknownTask``).
     ///
     /// ```swift
     /// try await client.withTransaction(logger: logger) { connection in
@@ -60,8 +61,10 @@ extension TaskEngine {
                 "creating tasks on a PostgreSQL connection needs an engine on PostgreSQL; this one is on \(store.location)")
         }
         let newTasks = try newTasks(job, requests)
-        let unfinishedThrough = routedCompletionSequence
         let created = try await postgres.createTasks(newTasks, now: configuration.clock.now(), in: connection)
-        return handles(to: created, unfinishedThrough: unfinishedThrough)
+        // The tasks exist only if the application commits: a wait reads the store
+        // first, so a handle of a transaction that rolled back fails (unknownTask)
+        // instead of waiting.
+        return handles(to: created, unfinishedThrough: nil)
     }
 }

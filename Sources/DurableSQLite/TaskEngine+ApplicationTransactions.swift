@@ -63,8 +63,9 @@ extension TaskEngine {
     /// Takes every option of ``createTask(_:_:name:context:key:options:)``. A
     /// key taken by a task created in a transaction that rolled back is free
     /// again. The returned handle is for use after the commit: if the
-    /// transaction rolls back, it names no task (its id may be given to a later
-    /// one).
+    /// transaction rolls back, it names no task (awaiting it fails with
+    /// ``/DurableEngine/DurableError/Code/unknownTask``, unless its id was given to a later task
+    /// meanwhile).
     ///
     /// ```swift
     /// try await pool.write { db in
@@ -108,12 +109,14 @@ extension TaskEngine {
                 .invalidArgument, "creating tasks in a GRDB transaction needs an engine on SQLite; this one is on \(store.location)")
         }
         let newTasks = try newTasks(job, requests)
-        let unfinishedThrough = routedCompletionSequence
         let created = try sqlite.createTasks(newTasks, now: configuration.clock.now(), in: db)
         // Only a write has a commit to wait for (the store refused read-only connections).
         if created.contains(where: { !$0.existed }) {
             db.afterNextTransaction(onCommit: { _ in self.noteCommitted(created, of: newTasks) })
         }
-        return handles(to: created, unfinishedThrough: unfinishedThrough)
+        // The tasks exist only if the application commits: a wait reads the store
+        // first, so a handle of a transaction that rolled back fails (unknownTask)
+        // instead of waiting.
+        return handles(to: created, unfinishedThrough: nil)
     }
 }

@@ -3,6 +3,7 @@ import Durable
 @testable import DurableSQLite
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// An application's tables and Durable's in one SQLite file, and tasks created
@@ -68,15 +69,25 @@ struct ApplicationTransactionTests {
         let pool = try applicationPool(directory.file("app.sqlite"))
         let engine = try sharingEngine(pool)
         struct Refused: Error {}
+        let rolledBack = Mutex<DurableTask<Int>?>(nil)
         await #expect(throws: Refused.self) {
             try await pool.write { db in
                 try db.execute(sql: "INSERT INTO orders (id, total) VALUES (1, 5)")
-                try engine.createTask(Doubler.self, 5, key: "confirm:1", options: TaskOptions(delay: .seconds(60)), in: db)
+                let task = try engine.createTask(
+                    Doubler.self, 5, key: "confirm:1", options: TaskOptions(delay: .seconds(60)), in: db)
+                rolledBack.withLock { $0 = task }
                 throw Refused()
             }
         }
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 0)
         #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
+        // Its handle names no task: awaiting it fails at once rather than waiting.
+        let handle = try #require(rolledBack.withLock { $0 })
+        await #expect {
+            try await handle.value
+        } throws: { error in
+            (error as? DurableError)?.code == .unknownTask
+        }
         // The same key with another input: free, as nothing of the first was kept.
         let task = try await pool.write { db in
             try db.execute(sql: "INSERT INTO orders (id, total) VALUES (1, 6)")

@@ -78,11 +78,13 @@ struct PostgresApplicationTransactionTests {
         let (engine, connection, appSchema, durableSchema) = try await setUp()
         struct Refused: Error {}
         let searchPaths = Mutex<[String]>([])
+        let rolledBack = Mutex<DurableTask<Int>?>(nil)
         await #expect(throws: (any Error).self) {
             try await connection.withTransaction(logger: testLogger) { connection in
                 _ = try await connection.query("INSERT INTO orders (id, total) VALUES (1, 5)", logger: testLogger)
-                try await engine.createTask(
+                let task = try await engine.createTask(
                     Doubler.self, 5, key: "confirm:1", options: TaskOptions(delay: .seconds(60)), in: connection)
+                rolledBack.withLock { $0 = task }
                 let path = try await connection.query("SELECT current_setting('search_path')", logger: testLogger)
                     .collect().first?.decode(String.self)
                 searchPaths.withLock { $0.append(path ?? "") }
@@ -92,6 +94,12 @@ struct PostgresApplicationTransactionTests {
         #expect(searchPaths.withLock { $0 } == [appSchema])
         #expect(try await count("SELECT count(*) FROM orders", on: connection) == 0)
         #expect(try await count("SELECT count(*) FROM \(durableSchema).tasks", on: connection) == 0)
+        let handle = try #require(rolledBack.withLock { $0 })
+        await #expect {
+            try await handle.value
+        } throws: { error in
+            (error as? DurableError)?.code == .unknownTask
+        }
         let task = try await connection.withTransaction(logger: testLogger) { connection in
             _ = try await connection.query("INSERT INTO orders (id, total) VALUES (1, 6)", logger: testLogger)
             return try await engine.createTask(Doubler.self, 6, key: "confirm:1", in: connection)

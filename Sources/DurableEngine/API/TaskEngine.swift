@@ -187,13 +187,10 @@ public final class TaskEngine: Sendable {
         }
     }
 
-    /// The completion number this process has routed up to: read before tasks
-    /// are stored, it lets their handles know that none of them finished by then.
-    package var routedCompletionSequence: Int64 { hub.publishedSequence }
-
-    /// Handles to tasks just stored; `unfinishedThrough` is
-    /// ``routedCompletionSequence`` as read before they were.
-    package func handles<Output>(to created: [CreatedTask], unfinishedThrough: Int64) -> [DurableTask<Output>] {
+    /// Handles to tasks just stored; `unfinishedThrough` is the completion number
+    /// this process had routed up to before they were (none of them finished by
+    /// then), or `nil` when their first wait must read the store.
+    package func handles<Output>(to created: [CreatedTask], unfinishedThrough: Int64?) -> [DurableTask<Output>] {
         created.map { DurableTask(id: $0.id, engine: self, unfinishedThrough: $0.existed ? nil : unfinishedThrough) }
     }
 
