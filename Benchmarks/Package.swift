@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The workloads, shared by the suites and by DurableBench.
@@ -28,8 +29,9 @@ let package = Package(
             name: "BenchSupport",
             dependencies: [
                 .product(name: "Durable", package: "Durable"),
-                // The application's own pool of the app-transaction workload.
+                // The application's own pool or connection of the app-transaction workload.
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The same workloads on a PostgreSQL server ($DURABLE_BENCH_POSTGRES).
                 .product(name: "DurablePostgres", package: "Durable"),
                 // The jobs (noop, sleepy) and where DurableTestWorker is.

@@ -32,17 +32,22 @@ extension PostgresStore {
             throw PostgresErrors.describe(error, location: location, operation: operation)
         }
         do {
+            // One round trip: the application's search path, read before Durable's
+            // schema is put first on it, and the database to check.
+            let schema = PostgresSchemaMigrator.quoted(configuration.schema)
             let rows = try await connection.query(
-                "SELECT current_setting('search_path'), current_database()", logger: logger
+                """
+                SELECT s.previous, current_database(),
+                       set_config('search_path', \(schema)::text || CASE WHEN s.previous = '' THEN '' ELSE ', ' || s.previous END, true)
+                FROM (SELECT current_setting('search_path') AS previous) AS s
+                """, logger: logger
             ).collect()
-            let (searchPath, database) = try rows.first?.decode((String, String).self) ?? ("", "")
+            let (searchPath, database, _) = try rows.first?.decode((String, String, String).self) ?? ("", "", "")
             guard database == configuration.database else {
                 throw DurableError(
                     .invalidArgument,
                     "the connection given is to the database \(database), not to the engine's \(location)")
             }
-            let durableFirst = PostgresSchemaMigrator.quoted(configuration.schema) + (searchPath.isEmpty ? "" : ", \(searchPath)")
-            try await connection.query("SELECT set_config('search_path', \(durableFirst), true)", logger: logger)
             var transitions = PostgresTransitions(connection: connection, now: now)
             transitions.preparesStatements = false
             let created = try await transitions.insert(tasks)

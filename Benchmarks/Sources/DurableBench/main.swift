@@ -15,8 +15,8 @@
 //     DurableBench crash      --n 1000 [--concurrency 4] [--kill-after 1.0] [--sync]
 //     DurableBench dashboard  --n 1000000 [--repeats 20] [--sync]   the dashboard's server time per route
 //     DurableBench queues     --mode keys|beside-rated --n N [--keys 1000] [--rated 10000] [--sync] [--concurrency 256]
-//     DurableBench app-transaction --n N [--sync]   an order and its task: two commits, or one in the app's transaction (SQLite)
-//     (each but app-transaction also takes --postgres postgres://user@host:port/db)
+//     DurableBench app-transaction --n N [--sync]   an order and its task: two commits, or one in the app's transaction
+//     (each also takes --postgres postgres://user@host:port/db)
 //
 // `restart` stores N pending tasks in a DurableTestWorker child process (so
 // that this process's peak RSS is the restart's alone), then opens the database and
