@@ -55,12 +55,17 @@ struct BadInputTests {
 
         let logs = InMemoryLogHandler()
         let worker = try makeEngine(in: directory, logger: Logger(label: "test") { _ in logs })
+        let reported: @Sendable () -> Bool = {
+            logs.entries.contains { "\($0.message)".contains("registered-elsewhere") && "\($0.message)".contains("stay pending") }
+        }
         try await worker.run { engine async throws -> Void in
             #expect(try await engine.createTask(Doubler.self, 2).value == 4)
+            // The report is read at start beside the work: ending the run before it
+            // is read would cancel it (a busy machine).
+            try await eventually("the worker reported the unknown job") { reported() }
         }
         #expect(try await orphan.status() == .pending)
-        let messages = logs.entries.map { "\($0.message)" }
-        #expect(messages.contains { $0.contains("registered-elsewhere") && $0.contains("stay pending") })
+        #expect(reported())
 
         // A process that knows the job runs it.
         let knowing = try makeEngine(in: directory)
