@@ -20,7 +20,7 @@ extension PostgresStore {
         }
         guard !tasks.isEmpty else { return [] }
         let operation = "create \(tasks.count) task(s) in the application's transaction"
-        let logger = Logger(label: "Durable.applicationTransaction", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = Self.quietLogger
         do {
             try await connection.query("SAVEPOINT durable_create_tasks", logger: logger)
         } catch where PostgresErrors.sqlState(error) == "25P01" {
@@ -61,4 +61,7 @@ extension PostgresStore {
             throw PostgresErrors.describe(error, location: location, operation: operation)
         }
     }
+
+    /// The logger of the statements run on the application's connection: silent.
+    private static let quietLogger = Logger(label: "Durable.applicationTransaction", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -106,13 +106,10 @@ struct ApplicationTransactionTests {
         try await pool.write { db in _ = try engine.createTask(Doubler.self, 1, key: "taken", in: db) }
         let caught = try await pool.write { db -> DurableError? in
             try db.execute(sql: "INSERT INTO orders (id, total) VALUES (2, 2)")
-            do {
-                // Three tasks, the last with a key taken by another input: none is kept.
+            // Three tasks, the last with a key taken by another input: none is kept.
+            return Self.code {
                 _ = try engine.createTasks(
                     Doubler.self, [TaskRequest(10), TaskRequest(11), TaskRequest(2, key: "taken")], in: db)
-                return nil
-            } catch let error as DurableError {
-                return error
             }
         }
         #expect(caught?.code == .keyConflict)

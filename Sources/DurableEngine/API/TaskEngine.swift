@@ -147,8 +147,7 @@ public final class TaskEngine: Sendable {
         // Read before the tasks exist: none of them can have finished by then.
         let unfinishedThrough = hub.publishedSequence
         let created = try await creations.submit(newTasks) { calls in await self.storeTogether(calls) }
-        changeListeners.signal()
-        metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
+        announce(created)
         return handles(to: created, unfinishedThrough: unfinishedThrough)
     }
 
@@ -198,10 +197,15 @@ public final class TaskEngine: Sendable {
     /// once it commits: its worker looks for them, its watchers and metrics hear
     /// of them.
     package func noteCommitted(_ created: [CreatedTask], of newTasks: [NewTask]) {
-        changeListeners.signal()
-        metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
+        announce(created)
         readDeadlinesSoon(ifAnyIn: newTasks)
         if created.contains(where: { !$0.existed }) { currentWorker?.noteNewWork() }
+    }
+
+    /// Tells this process's watchers (the dashboard) and metrics of tasks just stored.
+    private func announce(_ created: [CreatedTask]) {
+        changeListeners.signal()
+        metrics?.created(jobs: created.lazy.filter { !$0.existed }.map(\.job))
     }
 
     /// Reattaches to a stored task, for instance after a restart.
