@@ -36,21 +36,21 @@ enum BadRowScenario {
         }
         let bad: Set<Int64> = [badInput, missingJob, unknownStatus, badContext]
         let edits: [(String, String)] = [
-            ("invalid JSON input", "UPDATE tasks SET input = '{not json' WHERE id = \(badInput)"),
-            ("a missing job", "UPDATE tasks SET job = 'vanished-job' WHERE id = \(missingJob)"),
-            ("an invalid context", "UPDATE tasks SET context = '[1, 2]' WHERE id = \(badContext)"),
-            ("invalid JSON result", "UPDATE tasks SET result = '{oops' WHERE id = \(badResult)"),
+            ("invalid JSON input", "UPDATE durable_tasks SET input = '{not json' WHERE id = \(badInput)"),
+            ("a missing job", "UPDATE durable_tasks SET job = 'vanished-job' WHERE id = \(missingJob)"),
+            ("an invalid context", "UPDATE durable_tasks SET context = '[1, 2]' WHERE id = \(badContext)"),
+            ("invalid JSON result", "UPDATE durable_tasks SET result = '{oops' WHERE id = \(badResult)"),
         ]
         for (what, sql) in edits {
             let result = sqlite3(database, sql)
             guard result.ok else { throw TortureFailure("sqlite3 could not store \(what): \(result.output)") }
         }
-        let refused = sqlite3(database, "UPDATE tasks SET status = 'exploded' WHERE id = \(unknownStatus)")
+        let refused = sqlite3(database, "UPDATE durable_tasks SET status = 'exploded' WHERE id = \(unknownStatus)")
         findings.expect(!refused.ok, "the CHECK constraint let status 'exploded' in")
         if !refused.ok { findings.note("sqlite3 refused status 'exploded': \(refused.output.prefix(80))") }
         let forced = sqlite3(
             database,
-            "PRAGMA ignore_check_constraints = 1; UPDATE tasks SET status = 'exploded' WHERE id = \(unknownStatus)")
+            "PRAGMA ignore_check_constraints = 1; UPDATE durable_tasks SET status = 'exploded' WHERE id = \(unknownStatus)")
         guard forced.ok else { throw TortureFailure("cannot force status 'exploded': \(forced.output)") }
 
         // A worker serves the file; the good tasks all finish.
@@ -70,7 +70,7 @@ enum BadRowScenario {
         let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
         var others: [String] = []
-        for row in try probe.rows("SELECT id, input, status, result FROM tasks WHERE job = 'plain' ORDER BY id") {
+        for row in try probe.rows("SELECT id, input, status, result FROM durable_tasks WHERE job = 'plain' ORDER BY id") {
             let id: Int64 = row["id"]
             guard !bad.contains(id), id != badResult else { continue }
             let input = Int(row["input"] as String) ?? -1
@@ -81,7 +81,7 @@ enum BadRowScenario {
         findings.expectNone(others, "good task(s) not served")
 
         func row(_ id: Int64) throws -> Row? {
-            try probe.rows("SELECT status, error FROM tasks WHERE id = ?", [id]).first
+            try probe.rows("SELECT status, error FROM durable_tasks WHERE id = ?", [id]).first
         }
         // Invalid input: failed, naming task and job.
         if let input = try row(badInput) {

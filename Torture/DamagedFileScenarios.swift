@@ -93,9 +93,9 @@ extension FaultScenarios {
             (try? reader.rows("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = ?", [name, type]))?
                 .map { $0["pageno"] as Int } ?? []
         }
-        let taskLeaves = pagesOf("tasks", "leaf")
-        let claimLeaves = pagesOf("tasks_claim", "leaf")
-        let tasksRoot = try reader.int("SELECT rootpage FROM sqlite_master WHERE name = 'tasks'")
+        let taskLeaves = pagesOf("durable_tasks", "leaf")
+        let claimLeaves = pagesOf("durable_tasks_claim", "leaf")
+        let tasksRoot = try reader.int("SELECT rootpage FROM sqlite_master WHERE name = 'durable_tasks'")
         try reader.close()
         var targets: [(String, Int)] = []
         if let leaf = taskLeaves.randomElement(using: &rng) {
@@ -144,7 +144,7 @@ extension FaultScenarios {
         findings.expect(fileContents(database) == before, "the file was changed")
         findings.expect(!FileManager.default.fileExists(atPath: database + "-wal"), "a -wal file was created")
         let probe = try DatabaseProbe(path: database, readonly: true)
-        let count = try probe.int("SELECT count(*) FROM tasks")
+        let count = try probe.int("SELECT count(*) FROM durable_tasks")
         try probe.close()
         findings.expect(count == batchSize, "\(count) of \(batchSize) tasks readable afterwards")
         findings.note("open: \(open.prefix(140))")

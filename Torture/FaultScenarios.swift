@@ -26,7 +26,7 @@ enum FaultScenarios {
     static func succeeded(_ path: String) throws -> Int {
         let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
-        return try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'")
+        return try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'")
     }
 
     /// Waits until `condition` holds, checking every 20 ms; `false` after `timeout`.
@@ -75,15 +75,15 @@ enum FaultScenarios {
         let probe = try DatabaseProbe(path: path)
         defer { try? probe.close() }
         var violations: [String] = []
-        for row in try probe.rows("SELECT id, input, status, result FROM tasks WHERE job = 'plain'") {
+        for row in try probe.rows("SELECT id, input, status, result FROM durable_tasks WHERE job = 'plain'") {
             let input = Int(row["input"] as String) ?? -1
             if row["status"] as String != "succeeded" || row["result"] as String? != "\(Expected.plain(input))" {
                 violations.append("task \(row["id"] as Int64): \(row["status"] as String)")
             }
         }
-        let stored = try probe.int("SELECT count(*) FROM tasks WHERE job = 'plain'")
+        let stored = try probe.int("SELECT count(*) FROM durable_tasks WHERE job = 'plain'")
         findings.expect(stored == count, "plain tasks lost: \(stored) of \(count) stored")
-        let keys = Set(try probe.strings("SELECT key FROM tasks WHERE key IS NOT NULL"))
+        let keys = Set(try probe.strings("SELECT key FROM durable_tasks WHERE key IS NOT NULL"))
         let lost = acknowledged.filter { !keys.contains($0) }
         findings.expect(lost.isEmpty, "acknowledged creations lost: \(lost.prefix(10))")
         findings.expectNone(violations, "seeded task(s) not succeeded")
@@ -348,8 +348,8 @@ enum FaultScenarios {
             reopened.results["open"] == "ok", "reopening without the WAL failed: \(reopened.results["open"] ?? "nothing")")
         let probe = try DatabaseProbe(path: database)
         // The seeded tasks are 1...200 (the probe adds one of its own).
-        let tasks = try probe.int("SELECT count(*) FROM tasks WHERE job = 'plain' AND id <= 200")
-        let done = try probe.int("SELECT count(*) FROM tasks WHERE job = 'plain' AND id <= 200 AND status = 'succeeded'")
+        let tasks = try probe.int("SELECT count(*) FROM durable_tasks WHERE job = 'plain' AND id <= 200")
+        let done = try probe.int("SELECT count(*) FROM durable_tasks WHERE job = 'plain' AND id <= 200 AND status = 'succeeded'")
         let integrity = try probe.integrityCheck()
         try probe.close()
         findings.expect(integrity == ["ok"], "integrity_check: \(integrity.prefix(5))")
@@ -385,7 +385,7 @@ enum FaultScenarios {
             "reopening a crashed file without its WAL failed: \(afterCrash.results["open"] ?? "nothing")")
         let crashedProbe = try DatabaseProbe(path: crashed)
         let crashedIntegrity = try crashedProbe.integrityCheck()
-        let kept = try crashedProbe.int("SELECT count(*) FROM tasks WHERE id <= 200")
+        let kept = try crashedProbe.int("SELECT count(*) FROM durable_tasks WHERE id <= 200")
         try crashedProbe.close()
         findings.expect(crashedIntegrity == ["ok"], "integrity_check after the crash variant: \(crashedIntegrity.prefix(5))")
         findings.note(

@@ -16,7 +16,7 @@ public struct DurableCommand: AsyncParsableCommand {
             The database is ./durable.sqlite unless --db or $DURABLE_DB names another: an SQLite file, or \
             a PostgreSQL database as postgres://user@host:port/database (?schema=NAME for a schema other \
             than durable; the password in the URL or in $PGPASSWORD). Every task, attempt and result is \
-            stored there; `sqlite3 durable.sqlite 'select * from task_history'` (or `psql URL -c 'select * \
+            stored there; `sqlite3 durable.sqlite 'select * from durable_task_history'` (or `psql URL -c 'select * \
             from durable.task_history'`) shows them too. Every command works on both; --lock-timeout is \
             SQLite's and is ignored on PostgreSQL.
 

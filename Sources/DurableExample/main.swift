@@ -76,7 +76,7 @@ do {
     try engine.close()
     let elapsed = ContinuousClock.now - started
     print("longest chain below \(count + 1): \(longest.n) takes \(longest.steps) steps (\(elapsed) this run)")
-    print("inspect it: sqlite3 \(path) 'select * from task_history limit 5'")
+    print("inspect it: sqlite3 \(path) 'select * from durable_task_history limit 5'")
 } catch {
     FileHandle.standardError.write(Data("durable-example: \(error)\n".utf8))
     exit(1)

@@ -8,7 +8,7 @@ enum SQLiteRows {
         id, job, name, status, input, context, result, error, key, priority, run_at, deadline, parent_id,
         group_id, callback_of, owner, attempt, lease_expires_at, cancel_requested_at, cancel_message,
         created_at, started_at, finished_at, completion_seq, concurrency_key, concurrency_limit, key_waiting,
-        coalesce((SELECT name FROM queues WHERE queues.id = tasks.queue_id), 'default') AS queue
+        coalesce((SELECT name FROM durable_queues WHERE durable_queues.id = durable_tasks.queue_id), 'default') AS queue
         """
 
     /// ``ClaimRule`` in SQL, for a `tasks` row, with `now` the placeholder (or

@@ -9,7 +9,7 @@ extension SQLiteStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT finished_at / ? * ?, count(*) FROM tasks
+                    SELECT finished_at / ? * ?, count(*) FROM durable_tasks
                     WHERE completion_seq IS NOT NULL AND finished_at >= ? GROUP BY 1
                     """, arguments: [bucket, bucket, since])
             {
@@ -24,7 +24,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, error FROM tasks WHERE status = 'failed' AND finished_at >= ?
+                    SELECT id, error FROM durable_tasks WHERE status = 'failed' AND finished_at >= ?
                     ORDER BY finished_at DESC LIMIT 10000
                     """, arguments: [since]
             ).map { (id: $0[0] as Int64, error: $0[1] as String?) }
@@ -37,7 +37,7 @@ extension SQLiteStore {
             try Int64.fetchAll(
                 db,
                 sql: """
-                    SELECT max(0, started_at - run_at) FROM tasks
+                    SELECT max(0, started_at - run_at) FROM durable_tasks
                     WHERE completion_seq IS NOT NULL AND finished_at >= ? AND started_at IS NOT NULL
                     ORDER BY finished_at DESC LIMIT ?
                     """, arguments: [since, limit])
@@ -50,8 +50,8 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT w.id, w.host, w.pid, w.concurrency, w.jobs, w.started_at, w.heartbeat_at,
-                           (SELECT count(*) FROM tasks AS t WHERE t.owner = w.id AND t.status = 'running') AS running
-                    FROM workers AS w WHERE w.stopped_at IS NULL ORDER BY w.started_at, w.id
+                           (SELECT count(*) FROM durable_tasks AS t WHERE t.owner = w.id AND t.status = 'running') AS running
+                    FROM durable_workers AS w WHERE w.stopped_at IS NULL ORDER BY w.started_at, w.id
                     """
             ).map { row in
                 WorkerActivity(

@@ -7,7 +7,7 @@ extension SQLiteStore {
     package func recordedAppend(of id: TaskID, sequence: Int) async throws -> FileAppend? {
         try await read("read the appends of task \(id)") { db in
             try Row.fetchOne(
-                db, sql: "SELECT path, offset, length FROM file_appends WHERE task_id = ? AND sequence = ?",
+                db, sql: "SELECT path, offset, length FROM durable_file_appends WHERE task_id = ? AND sequence = ?",
                 arguments: [id.rawValue, sequence]
             ).map { FileAppend(path: $0[0], offset: $0[1], length: $0[2]) }
         }
@@ -22,7 +22,7 @@ extension SQLiteStore {
     package func registerAppendedFile(_ path: String, baseLength: Int64, now: Int64) async throws {
         try await write("register \(path) for appends") { db in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO appended_files (path, base_length, created_at) VALUES (?, ?, ?)",
+                sql: "INSERT OR IGNORE INTO durable_appended_files (path, base_length, created_at) VALUES (?, ?, ?)",
                 arguments: [path, baseLength, now])
         }
     }
@@ -34,11 +34,11 @@ extension SQLiteStore {
             guard try Self.committedLength(of: append.path, in: db) == append.offset else { return false }
             try db.execute(
                 sql: """
-                    INSERT INTO file_appends (task_id, sequence, path, offset, length, line, created_at)
+                    INSERT INTO durable_file_appends (task_id, sequence, path, offset, length, line, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [id.rawValue, sequence, append.path, append.offset, append.length, Data(line), now])
-            try db.execute(sql: "DELETE FROM pending_appends WHERE path = ?", arguments: [append.path])
+            try db.execute(sql: "DELETE FROM durable_pending_appends WHERE path = ?", arguments: [append.path])
             return true
         }
     }
@@ -46,7 +46,7 @@ extension SQLiteStore {
     package func pendingAppend(to path: String) async throws -> PendingAppend? {
         try await read("read the line being appended to \(path)") { db in
             try Row.fetchOne(
-                db, sql: "SELECT offset, line, task_id FROM pending_appends WHERE path = ?", arguments: [path]
+                db, sql: "SELECT offset, line, task_id FROM durable_pending_appends WHERE path = ?", arguments: [path]
             ).map { row in
                 PendingAppend(
                     path: path, offset: row[0], line: [UInt8](row[1] as Data), task: TaskID(row[2] as Int64))
@@ -58,7 +58,7 @@ extension SQLiteStore {
         try await write("note the line being appended to \(pending.path)", relaxed: true) { db in
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO pending_appends (path, offset, line, task_id, created_at)
+                    INSERT OR REPLACE INTO durable_pending_appends (path, offset, line, task_id, created_at)
                     VALUES (?, ?, ?, ?, ?)
                     """,
                 arguments: [pending.path, pending.offset, Data(pending.line), pending.task.rawValue, now])
@@ -69,10 +69,10 @@ extension SQLiteStore {
         try await read("read the lines appended to \(path)") { db in
             guard
                 let base = try Int64.fetchOne(
-                    db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [path])
+                    db, sql: "SELECT base_length FROM durable_appended_files WHERE path = ?", arguments: [path])
             else { return nil }
             let lines = try Row.fetchAll(
-                db, sql: "SELECT offset, line FROM file_appends WHERE path = ? ORDER BY offset", arguments: [path]
+                db, sql: "SELECT offset, line FROM durable_file_appends WHERE path = ? ORDER BY offset", arguments: [path]
             ).map { row in (offset: row[0] as Int64, line: (row[1] as Data?).map { [UInt8]($0) }) }
             return AppendedLines(baseLength: base, lines: lines)
         }
@@ -81,10 +81,10 @@ extension SQLiteStore {
     private static func committedLength(of path: String, in db: Database) throws -> Int64? {
         guard
             let base = try Int64.fetchOne(
-                db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [path])
+                db, sql: "SELECT base_length FROM durable_appended_files WHERE path = ?", arguments: [path])
         else { return nil }
         let end = try Int64.fetchOne(
-            db, sql: "SELECT offset + length FROM file_appends WHERE path = ? ORDER BY offset DESC LIMIT 1",
+            db, sql: "SELECT offset + length FROM durable_file_appends WHERE path = ? ORDER BY offset DESC LIMIT 1",
             arguments: [path])
         return max(base, end ?? 0)
     }

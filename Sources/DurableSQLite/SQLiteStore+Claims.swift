@@ -26,12 +26,12 @@ extension SQLiteStore {
         if let queues, queues.count == 1 {
             // One queue (a batch's, a command's): no JSON to encode.
             rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(columns) FROM queues WHERE name = ?"), arguments: [queues[0]])
+                db.cachedStatement(sql: "SELECT \(columns) FROM durable_queues WHERE name = ?"), arguments: [queues[0]])
         } else {
             rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT \(columns) FROM queues
+                        SELECT \(columns) FROM durable_queues
                         WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name
                         """),
                 arguments: [try queues.map(StoredJSON.encode)])
@@ -59,19 +59,19 @@ extension SQLiteStore {
         guard !settings.isPaused else { return usage }
         if settings.concurrency != nil {
             usage.running = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT count(*) FROM tasks WHERE status = 'running' AND queue_id = ?"),
+                db.cachedStatement(sql: "SELECT count(*) FROM durable_tasks WHERE status = 'running' AND queue_id = ?"),
                 arguments: [queue]) ?? 0
         }
         if settings.workerConcurrency != nil {
             usage.runningHere = try Int.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT count(*) FROM tasks WHERE owner = ? AND status = 'running' AND queue_id = ?"),
+                    sql: "SELECT count(*) FROM durable_tasks WHERE owner = ? AND status = 'running' AND queue_id = ?"),
                 arguments: [owner, queue]) ?? 0
         }
         if let rate = settings.rateLimit {
             let row = try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT count(*), min(started_at) FROM queue_starts WHERE queue_id = ? AND started_at > ?"),
+                    sql: "SELECT count(*), min(started_at) FROM durable_queue_starts WHERE queue_id = ? AND started_at > ?"),
                 arguments: [queue, QueueLimits.windowStart(rate, now: now)])
             usage.startsInWindow = row?[0] ?? 0
             usage.earliestStartInWindow = row?[1]
@@ -98,9 +98,9 @@ extension SQLiteStore {
             db.cachedStatement(
                 sql: """
                     WITH RECURSIVE pending_jobs(job) AS (
-                        SELECT (SELECT min(job) FROM tasks WHERE status = 'pending' AND key_waiting = 0 AND queue_id = ?1)
+                        SELECT (SELECT min(job) FROM durable_tasks WHERE status = 'pending' AND key_waiting = 0 AND queue_id = ?1)
                         UNION ALL
-                        SELECT (SELECT min(job) FROM tasks
+                        SELECT (SELECT min(job) FROM durable_tasks
                                 WHERE status = 'pending' AND key_waiting = 0 AND queue_id = ?1 AND job > pending_jobs.job)
                         FROM pending_jobs WHERE pending_jobs.job IS NOT NULL)
                     SELECT job FROM pending_jobs WHERE job IS NOT NULL
@@ -117,7 +117,7 @@ extension SQLiteStore {
         let turns = try queueTurns(queues: request.queues, owner: request.owner, limit: request.limit, now: now, db: db)
         let candidatesStatement = try db.cachedStatement(
             sql: """
-                SELECT priority, run_at, id FROM tasks
+                SELECT priority, run_at, id FROM durable_tasks
                 WHERE queue_id = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3"))
                 ORDER BY priority DESC, run_at, id LIMIT ?4
                 """)
@@ -158,7 +158,7 @@ extension SQLiteStore {
         let statement = try BoundStatement(
             db,
             sql: """
-                UPDATE tasks SET status = 'running', owner = ?1, attempt = attempt + 1, started_at = ?2,
+                UPDATE durable_tasks SET status = 'running', owner = ?1, attempt = attempt + 1, started_at = ?2,
                                  lease_expires_at = ?3
                 WHERE id IN (SELECT value FROM json_each(?4)) AND \(SQLiteRows.claimable(now: "?2"))
                 RETURNING \(SQLiteRows.claimedColumns)
@@ -181,11 +181,11 @@ extension SQLiteStore {
         for turn in turns {
             guard let rate = turn.settings.rateLimit, claimed.contains(where: { $0.queue == turn.name }) else { continue }
             try db.execute(
-                sql: "DELETE FROM queue_starts WHERE queue_id = ? AND started_at <= ?",
+                sql: "DELETE FROM durable_queue_starts WHERE queue_id = ? AND started_at <= ?",
                 arguments: [turn.id, QueueLimits.windowStart(rate, now: now)])
             for task in claimed where task.queue == turn.name {
                 try db.execute(
-                    sql: "INSERT INTO queue_starts (queue_id, started_at, task_id) VALUES (?, ?, ?)",
+                    sql: "INSERT INTO durable_queue_starts (queue_id, started_at, task_id) VALUES (?, ?, ?)",
                     arguments: [turn.id, now, task.id.rawValue])
             }
         }
@@ -199,7 +199,7 @@ extension SQLiteStore {
     ) throws -> Bool {
         let statement = try db.cachedStatement(
             sql: """
-                SELECT EXISTS (SELECT 1 FROM tasks WHERE queue_id = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3")))
+                SELECT EXISTS (SELECT 1 FROM durable_tasks WHERE queue_id = ?1 AND job = ?2 AND \(SQLiteRows.claimable(now: "?3")))
                 """)
         for turn in try queueTurns(queues: queues, owner: owner, limit: 1, now: now, db: db) where turn.capacity > 0 {
             for job in try jobs ?? pendingJobs(in: turn.id, db: db) {
@@ -212,7 +212,7 @@ extension SQLiteStore {
     package func nextDueTime(after now: Int64) async throws -> Int64? {
         try await read("look for the next due task") { db in
             let due = try Int64.fetchOne(
-                db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at > created_at AND run_at > ?",
+                db, sql: "SELECT min(run_at) FROM durable_tasks WHERE status = 'pending' AND run_at > created_at AND run_at > ?",
                 arguments: [now])
             // A queue its rate holds back opens when its earliest start leaves the window.
             var reopens: [Int64] = []

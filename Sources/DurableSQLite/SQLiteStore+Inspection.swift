@@ -20,7 +20,7 @@ extension SQLiteStore {
                 _ = arguments.append(contentsOf: [job])
             }
             if let queue = query.queue {
-                conditions.append("queue_id = (SELECT id FROM queues WHERE name = ?)")
+                conditions.append("queue_id = (SELECT id FROM durable_queues WHERE name = ?)")
                 _ = arguments.append(contentsOf: [queue])
             }
             if let since = query.createdSince {
@@ -50,7 +50,7 @@ extension SQLiteStore {
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [max(0, query.limit)])
             return try Row.fetchAll(
-                db, sql: "SELECT \(SQLiteRows.taskColumns) FROM tasks \(filter) ORDER BY id DESC LIMIT ?",
+                db, sql: "SELECT \(SQLiteRows.taskColumns) FROM durable_tasks \(filter) ORDER BY id DESC LIMIT ?",
                 arguments: arguments
             ).map(SQLiteRows.task)
         }
@@ -61,7 +61,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT attempt, owner, started_at, finished_at, outcome, error FROM task_attempts
+                    SELECT attempt, owner, started_at, finished_at, outcome, error FROM durable_task_attempts
                     WHERE task_id = ? ORDER BY attempt
                     """,
                 arguments: [id.rawValue]
@@ -79,7 +79,7 @@ extension SQLiteStore {
     package func callbacks(of id: TaskID) async throws -> [CallbackRecord] {
         try await read("read the callbacks of task \(id)") { db in
             try Row.fetchAll(
-                db, sql: "SELECT id, job, input, callback_task_id FROM task_callbacks WHERE task_id = ? ORDER BY id",
+                db, sql: "SELECT id, job, input, callback_task_id FROM durable_task_callbacks WHERE task_id = ? ORDER BY id",
                 arguments: [id.rawValue]
             ).map { row in
                 CallbackRecord(
@@ -91,14 +91,14 @@ extension SQLiteStore {
     package func statistics(minuteAgo: Int64, hourAgo: Int64) async throws -> QueueStatistics {
         try await read("count tasks") { db in
             var counts: [String: [TaskStatus: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT job, status, count(*) FROM tasks GROUP BY job, status") {
+            for row in try Row.fetchAll(db, sql: "SELECT job, status, count(*) FROM durable_tasks GROUP BY job, status") {
                 let job: String = row[0]
                 let status = try StoredWord.decode(TaskStatus.self, row[1], column: "status", of: "a task of job \(job)")
                 counts[job, default: [:]][status] = row[2] as Int
             }
             let finished = try db.cachedStatement(
                 sql: """
-                    SELECT count(*), min(finished_at), max(finished_at) FROM tasks
+                    SELECT count(*), min(finished_at), max(finished_at) FROM durable_tasks
                     WHERE completion_seq IS NOT NULL AND finished_at >= ?
                     """)
             let minute = try Row.fetchOne(finished, arguments: [minuteAgo])
@@ -114,7 +114,7 @@ extension SQLiteStore {
 
     package func oldestDueTime(now: Int64) async throws -> Int64? {
         try await read("find the oldest due task") { db in
-            try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM tasks WHERE status = 'pending' AND run_at <= ?", arguments: [now])
+            try Int64.fetchOne(db, sql: "SELECT min(run_at) FROM durable_tasks WHERE status = 'pending' AND run_at <= ?", arguments: [now])
         }
     }
 
@@ -125,7 +125,7 @@ extension SQLiteStore {
                 sql: """
                     SELECT t.id, t.job, t.owner, t.lease_expires_at, w.id AS worker, w.host, w.boot_id, w.pid,
                            w.process_start, w.concurrency, w.jobs, w.heartbeat_at, w.stopped_at
-                    FROM tasks AS t LEFT JOIN workers AS w ON w.id = t.owner
+                    FROM durable_tasks AS t LEFT JOIN durable_workers AS w ON w.id = t.owner
                     WHERE t.status = 'running'
                     ORDER BY t.id
                     """
@@ -146,9 +146,9 @@ extension SQLiteStore {
             let ids = try Int64.fetchAll(
                 db,
                 sql: """
-                    SELECT id FROM tasks
+                    SELECT id FROM durable_tasks
                     WHERE status = 'pending' AND (?1 IS NULL OR job = ?1)
-                          AND (?2 IS NULL OR queue_id = (SELECT id FROM queues WHERE name = ?2))
+                          AND (?2 IS NULL OR queue_id = (SELECT id FROM durable_queues WHERE name = ?2))
                     ORDER BY id LIMIT ?3
                     """,
                 arguments: [job, queue, limit])
@@ -167,7 +167,7 @@ extension SQLiteStore {
                 let key = try String.fetchOne(
                     db,
                     sql: """
-                        UPDATE tasks SET status = 'pending', result = NULL, error = NULL, run_at = ?, failures = 0,
+                        UPDATE durable_tasks SET status = 'pending', result = NULL, error = NULL, run_at = ?, failures = 0,
                                          cancel_requested_at = NULL, cancel_message = NULL, finished_at = NULL,
                                          completion_seq = NULL, owner = NULL, lease_expires_at = NULL,
                                          key_waiting = concurrency_key IS NOT NULL
@@ -178,7 +178,7 @@ extension SQLiteStore {
                 guard let key else { continue }
                 if !key.isEmpty { transitions.freedKeys.insert(key) }
                 try db.execute(
-                    sql: "DELETE FROM task_steps WHERE task_id = ? AND status = 'failed'", arguments: [id.rawValue])
+                    sql: "DELETE FROM durable_task_steps WHERE task_id = ? AND status = 'failed'", arguments: [id.rawValue])
                 reset.append(id)
             }
             try transitions.flush()
@@ -192,7 +192,7 @@ extension SQLiteStore {
         return try await write("change the attempt options of \(ids.count) task(s)") { db in
             try db.execute(
                 sql: """
-                    UPDATE tasks SET timeout_ms = ?, retry = ?
+                    UPDATE durable_tasks SET timeout_ms = ?, retry = ?
                     WHERE id IN (SELECT value FROM json_each(?)) AND status != 'succeeded'
                       AND (timeout_ms IS NOT ? OR retry IS NOT ?)
                     """,
@@ -204,7 +204,7 @@ extension SQLiteStore {
     package func failedTaskIDs(limit: Int) async throws -> [TaskID] {
         try await read("list failed tasks") { db in
             try Int64.fetchAll(
-                db, sql: "SELECT id FROM tasks WHERE status = 'failed' ORDER BY id LIMIT ?", arguments: [limit]
+                db, sql: "SELECT id FROM durable_tasks WHERE status = 'failed' ORDER BY id LIMIT ?", arguments: [limit]
             ).map { TaskID($0) }
         }
     }
@@ -218,7 +218,7 @@ extension SQLiteStore {
             try Int64.fetchAll(
                 db,
                 sql: """
-                    SELECT id FROM tasks
+                    SELECT id FROM durable_tasks
                     WHERE finished_at < ? AND status IN (SELECT value FROM json_each(?))
                     ORDER BY id LIMIT ?
                     """,
@@ -230,23 +230,26 @@ extension SQLiteStore {
             let ids = try Int64.fetchAll(
                 db,
                 sql: """
-                    SELECT id FROM tasks
+                    SELECT id FROM durable_tasks
                     WHERE id IN (SELECT value FROM json_each(?)) AND finished_at < ?
                       AND status IN (SELECT value FROM json_each(?))
                     """,
                 arguments: [idList, before, list])
             let confirmed = "[" + ids.map(String.init).joined(separator: ",") + "]"
-            // Lines appended by these tasks stay in file_appends: they fix where
+            // Lines appended by these tasks stay in durable_file_appends: they fix where
             // their files end, which later appends must not cut.
             for table in Self.rowsOfTasks {
                 try db.execute(
                     sql: "DELETE FROM \(table) WHERE task_id IN (SELECT value FROM json_each(?))", arguments: [confirmed])
             }
-            try db.execute(sql: "DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [confirmed])
+            try db.execute(sql: "DELETE FROM durable_tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [confirmed])
             return ids.count
         }
     }
 
     /// The tables whose rows belong to a task, deleted with it.
-    static let rowsOfTasks = ["task_attempts", "task_steps", "task_callbacks", "task_messages", "task_waits", "task_events"]
+    static let rowsOfTasks = [
+        "durable_task_attempts", "durable_task_steps", "durable_task_callbacks", "durable_task_messages",
+        "durable_task_waits", "durable_task_events",
+    ]
 }

@@ -5,7 +5,7 @@ import GRDB
 extension SQLiteStore: MessagingStore {
     package func send(to id: TaskID, topic: String, payload: String, key: String?, now: Int64) async throws -> Bool {
         try await write("send a message to task \(id)") { db in
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            guard let status = try String.fetchOne(db, sql: "SELECT status FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
             else { throw DurableError(.unknownTask, "no task has id \(id)") }
             if TaskStatus(rawValue: status)?.isTerminal ?? false {
                 throw DurableError(
@@ -13,7 +13,7 @@ extension SQLiteStore: MessagingStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO task_messages (task_id, topic, payload, key, sent_at) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO durable_task_messages (task_id, topic, payload, key, sent_at) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (task_id, key) WHERE key IS NOT NULL DO NOTHING
                     """,
                 arguments: [id.rawValue, topic, payload, key, now])
@@ -21,9 +21,9 @@ extension SQLiteStore: MessagingStore {
             // A task that waits for the topic is due now.
             try db.execute(
                 sql: """
-                    UPDATE tasks SET run_at = min(run_at, ?)
+                    UPDATE durable_tasks SET run_at = min(run_at, ?)
                     WHERE id = ? AND status = 'pending'
-                      AND EXISTS (SELECT 1 FROM task_waits WHERE task_id = ? AND topic = ?)
+                      AND EXISTS (SELECT 1 FROM durable_task_waits WHERE task_id = ? AND topic = ?)
                     """,
                 arguments: [now, id.rawValue, id.rawValue, topic])
             return true
@@ -35,32 +35,32 @@ extension SQLiteStore: MessagingStore {
         return try await write("receive a message of task \(request.taskID)") { db in
             let owns = try Bool.fetchOne(
                 db,
-                sql: "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')",
+                sql: "SELECT EXISTS (SELECT 1 FROM durable_tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')",
                 arguments: [id, request.owner, request.attempt]) ?? false
             guard owns else { return .lostTask }
             var outcome: ReceiveOutcome
             if let message = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT id, payload FROM task_messages
+                    SELECT id, payload FROM durable_task_messages
                     WHERE task_id = ? AND topic = ? AND delivered_at IS NULL ORDER BY id LIMIT 1
                     """,
                 arguments: [id, request.topic])
             {
                 try db.execute(
-                    sql: "UPDATE task_messages SET delivered_at = ?, delivered_attempt = ? WHERE id = ?",
+                    sql: "UPDATE durable_task_messages SET delivered_at = ?, delivered_attempt = ? WHERE id = ?",
                     arguments: [now, request.attempt, message["id"] as Int64])
                 outcome = .received(message["payload"])
             } else if let deadline = request.deadline, deadline <= now {
                 outcome = .timedOut
             } else {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO task_waits (task_id, topic, deadline, created_at) VALUES (?, ?, ?, ?)",
+                    sql: "INSERT OR REPLACE INTO durable_task_waits (task_id, topic, deadline, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [id, request.topic, request.deadline, now])
                 return .waiting
             }
             try db.execute(
-                sql: "DELETE FROM task_waits WHERE task_id = ? AND topic = ?", arguments: [id, request.topic])
+                sql: "DELETE FROM durable_task_waits WHERE task_id = ? AND topic = ?", arguments: [id, request.topic])
             var step = request.checkpoint
             step.result = switch outcome {
             case .received(let payload): ReceiveRequest.received(payload)
@@ -78,9 +78,9 @@ extension SQLiteStore: MessagingStore {
         try await write("publish event \"\(key)\" of task \(id)") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO task_events (task_id, key, value, updated_at)
+                    INSERT INTO durable_task_events (task_id, key, value, updated_at)
                     SELECT ?1, ?2, ?3, ?4
-                    WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1 AND owner = ?5 AND attempt = ?6 AND status = 'running')
+                    WHERE EXISTS (SELECT 1 FROM durable_tasks WHERE id = ?1 AND owner = ?5 AND attempt = ?6 AND status = 'running')
                     ON CONFLICT (task_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                     """,
                 arguments: [id.rawValue, key, value, now, owner, attempt])
@@ -91,7 +91,7 @@ extension SQLiteStore: MessagingStore {
     package func events(of id: TaskID) async throws -> [EventRecord] {
         try await read("read the events of task \(id)") { db in
             try Row.fetchAll(
-                db, sql: "SELECT key, value, updated_at FROM task_events WHERE task_id = ? ORDER BY key",
+                db, sql: "SELECT key, value, updated_at FROM durable_task_events WHERE task_id = ? ORDER BY key",
                 arguments: [id.rawValue]
             ).map { EventRecord(taskID: id, key: $0["key"], value: $0["value"], updatedAt: $0["updated_at"]) }
         }
@@ -102,7 +102,7 @@ extension SQLiteStore: MessagingStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, topic, payload, key, sent_at, delivered_at, delivered_attempt FROM task_messages
+                    SELECT id, topic, payload, key, sent_at, delivered_at, delivered_attempt FROM durable_task_messages
                     WHERE task_id = ? ORDER BY id
                     """,
                 arguments: [id.rawValue]

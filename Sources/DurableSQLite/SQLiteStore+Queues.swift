@@ -7,8 +7,8 @@ extension SQLiteStore: QueueStore {
         try await read("read queues") { db in
             let counts = try db.cachedStatement(
                 sql: """
-                    SELECT (SELECT count(*) FROM tasks WHERE queue_id = ?1 AND status = 'pending'),
-                           (SELECT count(*) FROM tasks WHERE queue_id = ?1 AND status = 'running')
+                    SELECT (SELECT count(*) FROM durable_tasks WHERE queue_id = ?1 AND status = 'pending'),
+                           (SELECT count(*) FROM durable_tasks WHERE queue_id = ?1 AND status = 'running')
                     """)
             return try Self.queueSettings(name.map { [$0] }, db: db).map { id, queue, settings in
                 let row = try Row.fetchOne(counts, arguments: [id])
@@ -26,7 +26,7 @@ extension SQLiteStore: QueueStore {
             try QueueLimits.check(settings, of: name)
             try db.execute(
                 sql: """
-                    INSERT INTO queues (name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused,
+                    INSERT INTO durable_queues (name, concurrency, worker_concurrency, rate_limit, rate_period_ms, paused,
                                         created_at, updated_at)
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
                     ON CONFLICT (name) DO UPDATE SET

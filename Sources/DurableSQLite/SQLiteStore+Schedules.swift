@@ -9,7 +9,7 @@ extension SQLiteStore: SchedulingStore {
             // rest of the state stays. SET expressions read the row as it was.
             try db.execute(
                 sql: """
-                    INSERT INTO schedules (name, cron, time_zone, job, input, queue, priority, timeout_ms, retry,
+                    INSERT INTO durable_schedules (name, cron, time_zone, job, input, queue, priority, timeout_ms, retry,
                                            overlap, catch_up, catch_up_window_ms, next_tick, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (name) DO UPDATE SET
@@ -50,7 +50,7 @@ extension SQLiteStore: SchedulingStore {
 
     package func deleteSchedule(named name: String) async throws -> Bool {
         try await write("delete schedule \"\(name)\"") { db in
-            try db.execute(sql: "DELETE FROM schedules WHERE name = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM durable_schedules WHERE name = ?", arguments: [name])
             return db.changesCount > 0
         }
     }
@@ -75,7 +75,7 @@ extension SQLiteStore: SchedulingStore {
                     schedule.apply(change, lastTask: created.last?.id, now: now)
                     try db.execute(
                         sql: """
-                            UPDATE schedules SET next_tick = ?, buffered_tick = ?, last_tick = ?, paused = ?,
+                            UPDATE durable_schedules SET next_tick = ?, buffered_tick = ?, last_tick = ?, paused = ?,
                                                  last_task_id = ?, updated_at = ?
                             WHERE name = ?
                             """,
@@ -93,11 +93,11 @@ extension SQLiteStore: SchedulingStore {
 
     package func scheduleWake() async throws -> ScheduleWake {
         try await read("look for the next tick of the schedules") { db in
-            let next = try Int64.fetchOne(db, sql: "SELECT min(next_tick) FROM schedules WHERE paused = 0")
+            let next = try Int64.fetchOne(db, sql: "SELECT min(next_tick) FROM durable_schedules WHERE paused = 0")
             let buffered = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.last_task_id, t.status FROM schedules AS s LEFT JOIN tasks AS t ON t.id = s.last_task_id
+                    SELECT s.last_task_id, t.status FROM durable_schedules AS s LEFT JOIN durable_tasks AS t ON t.id = s.last_task_id
                     WHERE s.paused = 0 AND s.buffered_tick IS NOT NULL
                     """
             ).map { row in
@@ -109,7 +109,7 @@ extension SQLiteStore: SchedulingStore {
 
     private static let selectSchedules = """
         SELECT \(StoredSchedule.columns(of: "s")), t.status
-        FROM schedules AS s LEFT JOIN tasks AS t ON t.id = s.last_task_id
+        FROM durable_schedules AS s LEFT JOIN durable_tasks AS t ON t.id = s.last_task_id
         """
 
     private static func schedules(named name: String?, db: Database) throws

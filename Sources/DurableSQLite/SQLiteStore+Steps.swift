@@ -9,7 +9,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT position, name, occurrence, kind, status, result, error, attempt, started_at, created_at
-                    FROM task_steps WHERE task_id = ? ORDER BY position
+                    FROM durable_task_steps WHERE task_id = ? ORDER BY position
                     """,
                 arguments: [id.rawValue]
             ).map { row in
@@ -40,10 +40,10 @@ extension SQLiteStore {
     ) throws -> Bool {
         try db.execute(
             sql: """
-                INSERT INTO task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
+                INSERT INTO durable_task_steps (task_id, position, name, occurrence, kind, status, result, error, attempt,
                                         created_at, started_at)
                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-                WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')
+                WHERE EXISTS (SELECT 1 FROM durable_tasks WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running')
                 """,
             arguments: [
                 id.rawValue, step.position, step.name, step.occurrence, step.kind.rawValue, step.status.rawValue,

@@ -31,7 +31,7 @@ extension SQLiteStore {
 
     package func setName(of id: TaskID, to name: String) async throws {
         try await write("rename task \(id)") { db in
-            try db.execute(sql: "UPDATE tasks SET name = ? WHERE id = ?", arguments: [name, id.rawValue])
+            try db.execute(sql: "UPDATE durable_tasks SET name = ? WHERE id = ?", arguments: [name, id.rawValue])
             guard db.changesCount > 0 else { throw DurableError(.unknownTask, "no task has id \(id)") }
         }
     }
@@ -39,7 +39,7 @@ extension SQLiteStore {
     package func task(_ id: TaskID) async throws -> TaskRecord? {
         try await read("read task \(id)") { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(SQLiteRows.taskColumns) FROM tasks WHERE id = ?", arguments: [id.rawValue]
+                db, sql: "SELECT \(SQLiteRows.taskColumns) FROM durable_tasks WHERE id = ?", arguments: [id.rawValue]
             ).map(SQLiteRows.task)
         }
     }
@@ -51,7 +51,7 @@ extension SQLiteStore {
             var existing = Set<TaskID>()
             // Unfinished tasks are read too, to tell them from tasks that no longer exist.
             let statement = try db.cachedStatement(
-                sql: "SELECT \(SQLiteRows.outcomeColumns) FROM tasks WHERE id IN (SELECT value FROM json_each(?))")
+                sql: "SELECT \(SQLiteRows.outcomeColumns) FROM durable_tasks WHERE id IN (SELECT value FROM json_each(?))")
             var start = ids.startIndex
             while start < ids.endIndex {
                 let end = ids.index(start, offsetBy: 5000, limitedBy: ids.endIndex) ?? ids.endIndex
@@ -79,7 +79,7 @@ extension SQLiteStore {
             let count = try db.cachedStatement(
                 sql: """
                     SELECT count(*) FROM (
-                        SELECT 1 FROM tasks WHERE queue_id = ? AND job = ? AND status = 'pending' AND key_waiting = 0
+                        SELECT 1 FROM durable_tasks WHERE queue_id = ? AND job = ? AND status = 'pending' AND key_waiting = 0
                         LIMIT 10001)
                     """)
             var counts: [String: Int] = [:]
@@ -103,16 +103,16 @@ extension SQLiteStore {
 
     package func addDoneCallback(to id: TaskID, job: String, input: String, now: Int64) async throws {
         try await write("add a done callback to task \(id)") { db in
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            guard let status = try String.fetchOne(db, sql: "SELECT status FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
             else { throw DurableError(.unknownTask, "no task has id \(id)") }
             try db.execute(
-                sql: "INSERT INTO task_callbacks (task_id, job, input, created_at) VALUES (?, ?, ?, ?)",
+                sql: "INSERT INTO durable_task_callbacks (task_id, job, input, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [id.rawValue, job, input, now])
             let callbackID = db.lastInsertedRowID
             if TaskStatus(rawValue: status)?.isTerminal == true {
                 // Added to a finished task: it runs at once.
                 let context = try String.fetchOne(
-                    db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
+                    db, sql: "SELECT context FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
                 var transitions = SQLiteTransitions(db: db, now: now)
                 let created = try transitions.insert([
                     NewTask(
@@ -120,10 +120,10 @@ extension SQLiteStore {
                         deadline: nil, parentID: nil, groupID: nil, callbackOf: id)
                 ])
                 try db.execute(
-                    sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",
+                    sql: "UPDATE durable_task_callbacks SET callback_task_id = ? WHERE id = ?",
                     arguments: [created[0].id.rawValue, callbackID])
             } else {
-                try db.execute(sql: "UPDATE tasks SET has_callbacks = 1 WHERE id = ?", arguments: [id.rawValue])
+                try db.execute(sql: "UPDATE durable_tasks SET has_callbacks = 1 WHERE id = ?", arguments: [id.rawValue])
             }
         }
     }
@@ -131,7 +131,7 @@ extension SQLiteStore {
     package func removeDoneCallbacks(from id: TaskID, job: String) async throws -> Int {
         try await write("remove done callbacks from task \(id)") { db in
             try db.execute(
-                sql: "DELETE FROM task_callbacks WHERE task_id = ? AND job = ? AND callback_task_id IS NULL",
+                sql: "DELETE FROM durable_task_callbacks WHERE task_id = ? AND job = ? AND callback_task_id IS NULL",
                 arguments: [id.rawValue, job])
             return db.changesCount
         }
@@ -142,17 +142,17 @@ extension SQLiteStore {
     package func createGroup(name: String?, key: String?, now: Int64) async throws -> GroupRecord {
         try await write("create a task group") { db in
             if let key,
-                let row = try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE key = ?", arguments: [key])
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM durable_task_groups WHERE key = ?", arguments: [key])
             {
                 return try SQLiteRows.group(row, existed: true)
             }
             try db.execute(
-                sql: "INSERT INTO task_groups (name, key, created_at) VALUES (coalesce(?, ''), ?, ?)",
+                sql: "INSERT INTO durable_task_groups (name, key, created_at) VALUES (coalesce(?, ''), ?, ?)",
                 arguments: [name, key, now])
             let id = db.lastInsertedRowID
             let stored = name ?? TransitionRules.defaultGroupName(id: id)
             if name == nil {
-                try db.execute(sql: "UPDATE task_groups SET name = ? WHERE id = ?", arguments: [stored, id])
+                try db.execute(sql: "UPDATE durable_task_groups SET name = ? WHERE id = ?", arguments: [stored, id])
             }
             return GroupRecord(
                 id: GroupID(rawValue: id), name: stored, key: key, state: .open, failedTaskID: nil, existed: false)
@@ -161,7 +161,7 @@ extension SQLiteStore {
 
     package func group(_ id: GroupID) async throws -> GroupRecord? {
         try await read("read task group \(id)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM task_groups WHERE id = ?", arguments: [id.rawValue])
+            try Row.fetchOne(db, sql: "SELECT * FROM durable_task_groups WHERE id = ?", arguments: [id.rawValue])
                 .map { try SQLiteRows.group($0, existed: true) }
         }
     }
@@ -179,11 +179,11 @@ extension SQLiteStore {
         try await write("finish task group \(id)") { db in
             let unfinished = try Int64.fetchAll(
                 db,
-                sql: "SELECT id FROM tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
+                sql: "SELECT id FROM durable_tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
                 arguments: [id.rawValue])
             guard unfinished.isEmpty else { return unfinished.map { TaskID($0) } }
             try db.execute(
-                sql: "UPDATE task_groups SET state = 'finished', finished_at = coalesce(finished_at, ?) WHERE id = ?",
+                sql: "UPDATE durable_task_groups SET state = 'finished', finished_at = coalesce(finished_at, ?) WHERE id = ?",
                 arguments: [now, id.rawValue])
             return []
         }
@@ -191,7 +191,7 @@ extension SQLiteStore {
 
     package func groupTasks(_ id: GroupID) async throws -> [TaskID] {
         try await read("list the tasks of group \(id)") { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM tasks WHERE group_id = ? ORDER BY id", arguments: [id.rawValue])
+            try Int64.fetchAll(db, sql: "SELECT id FROM durable_tasks WHERE group_id = ? ORDER BY id", arguments: [id.rawValue])
                 .map { TaskID($0) }
         }
     }

@@ -53,7 +53,7 @@ extension SQLiteStore {
             let outcomes = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT \(SQLiteRows.outcomeColumns) FROM tasks
+                    SELECT \(SQLiteRows.outcomeColumns) FROM durable_tasks
                     WHERE completion_seq > ? AND completion_seq IS NOT NULL ORDER BY completion_seq LIMIT ?
                     """,
                 arguments: [sequence, limit]
@@ -70,7 +70,7 @@ extension SQLiteStore {
             let list = "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
             let existing = Set(
                 try Int64.fetchAll(
-                    db, sql: "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [list]))
+                    db, sql: "SELECT id FROM durable_tasks WHERE id IN (SELECT value FROM json_each(?))", arguments: [list]))
             return ids.filter { !existing.contains($0.rawValue) }
         }
     }
@@ -90,7 +90,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, cancel_message FROM tasks
+                    SELECT id, cancel_message FROM durable_tasks
                     WHERE owner = ? AND status = 'running' AND cancel_requested_at IS NOT NULL
                     """,
                 arguments: [owner])
@@ -106,7 +106,7 @@ extension SQLiteStore {
             try Int64.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT deadline FROM tasks
+                        SELECT deadline FROM durable_tasks
                         WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND status = 'pending'
                         ORDER BY deadline LIMIT 1
                         """))

@@ -7,7 +7,7 @@ extension SQLiteStore {
         try await write("register worker \(worker.id)") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO workers (id, host, boot_id, pid, process_start, concurrency, jobs, started_at, heartbeat_at)
+                    INSERT INTO durable_workers (id, host, boot_id, pid, process_start, concurrency, jobs, started_at, heartbeat_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
@@ -19,7 +19,7 @@ extension SQLiteStore {
 
     package func stopWorker(_ id: String, now: Int64) async throws {
         try await write("stop worker \(id)") { db in
-            try db.execute(sql: "UPDATE workers SET stopped_at = ? WHERE id = ?", arguments: [now, id])
+            try db.execute(sql: "UPDATE durable_workers SET stopped_at = ? WHERE id = ?", arguments: [now, id])
         }
     }
 
@@ -28,7 +28,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, host, boot_id, pid, process_start, concurrency, jobs FROM workers
+                    SELECT id, host, boot_id, pid, process_start, concurrency, jobs FROM durable_workers
                     WHERE stopped_at IS NULL
                     """
             ).compactMap { SQLiteRows.worker($0) }
@@ -44,7 +44,7 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT id, job, owner, attempt, started_at, lease_expires_at, cancel_requested_at, cancel_message
-                    FROM tasks
+                    FROM durable_tasks
                     WHERE status = 'running'
                       AND (owner IN (SELECT value FROM json_each(?)) OR lease_expires_at < ?)
                     ORDER BY id
@@ -68,7 +68,7 @@ extension SQLiteStore {
                         id, status: .cancelled, error: cancellation, cancelling: true, cancelMessage: message)
                 } else {
                     try db.execute(
-                        sql: "UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL WHERE id = ?",
+                        sql: "UPDATE durable_tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL WHERE id = ?",
                         arguments: [id.rawValue])
                     recovery.requeued.append(id)
                 }
@@ -76,7 +76,7 @@ extension SQLiteStore {
             if !deadOwners.isEmpty {
                 try db.execute(
                     sql: """
-                        UPDATE workers SET stopped_at = ?
+                        UPDATE durable_workers SET stopped_at = ?
                         WHERE stopped_at IS NULL AND id IN (SELECT value FROM json_each(?))
                         """,
                     arguments: [now, dead])
@@ -151,9 +151,9 @@ extension SQLiteStore {
     /// Whether the task (`tasks` row) waits for a topic that has an undelivered
     /// message: one sent while its job was deciding to wait. Then it is due at once.
     static let messageWaiting = """
-        EXISTS (SELECT 1 FROM task_waits AS w JOIN task_messages AS m
+        EXISTS (SELECT 1 FROM durable_task_waits AS w JOIN durable_task_messages AS m
                 ON m.task_id = w.task_id AND m.topic = w.topic AND m.delivered_at IS NULL
-                WHERE w.task_id = tasks.id)
+                WHERE w.task_id = durable_tasks.id)
         """
 
     /// Hands a run's task back as pending (at `runAt`, or as soon as possible),
@@ -170,7 +170,7 @@ extension SQLiteStore {
         let isRetry = outcome.isFailure
         let statement = try db.cachedStatement(
             sql: """
-                UPDATE tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
+                UPDATE durable_tasks SET status = 'pending', owner = NULL, lease_expires_at = NULL,
                                  run_at = CASE WHEN \(Self.messageWaiting) THEN ? ELSE coalesce(?, run_at) END,
                                  error = CASE WHEN ? THEN ? ELSE error END, failures = failures + ?
                 WHERE id = ? AND owner = ? AND attempt = ? AND status = 'running' AND cancel_requested_at IS NULL
@@ -185,7 +185,7 @@ extension SQLiteStore {
         }
         // Not requeued: the task moved on, or a cancel was requested meanwhile.
         let row = try Row.fetchOne(
-            db, sql: "SELECT cancel_requested_at, cancel_message FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            db, sql: "SELECT cancel_requested_at, cancel_message FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
         guard let row,
             let cancellation = TransitionRules.endingInsteadOfRequeue(
                 cancelRequested: row["cancel_requested_at"] as Int64? != nil, message: row["cancel_message"])
@@ -198,11 +198,11 @@ extension SQLiteStore {
 
     package func heartbeat(owner: String, now: Int64, leaseUntil: Int64) async throws -> [TaskID: Int] {
         try await write("renew the leases of worker \(owner)") { db in
-            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
+            try db.execute(sql: "UPDATE durable_workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, owner])
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    UPDATE tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id, attempt
+                    UPDATE durable_tasks SET lease_expires_at = ? WHERE owner = ? AND status = 'running' RETURNING id, attempt
                     """,
                 arguments: [leaseUntil, owner])
             return Dictionary(rows.map { (TaskID($0[0] as Int64), $0[1] as Int) }) { first, _ in first }

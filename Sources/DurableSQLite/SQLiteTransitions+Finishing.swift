@@ -92,7 +92,7 @@ extension SQLiteTransitions {
                 }
                 if next != first + Int64(offset) {
                     try db.execute(
-                        sql: "UPDATE tasks SET completion_seq = ? WHERE id = ?", arguments: [next, run.id.rawValue])
+                        sql: "UPDATE durable_tasks SET completion_seq = ? WHERE id = ?", arguments: [next, run.id.rawValue])
                 }
                 sequences.append(next)
                 next += 1
@@ -125,12 +125,12 @@ extension SQLiteTransitions {
     private static func finishStatement(rows: Int) -> String {
         let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
         return """
-            UPDATE tasks SET status = v.column2, result = v.column3, error = v.column4, finished_at = v.column5,
-                             completion_seq = v.column6, owner = NULL, lease_expires_at = NULL
+            UPDATE durable_tasks AS t
+            SET status = v.column2, result = v.column3, error = v.column4, finished_at = v.column5,
+                completion_seq = v.column6, owner = NULL, lease_expires_at = NULL
             FROM (VALUES \(values)) AS v
-            WHERE tasks.id = v.column1 AND tasks.owner = v.column7 AND tasks.attempt = v.column8
-              AND tasks.status = 'running'
-            RETURNING tasks.id, tasks.group_id, tasks.has_callbacks, tasks.cancel_message, tasks.concurrency_key
+            WHERE t.id = v.column1 AND t.owner = v.column7 AND t.attempt = v.column8 AND t.status = 'running'
+            RETURNING id, group_id, has_callbacks, cancel_message, concurrency_key
             """
     }
 
@@ -146,7 +146,7 @@ extension SQLiteTransitions {
         let sequence = try candidateSequence()
         let statement = try db.cachedStatement(
             sql: """
-                UPDATE tasks SET status = ?, error = ?, finished_at = ?, completion_seq = ?,
+                UPDATE durable_tasks SET status = ?, error = ?, finished_at = ?, completion_seq = ?,
                                  owner = NULL, lease_expires_at = NULL,
                                  cancel_requested_at = CASE WHEN ? THEN coalesce(cancel_requested_at, ?) ELSE cancel_requested_at END,
                                  cancel_message = coalesce(?, cancel_message)
@@ -211,7 +211,7 @@ extension SQLiteTransitions {
     }
 
     private static let attemptInsert = MultiRowInsert(
-        "INSERT OR IGNORE INTO task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)",
+        "INSERT OR IGNORE INTO durable_task_attempts (task_id, attempt, owner, started_at, finished_at, outcome, error)",
         columns: 7)
 
     private func bind(_ row: AttemptRow, to statement: borrowing BoundStatement, at base: Int32) throws {
@@ -229,16 +229,16 @@ extension SQLiteTransitions {
     private mutating func createCallbackTasks(of id: TaskID) throws {
         let callbacks = try Row.fetchAll(
             db,
-            sql: "SELECT id, job, input FROM task_callbacks WHERE task_id = ? AND callback_task_id IS NULL ORDER BY id",
+            sql: "SELECT id, job, input FROM durable_task_callbacks WHERE task_id = ? AND callback_task_id IS NULL ORDER BY id",
             arguments: [id.rawValue])
         guard !callbacks.isEmpty else { return }
-        let context = try String.fetchOne(db, sql: "SELECT context FROM tasks WHERE id = ?", arguments: [id.rawValue])
+        let context = try String.fetchOne(db, sql: "SELECT context FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
         for callback in callbacks {
             let task = TransitionRules.callbackTask(
                 job: callback["job"], input: callback["input"], context: context, of: id, now: now)
             let created = try insert([task])
             try db.execute(
-                sql: "UPDATE task_callbacks SET callback_task_id = ? WHERE id = ?",
+                sql: "UPDATE durable_task_callbacks SET callback_task_id = ? WHERE id = ?",
                 arguments: [created[0].id.rawValue, callback["id"] as Int64])
         }
     }

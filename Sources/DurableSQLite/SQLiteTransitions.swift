@@ -74,7 +74,7 @@ struct SQLiteTransitions {
 
     private static let taskInsert = MultiRowInsert(
         """
-        INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+        INSERT INTO durable_tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
                            retry, parent_id, detached, group_id, callback_of, created_at, trace_context, queue_id,
                            concurrency_key, concurrency_limit, key_waiting)
         """,
@@ -84,7 +84,7 @@ struct SQLiteTransitions {
     /// common case: those columns keep their defaults (binding them costs per row).
     private static let plainTaskInsert = MultiRowInsert(
         """
-        INSERT INTO tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
+        INSERT INTO durable_tasks (id, job, name, input, context, key, priority, run_at, deadline, timeout_ms,
                            retry, parent_id, detached, group_id, callback_of, created_at, trace_context)
         """,
         columns: 17)
@@ -126,10 +126,10 @@ struct SQLiteTransitions {
     private func ensureQueues(of tasks: [NewTask]) throws -> [String: Int64] {
         var ids: [String: Int64] = [:]
         for queue in QueueLimits.distinctQueues(of: tasks) where queue != TaskOptions.defaultQueue {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO queues (name, created_at, updated_at) VALUES (?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO durable_queues (name, created_at, updated_at) VALUES (?, ?, ?)")
                 .execute(arguments: [queue, now, now])
             ids[queue] = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM queues WHERE name = ?"), arguments: [queue])
+                db.cachedStatement(sql: "SELECT id FROM durable_queues WHERE name = ?"), arguments: [queue])
         }
         return ids
     }
@@ -150,7 +150,7 @@ struct SQLiteTransitions {
         let count = try Int.fetchOne(
             db.cachedStatement(
                 sql: """
-                    SELECT count(*) FROM tasks
+                    SELECT count(*) FROM durable_tasks
                     WHERE concurrency_key = ? AND key_waiting = 0 AND status IN ('pending', 'running')
                     """),
             arguments: [key]) ?? 0
@@ -166,7 +166,7 @@ struct SQLiteTransitions {
             let limit = try Int.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT concurrency_limit FROM tasks
+                        SELECT concurrency_limit FROM durable_tasks
                         WHERE concurrency_key = ? AND key_waiting = 1 AND status IN ('pending', 'running')
                         ORDER BY priority DESC, run_at, id LIMIT 1
                         """),
@@ -177,8 +177,8 @@ struct SQLiteTransitions {
         guard room > 0 else { return 0 }
         try db.cachedStatement(
             sql: """
-                UPDATE tasks SET key_waiting = 0 WHERE id IN (
-                    SELECT id FROM tasks WHERE concurrency_key = ? AND key_waiting = 1 AND status IN ('pending', 'running')
+                UPDATE durable_tasks SET key_waiting = 0 WHERE id IN (
+                    SELECT id FROM durable_tasks WHERE concurrency_key = ? AND key_waiting = 1 AND status IN ('pending', 'running')
                     ORDER BY priority DESC, run_at, id LIMIT ?)
                 """
         ).execute(arguments: [key, room])
@@ -192,7 +192,7 @@ struct SQLiteTransitions {
     /// also after rows are deleted.
     private mutating func nextTaskID() throws -> Int64 {
         let last = try lastTaskID
-            ?? Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'tasks'") ?? 0
+            ?? Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'durable_tasks'") ?? 0
         lastTaskID = last + 1
         return last + 1
     }
@@ -202,7 +202,7 @@ struct SQLiteTransitions {
     /// key under two jobs: the row of the same job is preferred.)
     private func existingTask(forKey key: String, matching task: NewTask) throws -> CreatedTask? {
         let statement = try db.cachedStatement(
-            sql: "SELECT id, job, name, input FROM tasks WHERE key = ? ORDER BY job = ? DESC, id LIMIT 1")
+            sql: "SELECT id, job, name, input FROM durable_tasks WHERE key = ? ORDER BY job = ? DESC, id LIMIT 1")
         guard let row = try Row.fetchOne(statement, arguments: [key, task.job]) else { return nil }
         let id: Int64 = row["id"]
         let job: String = row["job"]
@@ -223,7 +223,7 @@ struct SQLiteTransitions {
     }
 
     private func requireOpen(_ group: GroupID) throws {
-        let row = try Row.fetchOne(db, sql: "SELECT name, state FROM task_groups WHERE id = ?", arguments: [group.rawValue])
+        let row = try Row.fetchOne(db, sql: "SELECT name, state FROM durable_task_groups WHERE id = ?", arguments: [group.rawValue])
         guard let row else { throw DurableError(.groupNotOpen, "task group \(group) does not exist") }
         let state = try StoredWord.decode(GroupState.self, row["state"], column: "state", of: "task group \(group)")
         guard state == .open else {
@@ -240,7 +240,7 @@ struct SQLiteTransitions {
         let expired = try Int64.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT id FROM tasks
+                    SELECT id FROM durable_tasks
                     WHERE deadline IS NOT NULL AND status IN ('pending', 'running') AND deadline <= ? AND status = 'pending'
                     ORDER BY deadline, id
                     """),
@@ -256,7 +256,7 @@ struct SQLiteTransitions {
     /// for a running one. Throws ``DurableError/Code/unknownTask``.
     mutating func requestCancel(of id: TaskID, message: String?) throws -> CancelResult {
         let row = try Row.fetchOne(
-            db, sql: "SELECT status, owner FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            db, sql: "SELECT status, owner FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
         guard let row else { throw DurableError(.unknownTask, "no task has id \(id)") }
         let status = try StoredWord.decode(TaskStatus.self, row["status"], column: "status", of: "task \(id)")
         switch TransitionRules.cancelDecision(for: status, message: message) {
@@ -269,7 +269,7 @@ struct SQLiteTransitions {
         case .requestFromOwner:
             try db.execute(
                 sql: """
-                    UPDATE tasks SET cancel_requested_at = coalesce(cancel_requested_at, ?),
+                    UPDATE durable_tasks SET cancel_requested_at = coalesce(cancel_requested_at, ?),
                                      cancel_message = coalesce(?, cancel_message)
                     WHERE id = ?
                     """,
@@ -287,7 +287,7 @@ struct SQLiteTransitions {
         let children = try Int64.fetchAll(
             db,
             sql: """
-                SELECT id FROM tasks
+                SELECT id FROM durable_tasks
                 WHERE parent_id = ? AND detached = 0 AND status IN ('pending', 'running') ORDER BY id
                 """,
             arguments: [id.rawValue])
@@ -302,12 +302,12 @@ struct SQLiteTransitions {
     @discardableResult
     mutating func shutDownGroup(_ group: GroupID, failedTask: TaskID?, message: String) throws -> Bool {
         try db.execute(
-            sql: "UPDATE task_groups SET state = 'shutting_down', failed_task_id = ? WHERE id = ? AND state = 'open'",
+            sql: "UPDATE durable_task_groups SET state = 'shutting_down', failed_task_id = ? WHERE id = ? AND state = 'open'",
             arguments: [failedTask?.rawValue, group.rawValue])
         guard db.changesCount > 0 else { return false }
         let unfinished = try Int64.fetchAll(
             db,
-            sql: "SELECT id FROM tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
+            sql: "SELECT id FROM durable_tasks WHERE group_id = ? AND status IN ('pending', 'running') ORDER BY id",
             arguments: [group.rawValue])
         for id in unfinished {
             _ = try requestCancel(of: TaskID(id), message: message)

@@ -71,8 +71,8 @@ package enum SchemaMigrator {
     /// A file with Durable's ledger is Durable's, whatever else it holds. A file
     /// without it is refused when it has any table, unless `sharing` says the
     /// file is shared; then, when its `application_id` names another program
-    /// (unless it is the application's own pool) or one of its objects has the
-    /// name of one of Durable's.
+    /// (unless it is the application's own pool) or one of its objects has a name
+    /// that begins with Durable's prefix, `durable_`.
     @discardableResult
     static func checkIsDurable(_ db: Database, path: String, sharing: FileSharing = .no) throws -> Bool {
         if try db.tableExists("durable_migrations") { return true }
@@ -96,12 +96,12 @@ package enum SchemaMigrator {
                     + "SQLiteConfiguration.sharesFileWithApplication = true or TaskEngine(sharing: pool), "
                     + "or run `durable migrate --shared` on it")
         }
-        let taken = Set(names.map { $0.lowercased() }).intersection(objectNames)
+        let taken = names.filter { $0.lowercased().hasPrefix(SchemaNames.prefix) }
         if !taken.isEmpty {
             throw DurableError(
                 .notADurableDatabase,
-                "\(path) has objects with names that Durable's schema uses (\(taken.sorted().joined(separator: ", "))); "
-                    + "rename them to share the file; nothing was changed")
+                "\(path) has objects whose names begin with \(SchemaNames.prefix), which Durable keeps for its own "
+                    + "(\(taken.sorted().joined(separator: ", "))); rename them to share the file; nothing was changed")
         }
         return false
     }
@@ -110,18 +110,6 @@ package enum SchemaMigrator {
     private static func isEmpty(_ db: Database) throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'") == 0
     }
-
-    /// The names of the tables, views, indexes and triggers that Durable's
-    /// migrations create, lowercased.
-    static let objectNames: Set<String> = {
-        let pattern = /CREATE\s+(?:UNIQUE\s+)?(?:TABLE|VIEW|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)/
-            .ignoresCase()
-        var names: Set<String> = ["durable_migrations"]
-        for migration in migrations {
-            for match in migration.sql.matches(of: pattern) { names.insert(String(match.output.1).lowercased()) }
-        }
-        return names
-    }()
 
     /// Applies the missing migrations in the current (immediate) transaction; with
     /// `apply == false`, throws ``DurableError/Code/schemaTooOld`` if any is missing.
@@ -148,6 +136,9 @@ package enum SchemaMigrator {
             if others == 0 { try db.execute(sql: "PRAGMA application_id = \(applicationID)") }
         }
         let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM durable_migrations"))
+        if let newest = applied.max(), newest < SchemaNames.prefixedSinceVersion {
+            try SchemaNames.renameUnprefixed(db)
+        }
         for migration in migrations where !applied.contains(migration.version) {
             do {
                 try db.execute(sql: migration.sql)

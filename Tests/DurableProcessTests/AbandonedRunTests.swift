@@ -125,22 +125,22 @@ struct AbandonedRunTests {
         try await scene.worker.sigkill()
         let probe = try DatabaseProbe(path: scene.path)
         try probe.execute(
-            "UPDATE workers SET stopped_at = heartbeat_at + 1 WHERE id = (SELECT owner FROM tasks WHERE id = ?)",
+            "UPDATE durable_workers SET stopped_at = heartbeat_at + 1 WHERE id = (SELECT owner FROM durable_tasks WHERE id = ?)",
             [scene.task.id.rawValue])
         try probe.close()
         let history = try scene.viewRow(
             """
             SELECT h.status, h.abandoned_reason, h.abandoned_since = strftime('%Y-%m-%d %H:%M:%f', w.stopped_at / 1000.0,
                    'unixepoch') AS since_matches
-            FROM task_history AS h JOIN workers AS w ON w.id = h.owner WHERE h.id = ?
+            FROM durable_task_history AS h JOIN durable_workers AS w ON w.id = h.owner WHERE h.id = ?
             """)
         #expect(history["status"] == "running")
         #expect(history["abandoned_reason"] == "owner_stopped")
         #expect(history["since_matches"] == "1")
         let stats = try scene.viewRow(
-            "SELECT total, running, abandoned FROM queue_stats WHERE job = (SELECT job FROM tasks WHERE id = ?)")
+            "SELECT total, running, abandoned FROM durable_queue_stats WHERE job = (SELECT job FROM durable_tasks WHERE id = ?)")
         #expect(stats == ["total": "1", "running": "0", "abandoned": "1"])
-        let run = try scene.viewRow("SELECT reason FROM abandoned_runs WHERE task_id = ?")
+        let run = try scene.viewRow("SELECT reason FROM durable_abandoned_runs WHERE task_id = ?")
         #expect(run["reason"] == "owner_stopped")
     }
 
@@ -150,24 +150,24 @@ struct AbandonedRunTests {
         try await scene.worker.sigkill()
         // The views know no process ids: they wait for the lease to expire.
         try await poll("task_history shows the expired lease") {
-            try scene.viewRow("SELECT abandoned_reason FROM task_history WHERE id = ?")["abandoned_reason"]
+            try scene.viewRow("SELECT abandoned_reason FROM durable_task_history WHERE id = ?")["abandoned_reason"]
                 == "lease_expired"
         }
         let history = try scene.viewRow(
             """
             SELECT h.status, h.abandoned_since = strftime('%Y-%m-%d %H:%M:%f', t.lease_expires_at / 1000.0,
                    'unixepoch') AS since_matches
-            FROM task_history AS h JOIN tasks AS t ON t.id = h.id WHERE h.id = ?
+            FROM durable_task_history AS h JOIN durable_tasks AS t ON t.id = h.id WHERE h.id = ?
             """)
         #expect(history == ["status": "running", "since_matches": "1"])
-        let stats = "SELECT running, abandoned FROM queue_stats WHERE job = (SELECT job FROM tasks WHERE id = ?)"
+        let stats = "SELECT running, abandoned FROM durable_queue_stats WHERE job = (SELECT job FROM durable_tasks WHERE id = ?)"
         #expect(try scene.viewRow(stats) == ["running": "0", "abandoned": "1"])
         await #expect(try scene.sleeperStats()["abandoned"] as? Int == 1)
 
         // A worker takes it over; its run, with a lease it renews, is running.
         let restarted = try ChildProcess("restarted", arguments: ["run", scene.path, "--log", scene.log], in: scene.directory)
         try await poll("the new worker runs the sleeper", child: restarted) { try lines(of: scene.log).count == 2 }
-        #expect(try scene.viewRow("SELECT abandoned_since FROM task_history WHERE id = ?") == ["abandoned_since": nil])
+        #expect(try scene.viewRow("SELECT abandoned_since FROM durable_task_history WHERE id = ?") == ["abandoned_since": nil])
         #expect(try scene.viewRow(stats) == ["running": "1", "abandoned": "0"])
         try await restarted.sigkill()
     }

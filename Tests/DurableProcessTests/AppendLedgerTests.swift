@@ -56,7 +56,7 @@ struct FetchInterruptTests {
             #expect(interrupted.summary.contains("interrupted:"), "\(interrupted)")
             #expect(interrupted.summary.contains("not finished; lines in"), "\(interrupted)")
             let probe = try DatabaseProbe(path: db)
-            #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'running'") == 0)
+            #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'running'") == 0)
             let written = try lines(of: out).count
             #expect(written >= 1 && written < urls.count)
             try probe.close()

@@ -37,7 +37,7 @@ struct ConcurrentStepCrashTests {
         /// The step bodies stored so far, as their log lines.
         func storedSteps() throws -> Set<String> {
             let rows = try probe.rows(
-                "SELECT t.input, s.name FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id")
+                "SELECT t.input, s.name FROM durable_task_steps AS s JOIN durable_tasks AS t ON t.id = s.task_id")
             return Set(rows.map { "step \($0["name"] as String) \($0["input"] as String)" })
         }
 
@@ -55,7 +55,7 @@ struct ConcurrentStepCrashTests {
             }
             try await worker.sigkill()
             kills.append((try storedSteps(), try countLines(of: executionLog)))
-            #expect(try probe.int("SELECT count(*) FROM tasks WHERE status IN ('failed', 'cancelled')") == 0)
+            #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status IN ('failed', 'cancelled')") == 0)
         }
 
         let finisher = try ChildProcess(
@@ -77,7 +77,7 @@ struct ConcurrentStepCrashTests {
             }
         }
         let rows = try probe.rows(
-            "SELECT t.input, s.name, s.kind, s.status, s.result FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id")
+            "SELECT t.input, s.name, s.kind, s.status, s.result FROM durable_task_steps AS s JOIN durable_tasks AS t ON t.id = s.task_id")
         #expect(rows.count == Self.tasks * Self.stepNames.count)
         for row in rows {
             let n = Int(row["input"] as String) ?? -1
@@ -89,7 +89,7 @@ struct ConcurrentStepCrashTests {
             }
         }
         let positions = try probe.int(
-            "SELECT count(*) FROM (SELECT task_id, position FROM task_steps GROUP BY task_id, position HAVING count(*) > 1)")
+            "SELECT count(*) FROM (SELECT task_id, position FROM durable_task_steps GROUP BY task_id, position HAVING count(*) > 1)")
         #expect(positions == 0)
         for n in 0..<Self.tasks {
             for name in Self.stepNames where executions["step \(name) \(n)", default: 0] == 0 {

@@ -233,7 +233,7 @@ struct CrashRecoveryTests {
         #expect(try lines(of: executionLog) == ["long-sleep"], "neither task may run after the restart")
 
         let probe = try DatabaseProbe(path: database)
-        let attempts = try probe.rows("SELECT task_id, attempt, outcome FROM task_attempts ORDER BY task_id, attempt")
+        let attempts = try probe.rows("SELECT task_id, attempt, outcome FROM durable_task_attempts ORDER BY task_id, attempt")
         #expect(attempts.count == 1)
         #expect(attempts.first?["task_id"] as Int64? == sleeper.id.rawValue)
         #expect(attempts.first?["attempt"] as Int? == 1)
@@ -266,7 +266,7 @@ struct CrashRecoveryTests {
         let maxAcknowledged = try #require(acknowledged.keys.max())
         #expect(acknowledged.count == maxAcknowledged + 1 && acknowledged.values.allSatisfy { $0 == 1 })
         let probe = try DatabaseProbe(path: database)
-        let stored = try probe.rows("SELECT key, input FROM tasks")
+        let stored = try probe.rows("SELECT key, input FROM durable_tasks")
         let storedInputs = Dictionary(uniqueKeysWithValues: stored.map { ($0["key"] as String, $0["input"] as String) })
         for i in acknowledged.keys {
             #expect(storedInputs["submit-\(i)"] == "\(i)", "acknowledged task \(i) was lost")
@@ -282,11 +282,11 @@ struct CrashRecoveryTests {
             in: directory)
         try await resubmitter.expectCleanExit()
         #expect(try lineCounts(of: secondAcks) == Dictionary(uniqueKeysWithValues: (0..<total).map { ($0, 1) }))
-        let after = try probe.rows("SELECT key, input FROM tasks ORDER BY id")
+        let after = try probe.rows("SELECT key, input FROM durable_tasks ORDER BY id")
         #expect(after.count == total)
         #expect(Set(after.map { $0["key"] as String }) == Set((0..<total).map { "submit-\($0)" }))
         #expect(after.allSatisfy { ($0["key"] as String) == "submit-\($0["input"] as String)" })
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status != 'pending'") == 0)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status != 'pending'") == 0)
         #expect(try probe.integrityCheck() == ["ok"])
         try probe.close()
     }

@@ -32,7 +32,7 @@ extension StepCrashTests {
         func sleeps() throws -> [Int64: String] {
             var sleeps: [Int64: String] = [:]
             let rows = try probe.rows(
-                "SELECT task_id, position, result, attempt FROM task_steps WHERE kind = 'sleep'")
+                "SELECT task_id, position, result, attempt FROM durable_task_steps WHERE kind = 'sleep'")
             for row in rows {
                 sleeps[row["task_id"] as Int64] =
                     "position \(row["position"] as Int) wake \(row["result"] as String? ?? "nil") "
@@ -42,7 +42,7 @@ extension StepCrashTests {
         }
         func wakeTimes() throws -> [Int64: Int64] {
             var wakes: [Int64: Int64] = [:]
-            for row in try probe.rows("SELECT task_id, result FROM task_steps WHERE kind = 'sleep'") {
+            for row in try probe.rows("SELECT task_id, result FROM durable_task_steps WHERE kind = 'sleep'") {
                 wakes[row["task_id"] as Int64] = Int64(row["result"] as String? ?? "")
             }
             return wakes
@@ -53,13 +53,13 @@ extension StepCrashTests {
         // holding its slot, when the kill comes.
         let sleeper = try ChildProcess("worker-1", arguments: arguments(suspendAfter: 2 * nap), in: directory)
         try await poll("every task sleeps in place", child: sleeper) {
-            try probe.int("SELECT count(*) FROM task_steps WHERE kind = 'sleep'") == count
+            try probe.int("SELECT count(*) FROM durable_task_steps WHERE kind = 'sleep'") == count
         }
         try await sleeper.sigkill()
         let slept = try sleeps()
         let wakes = try wakeTimes()
         #expect(try countLines(of: executionLog) == befores, "only the steps before the sleep ran, once each")
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'running' AND attempt = 1") == count)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'running' AND attempt = 1") == count)
         #expect(slept.count == count && slept.values.allSatisfy { $0.hasPrefix("position 1 ") }, "\(slept)")
         #expect(slept.values.allSatisfy { $0.hasSuffix("attempt 1") })
 
@@ -68,7 +68,7 @@ extension StepCrashTests {
         // stored wake-up time. Killed while the tasks are suspended.
         let suspender = try ChildProcess("worker-2", arguments: arguments(suspendAfter: 50), in: directory)
         try await poll("every task is suspended until its stored wake-up time", child: suspender) {
-            let suspended = try probe.rows("SELECT id, run_at FROM tasks WHERE status = 'pending' AND attempt = 2")
+            let suspended = try probe.rows("SELECT id, run_at FROM durable_tasks WHERE status = 'pending' AND attempt = 2")
             return suspended.count == count
                 && suspended.allSatisfy { wakes[$0["id"] as Int64] == $0["run_at"] as Int64 }
         }
@@ -92,18 +92,18 @@ extension StepCrashTests {
         for n in 0..<count { expectedLines["step after \(n)"] = 1 }
         #expect(try countLines(of: executionLog) == expectedLines, "each step body ran exactly once")
         #expect(try sleeps() == slept, "the sleeps were never stored again")
-        for row in try probe.rows("SELECT task_id, name, position, created_at FROM task_steps WHERE name = 'after'") {
+        for row in try probe.rows("SELECT task_id, name, position, created_at FROM durable_task_steps WHERE name = 'after'") {
             let id: Int64 = row["task_id"]
             #expect(row["position"] as Int == 2)
             #expect(row["created_at"] as Int64 >= wakes[id] ?? .max, "task \(id) woke before its stored time")
         }
-        let attempts = try probe.rows("SELECT task_id, attempt, outcome FROM task_attempts ORDER BY task_id, attempt")
+        let attempts = try probe.rows("SELECT task_id, attempt, outcome FROM durable_task_attempts ORDER BY task_id, attempt")
         let outcomes = Dictionary(grouping: attempts, by: { $0["task_id"] as Int64 }).mapValues { rows in
             rows.map { "\($0["attempt"] as Int) \($0["outcome"] as String)" }
         }
         #expect(outcomes.count == count)
         #expect(outcomes.values.allSatisfy { $0 == ["1 abandoned", "2 suspended", "3 succeeded"] }, "\(outcomes)")
-        #expect(try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 0)
+        #expect(try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 0)
         #expect(try probe.integrityCheck() == ["ok"])
         try probe.close()
     }

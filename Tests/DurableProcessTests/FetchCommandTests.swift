@@ -49,7 +49,7 @@ struct FetchCommandTests {
             #expect(Set(written.dropFirst()) == expected)
             for path in paths { #expect(server.requests(to: path) == 1, "\(path)") }
             let probe = try DatabaseProbe(path: db)
-            let succeeded = "SELECT count(*) FROM tasks WHERE job = 'durable.fetch-url' AND status = 'succeeded'"
+            let succeeded = "SELECT count(*) FROM durable_tasks WHERE job = 'durable.fetch-url' AND status = 'succeeded'"
             #expect(try probe.int(succeeded) == 10)
             try probe.close()
 
@@ -69,8 +69,8 @@ struct FetchCommandTests {
             #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == bytes)
             #expect(server.totalRequests == requests)
             let reprobe = try DatabaseProbe(path: db)
-            #expect(try reprobe.int("SELECT count(*) FROM tasks") == 10)
-            #expect(try reprobe.int("SELECT count(*) FROM task_attempts") == 10)
+            #expect(try reprobe.int("SELECT count(*) FROM durable_tasks") == 10)
+            #expect(try reprobe.int("SELECT count(*) FROM durable_task_attempts") == 10)
             try reprobe.close()
 
             // A removed output file that held bytes of its own cannot be written again
@@ -125,7 +125,7 @@ struct FetchCommandTests {
             #expect(server.requests(to: "/loop") == 1)
 
             let probe = try DatabaseProbe(path: db)
-            let errors = try probe.strings("SELECT error FROM tasks WHERE status = 'failed' ORDER BY id")
+            let errors = try probe.strings("SELECT error FROM durable_tasks WHERE status = 'failed' ORDER BY id")
             #expect(errors.count == 4)
             #expect(errors.contains { $0.contains("127.0.0.1:\(closedPort)") })
             try probe.close()
@@ -192,7 +192,7 @@ struct FetchCommandTests {
             #expect(!text.contains("/slow/30/999"))
 
             let probe = try DatabaseProbe(path: db)
-            #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") == count)
+            #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") == count)
             try probe.close()
         }
     }
@@ -282,12 +282,12 @@ private func injectCrashedAppend(_ line: String, cutAt: Int, to out: String, db:
     let queue = try DatabaseQueue(path: db)
     defer { try? queue.close() }
     let committed = try queue.write { db -> Int64 in
-        let base = try Int64.fetchOne(db, sql: "SELECT base_length FROM appended_files WHERE path = ?", arguments: [out])
+        let base = try Int64.fetchOne(db, sql: "SELECT base_length FROM durable_appended_files WHERE path = ?", arguments: [out])
         let end = try Int64.fetchOne(
-            db, sql: "SELECT max(offset + length) FROM file_appends WHERE path = ?", arguments: [out])
+            db, sql: "SELECT max(offset + length) FROM durable_file_appends WHERE path = ?", arguments: [out])
         let committed = max(base ?? 0, end ?? 0)
         try db.execute(
-            sql: "INSERT OR REPLACE INTO pending_appends (path, offset, line, task_id, created_at) VALUES (?, ?, ?, 0, 0)",
+            sql: "INSERT OR REPLACE INTO durable_pending_appends (path, offset, line, task_id, created_at) VALUES (?, ?, ?, 0, 0)",
             arguments: [out, committed, Data(line.utf8)])
         return committed
     }

@@ -38,7 +38,7 @@ struct InspectionCommandTests {
     private func status(of id: Int64, in path: String) throws -> String? {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
-        return try queue.read { try String.fetchOne($0, sql: "SELECT status FROM tasks WHERE id = ?", arguments: [id]) }
+        return try queue.read { try String.fetchOne($0, sql: "SELECT status FROM durable_tasks WHERE id = ?", arguments: [id]) }
     }
 
     private func jsonObjects(_ output: DurableToolOutput) throws -> [[String: Any]] {

@@ -31,7 +31,7 @@ struct MultiProcessTests {
         let probe = try DatabaseProbe(path: database)
         try await poll("three workers are registered") {
             for worker in workers { try worker.requireRunning() }
-            return try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 3
+            return try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 3
         }
 
         let tasks = try await engine.createTasks(CrashWork.self, inputs: Array(0..<count))
@@ -44,20 +44,20 @@ struct MultiProcessTests {
 
         // One run per task: claimed once (attempt 1), one succeeded attempt row, no
         // abandoned or interrupted runs since no process died, one execution each.
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded' AND attempt = 1") == count)
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE result IS NOT CAST(input * 2 AS TEXT)") == 0)
-        #expect(try probe.int("SELECT count(*) FROM task_attempts") == count)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded' AND attempt = 1") == count)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE result IS NOT CAST(input * 2 AS TEXT)") == 0)
+        #expect(try probe.int("SELECT count(*) FROM durable_task_attempts") == count)
         #expect(
-            try probe.int("SELECT count(*) FROM task_attempts WHERE outcome = 'succeeded' AND attempt = 1") == count)
-        #expect(try probe.int("SELECT count(DISTINCT task_id) FROM task_attempts") == count)
-        #expect(try probe.int("SELECT count(*) FROM task_attempts WHERE outcome = 'abandoned'") == 0)
+            try probe.int("SELECT count(*) FROM durable_task_attempts WHERE outcome = 'succeeded' AND attempt = 1") == count)
+        #expect(try probe.int("SELECT count(DISTINCT task_id) FROM durable_task_attempts") == count)
+        #expect(try probe.int("SELECT count(*) FROM durable_task_attempts WHERE outcome = 'abandoned'") == 0)
         #expect(try lineCounts(of: executionLog) == Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, 1) }))
 
         // Every run was by one of the three workers, which all stopped cleanly.
-        let workerIDs = try probe.strings("SELECT id FROM workers")
+        let workerIDs = try probe.strings("SELECT id FROM durable_workers")
         #expect(workerIDs.count == 3)
-        #expect(try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 0)
-        let owners = try probe.strings("SELECT DISTINCT owner FROM task_attempts")
+        #expect(try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 0)
+        let owners = try probe.strings("SELECT DISTINCT owner FROM durable_task_attempts")
         #expect(Set(owners).isSubset(of: Set(workerIDs)))
         #expect(try probe.int("SELECT count(*) FROM durable_migrations") >= 1)
         #expect(try probe.integrityCheck() == ["ok"])
@@ -92,15 +92,15 @@ struct MultiProcessTests {
             try ChildProcess("survivor-\($0)", arguments: common + ["--wait-ids", "1-\(count)"], in: directory)
         }
         try await poll("three workers are registered", child: victim) {
-            try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 3
+            try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 3
         }
         try await poll("a third of the batch succeeded", child: victim) {
-            try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") >= count / 3
+            try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") >= count / 3
         }
         try await poll("one of the victim's runs stalls", child: victim) { try !lines(of: victimStalled).isEmpty }
         try await victim.sigkill()
         // Read in this order: a task succeeded now has all its runs logged already.
-        let succeededAtKill = try probe.ids("SELECT id FROM tasks WHERE status = 'succeeded'")
+        let succeededAtKill = try probe.ids("SELECT id FROM durable_tasks WHERE status = 'succeeded'")
         let executionsAtKill = try lineCounts(of: executionLog)
         let stalled = try lineCounts(of: victimStalled)
 
@@ -111,23 +111,23 @@ struct MultiProcessTests {
         for survivor in survivors { try await survivor.expectCleanExit() }
 
         let victimID = try #require(
-            try probe.strings("SELECT id FROM workers WHERE pid = ?", [victim.pid]).first, "the victim's worker row")
-        #expect(try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 0)
+            try probe.strings("SELECT id FROM durable_workers WHERE pid = ?", [victim.pid]).first, "the victim's worker row")
+        #expect(try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 0)
 
         // Each task succeeded once, in its latest attempt; the only other runs are the
         // victim's, abandoned at most once per task and at most one worker's worth.
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") == count)
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE result IS NOT CAST(input * 2 AS TEXT)") == 0)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") == count)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE result IS NOT CAST(input * 2 AS TEXT)") == 0)
         #expect(
             try probe.int(
                 """
-                SELECT count(*) FROM tasks AS t
-                WHERE (SELECT count(*) FROM task_attempts AS a WHERE a.task_id = t.id AND a.outcome = 'succeeded'
+                SELECT count(*) FROM durable_tasks AS t
+                WHERE (SELECT count(*) FROM durable_task_attempts AS a WHERE a.task_id = t.id AND a.outcome = 'succeeded'
                        AND a.attempt = t.attempt) != 1
                 """) == 0)
         #expect(
-            try probe.int("SELECT count(*) FROM task_attempts WHERE outcome NOT IN ('succeeded', 'abandoned')") == 0)
-        let abandoned = try probe.rows("SELECT task_id, owner FROM task_attempts WHERE outcome = 'abandoned'")
+            try probe.int("SELECT count(*) FROM durable_task_attempts WHERE outcome NOT IN ('succeeded', 'abandoned')") == 0)
+        let abandoned = try probe.rows("SELECT task_id, owner FROM durable_task_attempts WHERE outcome = 'abandoned'")
         #expect(abandoned.count <= 8)
         #expect(abandoned.allSatisfy { $0["owner"] as String == victimID })
         let abandonedIDs = Set(abandoned.map { $0["task_id"] as Int64 })
@@ -137,9 +137,9 @@ struct MultiProcessTests {
         #expect(
             try probe.int(
                 """
-                SELECT count(*) FROM tasks
-                WHERE attempt != 1 + (SELECT count(*) FROM task_attempts
-                                      WHERE task_id = tasks.id AND outcome = 'abandoned')
+                SELECT count(*) FROM durable_tasks
+                WHERE attempt != 1 + (SELECT count(*) FROM durable_task_attempts
+                                      WHERE task_id = durable_tasks.id AND outcome = 'abandoned')
                 """) == 0)
 
         // Runs: once per task, plus at most once more for a task the victim abandoned;
@@ -199,7 +199,7 @@ struct MultiProcessTests {
         #expect(record.attempt == 1)
         let probe = try DatabaseProbe(path: database)
         let attempts = try probe.rows(
-            "SELECT attempt, outcome FROM task_attempts WHERE task_id = ?", [sleeper.id.rawValue])
+            "SELECT attempt, outcome FROM durable_task_attempts WHERE task_id = ?", [sleeper.id.rawValue])
         #expect(attempts.count == 1)
         #expect(attempts.first?["outcome"] as String? == "cancelled")
         #expect(try lines(of: executionLog).filter { $0 == "sleeping" }.count == 1)

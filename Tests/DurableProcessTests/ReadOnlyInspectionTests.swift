@@ -73,7 +73,7 @@ struct ReadOnlyInspectionTests {
         let writable = try await inspect(path)
         // A process that has the file open keeps its -wal and -shm.
         let holder = try DatabaseQueue(path: path)
-        try await holder.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks") }
+        try await holder.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM durable_tasks") }
         try #require(runCommand("/usr/bin/chattr", ["+i", directory.path]).status == 0, "chattr +i must work on the test folder")
         defer { _ = runCommand("/usr/bin/chattr", ["-i", directory.path]).status }
         await expectSame(try inspect(path), as: writable)
@@ -99,7 +99,7 @@ struct ReadOnlyInspectionTests {
         let holder = try DatabaseQueue(path: path, configuration: holding)
         try await holder.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
-            try db.execute(sql: "UPDATE tasks SET name = 'changed, not committed'")
+            try db.execute(sql: "UPDATE durable_tasks SET name = 'changed, not committed'")
         }
         // Waiting for the lock would fail after 300 ms with "stayed locked".
         let during = try await inspect(path, ["--lock-timeout", "300ms"])

@@ -127,7 +127,7 @@ extension RunLineIdentityTests {
         try await queue.write { db in
             try db.execute(
                 sql: """
-                    UPDATE tasks SET
+                    UPDATE durable_tasks SET
                         key = json_extract(input, '$.file') || ':' || CAST(substr(name, 6, instr(name, ':') - 6) AS INTEGER)
                             || ':' || json_extract(input, '$.command'),
                         input = json_object('file', json_extract(input, '$.file'),

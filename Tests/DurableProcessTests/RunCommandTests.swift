@@ -30,7 +30,7 @@ struct RunCommandTests {
 
         let probe = try DatabaseProbe(path: db)
         let rows = try probe.rows(
-            "SELECT status, \(lineNumber) AS line, result FROM tasks ORDER BY id")
+            "SELECT status, \(lineNumber) AS line, result FROM durable_tasks ORDER BY id")
         #expect(rows.map { $0["status"] as String } == ["succeeded", "succeeded", "succeeded"])
         #expect(rows.map { $0["line"] as Int } == [1, 4, 5], "line numbers count blank lines")
         let outcome = try JSONDecoder().decode(StoredOutcome.self, from: Data((rows[1]["result"] as String).utf8))
@@ -64,13 +64,13 @@ struct RunCommandTests {
         let attempts = try probe.rows(
             """
             SELECT \(lineNumberSQL(of: "t")) AS line, t.status, a.attempt, a.outcome
-            FROM task_attempts AS a JOIN tasks AS t ON t.id = a.task_id ORDER BY line, a.attempt
+            FROM durable_task_attempts AS a JOIN durable_tasks AS t ON t.id = a.task_id ORDER BY line, a.attempt
             """
         ).map { "\($0["line"] as Int):\($0["attempt"] as Int):\($0["outcome"] as String)" }
         #expect(
             attempts == ["1:1:succeeded", "2:1:failed", "2:2:failed", "2:3:failed", "3:1:failed", "3:2:succeeded"],
             "--retries 2 means three attempts in all")
-        let error = try probe.strings("SELECT json_extract(error, '$.message') FROM tasks WHERE status = 'failed'")
+        let error = try probe.strings("SELECT json_extract(error, '$.message') FROM durable_tasks WHERE status = 'failed'")
         #expect(error.count == 1)
         #expect(error.first?.hasPrefix("exit status 4 after ") == true)
         #expect(error.first?.contains("broken") == true, "the stored error keeps the stderr tail")
@@ -83,7 +83,7 @@ struct RunCommandTests {
         #expect(
             again.errorLines.last?.hasPrefix("durable run: 2 succeeded, 1 failed (3 already done before this run) in ")
                 == true, "\(again)")
-        #expect(try probe.int("SELECT count(*) FROM task_attempts") == 6)
+        #expect(try probe.int("SELECT count(*) FROM durable_task_attempts") == 6)
 
         // --retry-failed runs the failed line again, and only that one.
         try touch(fixed)
@@ -94,7 +94,7 @@ struct RunCommandTests {
             retried.errorLines.last?.hasPrefix(
                 "durable run: 3 succeeded, 0 failed (2 already done before this run) in ")
                 == true, "\(retried)")
-        #expect(try probe.int("SELECT count(*) FROM task_attempts") == 7)
+        #expect(try probe.int("SELECT count(*) FROM durable_task_attempts") == 7)
     }
 
     @Test("--timeout stops a line that runs too long, with its child processes, and the line fails")
@@ -114,7 +114,7 @@ struct RunCommandTests {
 
         let probe = try DatabaseProbe(path: db)
         #expect(
-            try probe.strings("SELECT json_extract(error, '$.kind') FROM tasks WHERE status = 'failed'") == ["timeout"])
+            try probe.strings("SELECT json_extract(error, '$.kind') FROM durable_tasks WHERE status = 'failed'") == ["timeout"])
         // The shell's child was in the line's process group: it was stopped too.
         let sleeper = try #require(
             Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -39,9 +39,9 @@ extension RunCommandTests {
                 == true, "\(interrupted)")
         #expect(try lines(of: starts).count == 2, "no line started after Ctrl-C")
         let probe = try DatabaseProbe(path: db)
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") == 2)
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'pending'") == 3)
-        #expect(try probe.int("SELECT count(*) FROM task_attempts") == 2)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") == 2)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'pending'") == 3)
+        #expect(try probe.int("SELECT count(*) FROM durable_task_attempts") == 2)
 
         let second = try await runDurable(["run", file, "--db", db, "-j", "2"], in: directory)
         #expect(second.status == 0, "\(second)")
@@ -79,11 +79,11 @@ extension RunCommandTests {
                 "durable run: interrupted: 0 succeeded, 0 failed, 3 not finished in ")
                 == true, "\(interrupted)")
         let probe = try DatabaseProbe(path: db)
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'pending'") == 3)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'pending'") == 3)
         let interruptedLines = Set(
             try probe.ids(
                 """
-                SELECT \(lineNumberSQL(of: "t")) FROM task_attempts AS a JOIN tasks AS t ON t.id = a.task_id
+                SELECT \(lineNumberSQL(of: "t")) FROM durable_task_attempts AS a JOIN durable_tasks AS t ON t.id = a.task_id
                 WHERE a.outcome = 'interrupted'
                 """
             ).map(Int.init))

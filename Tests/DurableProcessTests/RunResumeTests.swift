@@ -27,12 +27,12 @@ extension RunCommandTests {
             guard FileManager.default.fileExists(atPath: db) else { return false }
             if probe == nil { probe = try DatabaseProbe(path: db) }
             // Before its schema is in place, the file has no tasks table yet.
-            return ((try? probe?.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'")) ?? 0) >= 50
+            return ((try? probe?.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'")) ?? 0) >= 50
         }
         try await first.killAndWait(SIGKILL)
         let database = try #require(probe)
         let succeededBefore = Set(
-            try database.ids("SELECT \(lineNumber) FROM tasks WHERE status = 'succeeded'").map(Int.init)
+            try database.ids("SELECT \(lineNumber) FROM durable_tasks WHERE status = 'succeeded'").map(Int.init)
         )
         #expect(succeededBefore.count >= 50)
         #expect(succeededBefore.count < count, "the batch was killed mid-way")
@@ -49,13 +49,13 @@ extension RunCommandTests {
         for line in succeededBefore {
             #expect(runs[line] == 1, "line \(line) had succeeded before the kill and ran again")
         }
-        #expect(try database.int("SELECT count(*) FROM tasks") == count, "one task per line")
-        #expect(try database.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") == count)
+        #expect(try database.int("SELECT count(*) FROM durable_tasks") == count, "one task per line")
+        #expect(try database.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") == count)
         #expect(
             try database.int(
-                "SELECT count(*) FROM (SELECT task_id FROM task_attempts WHERE outcome = 'succeeded' GROUP BY task_id HAVING count(*) = 1)"
+                "SELECT count(*) FROM (SELECT task_id FROM durable_task_attempts WHERE outcome = 'succeeded' GROUP BY task_id HAVING count(*) = 1)"
             ) == count, "every line recorded exactly once as succeeded")
-        #expect(try database.int("SELECT count(*) FROM task_attempts WHERE outcome = 'succeeded'") == count)
+        #expect(try database.int("SELECT count(*) FROM durable_task_attempts WHERE outcome = 'succeeded'") == count)
         #expect(try database.integrityCheck() == ["ok"])
     }
 
@@ -117,7 +117,7 @@ extension RunCommandTests {
         #expect(try lines(of: log) == ["one", "TWO"])
         let probe = try DatabaseProbe(path: db)
         let old = try probe.rows(
-            "SELECT status, json_extract(error, '$.message') AS message FROM tasks WHERE name GLOB 'line 2: echo two*'")
+            "SELECT status, json_extract(error, '$.message') AS message FROM durable_tasks WHERE name GLOB 'line 2: echo two*'")
         #expect(old.count == 1)
         #expect(old.first?["status"] as String? == "cancelled", "\(old)")
         #expect((old.first?["message"] as String?)?.contains("is no longer in the file") == true, "\(old)")

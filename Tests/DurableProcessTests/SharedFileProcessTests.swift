@@ -132,6 +132,6 @@ struct SharedFileProcessTests {
         #expect(listed.status == 0, "\(listed.standardError)")
         let probe = try DatabaseProbe(path: path, readonly: true)
         defer { try? probe.close() }
-        #expect(try probe.int("SELECT count(*) FROM sqlite_master WHERE name IN ('orders', 'tasks', 'durable_migrations')") == 3)
+        #expect(try probe.int("SELECT count(*) FROM sqlite_master WHERE name IN ('orders', 'durable_tasks', 'durable_migrations')") == 3)
     }
 }

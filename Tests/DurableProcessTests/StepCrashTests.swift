@@ -55,7 +55,7 @@ struct StepCrashTests {
         for row in try probe.rows(
             """
             SELECT t.input, s.name, s.position, s.kind, s.status, s.result, s.attempt
-            FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id WHERE t.job = 'pipeline'
+            FROM durable_task_steps AS s JOIN durable_tasks AS t ON t.id = s.task_id WHERE t.job = 'pipeline'
             """)
         {
             let line = stepLine(row["name"], Int(row["input"] as String) ?? -1)
@@ -65,7 +65,7 @@ struct StepCrashTests {
         var childIDs: [String: Int64] = [:]
         var done = Set(stepRows.keys)
         var runningChildren: Set<String> = []
-        for row in try probe.rows("SELECT id, input, status FROM tasks WHERE job = 'leaf'") {
+        for row in try probe.rows("SELECT id, input, status FROM durable_tasks WHERE job = 'leaf'") {
             let line = childLine(Int(row["input"] as String) ?? -1)
             childIDs[line] = row["id"]
             switch row["status"] as String {
@@ -76,7 +76,7 @@ struct StepCrashTests {
         }
         func parents(_ status: String) throws -> Set<Int> {
             Set(
-                try probe.strings("SELECT input FROM tasks WHERE job = 'pipeline' AND status = ?", [status])
+                try probe.strings("SELECT input FROM durable_tasks WHERE job = 'pipeline' AND status = ?", [status])
                     .compactMap { Int($0) })
         }
         return KillSnapshot(
@@ -124,9 +124,9 @@ struct StepCrashTests {
         func counts() throws -> Counts {
             Counts(
                 lines: try lines(of: executionLog).count,
-                steps: try probe.int("SELECT count(*) FROM task_steps"),
-                children: try probe.int("SELECT count(*) FROM tasks WHERE job = 'leaf'"),
-                succeeded: try probe.int("SELECT count(*) FROM tasks WHERE job = 'pipeline' AND status = 'succeeded'"))
+                steps: try probe.int("SELECT count(*) FROM durable_task_steps"),
+                children: try probe.int("SELECT count(*) FROM durable_tasks WHERE job = 'leaf'"),
+                succeeded: try probe.int("SELECT count(*) FROM durable_tasks WHERE job = 'pipeline' AND status = 'succeeded'"))
         }
         struct Round {
             var what: String
@@ -159,7 +159,7 @@ struct StepCrashTests {
                 probe, log: executionLog, stalled: Set(try lines(of: stalledLog).dropFirst(stalledBefore)))
             kills.append(kill)
 
-            #expect(try probe.int("SELECT count(*) FROM tasks WHERE status IN ('failed', 'cancelled')") == 0)
+            #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status IN ('failed', 'cancelled')") == 0)
             // Children never wait, so they alone never exceed the slots (parents
             // waiting for them do not hold one).
             #expect(kill.runningChildren.count <= Self.concurrency)
@@ -182,18 +182,18 @@ struct StepCrashTests {
         // Every parent and every child succeeded with its own result; each parent has
         // exactly its three children, keyed by occurrence, and nothing else exists.
         let parentRows = try probe.rows(
-            "SELECT id, input, status, result FROM tasks WHERE job = 'pipeline' ORDER BY id")
+            "SELECT id, input, status, result FROM durable_tasks WHERE job = 'pipeline' ORDER BY id")
         #expect(parentRows.count == count)
         let wrongParents = parentRows.filter { row in
             row["status"] as String != "succeeded"
                 || row["result"] as String? != "\(Self.pipelineResult(Int(row["input"] as String) ?? -1))"
         }
         #expect(wrongParents.isEmpty, "parents not succeeded with their result: \(wrongParents.prefix(10))")
-        #expect(try probe.int("SELECT count(*) FROM tasks") == count + children)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks") == count + children)
         var violations: [String] = []
         for (n, id) in zip(0..<count, ids) {
             let rows = try probe.rows(
-                "SELECT input, name, key, status, result FROM tasks WHERE parent_id = ? ORDER BY id", [id])
+                "SELECT input, name, key, status, result FROM durable_tasks WHERE parent_id = ? ORDER BY id", [id])
             if rows.count != Self.childrenPerParent {
                 violations.append("parent \(n) (task \(id)) has \(rows.count) children")
             }
@@ -214,7 +214,7 @@ struct StepCrashTests {
         let stepRows = try probe.rows(
             """
             SELECT t.input, s.position, s.name, s.kind, s.status, s.result
-            FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id ORDER BY t.id, s.position
+            FROM durable_task_steps AS s JOIN durable_tasks AS t ON t.id = s.task_id ORDER BY t.id, s.position
             """)
         #expect(stepRows.count == count * Self.stepNames.count)
         for row in stepRows {
@@ -293,7 +293,7 @@ struct StepCrashTests {
         var succeededRuns: [Int64: Int] = [:]
         var abandonedRuns: [Int64: Int] = [:]
         var otherRuns: [String] = []
-        for row in try probe.rows("SELECT task_id, outcome FROM task_attempts") {
+        for row in try probe.rows("SELECT task_id, outcome FROM durable_task_attempts") {
             let id: Int64 = row["task_id"]
             switch row["outcome"] as String {
             case "succeeded": succeededRuns[id, default: 0] += 1
@@ -303,7 +303,7 @@ struct StepCrashTests {
         }
         #expect(otherRuns.isEmpty, "runs neither succeeded nor abandoned: \(otherRuns.prefix(20))")
         var runViolations: [String] = []
-        for row in try probe.rows("SELECT id, job, input FROM tasks") {
+        for row in try probe.rows("SELECT id, job, input FROM durable_tasks") {
             let id: Int64 = row["id"]
             let input = Int(row["input"] as String) ?? -1
             let runningAtKills = kills.filter { kill in
@@ -322,8 +322,8 @@ struct StepCrashTests {
         let reference = try await Self.referenceRun(in: directory)
         #expect(try probe.storedOutcome() == reference)
 
-        #expect(try probe.int("SELECT count(*) FROM workers") == rounds.count + 1)
-        #expect(try probe.int("SELECT count(*) FROM workers WHERE stopped_at IS NULL") == 0)
+        #expect(try probe.int("SELECT count(*) FROM durable_workers") == rounds.count + 1)
+        #expect(try probe.int("SELECT count(*) FROM durable_workers WHERE stopped_at IS NULL") == 0)
         #expect(try probe.integrityCheck() == ["ok"])
         try probe.close()
     }

@@ -44,7 +44,7 @@ struct StoreFailureTests {
         try await second.expectCleanExit(timeout: .seconds(120))
         let probe = try DatabaseProbe(path: database)
         defer { try? probe.close() }
-        #expect(try probe.int("SELECT count(*) FROM tasks WHERE status = 'succeeded'") == 12)
+        #expect(try probe.int("SELECT count(*) FROM durable_tasks WHERE status = 'succeeded'") == 12)
         #expect(second.fullOutput.contains("12 succeeded, 0 failed"), "\(second.fullOutput)")
     }
 }

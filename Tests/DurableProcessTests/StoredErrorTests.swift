@@ -19,7 +19,7 @@ struct StoredErrorTests {
         let queue = try DatabaseQueue(path: directory.file("test.sqlite"))
         defer { try? queue.close() }
         return try await queue.read { db in
-            try String.fetchOne(db, sql: "SELECT CAST((\(sql)) AS TEXT) FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            try String.fetchOne(db, sql: "SELECT CAST((\(sql)) AS TEXT) FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
         }
     }
 
@@ -48,11 +48,11 @@ struct StoredErrorTests {
         #expect(try await column("json_extract(error, '$.detail.limit')", of: task.id, in: directory) == "100")
         #expect(try await column("json_type(error, '$.detail')", of: task.id, in: directory) == "object")
         let history = try await DatabaseProbe.read(
-            directory.file("test.sqlite"), "SELECT error FROM task_history WHERE id = \(task.id)")
+            directory.file("test.sqlite"), "SELECT error FROM durable_task_history WHERE id = \(task.id)")
         #expect(history == ["quota of 100 exceeded by acme"])
         let attempts = try await DatabaseProbe.read(
             directory.file("test.sqlite"),
-            "SELECT CAST(json_extract(error, '$.detail.used') AS TEXT) FROM task_attempts WHERE task_id = \(task.id)")
+            "SELECT CAST(json_extract(error, '$.detail.used') AS TEXT) FROM durable_task_attempts WHERE task_id = \(task.id)")
         #expect(attempts == ["101"])
         // `durable show --json` shows it too.
         let shown = try await runDurableTool(["show", "--db", directory.file("test.sqlite"), "--json", "\(task.id)"])

@@ -17,15 +17,15 @@ struct AbandonedRunTests {
         defer { try? probe.close() }
         let columns = { (view: String) in try probe.strings("SELECT name FROM pragma_table_info(?)", [view]) }
         #expect(
-            try columns("task_history") == [
+            try columns("durable_task_history") == [
                 "id", "name", "job", "status", "attempt", "created", "started", "finished", "duration", "error",
                 "cancel_message", "next_run", "owner", "abandoned_since", "abandoned_reason",
             ])
         #expect(
-            try columns("queue_stats") == [
+            try columns("durable_queue_stats") == [
                 "job", "total", "pending", "running", "succeeded", "failed", "cancelled", "last_finished", "abandoned",
             ])
-        #expect(try columns("abandoned_runs") == ["task_id", "name", "job", "owner", "reason", "since"])
+        #expect(try columns("durable_abandoned_runs") == ["task_id", "name", "job", "owner", "reason", "since"])
         #expect(try probe.ids("SELECT version FROM durable_migrations").contains(3))
     }
 }

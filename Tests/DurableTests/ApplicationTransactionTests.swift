@@ -10,7 +10,8 @@ import Testing
 /// in the application's own transactions (issue 17).
 @Suite("Tasks in the application's transaction (SQLite)", .enabled(if: TestStore.isSQLite, "SQLite only: GRDB transactions"))
 struct ApplicationTransactionTests {
-    /// The application's pool on `file`, with its own table `orders`.
+    /// The application's pool on `file`, with its own tables `orders`, and `tasks`
+    /// and `queues` (a to-do list's, unrelated to Durable's `durable_tasks`).
     private func applicationPool(_ file: String) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
@@ -18,6 +19,8 @@ struct ApplicationTransactionTests {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("orders") { db in
             try db.execute(sql: "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER NOT NULL, confirmation INTEGER)")
+            try db.execute(sql: "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT NOT NULL, queue TEXT)")
+            try db.execute(sql: "CREATE TABLE queues (name TEXT PRIMARY KEY)")
         }
         try migrator.migrate(pool)
         return pool
@@ -44,20 +47,24 @@ struct ApplicationTransactionTests {
             try db.execute(sql: "INSERT INTO orders (id, total) VALUES (7, 21)")
             let task = try engine.createTask(Doubler.self, 21, name: "confirm 7", key: "confirm:7", in: db)
             try db.execute(sql: "UPDATE orders SET confirmation = ? WHERE id = 7", arguments: [task.id.rawValue])
+            // The application's own `tasks` table is not Durable's `durable_tasks`.
+            try db.execute(sql: "INSERT INTO tasks (title) VALUES ('call the customer of order 7')")
             return task
         }
         #expect(try await engine.run { _ in try await task.value } == 42)
+        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 1)
+        #expect(try await count("SELECT count(*) FROM durable_tasks", in: pool) == 1)
         let joined = try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT o.id, h.name, h.status FROM orders AS o
-                    JOIN task_history AS h ON h.id = o.confirmation
+                    JOIN durable_task_history AS h ON h.id = o.confirmation
                     """
             ).map { "\($0["id"] as Int64) \($0["name"] as String) \($0["status"] as String)" }
         }
         #expect(joined == ["7 confirm 7 succeeded"])
-        #expect(try await count("SELECT count(*) FROM task_attempts", in: pool) == 1)
+        #expect(try await count("SELECT count(*) FROM durable_task_attempts", in: pool) == 1)
         try engine.close()
         // The pool stays the application's.
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
@@ -80,7 +87,7 @@ struct ApplicationTransactionTests {
             }
         }
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 0)
-        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
+        #expect(try await count("SELECT count(*) FROM durable_tasks", in: pool) == 0)
         // Its handle names no task: awaiting it fails at once rather than waiting.
         let handle = try #require(rolledBack.withLock { $0 })
         await #expect {
@@ -94,7 +101,7 @@ struct ApplicationTransactionTests {
             return try engine.createTask(Doubler.self, 6, key: "confirm:1", in: db)
         }
         #expect(try await engine.run { _ in try await task.value } == 12)
-        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 1)
+        #expect(try await count("SELECT count(*) FROM durable_tasks", in: pool) == 1)
         try engine.close()
     }
 
@@ -114,7 +121,7 @@ struct ApplicationTransactionTests {
         }
         #expect(caught?.code == .keyConflict)
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
-        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 1)
+        #expect(try await count("SELECT count(*) FROM durable_tasks", in: pool) == 1)
         try engine.close()
     }
 
@@ -139,7 +146,7 @@ struct ApplicationTransactionTests {
         let queueRead = try await queue.read { db in Self.code { try engine.createTask(Doubler.self, 1, in: db) } }
         #expect(queueRead?.code == .invalidArgument)
         try queue.close()
-        #expect(try await count("SELECT count(*) FROM tasks", in: pool) == 0)
+        #expect(try await count("SELECT count(*) FROM durable_tasks", in: pool) == 0)
         try engine.close()
     }
 
@@ -194,11 +201,11 @@ struct ApplicationTransactionTests {
         } throws: { error in
             ((error as? DurableError)?.message.contains("sharesFileWithApplication")) == true
         }
-        #expect(try Self.tables(appFirst) == ["grdb_migrations", "orders"])
+        #expect(try Self.tables(appFirst) == Self.applicationTables)
         var shared = SQLiteConfiguration()
         shared.sharesFileWithApplication = true
         try TaskEngine(path: appFirst, sqlite: shared).close()
-        #expect(try Self.tables(appFirst).contains("tasks"))
+        #expect(Set(try Self.tables(appFirst)).isSuperset(of: Self.applicationTables + ["durable_tasks"]))
         // Durable first, then the application's migrations: opens either way.
         let durableFirst = directory.file("durable-first.sqlite")
         try TaskEngine(path: durableFirst).close()
@@ -226,7 +233,7 @@ struct ApplicationTransactionTests {
         try TaskEngine(sharing: ownPool).close()
         #expect(try await ownPool.read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") } == 305_419_896)
         try ownPool.close()
-        #expect(try Self.tables(ownID).contains("tasks"))
+        #expect(try Self.tables(ownID).contains("durable_tasks"))
         // Not migrating (appliesMigrations = false) an application's file: refused, unchanged.
         let unmigrated = directory.file("unmigrated.sqlite")
         try applicationPool(unmigrated).close()
@@ -235,22 +242,22 @@ struct ApplicationTransactionTests {
         } throws: { error in
             (error as? DurableError)?.code == .schemaTooOld
         }
-        #expect(try Self.tables(unmigrated) == ["grdb_migrations", "orders"])
-        // An application table with one of Durable's names.
+        #expect(try Self.tables(unmigrated) == Self.applicationTables)
+        // An application table whose name has Durable's prefix.
         let clash = directory.file("clash.sqlite")
-        try await DatabaseQueue(path: clash).write { db in try db.execute(sql: "CREATE TABLE tasks (title TEXT)") }
+        try await DatabaseQueue(path: clash).write { db in try db.execute(sql: "CREATE TABLE durable_tasks (title TEXT)") }
         let clashPool = try DatabasePool(path: clash)
         #expect {
             try TaskEngine(sharing: clashPool)
         } throws: { error in
-            ((error as? DurableError)?.message.contains("(tasks)")) == true
+            ((error as? DurableError)?.message.contains("(durable_tasks)")) == true
         }
         try clashPool.close()
-        #expect(try Self.tables(clash) == ["tasks"])
+        #expect(try Self.tables(clash) == ["durable_tasks"])
     }
 
-    @Test("every object of a new Durable file is among the names a shared file must not use")
-    func objectNamesCoverTheSchema() async throws {
+    @Test("every table, view and index of a new Durable file has Durable's prefix")
+    func everyNameHasThePrefix() async throws {
         let directory = TemporaryDirectory()
         try TaskEngine(path: directory.file("durable.sqlite")).close()
         let queue = try DatabaseQueue(path: directory.file("durable.sqlite"))
@@ -259,8 +266,10 @@ struct ApplicationTransactionTests {
         }
         try queue.close()
         #expect(names.count > 20)
-        #expect(Set(names.map { $0.lowercased() }).subtracting(SchemaMigrator.objectNames).isEmpty)
+        #expect(names.filter { !$0.hasPrefix(SchemaNames.prefix) } == [])
     }
+
+    private static let applicationTables = ["grdb_migrations", "orders", "queues", "tasks"]
 
     private static func tables(_ file: String) throws -> [String] {
         let queue = try DatabaseQueue(path: file)

@@ -96,8 +96,8 @@ struct BadInputTests {
         let bad = try await engine.createTask(Doubler.self, 1)
         let wrongType = try await engine.createTask(Doubler.self, 2)
         let good = try await engine.createTask(Doubler.self, 3)
-        try edit(directory.file("test.sqlite"), "UPDATE tasks SET input = '{not json' WHERE id = ?", [bad.id.rawValue])
-        try edit(directory.file("test.sqlite"), "UPDATE tasks SET input = '\"two\"' WHERE id = ?", [wrongType.id.rawValue])
+        try edit(directory.file("test.sqlite"), "UPDATE durable_tasks SET input = '{not json' WHERE id = ?", [bad.id.rawValue])
+        try edit(directory.file("test.sqlite"), "UPDATE durable_tasks SET input = '\"two\"' WHERE id = ?", [wrongType.id.rawValue])
         try await engine.run { engine async throws -> Void in
             for task in [bad, wrongType] {
                 let error = await #expect(throws: StoredError.self) { try await task.value }
@@ -120,7 +120,7 @@ struct BadInputTests {
         let good = try await engine.createTask(Doubler.self, 2)
         try edit(
             directory.file("test.sqlite"),
-            "PRAGMA ignore_check_constraints = 1; UPDATE tasks SET status = 'exploded' WHERE id = ?", [odd.id.rawValue])
+            "PRAGMA ignore_check_constraints = 1; UPDATE durable_tasks SET status = 'exploded' WHERE id = ?", [odd.id.rawValue])
         let error = await #expect(throws: DurableError.self) { try await engine.record(of: odd.id) }
         #expect(error?.code == .invalidRow)
         #expect(error?.message.contains("task \(odd.id)") == true)
@@ -133,7 +133,7 @@ struct BadInputTests {
         let directory = TemporaryDirectory()
         let engine = try makeEngine(in: directory)
         let task = try await engine.createTask(ReadContext.self, "x", context: ["a": "b"])
-        try edit(directory.file("test.sqlite"), "UPDATE tasks SET context = '[1, 2]' WHERE id = ?", [task.id.rawValue])
+        try edit(directory.file("test.sqlite"), "UPDATE durable_tasks SET context = '[1, 2]' WHERE id = ?", [task.id.rawValue])
         try await engine.run { _ in
             let error = await #expect(throws: StoredError.self) { try await task.value }
             #expect(error?.message.contains("stored context") == true)
@@ -184,7 +184,7 @@ struct BadInputTests {
         #expect(error?.message.contains(path) == true)
         #expect(error?.message.contains("9999") == true)
         #expect(try contents(path) == before)
-        let count: Int? = try scalar(path, "SELECT count(*) FROM tasks")
+        let count: Int? = try scalar(path, "SELECT count(*) FROM durable_tasks")
         #expect(count == 3)
     }
 
@@ -236,7 +236,7 @@ struct BadInputTests {
             #expect(error.message.contains(path))
         }
         _ = runCommand("/usr/bin/chattr", ["-i", path]).status
-        let count: Int? = try scalar(path, "SELECT count(*) FROM tasks")
+        let count: Int? = try scalar(path, "SELECT count(*) FROM durable_tasks")
         #expect(count == 2)
     }
 

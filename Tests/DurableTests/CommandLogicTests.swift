@@ -91,7 +91,7 @@ struct CommandLogicTests {
             database.shellQuery { "select * from \($0)task_history" }
                 == "psql \"postgres://app@db.internal:6543/jobs\" -c \"select * from batch.task_history\"")
         let file = try DatabaseOption.parse(["--db", "jobs.sqlite"])
-        #expect(file.shellQuery { "select * from \($0)task_history" } == "sqlite3 jobs.sqlite \"select * from task_history\"")
+        #expect(file.shellQuery { "select * from \($0)task_history" } == "sqlite3 jobs.sqlite \"select * from durable_task_history\"")
         let broken = try DatabaseOption.parse(["--db", "postgres://app:s3cret@db.internal:5432/jobs?colour=red"])
         #expect(!broken.location.contains("s3cret"))
         let error = #expect(throws: CommandError.self) { try broken.postgres() }

@@ -95,10 +95,10 @@ struct StoreTests {
         try await probe.read { db in
             #expect(try Int.fetchOne(db, sql: "SELECT value FROM durable_counters WHERE name = 'completion_seq'") == 66)
             let stored = try Row.fetchAll(
-                db, sql: "SELECT id, completion_seq FROM tasks WHERE completion_seq IS NOT NULL ORDER BY completion_seq")
+                db, sql: "SELECT id, completion_seq FROM durable_tasks WHERE completion_seq IS NOT NULL ORDER BY completion_seq")
             #expect(stored.map { $0["id"] as Int64 } == cycle.effects.finished.map(\.id.rawValue))
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks WHERE status = 'running'") == 3)
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM task_attempts WHERE outcome = 'succeeded'") == 66)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM durable_tasks WHERE status = 'running'") == 3)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM durable_task_attempts WHERE outcome = 'succeeded'") == 66)
         }
         try probe.close()
         // Waiters see every finished task (no gap holds delivery back).
@@ -159,7 +159,7 @@ struct StoreTests {
 
         // A person with sqlite3 does not raise the commit counter.
         let hand = try DatabaseQueue(path: directory.file("test.sqlite"))
-        try await hand.write { db in try db.execute(sql: "UPDATE tasks SET priority = 1 WHERE id = 1") }
+        try await hand.write { db in try db.execute(sql: "UPDATE durable_tasks SET priority = 1 WHERE id = 1") }
         try hand.close()
         #expect(try store.checkChanges(since: mark).changedByOthers)
         try engine.close()

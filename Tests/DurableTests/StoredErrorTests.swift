@@ -32,7 +32,7 @@ struct StoredErrorTests {
         let queue = try DatabaseQueue(path: directory.file("test.sqlite"))
         defer { try? queue.close() }
         return try await queue.read { db in
-            try String.fetchOne(db, sql: "SELECT CAST((\(sql)) AS TEXT) FROM tasks WHERE id = ?", arguments: [id.rawValue])
+            try String.fetchOne(db, sql: "SELECT CAST((\(sql)) AS TEXT) FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
         }
     }
 
@@ -109,7 +109,7 @@ struct StoredErrorTests {
         let queue = try DatabaseQueue(path: directory.file("test.sqlite"))
         try await queue.write { db in
             try db.execute(
-                sql: "UPDATE tasks SET error = ? WHERE id = ?",
+                sql: "UPDATE durable_tasks SET error = ? WHERE id = ?",
                 arguments: [#"{"kind":"failed","message":"old row","type":"\#(String(reflecting: QuotaExceeded.self))"}"#, task.id.rawValue])
         }
         try queue.close()

@@ -40,7 +40,7 @@ struct StoredWordTests {
         let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(Doubler.self, 1)
         try await engine.run { _ in _ = try await task.value }
-        try force(directory.file("test.sqlite"), "UPDATE task_attempts SET outcome = 'vanished'")
+        try force(directory.file("test.sqlite"), "UPDATE durable_task_attempts SET outcome = 'vanished'")
         let error = await #expect(throws: DurableError.self) { try await engine.attempts(of: task.id) }
         #expect(error?.code == .invalidRow)
         #expect(error?.message.contains("attempt 1 of task \(task.id)") == true)
@@ -53,7 +53,7 @@ struct StoredWordTests {
         let engine = try await makeTestEngine(in: directory)
         let task = try await engine.createTask(ThreeSteps.self, "k")
         try await engine.run { _ in _ = try? await task.value }
-        try force(directory.file("test.sqlite"), "UPDATE task_steps SET kind = 'nap'")
+        try force(directory.file("test.sqlite"), "UPDATE durable_task_steps SET kind = 'nap'")
         let error = await #expect(throws: DurableError.self) { try await engine.steps(of: task.id) }
         #expect(error?.code == .invalidRow)
         #expect(error?.message.contains("'nap'") == true)
@@ -64,7 +64,7 @@ struct StoredWordTests {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
         let group = try await engine.store.createGroup(name: "g", key: nil, now: 1)
-        try force(directory.file("test.sqlite"), "UPDATE task_groups SET state = 'melted'")
+        try force(directory.file("test.sqlite"), "UPDATE durable_task_groups SET state = 'melted'")
         let error = await #expect(throws: DurableError.self) { try await engine.store.group(group.id) }
         #expect(error?.code == .invalidRow)
         #expect(error?.message.contains("task group \(group.id.rawValue)") == true)
@@ -76,7 +76,7 @@ struct StoredWordTests {
         let directory = TemporaryDirectory()
         let engine = try await makeTestEngine(in: directory)
         _ = try await engine.createTasks(Doubler.self, inputs: [1, 2])
-        try force(directory.file("test.sqlite"), "UPDATE tasks SET status = 'exploded' WHERE id = 2")
+        try force(directory.file("test.sqlite"), "UPDATE durable_tasks SET status = 'exploded' WHERE id = 2")
         let error = await #expect(throws: DurableError.self) { try await engine.statistics() }
         #expect(error?.code == .invalidRow)
         #expect(error?.message.contains("job double") == true)

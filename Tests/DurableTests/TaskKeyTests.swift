@@ -41,12 +41,12 @@ struct TaskKeyTests {
         try engine.close()
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "DROP INDEX tasks_key")
-            try db.execute(sql: "CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL")
+            try db.execute(sql: "DROP INDEX durable_tasks_key")
+            try db.execute(sql: "CREATE UNIQUE INDEX durable_tasks_key ON durable_tasks (job, key) WHERE key IS NOT NULL")
             try db.execute(sql: "DELETE FROM durable_migrations WHERE version = 2")
             try db.execute(
                 sql: """
-                    INSERT INTO tasks (job, name, input, key, run_at, created_at)
+                    INSERT INTO durable_tasks (job, name, input, key, run_at, created_at)
                     VALUES ('flaky', 'old', '"1:0"', 'shared', 0, 0)
                     """)
         }
@@ -55,10 +55,10 @@ struct TaskKeyTests {
         let reopened = try await makeTestEngine(in: directory)
         let versions = try await reopened.appliedMigrations().map(\.version)
         #expect(versions.contains(2))
-        let flakyID = try #require(Int64(try await DatabaseProbe.read(path, "SELECT id FROM tasks WHERE job = 'flaky'")[0]))
+        let flakyID = try #require(Int64(try await DatabaseProbe.read(path, "SELECT id FROM durable_tasks WHERE job = 'flaky'")[0]))
         #expect(try await reopened.createTask(Echo.self, "1", key: "shared").id == echo.id)
         #expect(try await reopened.createTask(Flaky.self, "1:0", key: "shared").id == TaskID(flakyID))
-        #expect(try await DatabaseProbe.read(path, "SELECT count(*) FROM tasks") == ["2"])
+        #expect(try await DatabaseProbe.read(path, "SELECT count(*) FROM durable_tasks") == ["2"])
         try reopened.close()
     }
 }

@@ -12,7 +12,7 @@ INSERT INTO durable_counters (name, value) VALUES ('completion_seq', 0);
 
 -- Task groups (engine.withTaskGroup): open, then shutting_down after the first
 -- child failure or a cancelled body, then finished.
-CREATE TABLE task_groups (
+CREATE TABLE durable_task_groups (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     name           TEXT NOT NULL,
     key            TEXT UNIQUE,
@@ -23,7 +23,7 @@ CREATE TABLE task_groups (
     finished_at    INTEGER
 ) STRICT;
 
-CREATE TABLE tasks (
+CREATE TABLE durable_tasks (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     job                 TEXT NOT NULL,
     name                TEXT NOT NULL,
@@ -42,7 +42,7 @@ CREATE TABLE tasks (
     failures            INTEGER NOT NULL DEFAULT 0,   -- failed attempts so far (retries count these)
     parent_id           INTEGER,
     detached            INTEGER NOT NULL DEFAULT 0,   -- a child not cancelled with its parent
-    group_id            INTEGER REFERENCES task_groups (id),
+    group_id            INTEGER REFERENCES durable_task_groups (id),
     callback_of         INTEGER,                      -- set on a done-callback task: the task that finished
     owner               TEXT,                         -- worker id while running
     attempt             INTEGER NOT NULL DEFAULT 0,   -- fencing token with owner
@@ -56,25 +56,25 @@ CREATE TABLE tasks (
     completion_seq      INTEGER                       -- stored completion order
 ) STRICT;
 
-CREATE UNIQUE INDEX tasks_key ON tasks (job, key) WHERE key IS NOT NULL;
+CREATE UNIQUE INDEX durable_tasks_key ON durable_tasks (job, key) WHERE key IS NOT NULL;
 -- Claims look up each registered job's due tasks in claim order: priority, then
 -- due time, then creation. Leading with the job keeps a backlog of other jobs'
 -- tasks (which this process cannot run) out of the scan.
-CREATE INDEX tasks_claim ON tasks (job, priority DESC, run_at, id) WHERE status = 'pending';
+CREATE INDEX durable_tasks_claim ON durable_tasks (job, priority DESC, run_at, id) WHERE status = 'pending';
 -- Completion order, for waiters and watchers (only finished tasks are in it).
-CREATE UNIQUE INDEX tasks_completion ON tasks (completion_seq) WHERE completion_seq IS NOT NULL;
+CREATE UNIQUE INDEX durable_tasks_completion ON durable_tasks (completion_seq) WHERE completion_seq IS NOT NULL;
 -- When the next delayed, retried or sleeping task is due. Tasks due at creation
 -- are claimable at once and stay out of this index.
-CREATE INDEX tasks_due ON tasks (run_at) WHERE status = 'pending' AND run_at > created_at;
+CREATE INDEX durable_tasks_due ON durable_tasks (run_at) WHERE status = 'pending' AND run_at > created_at;
 -- Tasks whose deadline can still pass.
-CREATE INDEX tasks_deadline ON tasks (deadline) WHERE deadline IS NOT NULL AND status IN ('pending', 'running');
+CREATE INDEX durable_tasks_deadline ON durable_tasks (deadline) WHERE deadline IS NOT NULL AND status IN ('pending', 'running');
 -- Leases, heartbeats, cancel delivery and recovery look at running tasks by owner.
-CREATE INDEX tasks_running ON tasks (owner) WHERE status = 'running';
-CREATE INDEX tasks_group ON tasks (group_id) WHERE group_id IS NOT NULL;
-CREATE INDEX tasks_parent ON tasks (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX durable_tasks_running ON durable_tasks (owner) WHERE status = 'running';
+CREATE INDEX durable_tasks_group ON durable_tasks (group_id) WHERE group_id IS NOT NULL;
+CREATE INDEX durable_tasks_parent ON durable_tasks (parent_id) WHERE parent_id IS NOT NULL;
 
 -- One row per run of a task, written when the run ends (or is found abandoned).
-CREATE TABLE task_attempts (
+CREATE TABLE durable_task_attempts (
     task_id     INTEGER NOT NULL,
     attempt     INTEGER NOT NULL,
     owner       TEXT NOT NULL,
@@ -90,7 +90,7 @@ CREATE TABLE task_attempts (
 -- times), by the position they were called at and their name. A re-run replays
 -- them instead of running them again. (Child tasks need no row: their
 -- idempotency key is derived from the parent, the job, the name and the position.)
-CREATE TABLE task_steps (
+CREATE TABLE durable_task_steps (
     task_id    INTEGER NOT NULL,
     position   INTEGER NOT NULL,                      -- call order within the task, from 0
     name       TEXT NOT NULL,
@@ -107,7 +107,7 @@ CREATE TABLE task_steps (
 -- each (task, sequence) appends once. A file's committed length is the end of
 -- its last recorded line; bytes past it are a crashed append's, cut off before
 -- the next append, so the file never holds a line twice or a partial line.
-CREATE TABLE file_appends (
+CREATE TABLE durable_file_appends (
     task_id    INTEGER NOT NULL,
     sequence   INTEGER NOT NULL,                      -- the task's n-th append, from 0
     path       TEXT NOT NULL,                         -- absolute, symbolic links resolved
@@ -117,18 +117,18 @@ CREATE TABLE file_appends (
     PRIMARY KEY (task_id, sequence)
 ) STRICT, WITHOUT ROWID;
 
-CREATE UNIQUE INDEX file_appends_path ON file_appends (path, offset);
+CREATE UNIQUE INDEX durable_file_appends_path ON durable_file_appends (path, offset);
 
 -- Files written through file_appends, and how long each was before Durable first
 -- appended to it: bytes before base_length are never cut off.
-CREATE TABLE appended_files (
+CREATE TABLE durable_appended_files (
     path        TEXT PRIMARY KEY,
     base_length INTEGER NOT NULL,
     created_at  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
 -- Durable done callbacks: a registered job run once when task_id finishes.
-CREATE TABLE task_callbacks (
+CREATE TABLE durable_task_callbacks (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id          INTEGER NOT NULL,
     job              TEXT NOT NULL,
@@ -137,11 +137,11 @@ CREATE TABLE task_callbacks (
     callback_task_id INTEGER                          -- the task created at completion
 ) STRICT;
 
-CREATE INDEX task_callbacks_task ON task_callbacks (task_id, id);
+CREATE INDEX durable_task_callbacks_task ON durable_task_callbacks (task_id, id);
 
 -- Processes that run tasks. A worker on this host whose process is gone is dead
 -- at once; any other worker is dead when its leases expire.
-CREATE TABLE workers (
+CREATE TABLE durable_workers (
     id            TEXT PRIMARY KEY,
     host          TEXT NOT NULL,
     boot_id       TEXT NOT NULL,
@@ -154,8 +154,8 @@ CREATE TABLE workers (
     stopped_at    INTEGER
 ) STRICT, WITHOUT ROWID;
 
--- Human-readable views: sqlite3 durable.sqlite 'select * from task_history'
-CREATE VIEW task_history AS
+-- Human-readable views: sqlite3 durable.sqlite 'select * from durable_task_history'
+CREATE VIEW durable_task_history AS
 SELECT
     t.id,
     t.name,
@@ -172,10 +172,10 @@ SELECT
     CASE WHEN t.status = 'pending' THEN strftime('%Y-%m-%d %H:%M:%f', t.run_at / 1000.0, 'unixepoch') END
         AS next_run,
     t.owner
-FROM tasks AS t
+FROM durable_tasks AS t
 ORDER BY t.id;
 
-CREATE VIEW attempt_history AS
+CREATE VIEW durable_attempt_history AS
 SELECT
     a.task_id,
     t.name,
@@ -187,11 +187,11 @@ SELECT
     strftime('%Y-%m-%d %H:%M:%f', a.finished_at / 1000.0, 'unixepoch') AS finished,
     printf('%.3f s', (a.finished_at - a.started_at) / 1000.0)           AS duration,
     json_extract(a.error, '$.message') AS error
-FROM task_attempts AS a
-JOIN tasks AS t ON t.id = a.task_id
+FROM durable_task_attempts AS a
+JOIN durable_tasks AS t ON t.id = a.task_id
 ORDER BY a.task_id, a.attempt;
 
-CREATE VIEW step_history AS
+CREATE VIEW durable_step_history AS
 SELECT
     s.task_id,
     t.name AS task_name,
@@ -203,11 +203,11 @@ SELECT
     strftime('%Y-%m-%d %H:%M:%f', s.created_at / 1000.0, 'unixepoch') AS stored,
     s.result,
     json_extract(s.error, '$.message') AS error
-FROM task_steps AS s
-JOIN tasks AS t ON t.id = s.task_id
+FROM durable_task_steps AS s
+JOIN durable_tasks AS t ON t.id = s.task_id
 ORDER BY s.task_id, s.position;
 
-CREATE VIEW queue_stats AS
+CREATE VIEW durable_queue_stats AS
 SELECT
     job,
     count(*)                                              AS total,
@@ -217,11 +217,11 @@ SELECT
     sum(status = 'failed')                                AS failed,
     sum(status = 'cancelled')                             AS cancelled,
     strftime('%Y-%m-%d %H:%M:%f', max(finished_at) / 1000.0, 'unixepoch') AS last_finished
-FROM tasks
+FROM durable_tasks
 GROUP BY job
 ORDER BY job;
 
-CREATE VIEW worker_status AS
+CREATE VIEW durable_worker_status AS
 SELECT
     id,
     host,
@@ -230,6 +230,6 @@ SELECT
     strftime('%Y-%m-%d %H:%M:%f', started_at / 1000.0, 'unixepoch')   AS started,
     strftime('%Y-%m-%d %H:%M:%f', heartbeat_at / 1000.0, 'unixepoch') AS last_heartbeat,
     strftime('%Y-%m-%d %H:%M:%f', stopped_at / 1000.0, 'unixepoch')   AS stopped,
-    (SELECT count(*) FROM tasks WHERE tasks.owner = workers.id AND tasks.status = 'running') AS running
-FROM workers
+    (SELECT count(*) FROM durable_tasks WHERE durable_tasks.owner = durable_workers.id AND durable_tasks.status = 'running') AS running
+FROM durable_workers
 ORDER BY started_at;

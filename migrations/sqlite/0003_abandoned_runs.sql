@@ -8,7 +8,7 @@
 
 -- One row per abandoned run: reason 'owner_stopped' or 'lease_expired', and since
 -- when (the stop, or the lease's expiry).
-CREATE VIEW abandoned_runs AS
+CREATE VIEW durable_abandoned_runs AS
 SELECT
     t.id AS task_id,
     t.name,
@@ -16,8 +16,8 @@ SELECT
     t.owner,
     CASE WHEN w.stopped_at IS NOT NULL THEN 'owner_stopped' ELSE 'lease_expired' END AS reason,
     strftime('%Y-%m-%d %H:%M:%f', coalesce(w.stopped_at, t.lease_expires_at) / 1000.0, 'unixepoch') AS since
-FROM tasks AS t
-LEFT JOIN workers AS w ON w.id = t.owner
+FROM durable_tasks AS t
+LEFT JOIN durable_workers AS w ON w.id = t.owner
 WHERE t.status = 'running'
   AND (w.stopped_at IS NOT NULL
        OR t.lease_expires_at < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
@@ -26,8 +26,8 @@ WHERE t.status = 'running'
 
 -- task_history as in version 1, plus abandoned_since and abandoned_reason (NULL
 -- unless the task is running and its run abandoned).
-DROP VIEW task_history;
-CREATE VIEW task_history AS
+DROP VIEW durable_task_history;
+CREATE VIEW durable_task_history AS
 SELECT
     t.id,
     t.name,
@@ -46,17 +46,17 @@ SELECT
     t.owner,
     a.since  AS abandoned_since,
     a.reason AS abandoned_reason
-FROM tasks AS t
-LEFT JOIN abandoned_runs AS a ON a.task_id = t.id
+FROM durable_tasks AS t
+LEFT JOIN durable_abandoned_runs AS a ON a.task_id = t.id
 ORDER BY t.id;
 
 -- queue_stats as in version 1, except that running counts live runs only; the
 -- abandoned ones are counted in the new last column, so the status columns add
 -- up to total. (Abandoned runs are counted per job, then looked up per job: a
 -- join per task would double the cost on large files.)
-DROP VIEW queue_stats;
-CREATE VIEW queue_stats AS
-WITH abandoned AS (SELECT job, count(*) AS runs FROM abandoned_runs GROUP BY job)
+DROP VIEW durable_queue_stats;
+CREATE VIEW durable_queue_stats AS
+WITH abandoned AS (SELECT job, count(*) AS runs FROM durable_abandoned_runs GROUP BY job)
 SELECT
     t.job,
     count(*)                                              AS total,
@@ -68,6 +68,6 @@ SELECT
     sum(t.status = 'cancelled')                           AS cancelled,
     strftime('%Y-%m-%d %H:%M:%f', max(t.finished_at) / 1000.0, 'unixepoch') AS last_finished,
     coalesce((SELECT runs FROM abandoned AS a WHERE a.job = t.job), 0) AS abandoned
-FROM tasks AS t
+FROM durable_tasks AS t
 GROUP BY t.job
 ORDER BY t.job;

@@ -4,12 +4,12 @@
 -- now the occurrence was counted from the stored rows, so a step of a name that
 -- was never stored (it failed and was retried, or a crash cut it short) shifted
 -- the later ones of that name. Rows stored before keep the count by position.
-ALTER TABLE task_steps ADD COLUMN occurrence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE durable_task_steps ADD COLUMN occurrence INTEGER NOT NULL DEFAULT 0;
 
-UPDATE task_steps SET occurrence = (
-    SELECT count(*) FROM task_steps AS earlier
-    WHERE earlier.task_id = task_steps.task_id AND earlier.name = task_steps.name
-      AND earlier.position < task_steps.position
+UPDATE durable_task_steps SET occurrence = (
+    SELECT count(*) FROM durable_task_steps AS earlier
+    WHERE earlier.task_id = durable_task_steps.task_id AND earlier.name = durable_task_steps.name
+      AND earlier.position < durable_task_steps.position
 );
 
-CREATE UNIQUE INDEX task_steps_occurrence ON task_steps (task_id, name, occurrence);
+CREATE UNIQUE INDEX durable_task_steps_occurrence ON durable_task_steps (task_id, name, occurrence);

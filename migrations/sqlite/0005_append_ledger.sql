@@ -6,11 +6,11 @@
 -- written again from the ledger.
 
 -- The bytes appended, newline included; NULL for lines recorded before version 5.
-ALTER TABLE file_appends ADD COLUMN line BLOB;
+ALTER TABLE durable_file_appends ADD COLUMN line BLOB;
 
 -- The line being appended to a file, stored before its bytes are written and
 -- removed when the append is recorded (one at a time per file: appends hold a lock).
-CREATE TABLE pending_appends (
+CREATE TABLE durable_pending_appends (
     path       TEXT PRIMARY KEY,
     offset     INTEGER NOT NULL,
     line       BLOB NOT NULL,

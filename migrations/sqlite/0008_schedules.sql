@@ -2,7 +2,7 @@
 -- Every worker process keeps the schedules going. Each tick creates one task,
 -- keyed by the schedule and the tick, in the transaction that moves next_tick
 -- on: a crash between the two can neither create a second task nor lose the tick.
-CREATE TABLE schedules (
+CREATE TABLE durable_schedules (
     name               TEXT PRIMARY KEY,
     cron               TEXT NOT NULL,                 -- five fields, or a macro such as @daily
     time_zone          TEXT NOT NULL,                 -- an IANA identifier, e.g. Europe/Berlin
@@ -25,10 +25,10 @@ CREATE TABLE schedules (
 ) STRICT, WITHOUT ROWID;
 
 -- Workers look for the earliest tick of the schedules that are not paused.
-CREATE INDEX schedules_due ON schedules (next_tick) WHERE paused = 0;
+CREATE INDEX durable_schedules_due ON durable_schedules (next_tick) WHERE paused = 0;
 
--- sqlite3 durable.sqlite 'select * from schedule_status'
-CREATE VIEW schedule_status AS
+-- sqlite3 durable.sqlite 'select * from durable_schedule_status'
+CREATE VIEW durable_schedule_status AS
 SELECT
     s.name,
     s.cron,
@@ -41,6 +41,6 @@ SELECT
     t.status AS last_status,
     s.overlap,
     s.catch_up
-FROM schedules AS s
-LEFT JOIN tasks AS t ON t.id = s.last_task_id
+FROM durable_schedules AS s
+LEFT JOIN durable_tasks AS t ON t.id = s.last_task_id
 ORDER BY s.name;

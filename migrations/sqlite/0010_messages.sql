@@ -6,7 +6,7 @@
 -- that waits for a message leaves a row in task_waits and gives its slot up
 -- (pending until its deadline); a send to a topic it waits on makes it due.
 -- context.setEvent publishes a value under a key; engine.event reads it.
-CREATE TABLE task_messages (
+CREATE TABLE durable_task_messages (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- order of sending
     task_id      INTEGER NOT NULL,
     topic        TEXT NOT NULL,
@@ -17,10 +17,10 @@ CREATE TABLE task_messages (
     delivered_attempt INTEGER                         -- the run that received it
 ) STRICT;
 
-CREATE UNIQUE INDEX task_messages_key ON task_messages (task_id, key) WHERE key IS NOT NULL;
-CREATE INDEX task_messages_undelivered ON task_messages (task_id, topic, id) WHERE delivered_at IS NULL;
+CREATE UNIQUE INDEX durable_task_messages_key ON durable_task_messages (task_id, key) WHERE key IS NOT NULL;
+CREATE INDEX durable_task_messages_undelivered ON durable_task_messages (task_id, topic, id) WHERE delivered_at IS NULL;
 
-CREATE TABLE task_waits (
+CREATE TABLE durable_task_waits (
     task_id    INTEGER NOT NULL,
     topic      TEXT NOT NULL,
     deadline   INTEGER,                               -- NULL: no timeout
@@ -28,7 +28,7 @@ CREATE TABLE task_waits (
     PRIMARY KEY (task_id, topic)
 ) STRICT, WITHOUT ROWID;
 
-CREATE TABLE task_events (
+CREATE TABLE durable_task_events (
     task_id    INTEGER NOT NULL,
     key        TEXT NOT NULL,
     value      TEXT NOT NULL,                         -- JSON

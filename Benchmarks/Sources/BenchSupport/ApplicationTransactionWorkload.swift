@@ -61,7 +61,7 @@ private func ordersOnSQLite(path: String, n: Int, durability: Durability, togeth
         }
     }
     let seconds = seconds(from: start, to: monotonicNanos())
-    let stored = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tasks") ?? 0 }
+    let stored = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM durable_tasks") ?? 0 }
     try engine.close()
     try pool.close()
     guard stored == n else { throw BenchError("\(stored) tasks stored for \(n) orders") }

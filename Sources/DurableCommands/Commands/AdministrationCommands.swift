@@ -9,7 +9,7 @@ struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count tasks by job and status, and show how many finished in the last minute and hour.",
         discussion: """
-            Same as: sqlite3 durable.sqlite 'select * from queue_stats' (PostgreSQL: psql URL -c 'select * from \
+            Same as: sqlite3 durable.sqlite 'select * from durable_queue_stats' (PostgreSQL: psql URL -c 'select * from \
             durable.queue_stats').
             """)
 

@@ -27,7 +27,7 @@ struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List tasks, newest first.",
         discussion: """
-            Same as: sqlite3 durable.sqlite 'select * from task_history order by id desc limit 50' (PostgreSQL: \
+            Same as: sqlite3 durable.sqlite 'select * from durable_task_history order by id desc limit 50' (PostgreSQL: \
             psql URL -c 'select * from durable.task_history order by id desc limit 50').
             """)
 

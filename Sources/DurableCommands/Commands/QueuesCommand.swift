@@ -10,7 +10,7 @@ struct QueuesCommand: AsyncParsableCommand {
         abstract: "List the queues with their counts and limits; pause, resume, or set a queue's limits.",
         discussion: """
             Limits are stored in the database: every worker on it applies them from its next claim. \
-            Same as: sqlite3 durable.sqlite 'select * from queue_status' (PostgreSQL: psql URL -c \
+            Same as: sqlite3 durable.sqlite 'select * from durable_queue_status' (PostgreSQL: psql URL -c \
             'select * from durable.queue_status').
             """,
         subcommands: [ListQueues.self, PauseQueue.self, ResumeQueue.self, SetQueueLimits.self],

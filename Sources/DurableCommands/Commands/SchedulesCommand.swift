@@ -10,7 +10,7 @@ struct SchedulesCommand: AsyncParsableCommand {
         abstract: "List the stored schedules with their next runs; pause, resume, trigger or delete one.",
         discussion: """
             Schedules are stored by programs (engine.schedule); every worker process keeps them going. \
-            Same as: sqlite3 durable.sqlite 'select * from schedule_status' (PostgreSQL: psql URL -c \
+            Same as: sqlite3 durable.sqlite 'select * from durable_schedule_status' (PostgreSQL: psql URL -c \
             'select * from durable.schedule_status').
             """,
         subcommands: [ListSchedules.self, PauseSchedule.self, ResumeSchedule.self, TriggerSchedule.self,

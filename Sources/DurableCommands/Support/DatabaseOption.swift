@@ -83,11 +83,11 @@ struct DatabaseOption: ParsableArguments {
 
     /// The command line that runs `sql` on the database by hand: `sqlite3 FILE "sql"`,
     /// or `psql "postgres://user@host:port/db" -c "sql"`. `sql` names Durable's
-    /// tables and views with the prefix it is given (`durable.` on PostgreSQL,
-    /// nothing on SQLite).
+    /// tables and views with the prefix it is given (`durable.`, the schema, on
+    /// PostgreSQL; `durable_` on SQLite).
     func shellQuery(_ sql: (_ prefix: String) -> String) -> String {
         if isPostgres, let target = try? postgres() { return target.psqlCommand(sql) }
-        return "sqlite3 \(given) \"\(sql(""))\""
+        return "sqlite3 \(given) \"\(sql(SchemaNames.prefix))\""
     }
 
     /// What a line's `DURABLE_DATABASE` holds: the file's absolute path, or the

@@ -59,13 +59,13 @@ public final class DatabaseProbe: Sendable {
     /// task's input); each child with its key relative to its parent. Two runs of
     /// the same batch, killed or not, must give the same lines.
     public func storedOutcome() throws -> [String] {
-        let tasks = try rows("SELECT job, input, status, result FROM tasks WHERE parent_id IS NULL").map {
+        let tasks = try rows("SELECT job, input, status, result FROM durable_tasks WHERE parent_id IS NULL").map {
             "\($0["job"] as String) \($0["input"] as String) \($0["status"] as String) \($0["result"] as String? ?? "nil")"
         }
         let steps = try rows(
             """
             SELECT t.input, s.position, s.name, s.kind, s.status, s.result
-            FROM task_steps AS s JOIN tasks AS t ON t.id = s.task_id
+            FROM durable_task_steps AS s JOIN durable_tasks AS t ON t.id = s.task_id
             """
         ).map {
             "step \($0["input"] as String) \($0["position"] as Int) \($0["name"] as String) \($0["kind"] as String) "
@@ -75,7 +75,7 @@ public final class DatabaseProbe: Sendable {
             """
             SELECT p.input AS parent, replace(c.key, 'child-of-' || p.id || '/', '') AS key,
                    c.name, c.input, c.status, c.result
-            FROM tasks AS c JOIN tasks AS p ON p.id = c.parent_id
+            FROM durable_tasks AS c JOIN durable_tasks AS p ON p.id = c.parent_id
             """
         ).map {
             "child of \($0["parent"] as String): \($0["key"] as String? ?? "nil") \($0["name"] as String) "

@@ -1,4 +1,5 @@
 public import DurablePostgres
+import DurableSQLite
 import Foundation
 import Logging
 import PostgresNIO
@@ -6,7 +7,9 @@ import PostgresNIO
 /// Plain SQL on either store, on a connection of its own: what a person with
 /// `sqlite3` or `psql` types. Values come back as text (integers in decimal,
 /// booleans as 1 and 0, NULL as an empty string), so one test reads both
-/// stores; its SQL must be valid in both dialects.
+/// stores; its SQL must be valid in both dialects. It names Durable's tables
+/// and views as PostgreSQL's search path shows them (`tasks`, `task_history`);
+/// on SQLite each gets its `durable_` prefix (``SchemaNames/prefixed(_:)``).
 public final class SQLProbe: Sendable {
     private enum Backend: Sendable {
         case sqlite(DatabaseProbe)
@@ -39,7 +42,7 @@ public final class SQLProbe: Sendable {
     public func table(_ sql: String) async throws -> [[String]] {
         switch backend {
         case .sqlite(let probe):
-            return try probe.rows(sql).map { row in
+            return try probe.rows(SchemaNames.prefixed(sql)).map { row in
                 row.databaseValues.map { value in
                     value.isNull ? "" : (String.fromDatabaseValue(value) ?? value.description)
                 }
@@ -73,7 +76,7 @@ public final class SQLProbe: Sendable {
     /// Runs a statement that changes rows.
     public func execute(_ sql: String) async throws {
         switch backend {
-        case .sqlite(let probe): try probe.execute(sql)
+        case .sqlite(let probe): try probe.execute(SchemaNames.prefixed(sql))
         case .postgres: _ = try await table(sql)
         }
     }

@@ -1,8 +1,10 @@
+import DurableSQLite
 import Foundation
 
 /// Plain SQL on the store of this test run (``TestStore``), once: the tests read
 /// what engines stored through it. The SQL must be valid in both dialects
-/// (`CAST(x AS TEXT)`, no SQLite-only functions).
+/// (`CAST(x AS TEXT)`, no SQLite-only functions), and name Durable's tables as
+/// PostgreSQL's search path shows them: `tasks` is `durable_tasks` on SQLite.
 ///
 /// `path` names the engine's database as
 /// ``makeTestEngine(in:file:gates:counter:log:logger:configure:sqlite:)`` opened it:
@@ -12,7 +14,7 @@ public enum StoreProbe {
     public static func read(_ path: String, _ sql: String) async throws -> [String] {
         switch TestStore.current {
         case .sqlite:
-            return try await DatabaseProbe.read(path, sql)
+            return try await DatabaseProbe.read(path, SchemaNames.prefixed(sql))
         case .postgres:
             let probe = try await SQLProbe.open(
                 postgres: try PostgresTestServer.configuration(schema: PostgresTestServer.schemaName(for: path)))
