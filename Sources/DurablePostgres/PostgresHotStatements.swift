@@ -273,7 +273,14 @@ private func finishAndClaim(waitsForCounter: Bool) -> String {
 /// caller claims: if queue $21 is open they are stored running for owner $18,
 /// their lease ending at $19 (a fixed end, or NULL) or $20 after the database's
 /// clock; it returns each task's status and ``PostgresRows/claimedColumns``.
-private func insertTasks(columns: [(name: String, type: String)], queues: Bool, claiming: Bool = false) -> String {
+///
+/// With `schema` (a valid identifier, ``PostgresConfiguration/schema``), the
+/// tables are named in that schema, and each row also gives `current_database()`.
+private func insertTasks(
+    columns: [(name: String, type: String)], queues: Bool, claiming: Bool = false, schema: String? = nil
+) -> String {
+    let tasks = schema.map { "\($0).tasks" } ?? "tasks"
+    let queuesTable = schema.map { "\($0).queues" } ?? "queues"
     /// TransitionRules.defaultTaskName, in SQL.
     let name = "coalesce(name, $14::text || id)"
     var arrays = columns.enumerated().map { ", $\($0.offset + 17)::\($0.element.type)[]" }.joined()
@@ -283,12 +290,12 @@ private func insertTasks(columns: [(name: String, type: String)], queues: Bool, 
     var values = "id, job, \(name), input, context, priority, run_at, deadline, timeout_ms, retry, parent_id, detached, "
         + "group_id, callback_of, $15::bigint, trace_context" + names
     var ctes = ""
-    var inserting = "INSERT INTO tasks (\(stored)) SELECT \(values) FROM t"
-    var answer = "SELECT id, \(name) FROM t ORDER BY ord"
+    var inserting = "INSERT INTO \(tasks) (\(stored)) SELECT \(values) FROM t"
+    var answer = "SELECT id, \(name)\(schema == nil ? "" : ", current_database()") FROM t ORDER BY ord"
     if queues {
         ctes += """
             queued AS (
-                INSERT INTO queues (name, created_at, updated_at)
+                INSERT INTO \(queuesTable) (name, created_at, updated_at)
                 SELECT DISTINCT queue, $15::bigint, $15::bigint FROM t
                 ON CONFLICT (name) DO NOTHING
             ),
@@ -313,7 +320,7 @@ private func insertTasks(columns: [(name: String, type: String)], queues: Bool, 
     }
     return """
         WITH t AS MATERIALIZED (
-            SELECT nextval(pg_get_serial_sequence('tasks', 'id')) AS id, u.*
+            SELECT nextval(pg_get_serial_sequence('\(tasks)', 'id')) AS id, u.*
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
                         $8::bigint[], $9::text[], $10::bigint[], $11::boolean[], $12::bigint[], $13::bigint[],
                         $16::text[]\(arrays))
@@ -352,9 +359,19 @@ enum InsertAndClaimTasksStatement: HotStatement {
 /// Inserts tasks of any queue, with their concurrency keys: parameters $17 to
 /// $20 are queue, concurrency_key, concurrency_limit and key_waiting (arrays).
 enum InsertQueuedTasksStatement: HotStatement {
-    static let sql = insertTasks(
-        columns: [("queue", "text"), ("concurrency_key", "text"), ("concurrency_limit", "bigint"), ("key_waiting", "boolean")],
-        queues: true)
+    static let sql = insertTasks(columns: queueColumns, queues: true)
+
+    static let queueColumns: [(name: String, type: String)] = [
+        ("queue", "text"), ("concurrency_key", "text"), ("concurrency_limit", "bigint"), ("key_waiting", "boolean"),
+    ]
+}
+
+/// ``InsertTasksStatement``, or with `queued` ``InsertQueuedTasksStatement``,
+/// naming Durable's tables in `schema` (an application's connection, whose search
+/// path is the application's) and returning the connection's database as a
+/// third column, so that a connection to another database is told apart.
+func applicationInsertTasksSQL(queued: Bool, schema: String) -> String {
+    insertTasks(columns: queued ? InsertQueuedTasksStatement.queueColumns : [], queues: queued, schema: schema)
 }
 
 /// Claims the due tasks that come first among the given jobs in the queues

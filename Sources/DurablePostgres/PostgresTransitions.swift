@@ -33,6 +33,13 @@ struct PostgresTransitions {
     /// would stay in that session, and one that failed to prepare would fail
     /// every later call on it.
     var preparesStatements = true
+    /// Set on an application's connection, whose search path is the
+    /// application's: the insert of tasks names Durable's tables in this schema
+    /// (and runs unprepared), and ``insertedDatabase`` records the connection's
+    /// database.
+    var applicationSchema: String?
+    /// The database the last insert on an application's connection went to.
+    var insertedDatabase: String?
 
     init(connection: PostgresConnection, now: Int64) {
         self.connection = connection
@@ -102,26 +109,40 @@ struct PostgresTransitions {
 
     /// Inserts unkeyed tasks, with ids taken from the sequence in the same
     /// statement (default names hold them), and fills their entries.
-    private func insertRows(_ tasks: [NewTask], waits: [Bool], into created: inout [CreatedTask], at slots: [Int])
+    private mutating func insertRows(_ tasks: [NewTask], waits: [Bool], into created: inout [CreatedTask], at slots: [Int])
         async throws
     {
         guard !tasks.isEmpty else { return }
         var statement = Self.insertParameters(tasks, now: now)
-        let rows: [PostgresRow]
-        if tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil }) {
-            rows = try await hotRows(InsertTasksStatement.self, statement)
-        } else {
+        let queued = !tasks.allSatisfy({ $0.queue == TaskOptions.defaultQueue && $0.concurrencyKey == nil })
+        if queued {
             statement.bind(column: tasks.map(\.queue))
             statement.bind(column: tasks.map(\.concurrencyKey))
             statement.bind(column: tasks.map { $0.concurrencyLimit.map(Int64.init) })
             statement.bind(column: waits)
+        }
+        let rows: [PostgresRow]
+        if let schema = applicationSchema {
+            let sql = applicationInsertTasksSQL(queued: queued, schema: schema)
+            rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: statement.bindings))
+        } else if queued {
             rows = try await hotRows(InsertQueuedTasksStatement.self, statement)
+        } else {
+            rows = try await hotRows(InsertTasksStatement.self, statement)
         }
         guard rows.count == tasks.count else {
             throw DurableError(.storage, "inserting \(tasks.count) task(s) returned \(rows.count) row(s)")
         }
         for (offset, row) in rows.enumerated() {
-            let (id, name) = try row.decode((Int64, String).self)
+            let id: Int64
+            let name: String
+            if applicationSchema == nil {
+                (id, name) = try row.decode((Int64, String).self)
+            } else {
+                let database: String
+                (id, name, database) = try row.decode((Int64, String, String).self)
+                insertedDatabase = database
+            }
             created[slots[offset]] = CreatedTask(
                 id: TaskID(id), name: name, job: tasks[offset].job, existed: false, waitsForKey: waits[offset])
         }

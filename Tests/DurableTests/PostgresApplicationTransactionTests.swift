@@ -1,6 +1,7 @@
 import DurableTestKit
 import Durable
 import DurablePostgres
+import Foundation
 import Logging
 import PostgresNIO
 import Synchronization
@@ -27,6 +28,9 @@ struct PostgresApplicationTransactionTests {
             for sql in [
                 "CREATE SCHEMA \(appSchema)",
                 "CREATE TABLE \(appSchema).orders (id bigint PRIMARY KEY, total bigint NOT NULL, confirmation bigint)",
+                // The application's own tables with Durable's names, first on its search path.
+                "CREATE TABLE \(appSchema).tasks (title text NOT NULL)",
+                "CREATE TABLE \(appSchema).queues (name text NOT NULL)",
             ] {
                 _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: testLogger)
             }
@@ -42,6 +46,22 @@ struct PostgresApplicationTransactionTests {
         _ = try await connection.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(appSchema) CASCADE"), logger: testLogger)
         try await connection.close()
         try engine.close()
+    }
+
+    /// Runs `body` between ``setUp()`` and ``tearDown(_:_:_:)``, which runs
+    /// also when `body` throws (a connection must be closed before it goes).
+    private func withApplication(
+        _ body: (_ engine: TaskEngine, _ connection: PostgresConnection, _ appSchema: String, _ durableSchema: String)
+            async throws -> Void
+    ) async throws {
+        let (engine, connection, appSchema, durableSchema) = try await setUp()
+        do {
+            try await body(engine, connection, appSchema, durableSchema)
+        } catch {
+            try? await tearDown(engine, connection, appSchema)
+            throw error
+        }
+        try await tearDown(engine, connection, appSchema)
     }
 
     private func count(_ sql: String, on connection: PostgresConnection) async throws -> Int {
@@ -139,5 +159,81 @@ struct PostgresApplicationTransactionTests {
         }
         #expect(try await count("SELECT count(*) FROM \(durableSchema).tasks", on: connection) == 1)
         try await tearDown(engine, connection, appSchema)
+    }
+
+    @Test("tasks without key or group take one statement in Durable's schema: every option, other queues, and the application's own tasks and queues tables untouched")
+    func oneStatementPath() async throws {
+        try await withApplication { engine, connection, appSchema, durableSchema in
+            let options = TaskOptions(
+                priority: 3, timeout: .seconds(30), retry: RetryPolicy(maxAttempts: 2), queue: "emails")
+            let tasks = try await connection.withTransaction(logger: testLogger) { connection in
+                _ = try await connection.query("INSERT INTO orders (id, total) VALUES (4, 8)", logger: testLogger)
+                let tasks = try await engine.createTasks(
+                    Doubler.self,
+                    [
+                        TaskRequest(4, name: "first", context: ["order": "4"], options: options),
+                        TaskRequest(5, options: TaskOptions(delay: .milliseconds(10), deadline: Date().addingTimeInterval(3600))),
+                    ],
+                    in: connection)
+                let path = try await connection.query("SELECT current_setting('search_path')", logger: testLogger)
+                    .collect().first?.decode(String.self)
+                #expect(path == appSchema)
+                return tasks
+            }
+            #expect(try await count("SELECT count(*) FROM \(appSchema).tasks", on: connection) == 0)
+            #expect(try await count("SELECT count(*) FROM \(appSchema).queues", on: connection) == 0)
+            #expect(try await count("SELECT count(*) FROM \(durableSchema).queues WHERE name = 'emails'", on: connection) == 1)
+            let first = try await engine.record(of: tasks[0].id)
+            #expect(first.name == "first")
+            #expect(first.context == ["order": "4"])
+            #expect(first.priority == 3)
+            #expect(first.queue == "emails")
+            let values = try await engine.run { _ in
+                [try await tasks[0].value, try await tasks[1].value]
+            }
+            #expect(values == [8, 10])
+        }
+    }
+
+    @Test("a connection to another database is refused, also when that database has Durable's schema; nothing is stored there")
+    func otherDatabaseRefused() async throws {
+        try await withApplication { engine, connection, appSchema, durableSchema in
+            let database = "durable_other_" + PostgresTestServer.newSchemaName()
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: testLogger)
+            var elsewhere = try PostgresTestServer.configuration(schema: durableSchema)
+            elsewhere.database = database
+            let other = try await PostgresConnection.connect(
+                configuration: PostgresConnection.Configuration(
+                    host: elsewhere.host, port: elsewhere.port, username: elsewhere.username, password: elsewhere.password,
+                    database: database, tls: .disable),
+                id: 2, logger: testLogger)
+            do {
+                func refusal(_ request: TaskRequest<Int>) async throws -> String? {
+                    try await other.withTransaction(logger: testLogger) { other in
+                        do {
+                            _ = try await engine.createTasks(Doubler.self, [request], in: other)
+                            return nil
+                        } catch let error as DurableError {
+                            #expect(error.code == .invalidArgument)
+                            return error.message
+                        }
+                    }
+                }
+                // No Durable tables there: each path says so.
+                #expect(try await refusal(TaskRequest(1))?.contains("no Durable tables in the schema \(durableSchema)") == true)
+                #expect(try await refusal(TaskRequest(2, key: "k"))?.contains("not to the engine's") == true)
+                // Durable's schema, of the same name, there too: still refused, and rolled back.
+                let engineElsewhere = try await TaskEngine(postgres: elsewhere, logger: testLogger)
+                #expect(try await refusal(TaskRequest(3))?.contains("the database \(database), not to the engine's") == true)
+                #expect(try await count("SELECT count(*) FROM \(durableSchema).tasks", on: other) == 0)
+                try engineElsewhere.close()
+            } catch {
+                try? await other.close()
+                throw error
+            }
+            try await other.close()
+            _ = try await connection.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)"), logger: testLogger)
+        }
     }
 }
