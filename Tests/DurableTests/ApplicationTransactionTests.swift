@@ -70,6 +70,47 @@ struct ApplicationTransactionTests {
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
     }
 
+    @Test("every option given in the application's transaction is stored as a separate createTask stores it")
+    func everyOption() async throws {
+        let directory = TemporaryDirectory()
+        let pool = try applicationPool(directory.file("app.sqlite"))
+        let engine = try sharingEngine(pool)
+        let options = TaskOptions(
+            priority: 3, delay: .seconds(600), timeout: .seconds(30), deadline: Date().addingTimeInterval(3600),
+            retry: RetryPolicy(maxAttempts: 4, initialDelay: .seconds(2)), queue: "emails",
+            concurrencyKey: ConcurrencyKey("customer:7", limit: 2))
+        let inside = try await pool.write { db in
+            try engine.createTask(Doubler.self, 7, name: "inside", context: ["order": "7"], key: "k:inside", options: options, in: db)
+        }
+        let beside = try await engine.createTask(
+            Doubler.self, 7, name: "beside", context: ["order": "7"], key: "k:beside", options: options)
+        let columns = """
+            job, input, context, priority, deadline, timeout_ms, retry, queue_id, concurrency_key, concurrency_limit,
+            key_waiting, status
+            """
+        let rows = try await pool.read { db in
+            try [inside.id, beside.id].map { id in
+                try Row.fetchOne(db, sql: "SELECT \(columns) FROM durable_tasks WHERE id = ?", arguments: [id.rawValue])
+                    .map { Array($0.databaseValues) }
+            }
+        }
+        #expect(rows[0] != nil)
+        #expect(rows[0] == rows[1])
+        // The delay counts from the call (the row's creation time is its store's, a moment later).
+        let delays = try await pool.read { db in
+            try Int64.fetchAll(
+                db, sql: "SELECT run_at - created_at FROM durable_tasks WHERE id IN (?, ?)",
+                arguments: [inside.id.rawValue, beside.id.rawValue])
+        }
+        #expect(delays.count == 2 && delays.allSatisfy { (590_000...600_000).contains($0) })
+        let record = try await engine.record(of: inside.id)
+        #expect(record.name == "inside")
+        #expect(record.key == "k:inside")
+        #expect(record.queue == "emails")
+        #expect(record.concurrencyKey == ConcurrencyKey("customer:7", limit: 2))
+        try engine.close()
+    }
+
     @Test("a rolled-back transaction leaves no task and no key; the key can be used again")
     func rollbackLeavesNothing() async throws {
         let directory = TemporaryDirectory()
