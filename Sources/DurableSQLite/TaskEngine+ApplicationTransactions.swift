@@ -76,7 +76,7 @@ extension TaskEngine {
     ///
     /// - Parameter db: A connection to the engine's file inside a write
     ///   transaction (the `db` of `pool.write { db in … }`, on the pool given to
-    ///   ``init(sharing:configuration:sqlite:logger:)`` or on another pool of the same file).
+    ///   ``init(sharing:configuration:sqlite:logger:)``, or on another pool or queue of the same file).
     /// - Throws: the errors of ``createTask(_:_:name:context:key:options:)``, with
     ///   the transaction as it was before the call; ``/DurableEngine/DurableError/Code/invalidArgument``
     ///   when `db` is read-only, not in a transaction, or a connection to another

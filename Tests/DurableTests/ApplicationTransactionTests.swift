@@ -70,6 +70,45 @@ struct ApplicationTransactionTests {
         #expect(try await count("SELECT count(*) FROM orders", in: pool) == 1)
     }
 
+    @Test("an application on a DatabaseQueue: the engine opens the file by path, tasks are created in the queue's transactions")
+    func applicationOnDatabaseQueue() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("queue-app.sqlite")
+        var queueConfiguration = Configuration()
+        queueConfiguration.busyMode = .timeout(30)
+        let queue = try DatabaseQueue(path: path, configuration: queueConfiguration)
+        try await queue.write { db in try db.execute(sql: "CREATE TABLE orders (id INTEGER PRIMARY KEY, confirmation INTEGER)") }
+        var shared = SQLiteConfiguration()
+        shared.sharesFileWithApplication = true
+        var configuration = EngineConfiguration()
+        configuration.gracefulShutdownTimeout = .zero
+        let engine = try TaskEngine(path: path, configuration: configuration, sqlite: shared, logger: testLogger)
+        registerTestJobs(on: engine, gates: Gates())
+        let task = try await queue.write { db in
+            try db.execute(sql: "INSERT INTO orders (id) VALUES (1)")
+            let task = try engine.createTask(Doubler.self, 8, key: "order:1", in: db)
+            try db.execute(sql: "UPDATE orders SET confirmation = ? WHERE id = 1", arguments: [task.id.rawValue])
+            return task
+        }
+        struct RolledBack: Error {}
+        await #expect(throws: RolledBack.self) {
+            try await queue.write { db in
+                try db.execute(sql: "INSERT INTO orders (id) VALUES (2)")
+                try engine.createTask(Doubler.self, 9, key: "order:2", in: db)
+                throw RolledBack()
+            }
+        }
+        #expect(try await engine.run { _ in try await task.value } == 16)
+        let joined = try await queue.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT h.status FROM orders AS o JOIN durable_task_history AS h ON h.id = o.confirmation")
+        }
+        #expect(joined == ["succeeded"])
+        #expect(try await queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM durable_tasks") } == 1)
+        try engine.close()
+        try queue.close()
+    }
+
     @Test("every option given in the application's transaction is stored as a separate createTask stores it")
     func everyOption() async throws {
         let directory = TemporaryDirectory()
