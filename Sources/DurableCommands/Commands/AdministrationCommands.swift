@@ -68,7 +68,7 @@ struct Stats: AsyncParsableCommand {
 
 /// Counts by status as the commands show them, in order: `running` counts live
 /// runs only, and the abandoned ones (``AbandonedRun``) follow in a column of their
-/// own, so the columns add up to the total (as in the `queue_stats` view).
+/// own, so the columns add up to the total (as in the `durable_queue_stats` view).
 func statusColumns(_ counts: [TaskStatus: Int], abandoned: Int) -> [(name: String, count: Int)] {
     TaskStatus.allCases.flatMap { status -> [(name: String, count: Int)] in
         let count = counts[status, default: 0]

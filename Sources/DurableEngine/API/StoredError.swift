@@ -17,7 +17,7 @@
 ///     if let quota = error.decode(as: QuotaExceeded.self) { print("over by \(quota.used - quota.limit)") }
 /// }
 /// // or, without waiting: try await task.exception(as: QuotaExceeded.self)
-/// // or, with sqlite3: select json_extract(error, '$.detail.limit') from tasks where id = 42
+/// // or, with sqlite3: select json_extract(error, '$.detail.limit') from durable_tasks where id = 42
 /// ```
 ///
 /// What round-trips: an error whose type is `Codable` (`Encodable` to be stored,
