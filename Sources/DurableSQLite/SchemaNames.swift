@@ -60,20 +60,30 @@ package enum SchemaNames {
     private static let unprefixedSet = Set(unprefixed)
 
     /// Renames the objects of a file written before version 12 (inside the
-    /// migration's transaction): its views, indexes and triggers are dropped and
-    /// made again under their new names, its tables renamed in place (their rows
-    /// stay as they are). An application's own views that name Durable's old
-    /// names are left as they are (they fail when used until the application
-    /// changes them); so is every other object of the application.
+    /// migration's transaction): see ``rename(_:objects:to:rewriting:)``. An
+    /// application's own views that name Durable's old names are left as they
+    /// are (they fail when used until the application changes them); so is every
+    /// other object of the application.
     static func renameUnprefixed(_ db: Database) throws {
-        let names = unprefixed.map { "'\($0)'" }.joined(separator: ", ")
+        try rename(db, objects: unprefixed, to: { prefix + $0 }, rewriting: prefixed)
+    }
+
+    /// Renames the objects of the file named `names` (those it has) to
+    /// `newName(name)`: views, indexes and triggers are dropped and made again
+    /// from their statements passed through `rewriting`, tables renamed in place
+    /// (their rows stay as they are).
+    static func rename(
+        _ db: Database, objects names: [String], to newName: (String) -> String,
+        rewriting: (String) throws -> String
+    ) throws {
+        let list = names.map { "'\($0)'" }.joined(separator: ", ")
         let objects = try Row.fetchAll(
             db,
-            sql: "SELECT type, name, sql FROM sqlite_master WHERE name IN (\(names)) AND sql IS NOT NULL ORDER BY rowid"
+            sql: "SELECT type, name, sql FROM sqlite_master WHERE name IN (\(list)) AND sql IS NOT NULL ORDER BY rowid"
         ).map { (type: $0[0] as String, name: $0[1] as String, sql: $0[2] as String) }
         guard !objects.isEmpty else { return }
         // Without the legacy rule, a rename checks every view of the file, and
-        // would fail on an application's view of Durable's old names.
+        // would fail on an application's view of the old names.
         try db.execute(sql: "PRAGMA legacy_alter_table = ON")
         defer { try? db.execute(sql: "PRAGMA legacy_alter_table = OFF") }
         for object in objects where object.type != "table" {
@@ -82,10 +92,10 @@ package enum SchemaNames {
         for object in objects where object.type == "table" {
             try db.execute(
                 sql: "ALTER TABLE \(object.name.quotedDatabaseIdentifier) RENAME TO "
-                    + (prefix + object.name).quotedDatabaseIdentifier)
+                    + newName(object.name).quotedDatabaseIdentifier)
         }
         for object in objects where object.type != "table" {
-            try db.execute(sql: prefixed(object.sql))
+            try db.execute(sql: try rewriting(object.sql))
         }
     }
 }

@@ -90,21 +90,9 @@ struct PrefixedNamesTests {
     /// Gives Durable's objects their names of before version 12, as
     /// ``SchemaNames/renameUnprefixed(_:)`` does the other way.
     private static func renameToUnprefixed(_ db: Database) throws {
-        let prefixed = SchemaNames.unprefixed.map { "'\(SchemaNames.prefix)\($0)'" }.joined(separator: ", ")
-        let objects = try Row.fetchAll(
-            db, sql: "SELECT type, name, sql FROM sqlite_master WHERE name IN (\(prefixed)) AND sql IS NOT NULL ORDER BY rowid")
-        try db.execute(sql: "PRAGMA legacy_alter_table = ON")
-        for object in objects where object["type"] as String != "table" {
-            try db.execute(sql: "DROP \((object["type"] as String).uppercased()) \(object["name"] as String)")
-        }
-        for object in objects where object["type"] as String == "table" {
-            let name: String = object["name"]
-            try db.execute(sql: "ALTER TABLE \(name) RENAME TO \(name.dropFirst(SchemaNames.prefix.count))")
-        }
-        for object in objects where object["type"] as String != "table" {
-            try db.execute(sql: try unprefixed(object["sql"]))
-        }
-        try db.execute(sql: "PRAGMA legacy_alter_table = OFF")
+        try SchemaNames.rename(
+            db, objects: SchemaNames.unprefixed.map { SchemaNames.prefix + $0 },
+            to: { String($0.dropFirst(SchemaNames.prefix.count)) }, rewriting: unprefixed)
     }
 
     /// Every object of the file but the ledger, quotes left out (a renamed table's
